@@ -1,0 +1,89 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+/// Settings for every Swift target we own (system-library targets take none).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .treatAllWarnings(as: .error),
+]
+
+let package = Package(
+    name: "CryptoScalper",
+    platforms: [.macOS(.v15)],
+    products: [.executable(name: "scalper", targets: ["scalper"])],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+    ],
+    targets: [
+        // MARK: - C system libraries (imported only by LinearAlgebra and XGBoost)
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CXGBoost", pkgConfig: "xgboost", providers: [.apt(["libxgboost-dev"])]),
+
+        // MARK: - Foundations
+        .target(
+            name: "ScalperCore",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+        .target(name: "XGBoost", dependencies: ["CXGBoost"], swiftSettings: swiftSettings),
+
+        // MARK: - Pipeline (data flows top to bottom)
+        .target(
+            name: "MarketData",
+            dependencies: [
+                "ScalperCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - CLI (a thin shell)
+        .executableTarget(
+            name: "scalper",
+            dependencies: [
+                "ScalperCore", "MarketData", "LinearAlgebra", "XGBoost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: - Tests
+        .target(
+            name: "ScalperTestSupport",
+            dependencies: [
+                "ScalperCore", "MarketData",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/ScalperTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
+        .testTarget(name: "XGBoostTests", dependencies: ["XGBoost"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "MarketDataTests",
+            dependencies: ["MarketData", "ScalperCore", "ScalperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ScalperCLITests",
+            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,340 @@
+import Foundation
+import GRDB
+public import ScalperCore
+
+/// One symbol and interval held by the store, with its extent and gaps.
+public struct SeriesSummary: Equatable, Sendable, Codable {
+    /// Trading pair, e.g. `FILUSDT`.
+    public var symbol: String
+    /// Bar interval.
+    public var interval: KlineInterval
+    /// Number of bars.
+    public var rows: Int
+    /// Open time of the first bar.
+    public var firstOpenTime: Int64
+    /// Open time of the last bar.
+    public var lastOpenTime: Int64
+    /// Missing stretches between first and last bar.
+    public var gaps: [KlineGap]
+
+    /// Bars missing between the first and the last bar.
+    public var missingBars: Int64 { gaps.reduce(0) { $0 + $1.missingBars } }
+}
+
+/// What storing one file's bars did.
+public struct StoreInsertResult: Equatable, Sendable {
+    /// Bars that were new to the store.
+    public var inserted: Int
+    /// Bars the store already had (left untouched).
+    public var alreadyPresent: Int
+}
+
+/// An error from the market-data store, naming the database file.
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    /// The database path.
+    public var path: String
+    /// What went wrong.
+    public var message: String
+
+    /// `path: message`.
+    public var description: String { "\(path): \(message)" }
+}
+
+/// The SQLite store of klines (GRDB), by default `datasets/market.sqlite`.
+///
+/// Bars are keyed by (symbol, interval, open_time) and never overwritten: storing a bar that is
+/// already there changes nothing, so re-importing a file is a no-op. Every write is one transaction.
+public final class MarketStore: Sendable {
+    /// Where the database lives.
+    public let path: String
+    private let queue: DatabaseQueue
+
+    /// The default location, relative to the working directory.
+    public static let defaultPath = "datasets/market.sqlite"
+
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    public init(path: String) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        if !directory.isEmpty {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        }
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            try Self.migrator.migrate(queue)
+        } catch {
+            throw StoreError(path: path, message: "cannot open the store: \(error)")
+        }
+    }
+
+    private static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1-klines") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE kline (
+                        symbol TEXT NOT NULL,
+                        interval TEXT NOT NULL,
+                        open_time INTEGER NOT NULL,
+                        open REAL NOT NULL,
+                        high REAL NOT NULL,
+                        low REAL NOT NULL,
+                        close REAL NOT NULL,
+                        volume REAL,
+                        close_time INTEGER NOT NULL,
+                        quote_volume REAL,
+                        trade_count REAL,
+                        taker_buy_base REAL,
+                        taker_buy_quote REAL,
+                        ignore REAL,
+                        PRIMARY KEY (symbol, interval, open_time)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE import_log (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        source TEXT NOT NULL,
+                        sha256 TEXT,
+                        symbol TEXT NOT NULL,
+                        interval TEXT NOT NULL,
+                        rows INTEGER NOT NULL,
+                        inserted INTEGER NOT NULL,
+                        duplicates_dropped INTEGER NOT NULL,
+                        first_open_time INTEGER,
+                        last_open_time INTEGER,
+                        imported_at INTEGER NOT NULL
+                    );
+                    """
+            )
+        }
+        return migrator
+    }
+
+    /// Stores `klines` for one series in a single transaction, with an import-log entry.
+    ///
+    /// Either every bar is stored (new ones inserted, known ones left as they were) or, on any
+    /// error, nothing is.
+    @discardableResult
+    public func insert(
+        _ klines: [Kline],
+        symbol: String,
+        interval: KlineInterval,
+        source: String,
+        sha256: String? = nil,
+        duplicatesDropped: Int = 0,
+        importedAt: Int64 = UTC.now()
+    ) throws -> StoreInsertResult {
+        do {
+            return try queue.write { db in
+                let statement = try db.makeStatement(
+                    sql: """
+                        INSERT OR IGNORE INTO kline (symbol, interval, open_time, open, high, low, close, volume,
+                            close_time, quote_volume, trade_count, taker_buy_base, taker_buy_quote, ignore)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """
+                )
+                var inserted = 0
+                // NaN is bound as NULL by SQLite, which is how a missing value is stored.
+                for k in klines {
+                    statement.setUncheckedArguments([
+                        symbol, interval.name, k.openTime, k.open, k.high, k.low, k.close, k.volume, k.closeTime,
+                        k.quoteVolume, k.tradeCount, k.takerBuyBaseVolume, k.takerBuyQuoteVolume, k.ignore,
+                    ])
+                    try statement.execute()
+                    inserted += db.changesCount
+                }
+                try db.execute(
+                    sql: """
+                        INSERT INTO import_log (source, sha256, symbol, interval, rows, inserted, duplicates_dropped,
+                            first_open_time, last_open_time, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        source, sha256, symbol, interval.name, klines.count, inserted, duplicatesDropped,
+                        klines.first?.openTime, klines.last?.openTime, importedAt,
+                    ]
+                )
+                return StoreInsertResult(inserted: inserted, alreadyPresent: klines.count - inserted)
+            }
+        } catch {
+            throw StoreError(path: path, message: "write failed, nothing stored from \(source): \(error)")
+        }
+    }
+
+    /// Every series in the store with its extent and gaps, sorted by symbol then interval length.
+    public func series() throws -> [SeriesSummary] {
+        do {
+            return try queue.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT symbol, interval, COUNT(*) AS n, MIN(open_time) AS first, MAX(open_time) AS last
+                        FROM kline GROUP BY symbol, interval
+                        """
+                )
+                var out: [SeriesSummary] = []
+                for row in rows {
+                    let name: String = row["interval"]
+                    guard let interval = KlineInterval(name) else { continue }
+                    let symbol: String = row["symbol"]
+                    out.append(
+                        SeriesSummary(
+                            symbol: symbol,
+                            interval: interval,
+                            rows: row["n"],
+                            firstOpenTime: row["first"],
+                            lastOpenTime: row["last"],
+                            gaps: try Self.gaps(db, symbol: symbol, interval: interval, from: nil, to: nil)
+                        )
+                    )
+                }
+                return out.sorted { ($0.symbol, $0.interval.milliseconds) < ($1.symbol, $1.interval.milliseconds) }
+            }
+        } catch {
+            throw StoreError(path: path, message: "cannot read the store: \(error)")
+        }
+    }
+
+    /// The symbols held for `interval`.
+    public func symbols(interval: KlineInterval? = nil) throws -> [String] {
+        try series().filter { interval == nil || $0.interval == interval }.map(\.symbol).uniqued()
+    }
+
+    private static func gaps(
+        _ db: Database,
+        symbol: String,
+        interval: KlineInterval,
+        from: Int64?,
+        to: Int64?
+    ) throws -> [KlineGap] {
+        let step = interval.milliseconds
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT prev, open_time FROM (
+                    SELECT open_time, LAG(open_time) OVER (ORDER BY open_time) AS prev
+                    FROM kline WHERE symbol = ? AND interval = ? AND open_time >= ? AND open_time < ?
+                ) WHERE prev IS NOT NULL AND open_time - prev > ?
+                """,
+            arguments: [symbol, interval.name, from ?? Int64.min, to ?? Int64.max, step]
+        )
+        return rows.map { row in
+            let prev: Int64 = row[0]
+            let next: Int64 = row[1]
+            return KlineGap(lastBefore: prev, firstAfter: next, missingBars: (next - prev) / step - 1)
+        }
+    }
+
+    /// Bars of one series with `from ≤ open_time < to`, in time order.
+    public func klines(symbol: String, interval: KlineInterval, from: Int64, to: Int64) throws -> [Kline] {
+        do {
+            return try queue.read { db in
+                var out: [Kline] = []
+                let cursor = try Row.fetchCursor(
+                    db,
+                    sql: """
+                        SELECT open_time, open, high, low, close, volume, close_time, quote_volume, trade_count,
+                            taker_buy_base, taker_buy_quote, ignore
+                        FROM kline WHERE symbol = ? AND interval = ? AND open_time >= ? AND open_time < ?
+                        ORDER BY open_time
+                        """,
+                    arguments: [symbol, interval.name, from, to]
+                )
+                while let row = try cursor.next() {
+                    func value(_ i: Int) -> Double { (row[i] as Double?) ?? .nan }
+                    out.append(
+                        Kline(
+                            openTime: row[0],
+                            open: row[1],
+                            high: row[2],
+                            low: row[3],
+                            close: row[4],
+                            volume: value(5),
+                            closeTime: row[6],
+                            quoteVolume: value(7),
+                            tradeCount: value(8),
+                            takerBuyBaseVolume: value(9),
+                            takerBuyQuoteVolume: value(10),
+                            ignore: value(11)
+                        )
+                    )
+                }
+                return out
+            }
+        } catch {
+            throw StoreError(path: path, message: "cannot read klines of \(symbol) \(interval): \(error)")
+        }
+    }
+
+    /// The open times of bars in `[from, to)` that the store lacks, as half-open ranges of open times.
+    ///
+    /// Only grid-aligned open times count; this is what a download must still fetch.
+    public func missingRanges(
+        symbol: String,
+        interval: KlineInterval,
+        from: Int64,
+        to: Int64
+    ) throws -> [Range<Int64>] {
+        let step = interval.milliseconds
+        let start = (from + step - 1) / step * step
+        guard start < to else { return [] }
+        do {
+            return try queue.read { db in
+                let bounds = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT MIN(open_time), MAX(open_time), COUNT(*) FROM kline
+                        WHERE symbol = ? AND interval = ? AND open_time >= ? AND open_time < ?
+                        """,
+                    arguments: [symbol, interval.name, start, to]
+                )
+                guard let bounds, let first = bounds[0] as Int64?, let last = bounds[1] as Int64? else {
+                    return [start..<to]
+                }
+                var ranges: [Range<Int64>] = []
+                if first > start { ranges.append(start..<first) }
+                for gap in try Self.gaps(db, symbol: symbol, interval: interval, from: start, to: to) {
+                    ranges.append(gap.firstMissing(interval: interval)..<gap.firstAfter)
+                }
+                if last + step < to { ranges.append((last + step)..<to) }
+                return ranges
+            }
+        } catch {
+            throw StoreError(path: path, message: "cannot read the store: \(error)")
+        }
+    }
+
+    /// Number of bars stored for a series in `[from, to)`.
+    public func count(symbol: String, interval: KlineInterval, from: Int64 = .min, to: Int64 = .max) throws -> Int {
+        do {
+            return try queue.read { db in
+                try Int.fetchOne(
+                    db,
+                    sql: "SELECT COUNT(*) FROM kline WHERE symbol = ? AND interval = ? AND open_time >= ? AND open_time < ?",
+                    arguments: [symbol, interval.name, from, to]
+                ) ?? 0
+            }
+        } catch {
+            throw StoreError(path: path, message: "cannot read the store: \(error)")
+        }
+    }
+
+    /// Total number of bars in the store.
+    public func totalCount() throws -> Int {
+        do {
+            return try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM kline") ?? 0 }
+        } catch {
+            throw StoreError(path: path, message: "cannot read the store: \(error)")
+        }
+    }
+}
+
+extension Array where Element: Hashable {
+    fileprivate func uniqued() -> [Element] {
+        var seen = Set<Element>()
+        return filter { seen.insert($0).inserted }
+    }
+}

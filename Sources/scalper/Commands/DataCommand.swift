@@ -1,0 +1,250 @@
+import ArgumentParser
+import Foundation
+import MarketData
+import ScalperCore
+
+/// `scalper data`: the market-data store.
+struct DataCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "data",
+        abstract: "Import, list and export klines in the market-data store.",
+        subcommands: [Import.self, List.self, Export.self]
+    )
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import Binance Vision CSV/ZIP or plain OHLCV CSV files (folders are searched).",
+            discussion: """
+                Each file is validated completely, then stored in one transaction: a file with a bad
+                row is rejected whole and the store is left as it was. Re-importing a file adds nothing.
+                """
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Symbol for every file (default: read from the file name).")
+        var symbol: String?
+
+        @Option(help: "Interval for every file, e.g. 1m (default: from the file name, else from the data).")
+        var interval: String?
+
+        @Argument(help: "Files or folders to import.")
+        var paths: [String]
+
+        func validate() throws {
+            if paths.isEmpty { throw ValidationError("give at least one file or folder") }
+            if let interval, KlineInterval(interval) == nil {
+                throw ValidationError("unknown interval '\(interval)' (expected one of \(KlineInterval.all.map(\.name).joined(separator: ", ")))")
+            }
+        }
+
+        func run() async throws {
+            let configuration = try global.loadConfiguration()
+            let store = try MarketStore(path: global.storePath(configuration))
+            let files: [URL]
+            do {
+                files = try KlineImporter.collectFiles(paths)
+            } catch {
+                throw fail("\(error)")
+            }
+            if files.isEmpty { throw fail("no .csv or .zip files under \(paths.joined(separator: ", "))") }
+            let importer = KlineImporter(
+                store: store,
+                options: ImportOptions(
+                    symbol: symbol?.uppercased(),
+                    interval: interval.flatMap(KlineInterval.init),
+                    futureToleranceMilliseconds: Int64(configuration.import.futureToleranceSeconds * 1000)
+                )
+            )
+            var failures = 0
+            var totals = (rows: 0, inserted: 0, present: 0, duplicates: 0)
+            for file in files {
+                do {
+                    let r = try importer.importFile(file)
+                    totals.rows += r.rows
+                    totals.inserted += r.inserted
+                    totals.present += r.alreadyPresent
+                    totals.duplicates += r.duplicatesDropped
+                    var line = "\(r.source): \(r.symbol) \(r.interval) \(r.rows) rows, \(r.inserted) new"
+                    if r.alreadyPresent > 0 { line += ", \(r.alreadyPresent) already stored" }
+                    if r.duplicatesDropped > 0 { line += ", \(r.duplicatesDropped) duplicates dropped" }
+                    if !r.gaps.isEmpty { line += ", \(r.gaps.count) gaps" }
+                    if case .ohlcv(let present) = r.layout {
+                        line += " (plain OHLCV: \(present.joined(separator: ",")); other columns NaN)"
+                    }
+                    print(line)
+                    for gap in r.gaps {
+                        print("  gap: \(gap.missingBars) bars missing after \(UTC.minuteString(gap.lastBefore))")
+                    }
+                } catch {
+                    failures += 1
+                    note("error: \(error)")
+                    note("  \(file.path): not imported; the store is unchanged by this file")
+                }
+            }
+            print(
+                "imported \(files.count - failures) of \(files.count) files: \(totals.rows) rows, \(totals.inserted) new, \(totals.present) already stored, \(totals.duplicates) duplicates dropped"
+            )
+            if failures > 0 { throw ExitCode.failure }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List stored series: first and last bar, rows and gaps."
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Flag(help: "Print JSON instead of a table.")
+        var json = false
+
+        func run() async throws {
+            let configuration = try global.loadConfiguration()
+            let path = global.storePath(configuration)
+            let series = try MarketStore(path: path).series()
+            if json {
+                print(try DataListing.json(series))
+                return
+            }
+            if series.isEmpty {
+                print("the store \(path) holds no klines yet: try `scalper data import datasets/sample`")
+                return
+            }
+            print(DataListing.table(series))
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Export one series as Binance Vision CSV (with a header row)."
+        )
+
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Symbol to export.")
+        var symbol: String
+
+        @Option(help: "Interval.")
+        var interval: String = "1m"
+
+        @Option(help: "First day or instant, UTC (YYYY-MM-DD[THH:MM]).")
+        var from: String
+
+        @Option(help: "End, exclusive, UTC (YYYY-MM-DD[THH:MM]).")
+        var to: String
+
+        @Option(help: "Write to this file instead of standard output.")
+        var out: String?
+
+        func run() async throws {
+            guard let interval = KlineInterval(interval) else { throw ValidationError("unknown interval '\(interval)'") }
+            let (start, end) = try parseWindow(from: from, to: to)
+            let configuration = try global.loadConfiguration()
+            let store = try MarketStore(path: global.storePath(configuration))
+            let known = try store.symbols(interval: interval)
+            let symbol = symbol.uppercased()
+            guard known.contains(symbol) else {
+                throw fail(
+                    "unknown symbol \(symbol) at \(interval): the store has \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+                )
+            }
+            let klines = try store.klines(symbol: symbol, interval: interval, from: start, to: end)
+            if klines.isEmpty { throw fail("\(symbol) \(interval) has no bars from \(from) to \(to)") }
+            var text = KlineCSVParser.visionColumns.joined(separator: ",") + "\n"
+            text.reserveCapacity(klines.count * 120)
+            for k in klines { text += KlineCSVWriter.line(k) + "\n" }
+            if let out {
+                do {
+                    try text.write(toFile: out, atomically: true, encoding: .utf8)
+                } catch {
+                    throw fail("cannot write \(out): \(error.localizedDescription)")
+                }
+                note("wrote \(klines.count) bars to \(out)")
+            } else {
+                FileHandle.standardOutput.write(Data(text.utf8))
+            }
+        }
+    }
+}
+
+/// Parses a `--from`/`--to` pair into epoch milliseconds, `to` exclusive.
+func parseWindow(from: String, to: String) throws -> (Int64, Int64) {
+    guard let start = UTC.parse(from) else { throw ValidationError("--from '\(from)' is not YYYY-MM-DD[THH:MM] (UTC)") }
+    guard let end = UTC.parse(to) else { throw ValidationError("--to '\(to)' is not YYYY-MM-DD[THH:MM] (UTC)") }
+    guard start < end else { throw ValidationError("--from must be before --to") }
+    return (start, end)
+}
+
+enum DataListing {
+    static func table(_ series: [SeriesSummary]) -> String {
+        var lines = [
+            "symbol       interval  first (UTC)        last (UTC)              rows  gaps  missing",
+        ]
+        for s in series {
+            lines.append(
+                s.symbol.padding(toLength: 12, withPad: " ", startingAt: 0) + " "
+                    + s.interval.name.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
+                    + UTC.minuteString(s.firstOpenTime) + "   " + UTC.minuteString(s.lastOpenTime) + " "
+                    + String(s.rows).leftPadded(9) + " " + String(s.gaps.count).leftPadded(5) + " "
+                    + String(s.missingBars).leftPadded(8)
+            )
+            for g in s.gaps {
+                lines.append(
+                    "    gap \(UTC.minuteString(g.firstMissing(interval: s.interval))) … \(UTC.minuteString(g.lastMissing(interval: s.interval))) (\(g.missingBars) bars)"
+                )
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    struct JSONSeries: Encodable {
+        struct Gap: Encodable {
+            var first_missing: String
+            var last_missing: String
+            var first_missing_ms: Int64
+            var missing_bars: Int64
+        }
+        var symbol: String
+        var interval: String
+        var rows: Int
+        var first: String
+        var last: String
+        var first_open_time_ms: Int64
+        var last_open_time_ms: Int64
+        var missing_bars: Int64
+        var gaps: [Gap]
+    }
+
+    static func json(_ series: [SeriesSummary]) throws -> String {
+        let items = series.map { s in
+            JSONSeries(
+                symbol: s.symbol,
+                interval: s.interval.name,
+                rows: s.rows,
+                first: UTC.isoString(s.firstOpenTime),
+                last: UTC.isoString(s.lastOpenTime),
+                first_open_time_ms: s.firstOpenTime,
+                last_open_time_ms: s.lastOpenTime,
+                missing_bars: s.missingBars,
+                gaps: s.gaps.map {
+                    JSONSeries.Gap(
+                        first_missing: UTC.isoString($0.firstMissing(interval: s.interval)),
+                        last_missing: UTC.isoString($0.lastMissing(interval: s.interval)),
+                        first_missing_ms: $0.firstMissing(interval: s.interval),
+                        missing_bars: $0.missingBars
+                    )
+                }
+            )
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return String(decoding: try encoder.encode(items), as: UTF8.self)
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        count >= width ? self : String(repeating: " ", count: width - count) + self
+    }
+}
