@@ -1,0 +1,22 @@
+# CryptoScalper. `make demo` and `make test` each install what is missing first (`make setup`).
+SHELL := /bin/bash
+SWIFT ?= swift
+
+.PHONY: setup build test demo clean
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	$(SWIFT) build
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+demo: setup
+	$(SWIFT) build --product scalper
+	scripts/demo.sh
+
+clean:
+	rm -rf .build datasets/demo.sqlite datasets/demo.sqlite-*

@@ -1,0 +1,145 @@
+import Foundation
+import MarketData
+import ScalperCore
+import ScalperTestSupport
+import Testing
+
+@Suite("The scalper command line, run as a user runs it")
+struct CLITests {
+    let dir: TemporaryDirectory
+    var store: String { dir.path("market.sqlite") }
+
+    init() throws { dir = try TemporaryDirectory() }
+
+    @Test("--help lists every command with a one-line description")
+    func help() async throws {
+        let r = try await ScalperProcess.run(["--help"])
+        #expect(r.status == 0)
+        for command in ["data", "download", "info"] {
+            #expect(r.stdout.contains("  \(command) "), "missing \(command) in:\n\(r.stdout)")
+        }
+        let data = try await ScalperProcess.run(["data", "--help"])
+        for sub in ["import", "list", "export"] { #expect(data.stdout.contains("  \(sub) ")) }
+    }
+
+    @Test("Import the sample, list it as JSON, and export a day as CSV")
+    func importListExport() async throws {
+        defer { dir.remove() }
+        let imported = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("imported 4 of 4 files: 175680 rows, 175680 new"))
+        let again = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
+        #expect(again.stdout.contains("0 new, 175680 already stored"))
+
+        let list = try await ScalperProcess.run(["data", "list", "--store", store, "--json"])
+        #expect(list.status == 0)
+        let series = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
+        #expect(series.map { $0["symbol"] as? String } == ["FILUSDT", "NEARUSDT"])
+        #expect(series.map { $0["rows"] as? Int } == [87_840, 87_840])
+        #expect(series.allSatisfy { ($0["gaps"] as? [Any])?.isEmpty == true })
+
+        let out = dir.path("fil.csv")
+        let export = try await ScalperProcess.run([
+            "data", "export", "--store", store, "--symbol", "FILUSDT", "--from", "2023-09-30", "--to", "2023-10-01", "--out", out,
+        ])
+        #expect(export.status == 0, "\(export.stderr)")
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 1 + 1_440)
+        #expect(lines[1].hasPrefix("1696032000000,"))
+        // The export is itself importable and identical to what is stored.
+        let copy = try MarketStore(path: dir.path("copy.sqlite"))
+        let renamed = dir.url.appendingPathComponent("FILUSDT-1m-2023-09-30.csv")
+        try FileManager.default.moveItem(atPath: out, toPath: renamed.path)
+        #expect(try KlineImporter(store: copy).importFile(renamed).inserted == 1_440)
+        let original = try MarketStore(path: store).klines(symbol: "FILUSDT", interval: .oneMinute, from: 1_696_032_000_000, to: 1_696_118_400_000)
+        let roundTrip = try copy.klines(symbol: "FILUSDT", interval: .oneMinute, from: 1_696_032_000_000, to: 1_696_118_400_000)
+        #expect(zip(original, roundTrip).allSatisfy { $0.isSameBar(as: $1) })
+    }
+
+    @Test("Bad input: one clear error with file and line, a failing exit, and the store untouched")
+    func badInput() async throws {
+        defer { dir.remove() }
+        _ = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample/FILUSDT-1m-2023-08.zip"])
+        let bad = dir.path("FILUSDT-1m-2023-10.csv")
+        try """
+            1696118400000,4.0,4.1,3.9,4.0,100,1696118459999,400,10,50,200,0
+            1696118460000,4.0,4.1,3.9,4.0,100,1696118519999,400,10,50,200
+
+            """.write(toFile: bad, atomically: true, encoding: .utf8)
+        let r = try await ScalperProcess.run(["data", "import", "--store", store, bad])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("\(bad):2: expected 12 fields, found 11"))
+        #expect(try MarketStore(path: store).totalCount() == 44_640)
+
+        let unknown = try await ScalperProcess.run([
+            "data", "export", "--store", store, "--symbol", "DOGEUSDT", "--from", "2023-08-01", "--to", "2023-08-02",
+        ])
+        #expect(unknown.status != 0)
+        #expect(unknown.stderr.contains("unknown symbol DOGEUSDT at 1m: the store has FILUSDT"))
+
+        let missing = try await ScalperProcess.run(["data", "import", "--store", store, dir.path("nope.csv")])
+        #expect(missing.status != 0 && missing.stderr.contains("nope.csv: cannot read file: no such file or folder"))
+    }
+
+    @Test("A download killed mid-way resumes where it stopped and fetches nothing twice")
+    func resumeAfterKill() async throws {
+        defer { dir.remove() }
+        let aug1: Int64 = 1_690_848_000_000
+        let bars = Array(try Fixtures.sampleKlines("FILUSDT-1m-2023-08.zip").prefix(2_500))
+        var faults = LocalBinanceServer.Faults()
+        faults.hangAtKlinesRequest = 3
+        let server = LocalBinanceServer(series: ["FILUSDT": bars], faults: faults)
+        let store = self.store
+        try await server.run { base in
+            let arguments = [
+                "download", "--store", store, "--source", "rest", "--base-url", base.absoluteString,
+                "--symbols", "FILUSDT", "--from", "2023-08-01", "--to", "2023-08-02T17:40",
+            ]
+            let first = try ScalperProcess.start(arguments)
+            var waited = 0
+            while server.requests.count < 3 && waited < 1_500 {
+                try await Task.sleep(for: .milliseconds(20))
+                waited += 1
+            }
+            #expect(server.requests.count == 3)
+            first.kill()
+            let killed = try await first.wait()
+            #expect(killed.status == SIGKILL)
+            #expect(try MarketStore(path: store).count(symbol: "FILUSDT", interval: .oneMinute) == 2_000)
+
+            server.setFaults(LocalBinanceServer.Faults())
+            let second = try await ScalperProcess.run(arguments)
+            #expect(second.status == 0, "\(second.stderr)")
+            #expect(second.stdout.contains("FILUSDT 1m: 500 new bars in 1 requests"))
+        }
+        let starts = server.requests.compactMap { $0.query["startTime"].flatMap { Int64($0) } }
+        #expect(starts == [aug1, aug1 + 60_000_000, aug1 + 120_000_000, aug1 + 120_000_000])
+        let stored = try MarketStore(path: store).klines(symbol: "FILUSDT", interval: .oneMinute, from: aug1, to: aug1 + 2_500 * 60_000)
+        #expect(stored.count == 2_500 && zip(stored, bars).allSatisfy { $0.isSameBar(as: $1) })
+    }
+
+    @Test("A Vision download from a local futures mirror imports verified zips for two symbols")
+    func visionDownload() async throws {
+        defer { dir.remove() }
+        let mirror = dir.url.appendingPathComponent("mirror")
+        try Fixtures.makeVisionMirror(at: mirror, market: "data/futures/um")
+        let server = LocalBinanceServer(series: [:], visionRoot: mirror)
+        let store = self.store
+        let cache = dir.path("cache")
+        try await server.run { base in
+            let ok = try await ScalperProcess.run([
+                "download", "--store", store, "--source", "vision", "--market", "futures-um", "--base-url", base.absoluteString,
+                "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-09-01", "--to", "2023-10-01",
+            ], environment: ["SCALPER_CONFIG": try overlay(cacheDir: cache)])
+            #expect(ok.status == 0, "\(ok.stderr)")
+            #expect(ok.stdout.contains("FILUSDT 1m: 43200 new bars in 2 requests"))
+            #expect(ok.stdout.contains("NEARUSDT 1m: 43200 new bars in 2 requests"))
+        }
+    }
+
+    private func overlay(cacheDir: String) throws -> String {
+        let path = dir.path("overlay.yaml")
+        try "download:\n  cache_dir: \(cacheDir)\n".write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+}

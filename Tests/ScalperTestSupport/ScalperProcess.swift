@@ -1,0 +1,72 @@
+public import Foundation
+
+/// Runs the built `scalper` binary as a child process, the way a user would.
+public struct ScalperProcess: Sendable {
+    /// Exit status and captured output of one run.
+    public struct Result: Sendable {
+        /// The exit status (or the signal number when killed).
+        public var status: Int32
+        /// Standard output.
+        public var stdout: String
+        /// Standard error.
+        public var stderr: String
+    }
+
+    /// The binary: next to the test bundle in the build folder.
+    public static var binary: URL {
+        let beside = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("scalper")
+        if FileManager.default.isExecutableFile(atPath: beside.path) { return beside }
+        return Fixtures.packageRoot.appendingPathComponent(".build/debug/scalper")
+    }
+
+    let process: Process
+    let out: URL
+    let err: URL
+
+    /// Starts `scalper arguments…` in the package root with `environment` added.
+    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ScalperProcess {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = Fixtures.packageRoot
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "SCALPER_STORE")
+        env.removeValue(forKey: "SCALPER_CONFIG")
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let tmp = FileManager.default.temporaryDirectory
+        let out = tmp.appendingPathComponent("scalper-out-\(UUID().uuidString)")
+        let err = tmp.appendingPathComponent("scalper-err-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        return ScalperProcess(process: process, out: out, err: err)
+    }
+
+    /// Runs `scalper arguments…` to the end.
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
+        try await start(arguments, environment: environment).wait()
+    }
+
+    /// Sends SIGKILL, as a crash or `kill -9` would.
+    public func kill() {
+        Foundation.kill(process.processIdentifier, SIGKILL)
+    }
+
+    /// Waits for the process to end, polling so no cooperative thread is blocked.
+    public func wait() async throws -> Result {
+        while process.isRunning { try await Task.sleep(for: .milliseconds(20)) }
+        defer {
+            try? FileManager.default.removeItem(at: out)
+            try? FileManager.default.removeItem(at: err)
+        }
+        return Result(
+            status: process.terminationStatus,
+            stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+        )
+    }
+}

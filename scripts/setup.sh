@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the system libraries CryptoScalper builds against, only when missing. Idempotent.
+# Runs as root directly, otherwise through sudo.
+set -euo pipefail
+
+packages=(libxgboost-dev libopenblas-dev libsqlite3-dev libcurl4-openssl-dev pkgconf)
+
+if ! command -v swift >/dev/null 2>&1; then
+    echo "setup: no 'swift' on PATH. Install the Swift 6 toolchain (swift.org) first; it cannot be fetched here." >&2
+    exit 1
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: system packages present (${packages[*]})"
+    exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then sudo=(); elif command -v sudo >/dev/null 2>&1; then sudo=(sudo); else
+    echo "setup: missing ${missing[*]} and not root (no sudo either): install them with apt-get" >&2
+    exit 1
+fi
+
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
