@@ -51,11 +51,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(name: "Features", dependencies: ["ScalperCore", "LinearAlgebra"], swiftSettings: swiftSettings),
+
         // MARK: - CLI (a thin shell)
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "LinearAlgebra", "XGBoost",
+                "ScalperCore", "MarketData", "Features", "LinearAlgebra", "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -78,6 +80,11 @@ let package = Package(
         ),
         .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
         .testTarget(name: "XGBoostTests", dependencies: ["XGBoost"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "FeaturesTests",
+            dependencies: ["Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "MarketData"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MarketDataTests",
             dependencies: ["MarketData", "ScalperCore", "ScalperTestSupport"],

@@ -1,0 +1,99 @@
+public import LinearAlgebra
+public import ScalperCore
+
+/// Features (and optionally labels) of a whole history, one row per bar.
+public struct FeatureTable: Sendable {
+    /// rows × 42, spec order; NaN during warm-up and for absent order-book data.
+    public var features: Matrix<Double>
+    /// One label per row (0 or 1), NaN where the horizon runs past the data or across a gap;
+    /// `nil` when labels were not asked for.
+    public var labels: [Double]?
+    /// Open time of each row's bar.
+    public var openTimes: [Int64]
+    /// Gaps found (each restarted the warm-up).
+    public var gapCount: Int
+    /// Row index where each gap-free segment starts.
+    public var segmentStarts: [Int]
+}
+
+/// Features over history: the streaming kernel run over every bar, writing straight into a matrix.
+public enum BatchFeatures {
+    /// Computes the 42 features for `klines` (one symbol, time order).
+    ///
+    /// - Parameters:
+    ///   - books: order-book features per bar (same count as `klines`), or `nil` for plain klines.
+    ///   - label: the label to compute, or `nil` for none.
+    /// - Throws: ``FeatureError`` naming the first invalid bar.
+    public static func compute(
+        _ klines: [Kline],
+        interval: KlineInterval = .oneMinute,
+        books: [BookFeatures?]? = nil,
+        label: LabelSpec? = nil
+    ) throws(FeatureError) -> FeatureTable {
+        precondition(books == nil || books?.count == klines.count, "one book entry per bar")
+        let n = klines.count
+        var storage = [Double](repeating: .nan, count: n * FeatureSpec.count)
+        var kernel = FeatureKernel(intervalMilliseconds: interval.milliseconds)
+        var segmentStarts: [Int] = n > 0 ? [0] : []
+        try storage.withUnsafeMutableBufferPointer { (buffer) throws(FeatureError) in
+            guard let base = buffer.baseAddress else { return }
+            for i in 0..<n {
+                let restarted = try kernel.update(klines[i], book: books?[i], into: base + i * FeatureSpec.count)
+                if restarted { segmentStarts.append(i) }
+            }
+        }
+        let labels = label.map { Labels.compute(klines, spec: $0, segmentStarts: segmentStarts) }
+        return FeatureTable(
+            features: Matrix(rows: n, columns: FeatureSpec.count, storage: storage),
+            labels: labels,
+            openTimes: klines.map(\.openTime),
+            gapCount: kernel.gapCount,
+            segmentStarts: segmentStarts
+        )
+    }
+}
+
+/// The label of the specification.
+public enum Labels {
+    /// `1` where `max(high[t+1 … t+H]) ≥ close_t × (1 + θ)`, else `0`; NaN where the horizon runs
+    /// past the data or past the end of `t`'s gap-free segment.
+    ///
+    /// The comparison is exactly the spec's expression in double precision (ties on the tick grid
+    /// are real). A running maximum over the next H highs (monotonic deque) keeps it O(n).
+    public static func compute(_ klines: [Kline], spec: LabelSpec, segmentStarts: [Int] = [0]) -> [Double] {
+        let n = klines.count
+        var out = [Double](repeating: .nan, count: n)
+        let h = spec.horizon
+        let factor = 1.0 + spec.threshold
+        var bounds = segmentStarts.filter { $0 < n }
+        if bounds.first != 0 { bounds.insert(0, at: 0) }
+        bounds.append(n)
+        for s in 0..<(bounds.count - 1) {
+            let start = bounds[s]
+            let end = bounds[s + 1]
+            guard end - start > h else { continue }
+            // Walk backwards keeping the maximum of high[t+1 … t+H] in a deque of indices.
+            var deque: [Int] = []
+            deque.reserveCapacity(h + 1)
+            var head = 0
+            var t = end - 1
+            while t >= start {
+                // Window for row t is t+1 … t+h; add index t+1 when it exists in the segment.
+                let incoming = t + 1
+                if incoming < end {
+                    while deque.count > head, klines[deque[deque.count - 1]].high <= klines[incoming].high {
+                        deque.removeLast()
+                    }
+                    deque.append(incoming)
+                    while deque[head] > t + h { head += 1 }
+                }
+                if t + h < end {
+                    let maxHigh = klines[deque[head]].high
+                    out[t] = maxHigh >= klines[t].close * factor ? 1 : 0
+                }
+                t -= 1
+            }
+        }
+        return out
+    }
+}
