@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: setup build test demo clean
+.PHONY: setup build test demo bench clean
 
 setup:
 	@scripts/setup.sh
@@ -17,6 +17,9 @@ test: setup
 demo: setup
 	$(SWIFT) build --product scalper
 	scripts/demo.sh
+
+bench: setup
+	scripts/bench.sh
 
 clean:
 	rm -rf .build datasets/demo.sqlite datasets/demo.sqlite-*

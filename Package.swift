@@ -92,7 +92,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScalperCLITests",
-            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore"],
+            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features"],
             swiftSettings: swiftSettings
         ),
     ],

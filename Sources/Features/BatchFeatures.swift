@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 public import LinearAlgebra
 public import ScalperCore
 
@@ -18,6 +20,20 @@ public struct FeatureTable: Sendable {
 
 /// Features over history: the streaming kernel run over every bar, writing straight into a matrix.
 public enum BatchFeatures {
+    /// Histories at least this long are computed on two threads.
+    public static let parallelThreshold = 20_000
+
+    struct PartOutcome {
+        var segmentStarts: [Int] = []
+        var gapCount = 0
+        var error: FeatureError?
+    }
+
+    // The two parts write disjoint columns of one buffer and their own outcome slot, and the buffer
+    // outlives `concurrentPerform`, which returns only when both are done: sharing is safe.
+    struct SharedOutput: @unchecked Sendable { let base: UnsafeMutablePointer<Double> }
+    struct SharedOutcomes: @unchecked Sendable { let base: UnsafeMutablePointer<PartOutcome> }
+
     /// Computes the 42 features for `klines` (one symbol, time order).
     ///
     /// - Parameters:
@@ -33,21 +49,43 @@ public enum BatchFeatures {
         precondition(books == nil || books?.count == klines.count, "one book entry per bar")
         let n = klines.count
         var storage = [Double](repeating: .nan, count: n * FeatureSpec.count)
-        var kernel = FeatureKernel(intervalMilliseconds: interval.milliseconds)
-        var segmentStarts: [Int] = n > 0 ? [0] : []
-        try storage.withUnsafeMutableBufferPointer { (buffer) throws(FeatureError) in
+        let interval = interval.milliseconds
+        // Long histories are split by feature group over two threads; each half is the same kernel
+        // code with half of its indicators, so the values are those of a single pass.
+        let parts: [FeatureKernel.Part] =
+            n >= parallelThreshold && ProcessInfo.processInfo.activeProcessorCount >= 2
+            ? [.momentumAndTrend, .rest] : [.all]
+        var outcomes = [PartOutcome](repeating: PartOutcome(), count: parts.count)
+        storage.withUnsafeMutableBufferPointer { buffer in
             guard let base = buffer.baseAddress else { return }
-            for i in 0..<n {
-                let restarted = try kernel.update(klines[i], book: books?[i], into: base + i * FeatureSpec.count)
-                if restarted { segmentStarts.append(i) }
+            let shared = SharedOutput(base: base)
+            outcomes.withUnsafeMutableBufferPointer { results in
+                let sharedResults = SharedOutcomes(base: results.baseAddress!)
+                DispatchQueue.concurrentPerform(iterations: parts.count) { p in
+                    var kernel = FeatureKernel(intervalMilliseconds: interval, part: parts[p])
+                    var result = PartOutcome()
+                    result.segmentStarts = n > 0 ? [0] : []
+                    do throws(FeatureError) {
+                        for i in 0..<n {
+                            let restarted = try kernel.update(klines[i], book: books?[i], into: shared.base + i * FeatureSpec.count)
+                            if restarted { result.segmentStarts.append(i) }
+                        }
+                    } catch {
+                        result.error = error
+                    }
+                    result.gapCount = kernel.gapCount
+                    sharedResults.base[p] = result
+                }
             }
         }
+        if let error = outcomes[0].error { throw error }
+        let segmentStarts = outcomes[0].segmentStarts
         let labels = label.map { Labels.compute(klines, spec: $0, segmentStarts: segmentStarts) }
         return FeatureTable(
             features: Matrix(rows: n, columns: FeatureSpec.count, storage: storage),
             labels: labels,
             openTimes: klines.map(\.openTime),
-            gapCount: kernel.gapCount,
+            gapCount: outcomes[0].gapCount,
             segmentStarts: segmentStarts
         )
     }

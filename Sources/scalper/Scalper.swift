@@ -13,7 +13,7 @@ struct Scalper: AsyncParsableCommand {
             config/default.yaml lives.
             """,
         version: "0.1.0",
-        subcommands: [DataCommand.self, DownloadCommand.self, InfoCommand.self]
+        subcommands: [DataCommand.self, DownloadCommand.self, FeaturesCommand.self, InfoCommand.self, BenchCommand.self]
     )
 }
 

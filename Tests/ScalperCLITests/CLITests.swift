@@ -1,3 +1,4 @@
+import Features
 import Foundation
 import MarketData
 import ScalperCore
@@ -15,7 +16,7 @@ struct CLITests {
     func help() async throws {
         let r = try await ScalperProcess.run(["--help"])
         #expect(r.status == 0)
-        for command in ["data", "download", "info"] {
+        for command in ["data", "download", "features", "info", "bench"] {
             #expect(r.stdout.contains("  \(command) "), "missing \(command) in:\n\(r.stdout)")
         }
         let data = try await ScalperProcess.run(["data", "--help"])
@@ -141,5 +142,53 @@ struct CLITests {
         let path = dir.path("overlay.yaml")
         try "download:\n  cache_dir: \(cacheDir)\n".write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+}
+
+@Suite("scalper features")
+struct FeaturesCLITests {
+    @Test("Features of the golden input file match the TA-Lib golden, written as %.17g with nan")
+    func goldenThroughCLI() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let out = dir.path("features.csv")
+        let r = try await ScalperProcess.run(["features", "--klines", GoldenFeatures.path.path, "--out", out])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stderr.contains("wrote 5000 rows × 42 features"))
+        let golden = try GoldenFeatures.load()
+        let lines = try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n")
+        let header = lines[0].split(separator: ",").map(String.init)
+        #expect(Array(header[11..<53]) == FeatureSpec.names && header.last == "label")
+        var mismatches = 0
+        for (row, line) in lines.dropFirst().enumerated() {
+            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
+            for (j, name) in FeatureSpec.names.enumerated() {
+                let text = fields[11 + j]
+                let value = text == "nan" ? Double.nan : Double(text) ?? -.infinity
+                if !GoldenFeatures.matches(value, golden.columns[name]?[row] ?? .infinity) { mismatches += 1 }
+            }
+        }
+        #expect(mismatches == 0)
+        #expect(lines[1].hasPrefix("1729900800000,3.4390000000000001,"))
+    }
+
+    @Test("Features from the store over a window, and clear errors for bad requests")
+    func fromStore() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = dir.path("m.sqlite")
+        _ = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample/NEARUSDT-1m-2023-09.zip"])
+        let out = dir.path("near.csv")
+        let ok = try await ScalperProcess.run([
+            "features", "--store", store, "--symbol", "NEARUSDT", "--from", "2023-09-01", "--to", "2023-09-02", "--out", out,
+        ])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(try String(contentsOfFile: out, encoding: .utf8).split(separator: "\n").count == 1 + 1_440)
+        let unknown = try await ScalperProcess.run([
+            "features", "--store", store, "--symbol", "BTCUSDT", "--from", "2023-09-01", "--to", "2023-09-02", "--out", out,
+        ])
+        #expect(unknown.status != 0 && unknown.stderr.contains("unknown symbol BTCUSDT at 1m: the store has NEARUSDT"))
+        let both = try await ScalperProcess.run(["features", "--klines", "x.csv", "--symbol", "A", "--out", out])
+        #expect(both.status != 0 && both.stderr.contains("either --symbol or --klines"))
     }
 }
