@@ -338,3 +338,34 @@ extension Array where Element: Hashable {
         return filter { seen.insert($0).inserted }
     }
 }
+
+/// A request for a series the store cannot serve: an unknown symbol, or no bars in the window.
+public struct SeriesLookupError: Error, Sendable, CustomStringConvertible {
+    /// The sentence shown to the user.
+    public var description: String
+}
+
+extension MarketStore {
+    /// Bars of one series in `[from, to)`, or an error that says what the store does have.
+    ///
+    /// - Throws: ``SeriesLookupError`` when the symbol is unknown at that interval or the window is
+    ///   empty; ``StoreError`` when the store cannot be read.
+    public func requireKlines(symbol: String, interval: KlineInterval, from: Int64, to: Int64) throws -> [Kline] {
+        let known = try symbols(interval: interval)
+        guard known.contains(symbol) else {
+            throw SeriesLookupError(
+                description:
+                    "unknown symbol \(symbol) at \(interval): the store has \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+            )
+        }
+        let bars = try klines(symbol: symbol, interval: interval, from: from, to: to)
+        if bars.isEmpty {
+            let extent = try series().first { $0.symbol == symbol && $0.interval == interval }
+            let range = extent.map { " (stored: \(UTC.minuteString($0.firstOpenTime)) … \(UTC.minuteString($0.lastOpenTime)))" } ?? ""
+            throw SeriesLookupError(
+                description: "\(symbol) \(interval) has no bars from \(UTC.minuteString(from)) to \(UTC.minuteString(to))\(range)"
+            )
+        }
+        return bars
+    }
+}

@@ -142,15 +142,13 @@ struct DataCommand: AsyncParsableCommand {
             let (start, end) = try parseWindow(from: from, to: to)
             let configuration = try global.loadConfiguration()
             let store = try MarketStore(path: global.storePath(configuration))
-            let known = try store.symbols(interval: interval)
             let symbol = symbol.uppercased()
-            guard known.contains(symbol) else {
-                throw fail(
-                    "unknown symbol \(symbol) at \(interval): the store has \(known.isEmpty ? "none" : known.joined(separator: ", "))"
-                )
+            let klines: [Kline]
+            do {
+                klines = try store.requireKlines(symbol: symbol, interval: interval, from: start, to: end)
+            } catch let error as SeriesLookupError {
+                throw fail("\(error)")
             }
-            let klines = try store.klines(symbol: symbol, interval: interval, from: start, to: end)
-            if klines.isEmpty { throw fail("\(symbol) \(interval) has no bars from \(from) to \(to)") }
             var text = KlineCSVParser.visionColumns.joined(separator: ",") + "\n"
             text.reserveCapacity(klines.count * 120)
             for k in klines { text += KlineCSVWriter.line(k) + "\n" }

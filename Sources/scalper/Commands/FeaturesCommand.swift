@@ -67,12 +67,11 @@ struct FeaturesCommand: AsyncParsableCommand {
             // Validated above.
             let symbol = symbol!.uppercased()
             let (start, end) = try parseWindow(from: from!, to: to!)
-            let known = try store.symbols(interval: interval)
-            guard known.contains(symbol) else {
-                throw fail("unknown symbol \(symbol) at \(interval): the store has \(known.isEmpty ? "none" : known.joined(separator: ", "))")
+            do {
+                bars = try store.requireKlines(symbol: symbol, interval: interval, from: start, to: end)
+            } catch let error as SeriesLookupError {
+                throw fail("\(error)")
             }
-            bars = try store.klines(symbol: symbol, interval: interval, from: start, to: end)
-            if bars.isEmpty { throw fail("\(symbol) \(interval) has no bars from \(from!) to \(to!)") }
         }
         let table: FeatureTable
         do {
