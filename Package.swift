@@ -53,11 +53,20 @@ let package = Package(
 
         .target(name: "Features", dependencies: ["ScalperCore", "LinearAlgebra"], swiftSettings: swiftSettings),
 
+        .target(
+            name: "Model",
+            dependencies: [
+                "ScalperCore", "LinearAlgebra", "XGBoost", "Features",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - CLI (a thin shell)
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "Features", "LinearAlgebra", "XGBoost",
+                "ScalperCore", "MarketData", "Features", "Model", "LinearAlgebra", "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -83,6 +92,11 @@ let package = Package(
         .testTarget(
             name: "FeaturesTests",
             dependencies: ["Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "MarketData"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ModelTests",
+            dependencies: ["Model", "Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "XGBoost"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -91,18 +91,32 @@ public enum BatchFeatures {
     }
 }
 
-/// The label of the specification.
+/// The label of the specification, and the forward move it is built on.
 public enum Labels {
     /// `1` where `max(high[t+1 … t+H]) ≥ close_t × (1 + θ)`, else `0`; NaN where the horizon runs
     /// past the data or past the end of `t`'s gap-free segment.
     ///
     /// The comparison is exactly the spec's expression in double precision (ties on the tick grid
-    /// are real). A running maximum over the next H highs (monotonic deque) keeps it O(n).
+    /// are real).
     public static func compute(_ klines: [Kline], spec: LabelSpec, segmentStarts: [Int] = [0]) -> [Double] {
+        let factor = 1.0 + spec.threshold
+        let maxHigh = forwardMaxHigh(klines, horizon: spec.horizon, segmentStarts: segmentStarts)
+        return zip(maxHigh, klines).map { m, k in m.isNaN ? .nan : (m >= k.close * factor ? 1 : 0) }
+    }
+
+    /// The forward maximum return `max(high[t+1 … t+H]) / close_t − 1`, NaN where the label is.
+    public static func forwardMaxReturn(_ klines: [Kline], horizon: Int, segmentStarts: [Int] = [0]) -> [Double] {
+        let maxHigh = forwardMaxHigh(klines, horizon: horizon, segmentStarts: segmentStarts)
+        return zip(maxHigh, klines).map { m, k in m.isNaN ? .nan : m / k.close - 1 }
+    }
+
+    /// `max(high[t+1 … t+H])` within `t`'s segment, NaN where the horizon leaves it.
+    ///
+    /// Walks each segment backwards with a monotonic deque of indices: O(n).
+    public static func forwardMaxHigh(_ klines: [Kline], horizon h: Int, segmentStarts: [Int] = [0]) -> [Double] {
+        precondition(h > 0, "the horizon must be at least one bar")
         let n = klines.count
         var out = [Double](repeating: .nan, count: n)
-        let h = spec.horizon
-        let factor = 1.0 + spec.threshold
         var bounds = segmentStarts.filter { $0 < n }
         if bounds.first != 0 { bounds.insert(0, at: 0) }
         bounds.append(n)
@@ -110,13 +124,12 @@ public enum Labels {
             let start = bounds[s]
             let end = bounds[s + 1]
             guard end - start > h else { continue }
-            // Walk backwards keeping the maximum of high[t+1 … t+H] in a deque of indices.
             var deque: [Int] = []
-            deque.reserveCapacity(h + 1)
+            deque.reserveCapacity(end - start)
             var head = 0
             var t = end - 1
             while t >= start {
-                // Window for row t is t+1 … t+h; add index t+1 when it exists in the segment.
+                // Window for row t is t+1 … t+h; index t+1 enters when it lies in the segment.
                 let incoming = t + 1
                 if incoming < end {
                     while deque.count > head, klines[deque[deque.count - 1]].high <= klines[incoming].high {
@@ -125,10 +138,7 @@ public enum Labels {
                     deque.append(incoming)
                     while deque[head] > t + h { head += 1 }
                 }
-                if t + h < end {
-                    let maxHigh = klines[deque[head]].high
-                    out[t] = maxHigh >= klines[t].close * factor ? 1 : 0
-                }
+                if t + h < end { out[t] = klines[deque[head]].high }
                 t -= 1
             }
         }

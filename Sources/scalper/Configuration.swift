@@ -1,5 +1,6 @@
 import Foundation
 import MarketData
+import Model
 import Yams
 
 /// The whole of `config/default.yaml`, decoded.
@@ -48,6 +49,7 @@ struct ScalperConfiguration: Codable, Sendable {
     var store: Store
     var `import`: Import
     var download: Download
+    var model: ModelConfiguration
 
     /// Checks values a YAML type check cannot, naming the key.
     func validate() throws {
@@ -73,6 +75,11 @@ struct ScalperConfiguration: Codable, Sendable {
             "download.weight_headroom",
             "must be in (0, 1]"
         )
+        do {
+            try model.validate()
+        } catch {
+            throw ConfigurationError(message: "\(error)".replacingOccurrences(of: "config: ", with: ""))
+        }
         for (key, url) in [
             ("download.vision_base_url", download.visionBaseURL), ("download.rest_base_url", download.restBaseURL),
         ] {

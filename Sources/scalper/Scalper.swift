@@ -13,8 +13,37 @@ struct Scalper: AsyncParsableCommand {
             config/default.yaml lives.
             """,
         version: "0.1.0",
-        subcommands: [DataCommand.self, DownloadCommand.self, FeaturesCommand.self, InfoCommand.self, BenchCommand.self]
+        subcommands: [
+            DataCommand.self, DownloadCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
+            InfoCommand.self, BenchCommand.self,
+        ]
     )
+
+    /// Runs the command; errors other than argument problems print as `error: …` with exit code 1.
+    static func main() async {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exit(withError: error)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let error as ExitCode {
+            exit(withError: error)
+        } catch let error as ValidationError {
+            exit(withError: error)
+        } catch let error as CleanExit {
+            exit(withError: error)
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            exit(withError: ExitCode.failure)
+        }
+    }
 }
 
 /// Options every command that touches the store or the configuration takes.

@@ -57,7 +57,11 @@ public final class MarketStore: Sendable {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            do {
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            } catch {
+                throw StoreError(path: path, message: "cannot create the folder \(directory): \(error.localizedDescription)")
+            }
         }
         var configuration = Configuration()
         configuration.journalMode = .wal

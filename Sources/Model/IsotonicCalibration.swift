@@ -1,0 +1,101 @@
+/// A monotone map from raw model probabilities to calibrated ones, fitted by isotonic regression.
+///
+/// Fitting is pool-adjacent-violators over the (score, label) pairs sorted by score, with equal
+/// scores pooled first. The result is stored as knots; applying it interpolates linearly between
+/// knots and clips outside them (`np.interp`), the convention of scikit-learn's
+/// `IsotonicRegression(out_of_bounds="clip")`.
+public struct IsotonicCalibration: Codable, Equatable, Sendable {
+    /// Knot abscissae (raw scores), increasing.
+    public var x: [Double]
+    /// Knot values (calibrated probabilities), non-decreasing.
+    public var y: [Double]
+
+    /// The identity map (no calibration).
+    public static let identity = IsotonicCalibration(x: [0, 1], y: [0, 1])
+
+    /// Creates a map from knots.
+    public init(x: [Double], y: [Double]) {
+        precondition(x.count == y.count && !x.isEmpty, "knots need equal, non-zero counts")
+        self.x = x
+        self.y = y
+    }
+
+    /// Fits the map to `scores` and 0/1 (or fractional) `labels`, optionally weighted.
+    public static func fit(scores: [Double], labels: [Double], weights: [Double]? = nil) -> IsotonicCalibration {
+        precondition(scores.count == labels.count && !scores.isEmpty, "one label per score, at least one")
+        let order = scores.indices.sorted { scores[$0] < scores[$1] }
+        // Pool equal scores: one point per distinct score with summed weight.
+        var xs: [Double] = []
+        var sums: [Double] = []
+        var ws: [Double] = []
+        for i in order {
+            let w = weights?[i] ?? 1
+            if let last = xs.last, last == scores[i] {
+                sums[sums.count - 1] += labels[i] * w
+                ws[ws.count - 1] += w
+            } else {
+                xs.append(scores[i])
+                sums.append(labels[i] * w)
+                ws.append(w)
+            }
+        }
+        let fitted = poolAdjacentViolators(values: zip(sums, ws).map { $0 / $1 }, weights: ws)
+        // Keep the first and last point of each flat run; interior points add nothing to the interpolation.
+        var kx: [Double] = []
+        var ky: [Double] = []
+        for i in xs.indices {
+            let isRunStart = i == 0 || fitted[i] != fitted[i - 1]
+            let isRunEnd = i == xs.count - 1 || fitted[i] != fitted[i + 1]
+            if isRunStart || isRunEnd {
+                kx.append(xs[i])
+                ky.append(fitted[i])
+            }
+        }
+        return IsotonicCalibration(x: kx, y: ky)
+    }
+
+    /// The weighted least-squares non-decreasing fit to `values` (pool adjacent violators, O(n)).
+    public static func poolAdjacentViolators(values: [Double], weights: [Double]) -> [Double] {
+        precondition(values.count == weights.count, "one weight per value")
+        var blockValue: [Double] = []
+        var blockWeight: [Double] = []
+        var blockSize: [Int] = []
+        for (v, w) in zip(values, weights) {
+            blockValue.append(v)
+            blockWeight.append(w)
+            blockSize.append(1)
+            while blockValue.count > 1 && blockValue[blockValue.count - 2] > blockValue[blockValue.count - 1] {
+                let v2 = blockValue.removeLast()
+                let w2 = blockWeight.removeLast()
+                let n2 = blockSize.removeLast()
+                let k = blockValue.count - 1
+                let w1 = blockWeight[k]
+                blockValue[k] = (blockValue[k] * w1 + v2 * w2) / (w1 + w2)
+                blockWeight[k] = w1 + w2
+                blockSize[k] += n2
+            }
+        }
+        var out: [Double] = []
+        out.reserveCapacity(values.count)
+        for (v, n) in zip(blockValue, blockSize) { out.append(contentsOf: repeatElement(v, count: n)) }
+        return out
+    }
+
+    /// The calibrated probability of a raw score.
+    public func apply(_ score: Double) -> Double {
+        guard !score.isNaN else { return .nan }
+        if score <= x[0] { return y[0] }
+        if score >= x[x.count - 1] { return y[y.count - 1] }
+        var lo = 0
+        var hi = x.count - 1
+        while hi - lo > 1 {
+            let mid = (lo + hi) / 2
+            if x[mid] <= score { lo = mid } else { hi = mid }
+        }
+        let t = (score - x[lo]) / (x[hi] - x[lo])
+        return y[lo] + t * (y[hi] - y[lo])
+    }
+
+    /// Calibrated probabilities of many scores.
+    public func apply(_ scores: [Double]) -> [Double] { scores.map { apply($0) } }
+}

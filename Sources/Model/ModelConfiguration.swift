@@ -1,0 +1,143 @@
+import Foundation
+
+/// The `model:` section of `config/default.yaml`.
+public struct ModelConfiguration: Codable, Equatable, Sendable {
+    /// XGBoost objective of the classifier.
+    public var objective = "binary:logistic"
+    /// Tree method.
+    public var treeMethod = "hist"
+    /// Maximum tree depth.
+    public var maxDepth = 6
+    /// Learning rate.
+    public var eta = 0.05
+    /// Row subsample per tree.
+    public var subsample = 0.8
+    /// Column subsample per tree.
+    public var colsampleByTree = 0.8
+    /// Most boosting rounds.
+    public var maxRounds = 400
+    /// Rounds without a better validation score before stopping.
+    public var earlyStoppingRounds = 20
+    /// Random seed.
+    public var seed = 42
+    /// Threads for XGBoost; 0 means one per core.
+    public var threads = 0
+    /// Label horizon in bars.
+    public var labelHorizon = 3
+    /// Label threshold (fraction).
+    public var labelThreshold = 0.002
+    /// Rows dropped at the start of every gap-free segment (the slowest indicator's warm-up).
+    public var warmupBars = 50
+    /// Cumulative share of distinct bar times ending the training split.
+    public var trainFraction = 0.70
+    /// Cumulative share ending the validation split (the rest is test).
+    public var validationFraction = 0.85
+    /// Probability at which precision is reported (and signals start by default).
+    public var threshold = 0.65
+    /// Tree slices whose agreement enters the confidence.
+    public var confidenceSlices = 4
+    /// Calibration methods tried on validation data; the best on held-out data becomes the default.
+    public var calibrationCandidates = ["isotonic", "isotonic-recent", "none"]
+    /// Folder that holds model bundles.
+    public var modelsDir = "models"
+
+    enum CodingKeys: String, CodingKey {
+        case objective
+        case treeMethod = "tree_method"
+        case maxDepth = "max_depth"
+        case eta
+        case subsample
+        case colsampleByTree = "colsample_bytree"
+        case maxRounds = "max_rounds"
+        case earlyStoppingRounds = "early_stopping_rounds"
+        case seed
+        case threads
+        case labelHorizon = "label_horizon"
+        case labelThreshold = "label_threshold"
+        case warmupBars = "warmup_bars"
+        case trainFraction = "train_fraction"
+        case validationFraction = "validation_fraction"
+        case threshold
+        case confidenceSlices = "confidence_slices"
+        case calibrationCandidates = "calibration_candidates"
+        case modelsDir = "models_dir"
+    }
+
+    /// The defaults of the specification.
+    public init() {}
+
+    /// Threads actually used.
+    public var effectiveThreads: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
+
+    /// Checks ranges, naming the key.
+    public func validate() throws(ModelError) {
+        func check(_ ok: Bool, _ key: String, _ why: String) throws(ModelError) {
+            if !ok { throw ModelError.configuration("model.\(key): \(why)") }
+        }
+        try check(maxDepth > 0, "max_depth", "must be > 0")
+        try check(eta > 0 && eta <= 1, "eta", "must be in (0, 1]")
+        try check(subsample > 0 && subsample <= 1, "subsample", "must be in (0, 1]")
+        try check(colsampleByTree > 0 && colsampleByTree <= 1, "colsample_bytree", "must be in (0, 1]")
+        try check(maxRounds > 0, "max_rounds", "must be > 0")
+        try check(earlyStoppingRounds > 0, "early_stopping_rounds", "must be > 0")
+        try check(labelHorizon > 0, "label_horizon", "must be > 0")
+        try check(labelThreshold > 0, "label_threshold", "must be > 0")
+        try check(warmupBars >= 0, "warmup_bars", "must be ≥ 0")
+        try check(
+            trainFraction > 0 && trainFraction < validationFraction && validationFraction < 1,
+            "train_fraction/validation_fraction",
+            "need 0 < train < validation < 1"
+        )
+        try check(threshold > 0 && threshold < 1, "threshold", "must be in (0, 1)")
+        try check(confidenceSlices >= 2, "confidence_slices", "must be ≥ 2")
+        let known: Set = ["isotonic", "isotonic-recent", "none"]
+        try check(
+            !calibrationCandidates.isEmpty && calibrationCandidates.allSatisfy(known.contains),
+            "calibration_candidates",
+            "must be a non-empty list of isotonic, isotonic-recent, none"
+        )
+    }
+
+    /// Booster parameters of the classifier, in the order they are set.
+    var classifierParameters: [(String, String)] {
+        [
+            ("objective", objective), ("tree_method", treeMethod), ("max_depth", String(maxDepth)),
+            ("eta", String(eta)), ("subsample", String(subsample)), ("colsample_bytree", String(colsampleByTree)),
+            ("seed", String(seed)), ("nthread", String(effectiveThreads)), ("eval_metric", "auc"),
+            ("verbosity", "0"),
+        ]
+    }
+
+    /// Booster parameters of the move regressor.
+    var regressorParameters: [(String, String)] {
+        [
+            ("objective", "reg:squarederror"), ("tree_method", treeMethod), ("max_depth", String(maxDepth)),
+            ("eta", String(eta)), ("subsample", String(subsample)), ("colsample_bytree", String(colsampleByTree)),
+            ("seed", String(seed)), ("nthread", String(effectiveThreads)), ("eval_metric", "rmse"),
+            ("verbosity", "0"),
+        ]
+    }
+}
+
+/// Why a model could not be trained, evaluated, saved or loaded.
+public enum ModelError: Error, Sendable, CustomStringConvertible, Equatable {
+    case configuration(String)
+    case insufficientData(String)
+    case singleClass(String)
+    case bundle(path: String, why: String)
+    case featureSpecMismatch(path: String, bundle: String, running: String)
+    case library(String)
+
+    /// A sentence for the user.
+    public var description: String {
+        switch self {
+        case .configuration(let why): "config: \(why)"
+        case .insufficientData(let why): "not enough data: \(why)"
+        case .singleClass(let why): "only one class: \(why)"
+        case .bundle(let path, let why): "\(path): \(why)"
+        case .featureSpecMismatch(let path, let bundle, let running):
+            "\(path): the model was trained on features \(bundle), this build computes \(running); retrain it"
+        case .library(let why): "xgboost: \(why)"
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import Features
+import Foundation
+public import LinearAlgebra
+import XGBoost
+
+/// What the model says about one row (the spec's prediction result).
+public struct PredictionResult: Codable, Equatable, Sendable {
+    /// Calibrated probability that the price reaches close × (1 + θ) within H bars.
+    public var probabilityUp: Double
+    /// 0…1: √(|2p − 1| · agreement), agreement = |Σ m_k| / Σ |m_k| over the margins m_k that K
+    /// consecutive slices of the trees add (1 when every slice pushes the same way).
+    public var confidence: Double
+    /// The move regressor's forward maximum return over H bars, in percent.
+    public var predictedMovePct: Double
+    /// The classifier's probability before calibration.
+    public var rawProbability: Double
+}
+
+/// A loaded model bundle ready to predict.
+///
+/// Not `Sendable` (it owns XGBoost handles): confine it to one task or an actor.
+public final class Predictor {
+    /// The bundle's metadata.
+    public let metadata: ModelMetadata
+    let classifier: Booster
+    let regressor: Booster
+    /// The calibration applied after the classifier.
+    public let calibration: IsotonicCalibration
+    private let slices: [Range<Int>]
+    private let baseMargin: Double
+
+    init(metadata: ModelMetadata, classifier: Booster, regressor: Booster, calibration: IsotonicCalibration) throws {
+        self.metadata = metadata
+        self.classifier = classifier
+        self.regressor = regressor
+        self.calibration = calibration
+        for booster in [classifier, regressor] { try booster.setParameter("nthread", "1") }
+        let rounds = try classifier.boostedRounds
+        let k = max(1, min(metadata.confidenceSlices, rounds))
+        slices = (0..<k).map { i in (i * rounds / k)..<((i + 1) * rounds / k) }
+        baseMargin = try Self.baseMargin(of: classifier)
+    }
+
+    /// Sets the threads XGBoost may use for prediction (1 suits single requests; cores suit batches).
+    public func setThreads(_ count: Int) throws {
+        for booster in [classifier, regressor] { try booster.setParameter("nthread", String(max(1, count))) }
+    }
+
+    /// Calibrated probabilities for every row (the fast path: one booster call).
+    public func probabilities(_ features: Matrix<Float>) throws -> [Double] {
+        let raw = try rawProbabilities(features)
+        return calibration.apply(raw)
+    }
+
+    /// Uncalibrated classifier probabilities for every row.
+    public func rawProbabilities(_ features: Matrix<Float>) throws -> [Double] {
+        try classifier.predict(rowMajor: features.storage, rowCount: features.rows, columnCount: features.columns).map(Double.init)
+    }
+
+    /// The calibrated probability of one row of 42 features.
+    public func probability(_ row: [Float]) throws -> Double {
+        let raw = try classifier.predict(rowMajor: row, rowCount: 1, columnCount: row.count)
+        return calibration.apply(Double(raw[0]))
+    }
+
+    /// Full prediction results for every row of `features`.
+    public func predict(_ features: Matrix<Float>) throws -> [PredictionResult] {
+        let (rows, columns, values) = (features.rows, features.columns, features.storage)
+        guard rows > 0 else { return [] }
+        let raw = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+        let moves = try regressor.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+        var signed = [Double](repeating: 0, count: rows)
+        var absolute = [Double](repeating: 0, count: rows)
+        for slice in slices {
+            let margins = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns, kind: .margin, iterations: slice)
+            for i in 0..<rows {
+                let m = Double(margins[i]) - baseMargin
+                signed[i] += m
+                absolute[i] += abs(m)
+            }
+        }
+        return (0..<rows).map { i in
+            let p = calibration.apply(Double(raw[i]))
+            let agreement = absolute[i] > 0 ? abs(signed[i]) / absolute[i] : 0
+            return PredictionResult(
+                probabilityUp: p,
+                confidence: (abs(2 * p - 1) * agreement).squareRoot(),
+                predictedMovePct: Double(moves[i]) * 100,
+                rawProbability: Double(raw[i])
+            )
+        }
+    }
+
+    /// The full prediction for one row.
+    public func predict(row: [Float]) throws -> PredictionResult {
+        try predict(Matrix(rows: 1, columns: row.count, storage: row))[0]
+    }
+
+    /// logit(base_score) of a binary:logistic booster: what every margin starts from.
+    static func baseMargin(of booster: Booster) throws -> Double {
+        let config = try booster.jsonConfiguration()
+        guard let object = try JSONSerialization.jsonObject(with: Data(config.utf8)) as? [String: Any],
+            let learner = object["learner"] as? [String: Any],
+            let parameters = learner["learner_model_param"] as? [String: Any],
+            let text = parameters["base_score"] as? String
+        else { throw ModelError.library("cannot read base_score from the booster configuration") }
+        let trimmed = text.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        guard let p = Double(trimmed), p > 0, p < 1 else { throw ModelError.library("base_score '\(text)' is not a probability") }
+        return log(p / (1 - p))
+    }
+}
