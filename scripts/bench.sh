@@ -12,25 +12,55 @@ ref_script=../shared/reference/bench/run.sh
 
 ref=$(mktemp)
 ours=$(mktemp)
-trap 'rm -f "$ref" "$ours"' EXIT
 
-echo "== reference: $ref_script features (Python, TA-Lib, numpy)" >&2
+echo "== reference: $ref_script features (Python: TA-Lib, numpy, xgboost, scikit-learn)" >&2
 "$ref_script" features > "$ref"
-grep -E '^ref predict\.features' "$ref" >&2 || true
+grep -E '^ref (predict\.features|train\.(timings_s\.total_s|peak_rss_mb|test_raw\.auc))' "$ref" >&2 || true
 
-echo "== CryptoScalper: scalper bench" >&2
-"$bin" bench > "$ours"
+work=$(mktemp -d)
+trap 'rm -f "$ref" "$ours"; rm -rf "$work"' EXIT
+klines=../shared/datasets/binance/futures-um/klines
+echo "== CryptoScalper: import FILUSDT + NEARUSDT 2023-08..09 into a fresh store" >&2
+"$bin" data import --store "$work/bench.sqlite" \
+    $klines/FILUSDT/1m/FILUSDT-1m-2023-0{8,9}.csv $klines/NEARUSDT/1m/NEARUSDT-1m-2023-0{8,9}.csv >&2
+echo "== CryptoScalper: scalper train (same data and window as the reference)" >&2
+t0=$(date +%s.%N)
+"$bin" train --store "$work/bench.sqlite" --symbols FILUSDT,NEARUSDT --from 2023-08-01 --to 2023-10-01 \
+    --name bench --models-dir "$work/models" --json > "$work/train.json"
+t1=$(date +%s.%N)
+python3 - "$work/train.json" "$t0" "$t1" >> "$ours" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(f"bench train.total_s {float(sys.argv[3]) - float(sys.argv[2]):.3f} s")
+print(f"bench train.peak_rss_mb {m['peak_rss_mb']:.1f} MB")
+print(f"bench train.test_auc {m['auc']:.4f} auc")
+print(f"bench train.test_ece_raw {m['ece_raw']:.4f} ece")
+print(f"bench train.test_ece_calibrated {m['ece_calibrated']:.4f} ece")
+PY
+echo "== CryptoScalper: scalper bench (features, predict)" >&2
+"$bin" bench --model "$work/models/bench" >> "$ours"
 
 cat "$ours"
 awk '
     FNR == NR { if ($1 == "ref") ref[$2] = $3; next }
     $1 == "bench" { ours[$2] = $3 }
     END {
+        # The model must match the reference, not just be fast: test AUC difference first.
+        if (("train.test_auc" in ours) && ("train.test_raw.auc" in ref))
+            printf "bench train.test_auc_minus_reference %.4f auc\n", ours["train.test_auc"] - ref["train.test_raw.auc"]
         # rates: ours / reference; times: reference / ours
         if (("features.batch_rows_per_s" in ours) && ("predict.features_all42_plus_label.rows_per_s" in ref))
             printf "ratio features.batch_rows_per_s %.2f\n", ours["features.batch_rows_per_s"] / ref["predict.features_all42_plus_label.rows_per_s"]
         # The reference has no incremental state: a new live bar costs one call over a 1,000-bar window.
         if (("features.stream_us_per_bar" in ours) && ("predict.features_last_1000_bars_per_call.median_us" in ref))
             printf "ratio features.stream_us_per_bar %.0f\n", ref["predict.features_last_1000_bars_per_call.median_us"] / ours["features.stream_us_per_bar"]
+        if (("train.total_s" in ours) && ("train.timings_s.total_s" in ref))
+            printf "ratio train.total_s %.2f\n", ref["train.timings_s.total_s"] / ours["train.total_s"]
+        if (("train.peak_rss_mb" in ours) && ("train.peak_rss_mb" in ref))
+            printf "ratio train.peak_rss_mb %.2f\n", ref["train.peak_rss_mb"] / ours["train.peak_rss_mb"]
+        if (("predict.single_p50_us" in ours) && ("predict.predict.batch_1_calibrated.median_us" in ref))
+            printf "ratio predict.single_p50_us %.2f\n", ref["predict.predict.batch_1_calibrated.median_us"] / ours["predict.single_p50_us"]
+        if (("predict.batch150_p50_us" in ours) && ("predict.predict.batch_150.median_us" in ref))
+            printf "ratio predict.batch150_p50_us %.2f\n", ref["predict.predict.batch_150.median_us"] / ours["predict.batch150_p50_us"]
     }
 ' "$ref" "$ours"

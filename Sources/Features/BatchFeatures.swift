@@ -48,7 +48,9 @@ public enum BatchFeatures {
     ) throws(FeatureError) -> FeatureTable {
         precondition(books == nil || books?.count == klines.count, "one book entry per bar")
         let n = klines.count
-        var storage = [Double](repeating: .nan, count: n * FeatureSpec.count)
+        // Uninitialised on purpose: the kernel writes every column of every row (NaN where it has no
+        // value), so filling first would only add a pass over ~100 MB for a long history.
+        var storage = [Double](unsafeUninitializedCapacity: n * FeatureSpec.count) { _, count in count = n * FeatureSpec.count }
         let interval = interval.milliseconds
         // Long histories are split by feature group over two threads; each half is the same kernel
         // code with half of its indicators, so the values are those of a single pass.

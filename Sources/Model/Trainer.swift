@@ -93,21 +93,18 @@ public enum Trainer {
         )
         timings["classifier_s"] = seconds(clock.now - start)
 
+        // Validation scores first: the same matrices then take the move targets for the regressor,
+        // which saves a second copy of the data inside XGBoost.
+        let validationRaw = try classifier.predict(validation).map(Double.init)
         start = clock.now
         let finiteMoves = dataset.train.moves.filter(\.isFinite)
         let meanMove = finiteMoves.isEmpty ? 0 : finiteMoves.reduce(0, +) / Double(finiteMoves.count)
-        let moveTrain = try DMatrix(rowMajor: dataset.train.features.storage, rowCount: dataset.train.count, columnCount: columns)
-        try moveTrain.setLabels(dataset.train.floatMoves)
-        let moveValidation = try DMatrix(
-            rowMajor: dataset.validation.features.storage,
-            rowCount: dataset.validation.count,
-            columnCount: columns
-        )
-        try moveValidation.setLabels(dataset.validation.floatMoves)
+        try train.setLabels(dataset.train.floatMoves)
+        try validation.setLabels(dataset.validation.floatMoves)
         let (regressor, regressorBest, _) = try boost(
             stage: "move regressor",
-            train: moveTrain,
-            validation: moveValidation,
+            train: train,
+            validation: validation,
             // Start from the mean move rather than XGBoost's default 0.5, which is far off a return.
             parameters: configuration.regressorParameters + [("base_score", String(meanMove))],
             metric: "validation-rmse",
@@ -118,7 +115,6 @@ public enum Trainer {
         timings["regressor_s"] = seconds(clock.now - start)
 
         start = clock.now
-        let validationRaw = try classifier.predict(validation).map(Double.init)
         let (calibration, choice) = chooseCalibration(
             scores: validationRaw,
             labels: dataset.validation.labels,

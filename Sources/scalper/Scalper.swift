@@ -40,6 +40,8 @@ struct Scalper: AsyncParsableCommand {
         } catch let error as CleanExit {
             exit(withError: error)
         } catch {
+            // Help and usage errors come from ArgumentParser's own command types: let it print them.
+            if String(reflecting: type(of: error)).hasPrefix("ArgumentParser.") { exit(withError: error) }
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             exit(withError: ExitCode.failure)
         }

@@ -192,3 +192,58 @@ struct FeaturesCLITests {
         #expect(both.status != 0 && both.stderr.contains("either --symbol or --klines"))
     }
 }
+
+@Suite("scalper train and evaluate")
+struct TrainCLITests {
+    @Test("Train on the sample prints the JSON keys, writes a complete bundle; evaluate reads it back")
+    func trainAndEvaluate() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = dir.path("m.sqlite")
+        let models = dir.path("models")
+        _ = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
+        let overlay = dir.path("quick.yaml")
+        try "model:\n  max_rounds: 40\n  early_stopping_rounds: 10\n".write(toFile: overlay, atomically: true, encoding: .utf8)
+        let train = try await ScalperProcess.run([
+            "train", "--store", store, "--config", overlay, "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-01",
+            "--to", "2023-09-16", "--name", "cli", "--models-dir", models, "--json",
+        ])
+        #expect(train.status == 0, "\(train.stderr)")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(train.stdout.utf8)) as? [String: Any])
+        for key in [
+            "auc", "logloss", "brier", "ece_raw", "ece_calibrated", "precision_at_threshold", "threshold", "n_train", "n_val",
+            "n_test", "positive_rate", "best_iteration", "model_path",
+        ] {
+            #expect(object[key] != nil, "missing \(key)")
+        }
+        #expect((object["auc"] as? Double ?? 0) > 0.6)
+        for file in ["model.json", "move.json", "calibration.json", "metadata.json", "report.md", "reliability.svg", "importance.svg"] {
+            #expect(FileManager.default.fileExists(atPath: "\(models)/cli/\(file)"), "missing \(file)")
+        }
+        let report = try String(contentsOfFile: "\(models)/cli/report.md", encoding: .utf8)
+        #expect(report.contains("## Test metrics") && report.contains("| ECE (10 bins) |"))
+
+        let evaluate = try await ScalperProcess.run([
+            "evaluate", "--store", store, "--model", "\(models)/cli", "--symbols", "FILUSDT", "--from", "2023-09-16",
+            "--to", "2023-10-01", "--json",
+        ])
+        #expect(evaluate.status == 0, "\(evaluate.stderr)")
+        let e = try #require(try JSONSerialization.jsonObject(with: Data(evaluate.stdout.utf8)) as? [String: Any])
+        #expect(e["n_test"] as? Int == 15 * 1_440 - 50 - 3)
+        #expect(e["overlaps_training"] as? Double == 0)
+
+        let again = try await ScalperProcess.run([
+            "train", "--store", store, "--config", overlay, "--symbols", "FILUSDT", "--from", "2023-08-01", "--to", "2023-08-20",
+            "--name", "cli", "--models-dir", models,
+        ])
+        #expect(again.status != 0 && again.stderr.contains("already exists"))
+        let empty = try await ScalperProcess.run([
+            "train", "--store", store, "--symbols", "FILUSDT", "--from", "2024-01-01", "--to", "2024-02-01", "--models-dir", models,
+        ])
+        #expect(empty.status != 0 && empty.stderr.contains("FILUSDT 1m has no bars from 2024-01-01 00:00"))
+        let missing = try await ScalperProcess.run([
+            "evaluate", "--store", store, "--model", "\(models)/none", "--symbols", "FILUSDT", "--from", "2023-09-16", "--to", "2023-10-01",
+        ])
+        #expect(missing.status != 0 && missing.stderr.contains("no model bundle here"))
+    }
+}

@@ -93,23 +93,27 @@ struct WindowMoments {
     /// How many of the newest values equal the newest one.
     private var equalRun = 0
 
-    init(window: Int) { ring = RingBuffer(capacity: window) }
+    private let inverseWindow: Double
+
+    init(window: Int) {
+        ring = RingBuffer(capacity: window)
+        inverseWindow = 1 / Double(window)
+    }
 
     var isFull: Bool { ring.isFull }
 
     /// Population variance (divisor = window).
     var populationVariance: Double {
         if equalRun >= ring.count { return 0 }
-        return max(0, m2 / Double(ring.count))
+        return max(0, m2 * (ring.isFull ? inverseWindow : 1 / Double(ring.count)))
     }
 
     @inline(__always)
     mutating func push(_ x: Double) {
         if ring.count > 0 && ring.ago(0) == x { equalRun += 1 } else { equalRun = 1 }
-        let n = Double(ring.capacity)
         if let old = ring.push(x) {
             let oldMean = mean
-            mean += (x - old) / n
+            mean += (x - old) * inverseWindow
             m2 += (x - old) * (x - mean + old - oldMean)
         } else {
             let k = Double(ring.count)

@@ -3,6 +3,7 @@ import Features
 import Foundation
 import LinearAlgebra
 import MarketData
+import Model
 import ScalperCore
 
 /// `scalper bench`: speed figures, one `bench <name> <value> <unit>` line each (build with -c release).
@@ -18,6 +19,12 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Timed repetitions (the median is reported).")
     var repeats = 5
+
+    @Option(help: "A model bundle to time predictions with (predict.* figures).")
+    var model: String?
+
+    @Option(help: "Prediction calls per latency figure.")
+    var calls = 5_000
 
     func run() async throws {
         let fil = try load(symbol: "FILUSDT")
@@ -69,7 +76,47 @@ struct BenchCommand: AsyncParsableCommand {
         }
         note("streaming: \(pairs) symbols × \(bars) bars, checksum \(Int(checksum))")
         print("bench features.stream_us_per_bar \(String(format: "%.3f", median(streamTimes))) us")
+
+        if let model { try benchPredict(model: model, bars: fil) }
     }
+
+    /// Latency of calibrated predictions on real feature rows, one thread, as a live request would run.
+    private func benchPredict(model: String, bars: [Kline]) throws {
+        let predictor = try ModelBundle.load(model)
+        let table = try BatchFeatures.compute(Array(bars.suffix(20_000)))
+        let rows = table.features.rows(100..<table.features.rows).converted(to: Float.self)
+        var rng = SystemRandomNumberGenerator()
+        func sample(_ count: Int) -> Matrix<Float> {
+            let start = Int.random(in: 0..<(rows.rows - count), using: &rng)
+            return rows.rows(start..<(start + count))
+        }
+        func latencies(_ count: Int, _ body: (Matrix<Float>) throws -> Void) rethrows -> [Double] {
+            var out: [Double] = []
+            out.reserveCapacity(calls)
+            for i in 0..<(calls + 100) {
+                let input = sample(count)
+                let start = ContinuousClock.now
+                try body(input)
+                if i >= 100 { out.append(seconds(since: start) * 1e6) }  // first 100 calls warm up
+            }
+            return out.sorted()
+        }
+        var sink = 0.0
+        let single = try latencies(1) { sink += try predictor.probability(Array($0.storage)) }
+        let batch10 = try latencies(10) { sink += try predictor.probabilities($0)[0] }
+        let batch150 = try latencies(150) { sink += try predictor.probabilities($0)[0] }
+        let full = try latencies(1) { sink += try predictor.predict($0)[0].confidence }
+        func p(_ sorted: [Double], _ q: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+        note("predict (calibrated, 1 thread): 1 row p50 \(f(p(single, 0.5))) p99 \(f(p(single, 0.99))) us; 10 rows p50 \(f(p(batch10, 0.5))) us; 150 rows p50 \(f(p(batch150, 0.5))) p99 \(f(p(batch150, 0.99))) us; full result (confidence + move) 1 row p50 \(f(p(full, 0.5))) us; checksum \(Int(sink))")
+        print("bench predict.single_p50_us \(f(p(single, 0.5))) us")
+        print("bench predict.single_p99_us \(f(p(single, 0.99))) us")
+        print("bench predict.batch10_p50_us \(f(p(batch10, 0.5))) us")
+        print("bench predict.batch150_p50_us \(f(p(batch150, 0.5))) us")
+        print("bench predict.batch150_p99_us \(f(p(batch150, 0.99))) us")
+        print("bench predict.full_result_single_p50_us \(f(p(full, 0.5))) us")
+    }
+
+    private func f(_ x: Double) -> String { String(format: "%.1f", x) }
 
     private func load(symbol: String) throws -> [Kline] {
         let folder = "\(data)/\(symbol)/1m"

@@ -149,7 +149,7 @@ struct TrainCommand: AsyncParsableCommand {
             bestIteration: model.bestIteration,
             modelPath: folder.appendingPathComponent(bundleName).path,
             calibrationMethod: model.calibrationChoice.method,
-            extra: ["train_total_s": Trainer.seconds(clock.now - started)]
+            extra: ["train_total_s": Trainer.seconds(clock.now - started), "peak_rss_mb": peakResidentMegabytes()]
         )
         if json {
             print(try summary.json())
@@ -446,6 +446,13 @@ final class TrainingProgressPrinter: @unchecked Sendable {
         if drew { FileHandle.standardError.write(Data("\n".utf8)) }
         drew = false
     }
+}
+
+/// The process's peak resident set size so far, in MiB (getrusage).
+func peakResidentMegabytes() -> Double {
+    var usage = rusage()
+    guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return .nan }
+    return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
 }
 
 func symbolList(_ text: String) -> [String] {
