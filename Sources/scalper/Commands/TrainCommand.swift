@@ -61,14 +61,7 @@ struct TrainCommand: AsyncParsableCommand {
         let list = symbolList(symbols)
         guard !list.isEmpty else { throw ValidationError("--symbols is empty") }
         let store = try MarketStore(path: global.storePath(settings))
-        var series: [(symbol: String, klines: [Kline])] = []
-        for symbol in list {
-            do {
-                series.append((symbol, try store.requireKlines(symbol: symbol, interval: interval, from: start, to: end)))
-            } catch let error as SeriesLookupError {
-                throw fail("\(error)")
-            }
-        }
+        let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
         let progress = TrainingProgressPrinter(quiet: json)
         if let walkForward {
             try runWalkForward(WalkForwardSpec(parsing: walkForward), series: series, interval: interval, settings: settings, progress: progress)
@@ -275,14 +268,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         guard let interval = KlineInterval(meta.interval) else { throw fail("\(model): unknown interval \(meta.interval)") }
         let list = symbolList(symbols)
         let store = try MarketStore(path: global.storePath(settings))
-        var series: [(symbol: String, klines: [Kline])] = []
-        for symbol in list {
-            do {
-                series.append((symbol, try store.requireKlines(symbol: symbol, interval: interval, from: start, to: end)))
-            } catch let error as SeriesLookupError {
-                throw fail("\(error)")
-            }
-        }
+        let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
         var configuration = meta.configuration
         configuration.threads = settings.model.threads
         let rows: LabeledRows
@@ -453,6 +439,25 @@ func peakResidentMegabytes() -> Double {
     var usage = rusage()
     guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return .nan }
     return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
+}
+
+/// Each symbol's bars in `[from, to)`, or a failing exit that names what the store lacks.
+func loadSeries(
+    _ store: MarketStore,
+    symbols: [String],
+    interval: KlineInterval,
+    from: Int64,
+    to: Int64
+) throws -> [(symbol: String, klines: [Kline])] {
+    var series: [(symbol: String, klines: [Kline])] = []
+    for symbol in symbols {
+        do {
+            series.append((symbol, try store.requireKlines(symbol: symbol, interval: interval, from: from, to: to)))
+        } catch let error as SeriesLookupError {
+            throw fail("\(error)")
+        }
+    }
+    return series
 }
 
 func symbolList(_ text: String) -> [String] {
