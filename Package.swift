@@ -62,11 +62,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(name: "Trading", dependencies: ["ScalperCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Backtest",
+            dependencies: [
+                "ScalperCore", "Trading", "Features", "Model", "LinearAlgebra",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - CLI (a thin shell)
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "Features", "Model", "LinearAlgebra", "XGBoost",
+                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "LinearAlgebra", "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -99,6 +109,7 @@ let package = Package(
             dependencies: ["Model", "Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "XGBoost"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "TradingTests", dependencies: ["Trading", "ScalperCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MarketDataTests",
             dependencies: ["MarketData", "ScalperCore", "ScalperTestSupport"],

@@ -1,6 +1,7 @@
 import Foundation
 import MarketData
 import Model
+import Trading
 import Yams
 
 /// The whole of `config/default.yaml`, decoded.
@@ -50,6 +51,20 @@ struct ScalperConfiguration: Codable, Sendable {
     var `import`: Import
     var download: Download
     var model: ModelConfiguration
+    var signals: SignalConfiguration
+    var risk: RiskConfiguration
+    var execution: ExecutionConfiguration
+    var backtest: Backtest
+
+    struct Backtest: Codable, Sendable {
+        var capital: Double
+        var runsDir: String
+
+        enum CodingKeys: String, CodingKey {
+            case capital
+            case runsDir = "runs_dir"
+        }
+    }
 
     /// Checks values a YAML type check cannot, naming the key.
     func validate() throws {
@@ -80,6 +95,19 @@ struct ScalperConfiguration: Codable, Sendable {
         } catch {
             throw ConfigurationError(message: "\(error)".replacingOccurrences(of: "config: ", with: ""))
         }
+        try check(backtest.capital > 0, "backtest.capital", "must be > 0")
+        try check(signals.minProbability > 0 && signals.minProbability < 1, "signals.min_probability", "must be in (0, 1)")
+        try check(signals.takeProfitPct > 0, "signals.take_profit_pct", "must be > 0")
+        try check(signals.stopLossPct > 0 && signals.stopLossPct < 1, "signals.stop_loss_pct", "must be in (0, 1)")
+        try check(signals.maxSignalsPerBar > 0, "signals.max_signals_per_bar", "must be > 0")
+        try check(risk.maxPositionPct > 0 && risk.maxPositionPct <= 1, "risk.max_position_pct", "must be in (0, 1]")
+        try check(risk.maxLossPerTradePct > 0, "risk.max_loss_per_trade_pct", "must be > 0")
+        try check(risk.dailyLossLimitPct > 0, "risk.daily_loss_limit_pct", "must be > 0")
+        try check(risk.maxDrawdownPct > 0 && risk.maxDrawdownPct < 1, "risk.max_drawdown_pct", "must be in (0, 1)")
+        try check(risk.maxOpenPositions > 0, "risk.max_open_positions", "must be > 0")
+        try check(execution.takerFee >= 0 && execution.takerFee < 0.1, "execution.taker_fee", "must be in [0, 0.1)")
+        try check(execution.slippageBps >= 0, "execution.slippage_bps", "must be ≥ 0")
+        try check(execution.timeoutSeconds > 0, "execution.timeout_seconds", "must be > 0")
         for (key, url) in [
             ("download.vision_base_url", download.visionBaseURL), ("download.rest_base_url", download.restBaseURL),
         ] {

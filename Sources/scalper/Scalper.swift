@@ -15,6 +15,7 @@ struct Scalper: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DataCommand.self, DownloadCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
+            BacktestCommand.self, RunsCommand.self,
             InfoCommand.self, BenchCommand.self,
         ]
     )

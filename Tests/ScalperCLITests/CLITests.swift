@@ -247,3 +247,61 @@ struct TrainCLITests {
         #expect(missing.status != 0 && missing.stderr.contains("no model bundle here"))
     }
 }
+
+@Suite("scalper backtest and runs")
+struct BacktestCLITests {
+    @Test("Backtest a model trained on the sample: JSON metrics, a run folder whose trades sum to the reported P&L, runs list/show/compare")
+    func backtestAndRuns() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = dir.path("m.sqlite")
+        let models = dir.path("models")
+        let runs = dir.path("runs")
+        _ = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
+        let overlay = dir.path("quick.yaml")
+        try "model:\n  max_rounds: 40\n  early_stopping_rounds: 10\nsignals:\n  min_probability: 0.3\n  min_confidence: 0.0\n"
+            .write(toFile: overlay, atomically: true, encoding: .utf8)
+        let train = try await ScalperProcess.run([
+            "train", "--store", store, "--config", overlay, "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-01",
+            "--to", "2023-09-01", "--name", "bt", "--models-dir", models,
+        ])
+        #expect(train.status == 0, "\(train.stderr)")
+        var ids: [String] = []
+        for symbols in ["FILUSDT", "FILUSDT,NEARUSDT"] {
+            let r = try await ScalperProcess.run([
+                "backtest", "--store", store, "--config", overlay, "--model", "\(models)/bt", "--symbols", symbols,
+                "--from", "2023-09-01", "--to", "2023-09-15", "--runs-dir", runs, "--json",
+            ])
+            #expect(r.status == 0, "\(r.stderr)")
+            let m = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+            let id = try #require(m["run_id"] as? String)
+            ids.append(id)
+            let trades = try #require(m["trades"] as? Int)
+            #expect(trades > 0)
+            // Total P&L recomputed from trades.csv equals the reported figure to the cent.
+            let csv = try String(contentsOfFile: "\(runs)/\(id)/trades.csv", encoding: .utf8).split(separator: "\n")
+            #expect(csv.first == "timestamp,symbol,side,entry_price,exit_price,quantity,pnl_usdt,pnl_pct,duration_sec,exit_reason,fees")
+            #expect(csv.count == trades + 1)
+            let sum = csv.dropFirst().reduce(0.0) { $0 + (Double($1.split(separator: ",")[6]) ?? .nan) }
+            let reported = try #require(m["total_pnl_usdt"] as? Double)
+            #expect(abs(sum - reported) < 0.005)
+            let final = try #require(m["final_equity"] as? Double)
+            #expect(abs((10_000 + reported) - final) < 0.005)
+            for file in ["config.json", "metrics.csv", "summary.txt", "equity.svg"] {
+                #expect(FileManager.default.fileExists(atPath: "\(runs)/\(id)/\(file)"))
+            }
+        }
+        let list = try await ScalperProcess.run(["runs", "list", "--runs-dir", runs])
+        #expect(list.status == 0 && ids.allSatisfy { list.stdout.contains($0) })
+        let show = try await ScalperProcess.run(["runs", "show", "--runs-dir", runs, ids[0]])
+        #expect(show.stdout.contains("signals.min_probability") && show.stdout.contains("total_pnl_usdt"))
+        let compare = try await ScalperProcess.run(["runs", "compare", "--runs-dir", runs, ids[0], ids[1]])
+        #expect(compare.status == 0 && compare.stdout.contains("note: different data"))
+
+        let empty = try await ScalperProcess.run([
+            "backtest", "--store", store, "--model", "\(models)/bt", "--symbols", "FILUSDT", "--from", "2023-10-01",
+            "--to", "2023-10-31", "--runs-dir", runs, "--json",
+        ])
+        #expect(empty.status != 0 && empty.stderr.contains("FILUSDT 1m has no bars from 2023-10-01 00:00"))
+    }
+}

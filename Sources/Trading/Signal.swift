@@ -1,0 +1,86 @@
+import Foundation
+
+/// What the model says about one symbol at one bar's close, as the signal generator sees it.
+public struct Prediction: Equatable, Sendable {
+    /// The symbol.
+    public var symbol: String
+    /// Close time of the bar the prediction is for (ms).
+    public var time: Int64
+    /// The bar's close.
+    public var price: Double
+    /// Calibrated probability of the up-move.
+    public var probabilityUp: Double
+    /// 0…1 confidence.
+    public var confidence: Double
+    /// Predicted forward move, percent.
+    public var predictedMovePct: Double
+
+    /// Creates a prediction.
+    public init(symbol: String, time: Int64, price: Double, probabilityUp: Double, confidence: Double, predictedMovePct: Double) {
+        self.symbol = symbol
+        self.time = time
+        self.price = price
+        self.probabilityUp = probabilityUp
+        self.confidence = confidence
+        self.predictedMovePct = predictedMovePct
+    }
+}
+
+/// A proposed long entry with its exits, size and reason.
+public struct Signal: Equatable, Sendable {
+    /// The symbol.
+    public var symbol: String
+    /// When the signal was made (ms).
+    public var time: Int64
+    /// Reference entry price (the close the signal saw; the fill comes later).
+    public var entryPrice: Double
+    /// Stop-loss price.
+    public var stopLoss: Double
+    /// Take-profit price.
+    public var takeProfit: Double
+    /// Composite score used to rank signals (higher first).
+    public var score: Double
+    /// Why, in words.
+    public var reason: String
+}
+
+/// Turns predictions into ranked signals.
+public struct SignalGenerator: Sendable {
+    /// The thresholds and exit distances.
+    public var configuration: SignalConfiguration
+
+    /// Creates a generator.
+    public init(configuration: SignalConfiguration) { self.configuration = configuration }
+
+    /// Signals for `predictions`, best first, skipping symbols in `excluded` (already open or pending).
+    ///
+    /// Composite score = (p − min_probability) · confidence · max(predicted move, 0.01 %), so a signal
+    /// ranks higher the surer, the more agreed-on and the larger the expected move is.
+    public func signals(for predictions: [Prediction], excluding excluded: Set<String>) -> [Signal] {
+        let c = configuration
+        var out: [Signal] = []
+        for p in predictions where !excluded.contains(p.symbol) {
+            guard p.probabilityUp >= c.minProbability, p.confidence >= c.minConfidence,
+                p.predictedMovePct >= c.minPredictedMovePct, p.price > 0
+            else { continue }
+            let score = (p.probabilityUp - c.minProbability + 1e-6) * p.confidence * max(p.predictedMovePct, 0.01)
+            let reason = String(
+                format: "p=%.3f ≥ %.2f, confidence %.2f, predicted move %.3f%%",
+                p.probabilityUp, c.minProbability, p.confidence, p.predictedMovePct
+            )
+            out.append(
+                Signal(
+                    symbol: p.symbol,
+                    time: p.time,
+                    entryPrice: p.price,
+                    stopLoss: p.price * (1 - c.stopLossPct),
+                    takeProfit: p.price * (1 + c.takeProfitPct),
+                    score: score,
+                    reason: reason
+                )
+            )
+        }
+        out.sort { $0.score != $1.score ? $0.score > $1.score : $0.symbol < $1.symbol }
+        return Array(out.prefix(c.maxSignalsPerBar))
+    }
+}

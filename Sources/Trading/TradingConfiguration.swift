@@ -1,0 +1,121 @@
+/// Which signals are taken (the `signals:` section of the config).
+public struct SignalConfiguration: Codable, Equatable, Sendable {
+    /// Smallest calibrated probability of an up-move.
+    public var minProbability = 0.65
+    /// Smallest confidence.
+    public var minConfidence = 0.3
+    /// Smallest predicted move, percent.
+    public var minPredictedMovePct = 0.0
+    /// Take-profit distance from entry, fraction (0.004 = 0.4 %).
+    public var takeProfitPct = 0.004
+    /// Stop-loss distance from entry, fraction.
+    public var stopLossPct = 0.003
+    /// Signals taken per bar at most (best composite score first).
+    public var maxSignalsPerBar = 3
+
+    enum CodingKeys: String, CodingKey {
+        case minProbability = "min_probability"
+        case minConfidence = "min_confidence"
+        case minPredictedMovePct = "min_predicted_move_pct"
+        case takeProfitPct = "take_profit_pct"
+        case stopLossPct = "stop_loss_pct"
+        case maxSignalsPerBar = "max_signals_per_bar"
+    }
+
+    /// The defaults.
+    public init() {}
+}
+
+/// Every rule the risk manager enforces (the `risk:` section).
+public struct RiskConfiguration: Codable, Equatable, Sendable {
+    /// Largest position as a share of capital.
+    public var maxPositionPct = 0.10
+    /// Largest loss a stop-out may cost, as a share of capital (sizes the position by the stop distance).
+    public var maxLossPerTradePct = 0.005
+    /// Loss since UTC midnight (realised plus open) that stops new trades until the next day.
+    public var dailyLossLimitPct = 0.03
+    /// Drawdown from the equity peak that closes everything and refuses trades until reset.
+    public var maxDrawdownPct = 0.10
+    /// Positions open at once.
+    public var maxOpenPositions = 3
+    /// Entries per rolling hour.
+    public var maxTradesPerHour = 10
+    /// Entries per UTC day.
+    public var maxTradesPerDay = 60
+
+    enum CodingKeys: String, CodingKey {
+        case maxPositionPct = "max_position_pct"
+        case maxLossPerTradePct = "max_loss_per_trade_pct"
+        case dailyLossLimitPct = "daily_loss_limit_pct"
+        case maxDrawdownPct = "max_drawdown_pct"
+        case maxOpenPositions = "max_open_positions"
+        case maxTradesPerHour = "max_trades_per_hour"
+        case maxTradesPerDay = "max_trades_per_day"
+    }
+
+    /// The defaults.
+    public init() {}
+}
+
+/// How orders fill and positions end (the `execution:` section).
+public struct ExecutionConfiguration: Codable, Equatable, Sendable {
+    /// Taker fee per side, fraction (0.001 = 0.1 %).
+    public var takerFee = 0.001
+    /// Slippage against the trader on every market fill, basis points.
+    public var slippageBps = 2.0
+    /// A position still open after this many seconds is closed at the bar's close.
+    public var timeoutSeconds = 300.0
+    /// Trailing stop distance from the highest price since entry, fraction; 0 turns it off.
+    public var trailingStopPct = 0.0
+    /// When stop-loss and take-profit both lie inside one bar, assume the stop came first.
+    public var stopFirstWhenBothHit = true
+    /// Exchange filters used when a symbol has none of its own: quantity step, price tick, minimum notional.
+    public var defaultLotStep = 0.001
+    /// Default price tick.
+    public var defaultTickSize = 0.0001
+    /// Default minimum order value in quote currency.
+    public var defaultMinNotional = 5.0
+
+    enum CodingKeys: String, CodingKey {
+        case takerFee = "taker_fee"
+        case slippageBps = "slippage_bps"
+        case timeoutSeconds = "timeout_seconds"
+        case trailingStopPct = "trailing_stop_pct"
+        case stopFirstWhenBothHit = "stop_first_when_both_hit"
+        case defaultLotStep = "default_lot_step"
+        case defaultTickSize = "default_tick_size"
+        case defaultMinNotional = "default_min_notional"
+    }
+
+    /// The defaults.
+    public init() {}
+}
+
+/// The symbol's exchange filters (Binance LOT_SIZE, PRICE_FILTER, NOTIONAL).
+public struct SymbolFilters: Codable, Equatable, Sendable {
+    /// Quantity step.
+    public var lotStep: Double
+    /// Price tick.
+    public var tickSize: Double
+    /// Minimum order value (price × quantity).
+    public var minNotional: Double
+
+    /// Creates filters.
+    public init(lotStep: Double, tickSize: Double, minNotional: Double) {
+        self.lotStep = lotStep
+        self.tickSize = tickSize
+        self.minNotional = minNotional
+    }
+
+    /// Rounds a quantity down to the lot step.
+    public func roundQuantity(_ q: Double) -> Double {
+        guard lotStep > 0 else { return q }
+        return (q / lotStep + 1e-9).rounded(.down) * lotStep
+    }
+
+    /// Rounds a price to the nearest tick.
+    public func roundPrice(_ p: Double) -> Double {
+        guard tickSize > 0 else { return p }
+        return (p / tickSize).rounded() * tickSize
+    }
+}

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Backtest
+import Foundation
+import MarketData
+import Model
+import ScalperCore
+import Trading
+
+/// `scalper backtest`: would this model have made money after fees?
+struct BacktestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "backtest",
+        abstract: "Backtest a saved model on stored klines through the Trading code; writes a run folder.",
+        discussion: """
+            Signals at a bar's close enter at the next bar's open; stop-loss, take-profit, timeout and
+            trailing stop are checked inside bars (stop first when both levels are inside one bar). Fees,
+            slippage, lot and tick rounding and every risk rule apply. The run goes to
+            <runs-dir>/YYYY-MM-DD_HHMM_<desc>/ (config.json, trades.csv, metrics.csv, summary.txt, equity.svg).
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Model bundle folder, e.g. models/N.")
+    var model: String
+
+    @Option(help: "Comma-separated symbols.")
+    var symbols: String
+
+    @Option(help: "First day or instant, UTC.")
+    var from: String
+
+    @Option(help: "End, exclusive, UTC.")
+    var to: String
+
+    @Option(help: "Starting capital in USDT (default: backtest.capital of the config).")
+    var capital: Double?
+
+    @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
+    var runsDir: String?
+
+    @Option(help: "A short description for the run's folder name.")
+    var desc: String?
+
+    @Flag(help: "Print the metrics as one JSON object.")
+    var json = false
+
+    func validate() throws {
+        _ = try parseWindow(from: from, to: to)
+        if let capital, capital <= 0 { throw ValidationError("--capital must be positive") }
+    }
+
+    func run() async throws {
+        let settings = try global.loadConfiguration()
+        let (start, end) = try parseWindow(from: from, to: to)
+        let predictor: Predictor
+        do {
+            predictor = try ModelBundle.load(model)
+        } catch {
+            throw fail("\(error)")
+        }
+        guard let interval = KlineInterval(predictor.metadata.interval) else {
+            throw fail("\(model): unknown interval \(predictor.metadata.interval)")
+        }
+        let list = symbolList(symbols)
+        guard !list.isEmpty else { throw ValidationError("--symbols is empty") }
+        let storePath = global.storePath(settings)
+        let store = try MarketStore(path: storePath)
+        let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
+        var backtest = BacktestSettings()
+        backtest.capital = capital ?? settings.backtest.capital
+        backtest.signals = settings.signals
+        backtest.risk = settings.risk
+        backtest.execution = settings.execution
+        try predictor.setThreads(settings.model.effectiveThreads)
+        let clock = ContinuousClock()
+        let started = clock.now
+        let result = try BacktestEngine.run(series: series, predictor: predictor, settings: backtest, interval: interval)
+        let seconds = Model.Trainer.seconds(clock.now - started)
+        let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)
+        let now = UTC.now()
+        let description = desc ?? "\(predictor.metadata.name)-\(list.joined(separator: "+"))"
+        let config = BacktestRunConfig(
+            id: BacktestRunWriter.runID(createdAt: now, description: description, in: root),
+            model: model,
+            modelName: predictor.metadata.name,
+            symbols: list,
+            from: UTC.isoString(start),
+            to: UTC.isoString(end),
+            interval: interval.name,
+            store: storePath,
+            settings: backtest,
+            createdAt: UTC.isoString(now),
+            gitCommit: gitCommit(),
+            description: description
+        )
+        let folder: URL
+        do {
+            folder = try BacktestRunWriter.write(result, config: config, to: root)
+            try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path).record(config: config, result: result)
+        } catch {
+            throw fail("cannot write the run under \(root.path): \(error)")
+        }
+        if json {
+            print(try BacktestJSON.encode(result.metrics, runID: config.id, path: folder.path, bars: result.barsReplayed, seconds: seconds))
+        } else {
+            print(BacktestRunWriter.summary(result, config: config), terminator: "")
+            print("run: \(folder.path)")
+        }
+    }
+}
+
+enum BacktestJSON {
+    static func encode(_ m: BacktestMetrics, runID: String, path: String, bars: Int, seconds: Double) throws -> String {
+        func v(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+        let object: [String: Any] = [
+            "run_id": runID, "run_path": path, "trades": m.trades, "win_rate": v(m.winRate), "profit_factor": v(m.profitFactor),
+            "total_pnl_usdt": v(m.totalPnL), "average_pnl_usdt": v(m.averagePnL), "fees_paid_usdt": v(m.feesPaid),
+            "max_drawdown": v(m.maxDrawdown), "sharpe": v(m.sharpe), "sortino": v(m.sortino),
+            "average_duration_sec": v(m.averageDurationSeconds), "best_trade_usdt": v(m.bestTrade),
+            "worst_trade_usdt": v(m.worstTrade), "exposure": v(m.exposure), "total_return": v(m.totalReturn),
+            "buy_and_hold_return": v(m.buyAndHoldReturn), "starting_capital": v(m.startingCapital),
+            "final_equity": v(m.finalEquity), "signals": m.signals, "refusals": m.refusals, "exits": m.exits,
+            "bars": bars, "seconds": v(seconds), "bars_per_s": v(Double(bars) / max(seconds, 1e-9)),
+        ]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self)
+    }
+}

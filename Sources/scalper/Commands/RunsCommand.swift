@@ -1,0 +1,95 @@
+import ArgumentParser
+import Backtest
+import Foundation
+
+/// `scalper runs`: the backtest runs database.
+struct RunsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "runs",
+        abstract: "List, show and compare backtest runs.",
+        subcommands: [List.self, Show.self, Compare.self]
+    )
+
+    struct RunsOptions: ParsableArguments {
+        @OptionGroup var global: GlobalOptions
+
+        @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
+        var runsDir: String?
+
+        func database() throws -> RunDatabase {
+            let settings = try global.loadConfiguration()
+            let root = runsDir ?? settings.backtest.runsDir
+            let path = (root as NSString).appendingPathComponent("runs.sqlite")
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw fail("no runs under \(root) yet: run `scalper backtest` first")
+            }
+            return try RunDatabase(path: path)
+        }
+    }
+
+    static let columns = ["trades", "win_rate", "profit_factor", "total_pnl_usdt", "max_drawdown", "sharpe", "total_return"]
+
+    static func f(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return "–" }
+        return abs(x) >= 100 ? String(format: "%.1f", x) : String(format: "%.4f", x)
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
+        @OptionGroup var options: RunsOptions
+
+        func run() async throws {
+            let runs = try options.database().runs()
+            print("id".padding(toLength: 46, withPad: " ", startingAt: 0) + " model / symbols / window")
+            for r in runs {
+                print(r.id.padding(toLength: 46, withPad: " ", startingAt: 0) + " \(r.model)  \(r.symbols)  \(r.window)")
+                print(
+                    "    " + RunsCommand.columns.map { "\($0) \(RunsCommand.f(r.metrics[$0]))" }.joined(separator: "  ")
+                )
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one run's parameters and metrics.")
+        @OptionGroup var options: RunsOptions
+        @Argument(help: "Run id.") var id: String
+
+        func run() async throws {
+            guard let r = try options.database().run(id) else { throw fail("no run \(id)") }
+            print("run \(r.id)\nmodel \(r.model)  symbols \(r.symbols)  window \(r.window)  created \(r.createdAt)\n\nmetrics")
+            for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(RunsCommand.f(v))") }
+            print("\nparameters")
+            for (k, v) in r.parameters.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(toLength: 40, withPad: " ", startingAt: 0)) \(v)") }
+        }
+    }
+
+    struct Compare: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Compare two runs side by side (metrics, and parameters that differ).")
+        @OptionGroup var options: RunsOptions
+        @Argument(help: "First run id.") var first: String
+        @Argument(help: "Second run id.") var second: String
+
+        func run() async throws {
+            let db = try options.database()
+            guard let a = try db.run(first) else { throw fail("no run \(first)") }
+            guard let b = try db.run(second) else { throw fail("no run \(second)") }
+            print("metric".padding(toLength: 28, withPad: " ", startingAt: 0) + " A            B            B − A")
+            for key in Set(a.metrics.keys).union(b.metrics.keys).sorted() {
+                let (x, y) = (a.metrics[key], b.metrics[key])
+                let delta = (x != nil && y != nil) ? y! - x! : nil
+                print(
+                    key.padding(toLength: 28, withPad: " ", startingAt: 0) + " "
+                        + RunsCommand.f(x).padding(toLength: 12, withPad: " ", startingAt: 0) + " "
+                        + RunsCommand.f(y).padding(toLength: 12, withPad: " ", startingAt: 0) + " " + RunsCommand.f(delta)
+                )
+            }
+            let differing = Set(a.parameters.keys).union(b.parameters.keys).sorted().filter { a.parameters[$0] != b.parameters[$0] }
+            print("\nparameters that differ: \(differing.isEmpty ? "none" : "")")
+            for key in differing { print("  \(key): \(a.parameters[key] ?? "–") → \(b.parameters[key] ?? "–")") }
+            if a.window != b.window || a.symbols != b.symbols {
+                print("note: different data (A: \(a.symbols) \(a.window); B: \(b.symbols) \(b.window))")
+            }
+        }
+    }
+}
