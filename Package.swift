@@ -109,6 +109,7 @@ let package = Package(
             dependencies: ["Model", "Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "XGBoost"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading"], swiftSettings: swiftSettings),
         .testTarget(name: "TradingTests", dependencies: ["Trading", "ScalperCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "MarketDataTests",

@@ -20,9 +20,9 @@ grep -E '^ref (predict\.features|train\.(timings_s\.total_s|peak_rss_mb|test_raw
 work=$(mktemp -d)
 trap 'rm -f "$ref" "$ours"; rm -rf "$work"' EXIT
 klines=../shared/datasets/binance/futures-um/klines
-echo "== CryptoScalper: import FILUSDT + NEARUSDT 2023-08..09 into a fresh store" >&2
+echo "== CryptoScalper: import FILUSDT 2023-08..10 + NEARUSDT 2023-08..09 into a fresh store" >&2
 "$bin" data import --store "$work/bench.sqlite" \
-    $klines/FILUSDT/1m/FILUSDT-1m-2023-0{8,9}.csv $klines/NEARUSDT/1m/NEARUSDT-1m-2023-0{8,9}.csv >&2
+    $klines/FILUSDT/1m/FILUSDT-1m-2023-{08,09,10}.csv $klines/NEARUSDT/1m/NEARUSDT-1m-2023-0{8,9}.csv >&2
 echo "== CryptoScalper: scalper train (same data and window as the reference)" >&2
 t0=$(date +%s.%N)
 "$bin" train --store "$work/bench.sqlite" --symbols FILUSDT,NEARUSDT --from 2023-08-01 --to 2023-10-01 \
@@ -36,6 +36,14 @@ print(f"bench train.peak_rss_mb {m['peak_rss_mb']:.1f} MB")
 print(f"bench train.test_auc {m['auc']:.4f} auc")
 print(f"bench train.test_ece_raw {m['ece_raw']:.4f} ece")
 print(f"bench train.test_ece_calibrated {m['ece_calibrated']:.4f} ece")
+PY
+echo "== CryptoScalper: scalper backtest FILUSDT+NEARUSDT 2023-08..10 (features + predictions + replay)" >&2
+"$bin" backtest --store "$work/bench.sqlite" --model "$work/models/bench" --symbols FILUSDT,NEARUSDT \
+    --from 2023-08-01 --to 2023-11-01 --runs-dir "$work/runs" --json > "$work/backtest.json"
+python3 - "$work/backtest.json" >> "$ours" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+print(f"bench backtest.bars_per_s {m['bars_per_s']:.0f} bars/s")
 PY
 echo "== CryptoScalper: scalper bench (features, predict)" >&2
 "$bin" bench --model "$work/models/bench" >> "$ours"

@@ -49,6 +49,16 @@ public struct BacktestEquityPoint: Codable, Equatable, Sendable {
 /// of bar t+1; exits are checked inside bars (stop first when both levels are inside one bar).
 /// Rows still in a segment's warm-up make no predictions. Positions left at the end are closed
 /// at the last close (reason MANUAL).
+/// Bars and the model's predictions for them, ready to replay under any settings.
+public struct PreparedBacktest: Sendable {
+    /// Bars per symbol.
+    public var series: [(symbol: String, klines: [Kline])]
+    /// Predictions aligned to the bars (nil during warm-up).
+    public var predictions: [[Prediction?]]
+    /// Seconds spent on features and predictions.
+    public var timings: [String: Double]
+}
+
 public enum BacktestEngine {
     /// Runs a backtest of `predictor` over `series`.
     public static func run(
@@ -57,9 +67,30 @@ public enum BacktestEngine {
         settings: BacktestSettings,
         interval: KlineInterval = .oneMinute
     ) throws -> BacktestResult {
+        let prepared = try prepare(
+            series: series,
+            predictor: predictor,
+            interval: interval,
+            minimumProbability: settings.signals.minProbability
+        )
+        return replay(prepared, settings: settings)
+    }
+
+    /// Features and predictions for every bar: the part of a backtest that does not depend on the
+    /// trading settings, so a sweep does it once.
+    ///
+    /// Rows whose calibrated probability is below `minimumProbability` cannot become signals, so
+    /// they get no prediction (their confidence and move are never needed); a sweep passes the
+    /// lowest `min_probability` it tries.
+    public static func prepare(
+        series: [(symbol: String, klines: [Kline])],
+        predictor: Predictor,
+        interval: KlineInterval = .oneMinute,
+        minimumProbability: Double = 0
+    ) throws -> PreparedBacktest {
         let clock = ContinuousClock()
         var timings: [String: Double] = [:]
-        var start = clock.now
+        let start = clock.now
         let warmup = predictor.metadata.configuration.warmupBars
         // Per symbol: predictions aligned to bars (nil in warm-up).
         var predictions: [[Prediction?]] = []
@@ -68,13 +99,15 @@ public enum BacktestEngine {
             let featureStart = clock.now
             let table = try BatchFeatures.compute(klines, interval: interval)
             featureSeconds += Trainer.seconds(clock.now - featureStart)
-            let results = try predictor.predict(table.features.converted(to: Float.self))
+            let results = try predictor.predict(
+                table.features.converted(to: Float.self),
+                whereProbabilityAtLeast: minimumProbability
+            )
             var aligned = [Prediction?](repeating: nil, count: klines.count)
             var segment = 0
             for i in klines.indices {
                 while segment + 1 < table.segmentStarts.count && table.segmentStarts[segment + 1] <= i { segment += 1 }
-                guard i - table.segmentStarts[segment] >= warmup else { continue }
-                let r = results[i]
+                guard i - table.segmentStarts[segment] >= warmup, let r = results[i] else { continue }
                 aligned[i] = Prediction(
                     symbol: symbol,
                     time: klines[i].closeTime + 1,
@@ -88,8 +121,16 @@ public enum BacktestEngine {
         }
         timings["features_s"] = featureSeconds
         timings["predict_s"] = Trainer.seconds(clock.now - start) - featureSeconds
+        return PreparedBacktest(series: series, predictions: predictions, timings: timings)
+    }
 
-        start = clock.now
+    /// Replays prepared bars and predictions through a ``TradingEngine`` with `settings`.
+    public static func replay(_ prepared: PreparedBacktest, settings: BacktestSettings) -> BacktestResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var timings = prepared.timings
+        let series = prepared.series
+        let predictions = prepared.predictions
         let firstTime = series.compactMap { $0.klines.first?.openTime }.min() ?? 0
         let defaults = SymbolFilters(
             lotStep: settings.execution.defaultLotStep,

@@ -54,7 +54,7 @@ public final class Predictor {
 
     /// Uncalibrated classifier probabilities for every row.
     public func rawProbabilities(_ features: Matrix<Float>) throws -> [Double] {
-        try classifier.predict(rowMajor: features.storage, rowCount: features.rows, columnCount: features.columns).map(Double.init)
+        return try classifier.predict(rowMajor: features.storage, rowCount: features.rows, columnCount: features.columns).map(Double.init)
     }
 
     /// The calibrated probability of one row of 42 features.
@@ -89,6 +89,20 @@ public final class Predictor {
                 rawProbability: Double(raw[i])
             )
         }
+    }
+
+    /// Full results only for rows whose calibrated probability is at least `threshold`; nil elsewhere.
+    ///
+    /// A backtest needs confidence and move only where a signal is possible, which is rarely more
+    /// than a few percent of rows: one booster call scores every row, five more score the few.
+    public func predict(_ features: Matrix<Float>, whereProbabilityAtLeast threshold: Double) throws -> [PredictionResult?] {
+        let calibrated = try probabilities(features)
+        let selected = calibrated.indices.filter { calibrated[$0] >= threshold }
+        var out = [PredictionResult?](repeating: nil, count: features.rows)
+        guard !selected.isEmpty else { return out }
+        let full = try predict(features.rows(at: selected))
+        for (i, row) in selected.enumerated() { out[row] = full[i] }
+        return out
     }
 
     /// The full prediction for one row.

@@ -102,7 +102,16 @@ struct BacktestCommand: AsyncParsableCommand {
             throw fail("cannot write the run under \(root.path): \(error)")
         }
         if json {
-            print(try BacktestJSON.encode(result.metrics, runID: config.id, path: folder.path, bars: result.barsReplayed, seconds: seconds))
+            print(
+                try BacktestJSON.encode(
+                    result.metrics,
+                    runID: config.id,
+                    path: folder.path,
+                    bars: result.barsReplayed,
+                    seconds: seconds,
+                    timings: result.timings
+                )
+            )
         } else {
             print(BacktestRunWriter.summary(result, config: config), terminator: "")
             print("run: \(folder.path)")
@@ -111,7 +120,14 @@ struct BacktestCommand: AsyncParsableCommand {
 }
 
 enum BacktestJSON {
-    static func encode(_ m: BacktestMetrics, runID: String, path: String, bars: Int, seconds: Double) throws -> String {
+    static func encode(
+        _ m: BacktestMetrics,
+        runID: String,
+        path: String,
+        bars: Int,
+        seconds: Double,
+        timings: [String: Double]
+    ) throws -> String {
         func v(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
         let object: [String: Any] = [
             "run_id": runID, "run_path": path, "trades": m.trades, "win_rate": v(m.winRate), "profit_factor": v(m.profitFactor),
@@ -121,7 +137,7 @@ enum BacktestJSON {
             "worst_trade_usdt": v(m.worstTrade), "exposure": v(m.exposure), "total_return": v(m.totalReturn),
             "buy_and_hold_return": v(m.buyAndHoldReturn), "starting_capital": v(m.startingCapital),
             "final_equity": v(m.finalEquity), "signals": m.signals, "refusals": m.refusals, "exits": m.exits,
-            "bars": bars, "seconds": v(seconds), "bars_per_s": v(Double(bars) / max(seconds, 1e-9)),
+            "bars": bars, "seconds": v(seconds), "bars_per_s": v(Double(bars) / max(seconds, 1e-9)), "timings": timings,
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)

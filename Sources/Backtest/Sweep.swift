@@ -1,0 +1,164 @@
+import Dispatch
+import Foundation
+
+/// One swept parameter: a settings key and the values it takes.
+public struct SweepParameter: Sendable, Equatable {
+    /// `section.key` in the YAML names (`signals.min_probability`, `execution.slippage_bps`, …).
+    public var key: String
+    /// Values, in order.
+    public var values: [Double]
+
+    /// Parses `name=start:stop:step` (inclusive stop) or `name=a,b,c`; a bare key is looked up in
+    /// the signals, risk and execution sections.
+    public init(parsing text: String) throws {
+        let parts = text.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2 else { throw SweepError("'\(text)' is not name=start:stop:step or name=a,b,c") }
+        key = try Self.resolve(parts[0])
+        if parts[1].contains(":") {
+            let r = parts[1].split(separator: ":").compactMap { Double($0) }
+            guard r.count == 3, r[2] > 0, r[1] >= r[0] else { throw SweepError("'\(parts[1])' is not start:stop:step with step > 0") }
+            let n = Int(((r[1] - r[0]) / r[2] + 1e-9).rounded(.down))
+            // Rounded to 10 decimals so 0.55 + 3 × 0.05 reads 0.7, not 0.7000000000000001.
+            values = (0...n).map { ((r[0] + Double($0) * r[2]) * 1e10).rounded() / 1e10 }
+        } else {
+            values = try parts[1].split(separator: ",").map {
+                guard let v = Double($0) else { throw SweepError("'\($0)' is not a number") }
+                return v
+            }
+        }
+        guard !values.isEmpty, values.count <= 100 else { throw SweepError("\(key): between 1 and 100 values") }
+    }
+
+    static func resolve(_ name: String) throws -> String {
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(BacktestSettings())) as? [String: Any] ?? [:]
+        if name.contains(".") {
+            let p = name.split(separator: ".").map(String.init)
+            guard p.count == 2, (defaults[p[0]] as? [String: Any])?[p[1]] != nil || (p[0] == "backtest" && p[1] == "capital") else {
+                throw SweepError("unknown setting '\(name)'")
+            }
+            return name
+        }
+        for section in ["signals", "risk", "execution"] where (defaults[section] as? [String: Any])?[name] != nil {
+            return "\(section).\(name)"
+        }
+        throw SweepError("unknown setting '\(name)' (try signals.…, risk.… or execution.…)")
+    }
+}
+
+/// A sweep argument or setting that is wrong.
+public struct SweepError: Error, CustomStringConvertible, Sendable {
+    /// The message.
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Backtests every combination of swept parameters over one prepared set of predictions.
+public enum Sweep {
+    /// `settings` with `key` set to `value`.
+    public static func apply(_ settings: BacktestSettings, key: String, value: Double) throws -> BacktestSettings {
+        let p = key.split(separator: ".").map(String.init)
+        if p == ["backtest", "capital"] {
+            var s = settings
+            s.capital = value
+            return s
+        }
+        guard var object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(settings)) as? [String: Any],
+            var section = object[p[0]] as? [String: Any]
+        else { throw SweepError("cannot set \(key)") }
+        if section[p[1]] is Bool { section[p[1]] = value != 0 } else { section[p[1]] = value }
+        object[p[0]] = section
+        do {
+            return try JSONDecoder().decode(BacktestSettings.self, from: JSONSerialization.data(withJSONObject: object))
+        } catch {
+            throw SweepError("\(key) = \(value) is not a valid value for that setting")
+        }
+    }
+
+    /// Every combination of the parameters' values (the first parameter varies slowest).
+    public static func combinations(_ parameters: [SweepParameter]) -> [[Double]] {
+        var out: [[Double]] = [[]]
+        for p in parameters { out = out.flatMap { prefix in p.values.map { prefix + [$0] } } }
+        return out
+    }
+
+    /// Runs every combination on all cores; results come back in combination order.
+    public static func run(
+        _ prepared: PreparedBacktest,
+        base: BacktestSettings,
+        parameters: [SweepParameter]
+    ) throws -> [(values: [Double], settings: BacktestSettings, result: BacktestResult)] {
+        let combos = combinations(parameters)
+        let settings = try combos.map { values in
+            try zip(parameters, values).reduce(base) { try apply($0, key: $1.0.key, value: $1.1) }
+        }
+        let results = UnsafeResults(count: combos.count)
+        DispatchQueue.concurrentPerform(iterations: combos.count) { i in
+            results.set(i, BacktestEngine.replay(prepared, settings: settings[i]))
+        }
+        return (0..<combos.count).map { (combos[$0], settings[$0], results.get($0)) }
+    }
+
+    /// A heatmap of `metric` over two parameters (the first two given), as SVG.
+    public static func heatmapSVG(
+        xName: String,
+        xValues: [Double],
+        yName: String,
+        yValues: [Double],
+        value: (Double, Double) -> Double?,
+        metric: String
+    ) -> String {
+        let cell = 56.0
+        let left = 90.0
+        let top = 40.0
+        let w = left + cell * Double(xValues.count) + 20
+        let h = top + cell * Double(yValues.count) + 50
+        let all = xValues.flatMap { x in yValues.compactMap { value(x, $0) } }.filter(\.isFinite)
+        let lo = all.min() ?? 0
+        let hi = all.max() ?? 1
+        func color(_ v: Double) -> String {
+            let t = hi > lo ? (v - lo) / (hi - lo) : 0.5
+            let r = Int(255 * (1 - t) + 30 * t)
+            let g = Int(80 * (1 - t) + 160 * t)
+            let b = Int(80 * (1 - t) + 90 * t)
+            return "rgb(\(r),\(g),\(b))"
+        }
+        var svg = #"<svg xmlns="http://www.w3.org/2000/svg" width="\#(Int(w))" height="\#(Int(h))" font-family="sans-serif" font-size="11">"#
+        svg += #"<rect width="100%" height="100%" fill="white"/>"#
+        svg += #"<text x="10" y="18">\#(metric) by \#(xName) (x) and \#(yName) (y)</text>"#
+        for (i, x) in xValues.enumerated() {
+            svg += #"<text x="\#(left + cell * Double(i) + cell / 2)" y="\#(h - 30)" text-anchor="middle">\#(trim(x))</text>"#
+            for (j, y) in yValues.enumerated() {
+                let px = left + cell * Double(i)
+                let py = top + cell * Double(j)
+                if let v = value(x, y), v.isFinite {
+                    svg += #"<rect x="\#(px)" y="\#(py)" width="\#(cell - 2)" height="\#(cell - 2)" fill="\#(color(v))"/>"#
+                    svg += #"<text x="\#(px + cell / 2)" y="\#(py + cell / 2 + 4)" text-anchor="middle" fill="white">\#(String(format: "%.3g", v))</text>"#
+                } else {
+                    svg += #"<rect x="\#(px)" y="\#(py)" width="\#(cell - 2)" height="\#(cell - 2)" fill="lightgray"/>"#
+                }
+            }
+        }
+        for (j, y) in yValues.enumerated() {
+            svg += #"<text x="\#(left - 6)" y="\#(top + cell * Double(j) + cell / 2 + 4)" text-anchor="end">\#(trim(y))</text>"#
+        }
+        svg += #"<text x="\#(left)" y="\#(h - 10)">\#(xName)</text>"#
+        return svg + "</svg>\n"
+    }
+
+    static func trim(_ v: Double) -> String { String(format: "%g", v) }
+
+    /// A parameter value as short text (`0.65`, `3`).
+    public static func format(_ v: Double) -> String { String(format: "%g", v) }
+}
+
+/// Per-index result slots written by concurrent iterations (each index exactly once).
+private final class UnsafeResults: @unchecked Sendable {
+    // @unchecked: every index is written by one iteration of concurrentPerform and read only
+    // after it returns; the lock guards the array's storage against concurrent resizing anyway.
+    private var slots: [BacktestResult?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ r: BacktestResult) { lock.withLock { slots[i] = r } }
+    // Non-nil: every slot was filled before `get` is called.
+    func get(_ i: Int) -> BacktestResult { lock.withLock { slots[i]! } }
+}
