@@ -62,7 +62,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .target(name: "Trading", dependencies: ["ScalperCore"], swiftSettings: swiftSettings),
+        .target(
+            name: "Trading",
+            dependencies: ["ScalperCore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Backtest",
             dependencies: [

@@ -38,6 +38,9 @@ public struct Signal: Equatable, Sendable {
     public var stopLoss: Double
     /// Take-profit price.
     public var takeProfit: Double
+    /// Suggested position size as a share of capital: the risk formula
+    /// min(max_position_pct, max_loss_per_trade_pct / stop distance) before account limits.
+    public var suggestedCapitalFraction: Double
     /// Composite score used to rank signals (higher first).
     public var score: Double
     /// Why, in words.
@@ -48,9 +51,14 @@ public struct Signal: Equatable, Sendable {
 public struct SignalGenerator: Sendable {
     /// The thresholds and exit distances.
     public var configuration: SignalConfiguration
+    /// The sizing rules the suggested size follows.
+    public var risk: RiskConfiguration
 
     /// Creates a generator.
-    public init(configuration: SignalConfiguration) { self.configuration = configuration }
+    public init(configuration: SignalConfiguration, risk: RiskConfiguration = RiskConfiguration()) {
+        self.configuration = configuration
+        self.risk = risk
+    }
 
     /// Signals for `predictions`, best first, skipping symbols in `excluded` (already open or pending).
     ///
@@ -75,6 +83,7 @@ public struct SignalGenerator: Sendable {
                     entryPrice: p.price,
                     stopLoss: p.price * (1 - c.stopLossPct),
                     takeProfit: p.price * (1 + c.takeProfitPct),
+                    suggestedCapitalFraction: min(risk.maxPositionPct, risk.maxLossPerTradePct / c.stopLossPct),
                     score: score,
                     reason: reason
                 )

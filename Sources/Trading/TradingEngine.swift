@@ -1,3 +1,4 @@
+import Logging
 public import ScalperCore
 
 /// Why a position ended.
@@ -171,7 +172,7 @@ public struct TradingEngine<E: Executor>: Sendable {
         executor: E,
         filters: @escaping @Sendable (String) -> SymbolFilters
     ) {
-        self.signals = SignalGenerator(configuration: signals)
+        self.signals = SignalGenerator(configuration: signals, risk: risk)
         self.execution = execution
         self.risk = RiskManager(configuration: risk, equity: capital, time: startTime)
         self.portfolio = Portfolio(capital: capital)
@@ -250,9 +251,19 @@ public struct TradingEngine<E: Executor>: Sendable {
                 takerFee: execution.takerFee,
                 time: closeTime
             )
-            if case .approved(let quantity) = decision { pending[signal.symbol] = (signal, quantity) }
+            switch decision {
+            case .approved(let quantity):
+                pending[signal.symbol] = (signal, quantity)
+            case .refused(let reason):
+                Self.logger.debug(
+                    "signal refused",
+                    metadata: ["symbol": "\(signal.symbol)", "reason": "\(reason.rawValue)", "time": "\(closeTime)"]
+                )
+            }
         }
     }
+
+    private static var logger: Logger { Logger(label: "scalper.risk") }
 
     /// The exit (reason and reference price) a bar triggers for a position, if any.
     ///
