@@ -62,6 +62,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(name: "Scanner", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
         .target(
             name: "Trading",
             dependencies: ["ScalperCore", .product(name: "Logging", package: "swift-log")],
@@ -80,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "LinearAlgebra", "XGBoost",
+                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "Scanner", "LinearAlgebra", "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -113,6 +114,7 @@ let package = Package(
             dependencies: ["Model", "Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "XGBoost"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "ScannerTests", dependencies: ["Scanner", "ScalperTestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading"], swiftSettings: swiftSettings),
         .testTarget(name: "TradingTests", dependencies: ["Trading", "ScalperCore"], swiftSettings: swiftSettings),
         .testTarget(

@@ -13,8 +13,8 @@ ref_script=../shared/reference/bench/run.sh
 ref=$(mktemp)
 ours=$(mktemp)
 
-echo "== reference: $ref_script features (Python: TA-Lib, numpy, xgboost, scikit-learn)" >&2
-"$ref_script" features > "$ref"
+echo "== reference: $ref_script all (Python: TA-Lib, numpy, xgboost, scikit-learn)" >&2
+"$ref_script" all > "$ref"
 grep -E '^ref (predict\.features|train\.(timings_s\.total_s|peak_rss_mb|test_raw\.auc))' "$ref" >&2 || true
 
 work=$(mktemp -d)
@@ -70,5 +70,9 @@ awk '
             printf "ratio predict.single_p50_us %.2f\n", ref["predict.predict.batch_1_calibrated.median_us"] / ours["predict.single_p50_us"]
         if (("predict.batch150_p50_us" in ours) && ("predict.predict.batch_150.median_us" in ref))
             printf "ratio predict.batch150_p50_us %.2f\n", ref["predict.predict.batch_150.median_us"] / ours["predict.batch150_p50_us"]
+        if (("scanner.msgs_per_s" in ours) && ("scanner.orjson.msgs_per_s" in ref))
+            printf "ratio scanner.msgs_per_s %.1f\n", ours["scanner.msgs_per_s"] / ref["scanner.orjson.msgs_per_s"]
+        if (("scanner.p99_us_per_msg" in ours) && ("scanner.orjson.lat_p99_us" in ref))
+            printf "ratio scanner.p99_us_per_msg %.1f\n", ref["scanner.orjson.lat_p99_us"] / ours["scanner.p99_us_per_msg"]
     }
 ' "$ref" "$ours"

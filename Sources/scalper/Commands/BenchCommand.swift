@@ -5,6 +5,7 @@ import LinearAlgebra
 import MarketData
 import Model
 import ScalperCore
+import Scanner
 
 /// `scalper bench`: speed figures, one `bench <name> <value> <unit>` line each (build with -c release).
 struct BenchCommand: AsyncParsableCommand {
@@ -25,6 +26,9 @@ struct BenchCommand: AsyncParsableCommand {
 
     @Option(help: "Prediction calls per latency figure.")
     var calls = 5_000
+
+    @Option(help: "Scanner input: gzip JSONL of combined-stream miniTicker frames.")
+    var scannerFrames = "../shared/reference/scanner/miniticker-150x600.jsonl.gz"
 
     func run() async throws {
         let fil = try load(symbol: "FILUSDT")
@@ -78,6 +82,53 @@ struct BenchCommand: AsyncParsableCommand {
         print("bench features.stream_us_per_bar \(String(format: "%.3f", median(streamTimes))) us")
 
         if let model { try benchPredict(model: model, bars: fil) }
+        try benchScanner()
+    }
+
+    /// The scanner hot path: parse a frame, update the pair, rescore it; throughput and per-message latency.
+    private func benchScanner() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-dc", scannerFrames]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw fail("cannot read \(scannerFrames)") }
+        // One contiguous buffer and the frame boundaries, as a socket read would deliver them.
+        let bytes = [UInt8](data)
+        var bounds: [Range<Int>] = []
+        var start = 0
+        for (i, b) in bytes.enumerated() where b == 10 {
+            if i > start { bounds.append(start..<i) }
+            start = i + 1
+        }
+        var throughput: [Double] = []
+        var sink = 0.0
+        try bytes.withUnsafeBufferPointer { buffer in
+            for _ in 0..<max(3, repeats) {
+                var state = ScannerState()
+                let t0 = ContinuousClock.now
+                for r in bounds {
+                    sink += state.apply(try MiniTickerParser.parse(UnsafeBufferPointer(rebasing: buffer[r])))
+                }
+                throughput.append(Double(bounds.count) / seconds(since: t0))
+            }
+            var state = ScannerState()
+            var latencies: [Double] = []
+            latencies.reserveCapacity(bounds.count)
+            for r in bounds {
+                let t0 = ContinuousClock.now
+                sink += state.apply(try MiniTickerParser.parse(UnsafeBufferPointer(rebasing: buffer[r])))
+                latencies.append(seconds(since: t0) * 1e6)
+            }
+            latencies.sort()
+            note("scanner: \(bounds.count) frames, \(state.count) pairs, checksum \(String(format: "%.6f", state.scores.reduce(0, +)))")
+            print("bench scanner.msgs_per_s \(Int(median(throughput))) msgs/s")
+            print("bench scanner.p99_us_per_msg \(String(format: "%.2f", latencies[latencies.count * 99 / 100])) us")
+        }
+        if sink.isNaN { note("") }
     }
 
     /// Latency of calibrated predictions on real feature rows, one thread, as a live request would run.

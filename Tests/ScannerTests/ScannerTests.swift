@@ -1,0 +1,122 @@
+import Foundation
+import Scanner
+import ScalperTestSupport
+import Testing
+
+/// The reference scanner input: 83,748 combined-stream miniTicker frames for 150 pairs.
+private func referenceFrames() throws -> [[UInt8]] {
+    let url = Fixtures.shared.appendingPathComponent("reference/scanner/miniticker-150x600.jsonl.gz")
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+    process.arguments = ["-dc", url.path]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return data.split(separator: 10).map { Array($0) }
+}
+
+@Suite("The scanner hot path")
+struct ScannerTests {
+    @Test("Replaying the reference frames reproduces the reference's final state for every pair")
+    func matchesReference() throws {
+        let frames = try referenceFrames()
+        #expect(frames.count == 83_748)
+        var state = ScannerState()
+        for frame in frames {
+            let ticker = try frame.withUnsafeBufferPointer { try MiniTickerParser.parse($0) }
+            state.apply(ticker)
+        }
+        let checkURL = Fixtures.shared.appendingPathComponent("reference/scanner/miniticker-150x600.check.json")
+        let check = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: checkURL)) as? [String: Any])
+        let perPair = try #require(check["per_pair"] as? [String: [String: Any]])
+        #expect(state.count == 150 && perPair.count == 150)
+        func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-12 * max(1, abs(b)) }
+        for (symbol, expected) in perPair {
+            let s = try #require(state.snapshot(symbol))
+            #expect(s.price == expected["price"] as? Double)
+            #expect(close(s.change1m, expected["change_1m"] as? Double ?? .nan), "\(symbol)")
+            #expect(close(s.change5m, expected["change_5m"] as? Double ?? .nan), "\(symbol)")
+            #expect(close(s.score, expected["score"] as? Double ?? .nan), "\(symbol)")
+            #expect(s.ticks1m == expected["hist1_len"] as? Int && s.ticks5m == expected["hist5_len"] as? Int)
+        }
+        let sum = state.scores.reduce(0, +)
+        #expect(abs(sum - (check["sum_score"] as? Double ?? .nan)) < 1e-9)
+        // The matrix product scores every pair the same as the per-message scores.
+        let all = state.rescoreAll()
+        #expect(zip(all, state.scores).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) })
+        let top = state.topOpportunities(10)
+        #expect(top.count == 10 && zip(top, top.dropFirst()).allSatisfy { $0.score >= $1.score })
+    }
+
+    @Test("A million mutated real frames: no crash, every one accepted or rejected")
+    func fuzz() throws {
+        let frames = try referenceFrames()
+        var rng = FuzzRandom(state: 42)
+        var accepted = 0
+        var rejected = 0
+        var state = ScannerState()
+        let mutations: [(inout [UInt8], inout FuzzRandom) -> Void] = [
+            { f, r in f.removeLast(Int.random(in: 1...f.count, using: &r)) },  // truncated
+            { f, r in f[Int.random(in: 0..<f.count, using: &r)] = UInt8.random(in: 0...255, using: &r) },  // a flipped byte
+            { f, _ in f = Array(String(decoding: f, as: UTF8.self).replacingOccurrences(of: "\"c\":\"", with: "\"c\":\"NaN").utf8) },
+            { f, _ in f = Array(String(decoding: f, as: UTF8.self).replacingOccurrences(of: "\"E\":", with: "\"E\":\"").utf8) },
+            { f, _ in f = Array(String(decoding: f, as: UTF8.self).replacingOccurrences(of: "\"q\":\"", with: "\"q\":\"1e999999").utf8) },
+            { f, _ in f = Array(String(decoding: f, as: UTF8.self).replacingOccurrences(of: "\"E\":1", with: "\"E\":99999999999999999999991").utf8) },
+            { f, _ in f = Array(String(decoding: f, as: UTF8.self).replacingOccurrences(of: "\"data\":{", with: "\"data\":[").utf8) },
+            { f, r in f.insert(contentsOf: Array("{\"x\":[[[[".utf8), at: Int.random(in: 0..<f.count, using: &r)) },
+            { f, _ in f = Array(repeating: 0x7B, count: 200) },  // deep nesting
+            { _, _ in },  // unchanged
+        ]
+        for n in 0..<1_000_000 {
+            var frame = frames[n % frames.count]
+            mutations[Int.random(in: 0..<mutations.count, using: &rng)](&frame, &rng)
+            let outcome: MiniTicker? = frame.withUnsafeBufferPointer { buffer in
+                try? MiniTickerParser.parse(buffer)
+            }
+            if let t = outcome {
+                #expect(t.close.isFinite && t.close > 0 && t.quoteVolume.isFinite)
+                state.apply(t)
+                accepted += 1
+            } else {
+                rejected += 1
+            }
+        }
+        #expect(accepted + rejected == 1_000_000)
+        #expect(accepted > 100_000 && rejected > 500_000)
+        #expect(state.scores.allSatisfy { $0.isFinite })
+    }
+
+    @Test("Malformed frames are rejected with the field at fault")
+    func errors() {
+        func reason(_ text: String) -> String? {
+            do {
+                _ = try MiniTickerParser.parse(text)
+                return nil
+            } catch {
+                return error.reason
+            }
+        }
+        let good = #"{"stream":"btcusdt@miniTicker","data":{"e":"24hrMiniTicker","E":1,"s":"BTCUSDT","c":"1.5","o":"1","h":"2","l":"1","v":"10","q":"15"}}"#
+        #expect(reason(good) == nil)
+        #expect(reason(good.replacingOccurrences(of: #""c":"1.5""#, with: #""c":1.5"#))?.contains("expected a string") == true)
+        #expect(reason(good.replacingOccurrences(of: #","q":"15""#, with: ""))?.contains("field 'q' missing") == true)
+        #expect(reason(good.replacingOccurrences(of: #""c":"1.5""#, with: #""c":"inf""#))?.contains("field 'c'") == true)
+        #expect(reason(good.replacingOccurrences(of: #""c":"1.5""#, with: #""c":"-1""#))?.contains("positive price") == true)
+        #expect(reason(String(good.dropLast(3))) != nil)
+        let raw = #"{"e":"24hrMiniTicker","E":1,"s":"ETHUSDT","c":"2","o":"1","h":"2","l":"1","v":"10","q":"15"}"#
+        #expect((try? MiniTickerParser.parse(raw))?.symbol == "ETHUSDT")
+    }
+}
+
+struct FuzzRandom: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
