@@ -21,8 +21,10 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation.git", from: "0.9.20"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         // MARK: - C system libraries (imported only by LinearAlgebra and XGBoost)
@@ -64,6 +66,19 @@ let package = Package(
 
         .target(name: "Scanner", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
         .target(
+            name: "Exchange",
+            dependencies: [
+                "ScalperCore", "MarketData",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Trading",
             dependencies: ["ScalperCore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
@@ -81,7 +96,7 @@ let package = Package(
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "Scanner", "LinearAlgebra", "XGBoost",
+                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "Scanner", "Exchange", "LinearAlgebra", "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -1,0 +1,314 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdWebSocket
+import NIOWebSocket
+public import Logging
+import ScalperCore
+import ServiceLifecycle
+import Synchronization
+
+/// Settings of the local exchange.
+public struct ExchangeSettings: Sendable {
+    /// Replay speed: sim seconds per real second (1 … 1000).
+    public var speed: Double = 1
+    /// Sim time the replay starts at (default: a day after the data starts, so 24 h stats are full).
+    public var startTime: Int64?
+    /// Close every WebSocket connection after this many real seconds (Binance: 24 h); nil = never.
+    public var forcedDisconnectSeconds: Double?
+    /// Probability per sim second that a connection is dropped (tests of resilience).
+    public var dropProbability: Double = 0
+    /// Streams a connection may hold (Binance: 1024).
+    public var maxStreamsPerConnection = 1_024
+
+    /// Defaults.
+    public init() {}
+}
+
+/// A Binance-compatible exchange on 127.0.0.1 replaying recorded bars: REST (`/api/v3/ping`, `time`,
+/// `exchangeInfo`, `ticker/24hr`, `klines`, `depth`) and WebSocket market streams (`/ws/<stream>`,
+/// `/stream?streams=a/b`, live SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS).
+///
+/// Streams: `<s>@miniTicker` and `!miniTicker@arr` every sim second, `<s>@kline_1m` every two sim
+/// seconds and at each bar's close (`x: true`, never skipped), `<s>@bookTicker` and
+/// `<s>@depth20@100ms` from the seeded book model every sim second. Prices and quantities are
+/// strings, as Binance sends them.
+public final class ExchangeServer: Sendable {
+    /// The market replayed.
+    public let market: ReplayMarket
+    /// Settings.
+    public let settings: ExchangeSettings
+    private let clockStart: ContinuousClock.Instant
+    private let simStart: Int64
+    private let requests = Atomic<Int>(0)
+
+    /// Creates a server over `market`.
+    public init(market: ReplayMarket, settings: ExchangeSettings) {
+        self.market = market
+        self.settings = settings
+        clockStart = ContinuousClock.now
+        simStart = settings.startTime ?? min(market.start + 86_400_000, market.end - 60_000)
+    }
+
+    /// Sim time now, ms.
+    public var now: Int64 {
+        let d = ContinuousClock.now - clockStart
+        let realMs = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) * 1e-15
+        return simStart + Int64(realMs * settings.speed)
+    }
+
+    /// Runs until cancelled, calling `onStart` with the bound port.
+    public func run(port: Int = 0, logger: Logger, onStart: @escaping @Sendable (Int) async -> Void) async throws {
+        let router = Router(context: BasicWebSocketRequestContext.self)
+        addREST(router)
+        let wsRouter = Router(context: BasicWebSocketRequestContext.self)
+        wsRouter.ws("/ws/{stream}") { _, _ in .upgrade() } onUpgrade: { [self] inbound, outbound, context in
+            let stream = context.request.uri.path.split(separator: "/").last.map(String.init) ?? ""
+            try await self.serve(inbound: inbound, outbound: outbound, initial: stream.isEmpty ? [] : [stream], combined: false, logger: logger)
+        }
+        wsRouter.ws("/ws") { _, _ in .upgrade() } onUpgrade: { [self] inbound, outbound, _ in
+            try await self.serve(inbound: inbound, outbound: outbound, initial: [], combined: false, logger: logger)
+        }
+        wsRouter.ws("/stream") { _, _ in .upgrade() } onUpgrade: { [self] inbound, outbound, context in
+            let list = context.request.uri.queryParameters["streams"].map { $0.split(separator: "/").map(String.init) } ?? []
+            try await self.serve(inbound: inbound, outbound: outbound, initial: list, combined: true, logger: logger)
+        }
+        let app = Application(
+            router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: wsRouter),
+            configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            onServerRunning: { channel in await onStart(channel.localAddress?.port ?? 0) },
+            logger: logger
+        )
+        try await app.runService()
+    }
+
+    // MARK: REST
+
+    private func addREST(_ router: Router<BasicWebSocketRequestContext>) {
+        router.get("/api/v3/ping") { [self] _, _ in json("{}") }
+        router.get("/api/v3/time") { [self] _, _ in json(#"{"serverTime":\#(now)}"#) }
+        router.get("/api/v3/exchangeInfo") { [self] _, _ in json(exchangeInfo()) }
+        router.get("/api/v3/ticker/24hr") { [self] request, _ in
+            if let symbol = request.uri.queryParameters["symbol"].map(String.init) {
+                guard let t = ticker24(symbol) else { return error(400, -1121, "Invalid symbol.") }
+                return json(t)
+            }
+            return json("[" + market.symbols.compactMap { ticker24($0) }.joined(separator: ",") + "]")
+        }
+        router.get("/api/v3/klines") { [self] request, _ in
+            let q = request.uri.queryParameters
+            guard let symbol = q["symbol"].map(String.init), market.pairs[symbol] != nil else { return error(400, -1121, "Invalid symbol.") }
+            guard q["interval"] == "1m" else { return error(400, -1120, "Invalid interval.") }
+            let limit = min(1_000, max(1, q["limit"].flatMap { Int(String($0)) } ?? 500))
+            let t = now
+            let end = q["endTime"].flatMap { Int64(String($0)) } ?? t
+            let explicitStart = q["startTime"].flatMap { Int64(String($0)) }
+            // Without startTime Binance returns the most recent `limit` bars.
+            let start = explicitStart ?? (end - Int64(limit + 1) * 60_000)
+            var bars = market.klines(symbol, from: start, to: end, limit: explicitStart == nil ? limit + 1 : limit, now: t)
+            if explicitStart == nil { bars = Array(bars.suffix(limit)) }
+            let rows = bars.map { k in
+                "[\(k.openTime),\"\(f(k.open))\",\"\(f(k.high))\",\"\(f(k.low))\",\"\(f(k.close))\",\"\(f(k.volume))\",\(k.closeTime),\"\(f(k.quoteVolume))\",\(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),\"\(f(k.takerBuyBaseVolume))\",\"\(f(k.takerBuyQuoteVolume))\",\"0\"]"
+            }
+            return json("[" + rows.joined(separator: ",") + "]", weight: 2)
+        }
+        router.get("/api/v3/depth") { [self] request, _ in
+            let q = request.uri.queryParameters
+            guard let symbol = q["symbol"].map(String.init), let book = market.book(symbol, at: now, levels: min(100, q["limit"].flatMap { Int(String($0)) } ?? 100)) else {
+                return error(400, -1121, "Invalid symbol.")
+            }
+            return json(#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids)),"asks":\#(levels(book.asks))}"#, weight: 5)
+        }
+    }
+
+    private func json(_ text: String, weight: Int = 1) -> Response {
+        let used = requests.add(weight, ordering: .relaxed).newValue
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let name = HTTPField.Name("X-MBX-USED-WEIGHT-1M") { headers[name] = String(used % 6_000) }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    private func error(_ status: Int, _ code: Int, _ message: String) -> Response {
+        Response(
+            status: .init(code: status),
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(string: #"{"code":\#(code),"msg":"\#(message)"}"#))
+        )
+    }
+
+    private func exchangeInfo() -> String {
+        let symbols = market.symbols.compactMap { s -> String? in
+            guard let p = market.pairs[s] else { return nil }
+            let tick = String(format: "%.\(p.priceDecimals)f", pow(10, -Double(p.priceDecimals)))
+            let base = s.hasSuffix("USDT") ? String(s.dropLast(4)) : s
+            return #"{"symbol":"\#(s)","status":"TRADING","baseAsset":"\#(base)","quoteAsset":"USDT","isSpotTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"\#(tick)","maxPrice":"1000000.00000000","tickSize":"\#(tick)"},{"filterType":"LOT_SIZE","minQty":"0.00100000","maxQty":"9000000.00000000","stepSize":"0.00100000"},{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}]}"#
+        }
+        return #"{"timezone":"UTC","serverTime":\#(now),"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],"symbols":[\#(symbols.joined(separator: ","))]}"#
+    }
+
+    private func ticker24(_ symbol: String) -> String? {
+        let t = now
+        guard let s = market.state(symbol, at: t) else { return nil }
+        let change = s.price - s.open24
+        let pct = s.open24 != 0 ? change / s.open24 * 100 : 0
+        return #"{"symbol":"\#(symbol)","priceChange":"\#(f(change))","priceChangePercent":"\#(String(format: "%.3f", pct))","lastPrice":"\#(f(s.price))","openPrice":"\#(f(s.open24))","highPrice":"\#(f(s.high24))","lowPrice":"\#(f(s.low24))","volume":"\#(f(s.volume24))","quoteVolume":"\#(f(s.quoteVolume24))","openTime":\#(t - 86_400_000),"closeTime":\#(t),"count":\#(s.trades24)}"#
+    }
+
+    private func levels(_ side: [(Double, Double)]) -> String {
+        "[" + side.map { "[\"\(f($0.0))\",\"\(f($0.1))\"]" }.joined(separator: ",") + "]"
+    }
+
+    // MARK: WebSocket
+
+    private func serve(
+        inbound: WebSocketInboundStream,
+        outbound: WebSocketOutboundWriter,
+        initial: [String],
+        combined: Bool,
+        logger: Logger
+    ) async throws {
+        let subscriptions = SubscriptionSet(Set(initial.map { $0.lowercased() }))
+        let replies = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        let opened = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                for try await message in inbound.messages(maxSize: 1 << 16) {
+                    guard case .text(let text) = message else { continue }
+                    replies.continuation.yield(self.control(text, subscriptions: subscriptions))
+                }
+                replies.continuation.finish()
+            }
+            group.addTask { [self] in
+                var lastSim = self.now
+                var rng = mix(market.seed ^ UInt64(UInt(bitPattern: ObjectIdentifier(subscriptions).hashValue)))
+                let tick = Duration.milliseconds(max(1, Int(1000 / settings.speed)))
+                while !Task.isCancelled {
+                    try await Task.sleep(for: tick)
+                    if let limit = settings.forcedDisconnectSeconds, ContinuousClock.now - opened > .milliseconds(Int(limit * 1000)) {
+                        try await outbound.close(.goingAway, reason: "forced disconnect")
+                        return
+                    }
+                    if settings.dropProbability > 0 {
+                        rng = mix(rng)
+                        if Double(rng % 1_000_000) / 1_000_000 < settings.dropProbability {
+                            try await outbound.close(.goingAway, reason: "random drop")
+                            return
+                        }
+                    }
+                    let simNow = self.now
+                    let streams = subscriptions.state.withLock { $0 }
+                    for frame in self.frames(streams: streams, from: lastSim, to: simNow, combined: combined) {
+                        try await outbound.write(.text(frame))
+                    }
+                    lastSim = simNow
+                }
+            }
+            group.addTask {
+                for await reply in replies.stream { try await outbound.write(.text(reply)) }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Handles a SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS request; returns the reply.
+    func control(_ text: String, subscriptions: SubscriptionSet) -> String {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let method = object["method"] as? String
+        else { return #"{"error":{"code":2,"msg":"Invalid request"},"id":null}"# }
+        let id = (object["id"] as? Int).map(String.init) ?? "null"
+        let params = (object["params"] as? [String] ?? []).map { $0.lowercased() }
+        switch method {
+        case "SUBSCRIBE":
+            let ok = subscriptions.state.withLock { subs -> Bool in
+                guard subs.union(params).count <= settings.maxStreamsPerConnection else { return false }
+                subs.formUnion(params)
+                return true
+            }
+            if !ok { return #"{"error":{"code":2,"msg":"Too many streams (max \#(settings.maxStreamsPerConnection))"},"id":\#(id)}"# }
+            for p in params where !isKnown(p) {
+                return #"{"error":{"code":2,"msg":"Invalid stream \#(p)"},"id":\#(id)}"#
+            }
+            return #"{"result":null,"id":\#(id)}"#
+        case "UNSUBSCRIBE":
+            subscriptions.state.withLock { $0.subtract(params) }
+            return #"{"result":null,"id":\#(id)}"#
+        case "LIST_SUBSCRIPTIONS":
+            let list = subscriptions.state.withLock { $0.sorted() }
+            return #"{"result":[\#(list.map { "\"\($0)\"" }.joined(separator: ","))],"id":\#(id)}"#
+        default:
+            return #"{"error":{"code":2,"msg":"Unknown method \#(method)"},"id":\#(id)}"#
+        }
+    }
+
+    private func isKnown(_ stream: String) -> Bool {
+        if stream == "!miniticker@arr" { return true }
+        let parts = stream.split(separator: "@", maxSplits: 1).map(String.init)
+        guard parts.count == 2, market.pairs[parts[0].uppercased()] != nil else { return false }
+        return ["miniticker", "kline_1m", "bookticker", "depth20@100ms", "depth20"].contains(parts[1])
+    }
+
+    /// The frames for `streams` between two sim instants.
+    func frames(streams: Set<String>, from: Int64, to: Int64, combined: Bool) -> [String] {
+        var out: [String] = []
+        func emit(_ stream: String, _ payload: String) {
+            out.append(combined ? #"{"stream":"\#(stream)","data":\#(payload)}"# : payload)
+        }
+        let secondChanged = to / 1_000 != from / 1_000
+        for stream in streams.sorted() {
+            if stream == "!miniticker@arr" {
+                guard secondChanged else { continue }
+                let all = market.symbols.compactMap { miniTicker($0, at: to) }
+                emit(stream, "[" + all.joined(separator: ",") + "]")
+                continue
+            }
+            let parts = stream.split(separator: "@", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { continue }
+            let symbol = parts[0].uppercased()
+            switch parts[1] {
+            case "miniticker":
+                if secondChanged, let m = miniTicker(symbol, at: to) { emit(stream, m) }
+            case "kline_1m":
+                // Every bar that closed in (from, to] is sent closed, so none is ever skipped.
+                var close = (from / 60_000 + 1) * 60_000
+                while close <= to {
+                    if let k = market.klines(symbol, from: close - 60_000, to: close - 60_000, limit: 1, now: close).first {
+                        emit(stream, kline(symbol, k, eventTime: close, closed: true))
+                    }
+                    close += 60_000
+                }
+                if to / 2_000 != from / 2_000, let s = market.state(symbol, at: to) {
+                    emit(stream, kline(symbol, s.bar, eventTime: to, closed: false))
+                }
+            case "bookticker", "depth20@100ms", "depth20":
+                guard secondChanged, let book = market.book(symbol, at: to) else { continue }
+                if parts[1] == "bookticker" {
+                    emit(stream, #"{"u":\#(book.updateID),"s":"\#(symbol)","b":"\#(f(book.bids[0].0))","B":"\#(f(book.bids[0].1))","a":"\#(f(book.asks[0].0))","A":"\#(f(book.asks[0].1))"}"#)
+                } else {
+                    emit(stream, #"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids)),"asks":\#(levels(book.asks))}"#)
+                }
+            default:
+                continue
+            }
+        }
+        return out
+    }
+
+    private func miniTicker(_ symbol: String, at time: Int64) -> String? {
+        guard let s = market.state(symbol, at: time) else { return nil }
+        return #"{"e":"24hrMiniTicker","E":\#(time),"s":"\#(symbol)","c":"\#(f(s.price))","o":"\#(f(s.open24))","h":"\#(f(s.high24))","l":"\#(f(s.low24))","v":"\#(f(s.volume24))","q":"\#(f(s.quoteVolume24))"}"#
+    }
+
+    private func kline(_ symbol: String, _ k: Kline, eventTime: Int64, closed: Bool) -> String {
+        #"{"e":"kline","E":\#(eventTime),"s":"\#(symbol)","k":{"t":\#(k.openTime),"T":\#(k.closeTime),"s":"\#(symbol)","i":"1m","f":0,"L":0,"o":"\#(f(k.open))","c":"\#(f(k.close))","h":"\#(f(k.high))","l":"\#(f(k.low))","v":"\#(f(k.volume))","n":\#(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),"x":\#(closed),"q":"\#(f(k.quoteVolume))","V":"\#(f(k.takerBuyBaseVolume))","Q":"\#(f(k.takerBuyQuoteVolume))","B":"0"}}"#
+    }
+
+    private func f(_ x: Double) -> String { x.isFinite ? String(format: "%.8f", x) : "0" }
+}
+
+/// A connection's subscribed streams, shared by its reader and writer tasks.
+final class SubscriptionSet: Sendable {
+    let state: Mutex<Set<String>>
+    init(_ initial: Set<String>) { state = Mutex(initial) }
+}

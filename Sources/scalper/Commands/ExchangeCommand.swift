@@ -1,0 +1,75 @@
+import ArgumentParser
+import Exchange
+import Foundation
+import Logging
+import MarketData
+import ScalperCore
+
+/// `scalper exchange`: the local Binance-compatible exchange over the store.
+struct ExchangeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "exchange",
+        abstract: "Run a local Binance-compatible exchange (REST + WebSocket) replaying the store on 127.0.0.1.",
+        discussion: """
+            REST: /api/v3/ping, time, exchangeInfo, ticker/24hr, klines, depth. WebSocket: /ws/<stream>,
+            /stream?streams=a/b, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; streams <s>@miniTicker,
+            !miniTicker@arr, <s>@kline_1m, <s>@bookTicker, <s>@depth20@100ms. The clock starts a day into
+            the data and runs --speed times real time.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Port on 127.0.0.1 (0: any free port, printed).")
+    var port = 8765
+
+    @Option(help: "Replay speed, 1 (real time) … 1000.")
+    var speed = 1.0
+
+    @Option(help: "Comma-separated symbols to serve (default: every 1m series in the store).")
+    var symbols: String?
+
+    @Option(help: "Serve this many pairs, deriving extra ones from the real series.")
+    var pairs: Int?
+
+    @Option(help: "Sim start, UTC (default: a day after the data starts).")
+    var from: String?
+
+    @Option(help: "Close every WebSocket connection after this many seconds.")
+    var forcedDisconnect: Double?
+
+    @Option(help: "Seed of the within-bar paths and the book model.")
+    var seed: UInt64 = 42
+
+    func validate() throws {
+        guard (1...1_000).contains(speed) else { throw ValidationError("--speed must be between 1 and 1000") }
+        if let pairs, !(1...2_000).contains(pairs) { throw ValidationError("--pairs must be between 1 and 2000") }
+        if let from, UTC.parse(from) == nil { throw ValidationError("--from is not YYYY-MM-DD[THH:MM]") }
+    }
+
+    func run() async throws {
+        let settings = try global.loadConfiguration()
+        let store = try MarketStore(path: global.storePath(settings))
+        let available = try store.symbols(interval: .oneMinute)
+        let wanted = symbols.map { symbolList($0) } ?? available
+        guard !wanted.isEmpty else { throw fail("the store has no 1m klines: import some first (scalper data import datasets/sample)") }
+        let series = try loadSeries(store, symbols: wanted, interval: .oneMinute, from: .min, to: .max)
+        var exchangeSettings = ExchangeSettings()
+        exchangeSettings.speed = speed
+        exchangeSettings.startTime = from.flatMap { UTC.parse($0) }
+        exchangeSettings.forcedDisconnectSeconds = forcedDisconnect
+        let market: ReplayMarket
+        do {
+            market = try ReplayMarket(series: series, pairCount: pairs, seed: seed)
+        } catch {
+            throw fail("\(error)")
+        }
+        let server = ExchangeServer(market: market, settings: exchangeSettings)
+        var logger = Logger(label: "scalper.exchange")
+        logger.logLevel = .warning
+        try await server.run(port: port, logger: logger) { bound in
+            let line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, speed \(speed)×, sim time \(UTC.minuteString(server.now))\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+    }
+}
