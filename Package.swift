@@ -64,7 +64,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        .target(name: "Scanner", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
+        .target(
+            name: "Scanner",
+            dependencies: [
+                "LinearAlgebra", "Features", "MarketData", "ScalperCore",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Exchange",
             dependencies: [

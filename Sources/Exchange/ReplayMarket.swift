@@ -178,7 +178,7 @@ public final class ReplayMarket: Sendable {
         let i = barIndex(base, t)
         let bar = base.bars[i]
         let fraction = min(1, max(0, Double(t - bar.openTime) / Double(bar.closeTime + 1 - bar.openTime)))
-        let highFirst = (mix(seed ^ UInt64(bitPattern: bar.openTime) ^ UInt64(symbol.hashValueStable)) & 1) == 0
+        let highFirst = (mix(seed ^ UInt64(bitPattern: bar.openTime) ^ symbol.stableHash) & 1) == 0
         let (first, second) = highFirst ? (bar.high, bar.low) : (bar.low, bar.high)
         let price: Double
         var high = bar.open
@@ -267,7 +267,7 @@ public final class ReplayMarket: Sendable {
         let perLevel = max(0.001, (s.volume24 / 1_440) * 0.05)
         var bids: [(Double, Double)] = []
         var asks: [(Double, Double)] = []
-        var h = mix(seed ^ UInt64(bitPattern: time / 1_000) ^ UInt64(symbol.hashValueStable))
+        var h = mix(seed ^ UInt64(bitPattern: time / 1_000) ^ symbol.stableHash)
         for k in 0..<levels {
             h = mix(h)
             let noise = 0.5 + Double(h % 1_000) / 1_000
@@ -299,12 +299,12 @@ func mix(_ x: UInt64) -> UInt64 {
 
 extension String {
     /// FNV-1a over the UTF-8 bytes: stable across runs, unlike `hashValue`.
-    var hashValueStable: Int {
+    var stableHash: UInt64 {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for b in utf8 {
             h ^= UInt64(b)
             h = h &* 0x100_0000_01B3
         }
-        return Int(bitPattern: UInt(h))
+        return h
     }
 }

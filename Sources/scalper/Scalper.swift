@@ -15,7 +15,7 @@ struct Scalper: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DataCommand.self, DownloadCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
-            BacktestCommand.self, SweepCommand.self, RunsCommand.self, ExportNotebookCommand.self, ExchangeCommand.self,
+            BacktestCommand.self, SweepCommand.self, RunsCommand.self, ExportNotebookCommand.self, ExchangeCommand.self, ScanCommand.self,
             InfoCommand.self, BenchCommand.self,
         ]
     )

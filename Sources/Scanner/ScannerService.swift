@@ -1,0 +1,373 @@
+import Features
+public import Foundation
+import HummingbirdWSClient
+public import Logging
+public import MarketData
+import ScalperCore
+import Synchronization
+
+/// Where the scanner connects and how it behaves.
+public struct ScannerServiceSettings: Sendable {
+    /// REST base URL (exchangeInfo, ticker/24hr, klines).
+    public var restURL: URL
+    /// WebSocket base URL (`ws://host:port`); combined streams are at `/stream`.
+    public var webSocketURL: String
+    /// Pairs in the universe at most (top by 24 h quote volume).
+    public var universeSize = 150
+    /// Smallest 24 h quote volume for a pair to be scanned.
+    public var minQuoteVolume = 1_000_000.0
+    /// Quote assets never scanned (stablecoins).
+    public var excludedBases: Set<String> = ["USDC", "FDUSD", "TUSD", "BUSD", "DAI", "USDP", "EUR", "AEUR", "UST", "USTC", "PAX"]
+    /// Candidates followed in detail.
+    public var candidates = 10
+    /// Seconds between refreshes of the ranking (and of the output).
+    public var refreshSeconds = 1.0
+    /// Reconnect when no message arrived for this long.
+    public var silenceSeconds = 10.0
+    /// Backoff after a dropped connection: initial and largest wait, seconds.
+    public var backoffInitialSeconds = 0.5
+    /// Largest backoff.
+    public var backoffMaxSeconds = 30.0
+    /// Streams per connection at most.
+    public var maxStreamsPerConnection = 1_024
+    /// Scanner scoring settings.
+    public var scoring = ScannerConfiguration()
+
+    /// Creates settings.
+    public init(restURL: URL, webSocketURL: String) {
+        self.restURL = restURL
+        self.webSocketURL = webSocketURL
+    }
+}
+
+/// Counters the scanner keeps.
+public struct ScannerStatistics: Sendable, Equatable {
+    /// Frames received.
+    public var messages = 0
+    /// Frames that could not be understood (counted and skipped).
+    public var malformed = 0
+    /// Connections made after the first.
+    public var reconnects = 0
+    /// Closed 1 m bars received over the stream.
+    public var klinesStreamed = 0
+    /// Closed 1 m bars fetched over REST after a reconnect or a missed close.
+    public var klinesBackfilled = 0
+    /// SUBSCRIBE requests sent for candidates.
+    public var subscribes = 0
+    /// UNSUBSCRIBE requests sent.
+    public var unsubscribes = 0
+}
+
+/// One refresh as the scanner reports it.
+public struct ScannerReport: Sendable {
+    /// Time of the refresh (exchange time of the last frame, ms).
+    public var time: Int64
+    /// The ranked top pairs.
+    public var top: [PairSnapshot]
+    /// Pairs scanned.
+    public var pairs: Int
+    /// Counters.
+    public var statistics: ScannerStatistics
+}
+
+/// The multi-pair scanner: one WebSocket connection with combined miniTicker streams for the whole
+/// universe, detail streams (`kline_1m`, `depth20@100ms`) for the current candidates, and REST for
+/// the universe and for kline backfill.
+///
+/// Candidates' closed bars feed a ``StreamingFeatures`` state each, warmed from REST when the pair
+/// becomes a candidate. A missed close (a bar that does not follow the previous one) and every
+/// reconnect trigger a REST backfill, so no closed bar of a followed pair is lost.
+public actor ScannerService {
+    /// Settings.
+    public let settings: ScannerServiceSettings
+    private let logger: Logger
+    private let fetcher: any HTTPFetching
+    private var state: ScannerState
+    private var statistics = ScannerStatistics()
+    private var candidates: [String] = []
+    private var features: [String: StreamingFeatures] = [:]
+    /// Closed bars received per followed pair, by open time (stream or backfill), for the current
+    /// stretch of following it.
+    public private(set) var closedBars: [String: [Int64]] = [:]
+    /// Earlier stretches: a pair that left the candidates and came back starts a new one.
+    public private(set) var finishedStretches: [(symbol: String, openTimes: [Int64])] = []
+    private var lastFrameTime: Int64 = 0
+    private var universe: [String] = []
+
+    /// Creates a scanner.
+    public init(settings: ScannerServiceSettings, logger: Logger, fetcher: any HTTPFetching = URLSessionFetcher(timeoutSeconds: 10)) {
+        self.settings = settings
+        self.logger = logger
+        self.fetcher = fetcher
+        state = ScannerState(configuration: settings.scoring)
+    }
+
+    /// The counters now.
+    public var currentStatistics: ScannerStatistics { statistics }
+
+    /// Missing bars inside the stretches during which pairs were followed (0 when none was lost).
+    public var missingBarsWhileFollowed: Int {
+        let stretches = finishedStretches.map(\.openTimes) + Array(closedBars.values)
+        return stretches.reduce(0) { total, times in
+            total + zip(times, times.dropFirst()).reduce(0) { $0 + Int(($1.1 - $1.0) / 60_000 - 1) }
+        }
+    }
+
+    /// Closed bars held over all stretches.
+    public var followedBarCount: Int { finishedStretches.reduce(0) { $0 + $1.openTimes.count } + closedBars.values.reduce(0) { $0 + $1.count } }
+
+    /// Runs for `duration` seconds (nil: until cancelled), calling `report` at each refresh.
+    public func run(duration: Double?, report: @escaping @Sendable (ScannerReport) -> Void) async throws {
+        universe = try await loadUniverse()
+        guard !universe.isEmpty else { throw ScannerServiceError("no tradable USDT pair above the volume floor at \(settings.restURL)") }
+        logger.info("universe", metadata: ["pairs": "\(universe.count)"])
+        let deadline = duration.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }
+        var attempt = 0
+        while deadline.map({ ContinuousClock.now < $0 }) ?? true {
+            try Task.checkCancellation()
+            do {
+                try await connectOnce(deadline: deadline, report: report)
+                attempt = 0
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                logger.warning("connection lost", metadata: ["error": "\(error)"])
+            }
+            guard deadline.map({ ContinuousClock.now < $0 }) ?? true else { break }
+            statistics.reconnects += 1
+            let cap = min(settings.backoffMaxSeconds, settings.backoffInitialSeconds * pow(2, Double(min(attempt, 20))))
+            attempt += 1
+            try await Task.sleep(for: .milliseconds(Int(Double.random(in: (cap / 2)...cap) * 1000)))
+        }
+    }
+
+    private func connectOnce(deadline: ContinuousClock.Instant?, report: @escaping @Sendable (ScannerReport) -> Void) async throws {
+        // The universe's miniTickers; candidates' detail streams are re-subscribed after connecting.
+        let streams = universe.map { "\($0.lowercased())@miniTicker" }
+        let url = settings.webSocketURL + "/stream?streams=" + streams.prefix(settings.maxStreamsPerConnection).joined(separator: "/")
+        let followed = candidates
+        let lastMessage = LastMessageTime()
+        try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                // Re-subscribe and backfill what a reconnect may have missed.
+                if !followed.isEmpty {
+                    try await outbound.write(.text(Self.request("SUBSCRIBE", Self.detailStreams(followed), id: 1)))
+                    await self.countSubscribe()
+                    for symbol in followed { try? await self.backfill(symbol) }
+                }
+                group.addTask {
+                    for try await message in inbound.messages(maxSize: 1 << 22) {
+                        lastMessage.touch()
+                        guard case .text(let text) = message else { continue }
+                        await self.handle(text)
+                    }
+                }
+                group.addTask {
+                    var nextID = 2
+                    while true {
+                        try await Task.sleep(for: .milliseconds(Int(self.settings.refreshSeconds * 1000)))
+                        if let deadline, ContinuousClock.now >= deadline { return }
+                        let silent = ContinuousClock.now - lastMessage.value
+                        if silent > .milliseconds(Int(self.settings.silenceSeconds * 1000)) {
+                            throw ScannerServiceError("no message for \(self.settings.silenceSeconds) s")
+                        }
+                        let (added, removed, snapshot) = await self.refresh()
+                        if !removed.isEmpty {
+                            try await outbound.write(.text(Self.request("UNSUBSCRIBE", Self.detailStreams(removed), id: nextID)))
+                            nextID += 1
+                            await self.countUnsubscribe()
+                        }
+                        if !added.isEmpty {
+                            try await outbound.write(.text(Self.request("SUBSCRIBE", Self.detailStreams(added), id: nextID)))
+                            nextID += 1
+                            await self.countSubscribe()
+                            for symbol in added { try? await self.warm(symbol) }
+                        }
+                        report(snapshot)
+                    }
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    private func countSubscribe() { statistics.subscribes += 1 }
+    private func countUnsubscribe() { statistics.unsubscribes += 1 }
+
+    static func detailStreams(_ symbols: [String]) -> [String] {
+        symbols.flatMap { ["\($0.lowercased())@kline_1m", "\($0.lowercased())@depth20@100ms"] }
+    }
+
+    static func request(_ method: String, _ params: [String], id: Int) -> String {
+        #"{"method":"\#(method)","params":[\#(params.map { "\"\($0)\"" }.joined(separator: ","))],"id":\#(id)}"#
+    }
+
+    /// Re-ranks; returns pairs that became candidates, pairs that stopped being, and the report.
+    func refresh() -> ([String], [String], ScannerReport) {
+        let top = state.topOpportunities(settings.candidates)
+        let next = top.map(\.symbol)
+        let added = next.filter { !candidates.contains($0) }
+        let removed = candidates.filter { !next.contains($0) }
+        candidates = next
+        for symbol in removed {
+            features[symbol] = nil
+            if let times = closedBars.removeValue(forKey: symbol) { finishedStretches.append((symbol, times)) }
+        }
+        return (added, removed, ScannerReport(time: lastFrameTime, top: top, pairs: state.count, statistics: statistics))
+    }
+
+    /// One frame of the combined stream.
+    func handle(_ text: String) {
+        statistics.messages += 1
+        var copy = text
+        let outcome: MiniTicker?? = copy.withUTF8 { buffer in
+            // Most frames are miniTickers: the fast parser first.
+            if let t = try? MiniTickerParser.parse(buffer) { return .some(t) }
+            return .some(nil)
+        }
+        if case .some(.some(let ticker)) = outcome {
+            state.apply(ticker)
+            lastFrameTime = max(lastFrameTime, ticker.eventTime)
+            return
+        }
+        // Everything else (detail streams, replies) through the general parser.
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else {
+            statistics.malformed += 1
+            logger.debug("malformed frame", metadata: ["bytes": "\(text.utf8.count)"])
+            return
+        }
+        if object["result"] != nil || object["id"] != nil { return }  // a reply to SUBSCRIBE etc.
+        guard let stream = object["stream"] as? String, let data = object["data"] as? [String: Any] else {
+            statistics.malformed += 1
+            return
+        }
+        if stream.hasSuffix("@kline_1m") {
+            guard let k = data["k"] as? [String: Any], let closed = k["x"] as? Bool, let symbol = k["s"] as? String,
+                let bar = Self.kline(k)
+            else {
+                statistics.malformed += 1
+                return
+            }
+            guard closed else { return }
+            statistics.klinesStreamed += 1
+            accept(symbol: symbol, bar: bar, backfilled: false)
+        } else if stream.contains("@depth20"), let bids = data["bids"] as? [[String]], let asks = data["asks"] as? [[String]],
+            let bid = bids.first.flatMap({ Double($0[0]) }), let ask = asks.first.flatMap({ Double($0[0]) })
+        {
+            let symbol = String(stream.prefix { $0 != "@" }).uppercased()
+            state.applyBookTicker(symbol: symbol, bid: bid, ask: ask)
+        }
+    }
+
+    /// A closed bar for a followed pair; a bar that skips ahead triggers a REST backfill first.
+    private func accept(symbol: String, bar: Kline, backfilled: Bool) {
+        guard candidates.contains(symbol) || backfilled else { return }
+        var times = closedBars[symbol, default: []]
+        if let last = times.last, bar.openTime <= last { return }  // already have it
+        if let last = times.last, bar.openTime > last + 60_000, !backfilled {
+            // A close was missed (dropped connection, slow consumer): fetch the gap, then this bar.
+            Task { try? await self.backfill(symbol) }
+        }
+        times.append(bar.openTime)
+        closedBars[symbol] = times
+        if var f = features[symbol] {
+            _ = try? f.update(bar)
+            features[symbol] = f
+        }
+    }
+
+    /// Fetches the last 100 closed bars of a new candidate to warm its streaming features.
+    private func warm(_ symbol: String) async throws {
+        let bars = try await fetchKlines(symbol, startTime: nil, limit: 100)
+        var f = StreamingFeatures()
+        for bar in bars { _ = try? f.update(bar) }
+        features[symbol] = f
+        if let last = bars.last {
+            var times = closedBars[symbol, default: []]
+            if times.last.map({ last.openTime > $0 }) ?? true {
+                times.append(contentsOf: bars.map(\.openTime).filter { t in times.last.map { t > $0 } ?? true })
+                closedBars[symbol] = times
+            }
+        }
+    }
+
+    /// Fetches closed bars after the last one held for `symbol`.
+    private func backfill(_ symbol: String) async throws {
+        guard let last = closedBars[symbol]?.last else { return }
+        let bars = try await fetchKlines(symbol, startTime: last + 60_000, limit: 1_000)
+        for bar in bars where bar.openTime > (closedBars[symbol]?.last ?? .min) {
+            statistics.klinesBackfilled += 1
+            accept(symbol: symbol, bar: bar, backfilled: true)
+        }
+    }
+
+    private func fetchKlines(_ symbol: String, startTime: Int64?, limit: Int) async throws -> [Kline] {
+        var components = URLComponents(url: settings.restURL.appendingPathComponent("api/v3/klines"), resolvingAgainstBaseURL: false)
+        var items = [URLQueryItem(name: "symbol", value: symbol), URLQueryItem(name: "interval", value: "1m"), URLQueryItem(name: "limit", value: String(limit))]
+        if let startTime { items.append(URLQueryItem(name: "startTime", value: String(startTime))) }
+        components?.queryItems = items
+        guard let url = components?.url else { throw ScannerServiceError("bad REST URL") }
+        let response = try await fetcher.get(url, headers: [:])
+        guard response.status == 200 else { throw ScannerServiceError("\(url): HTTP \(response.status)") }
+        return try RESTKlineDownloader.parseKlines(response.body, url: url)
+    }
+
+    /// The universe from exchangeInfo and ticker/24hr.
+    func loadUniverse() async throws -> [String] {
+        let info = try await getJSON("api/v3/exchangeInfo")
+        guard let symbols = (info as? [String: Any])?["symbols"] as? [[String: Any]] else {
+            throw ScannerServiceError("\(settings.restURL): exchangeInfo has no symbols")
+        }
+        var tradable = Set<String>()
+        for s in symbols {
+            guard let name = s["symbol"] as? String, s["status"] as? String == "TRADING", s["quoteAsset"] as? String == "USDT",
+                s["isSpotTradingAllowed"] as? Bool ?? true, let base = s["baseAsset"] as? String, !settings.excludedBases.contains(base)
+            else { continue }
+            tradable.insert(name)
+        }
+        guard let tickers = try await getJSON("api/v3/ticker/24hr") as? [[String: Any]] else {
+            throw ScannerServiceError("\(settings.restURL): ticker/24hr is not a list")
+        }
+        let ranked = tickers.compactMap { t -> (String, Double)? in
+            guard let s = t["symbol"] as? String, tradable.contains(s), let q = (t["quoteVolume"] as? String).flatMap(Double.init),
+                q >= settings.minQuoteVolume
+            else { return nil }
+            return (s, q)
+        }
+        return ranked.sorted { $0.1 > $1.1 }.prefix(settings.universeSize).map(\.0)
+    }
+
+    private func getJSON(_ path: String) async throws -> Any {
+        let url = settings.restURL.appendingPathComponent(path)
+        let response = try await fetcher.get(url, headers: [:])
+        guard response.status == 200 else { throw ScannerServiceError("\(url): HTTP \(response.status)") }
+        return try JSONSerialization.jsonObject(with: response.body)
+    }
+
+    static func kline(_ k: [String: Any]) -> Kline? {
+        func d(_ key: String) -> Double? { (k[key] as? String).flatMap(Double.init) }
+        guard let t = (k["t"] as? NSNumber)?.int64Value, let close = (k["T"] as? NSNumber)?.int64Value, let o = d("o"),
+            let h = d("h"), let l = d("l"), let c = d("c"), let v = d("v")
+        else { return nil }
+        return Kline(
+            openTime: t, open: o, high: h, low: l, close: c, volume: v, closeTime: close, quoteVolume: d("q") ?? .nan,
+            tradeCount: (k["n"] as? NSNumber)?.doubleValue ?? .nan, takerBuyBaseVolume: d("V") ?? .nan,
+            takerBuyQuoteVolume: d("Q") ?? .nan
+        )
+    }
+}
+
+/// A scanner failure, in words.
+public struct ScannerServiceError: Error, CustomStringConvertible, Sendable {
+    /// The message.
+    public var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// When the last frame arrived, shared by the reader and the refresh loop.
+final class LastMessageTime: Sendable {
+    private let instant = Mutex<ContinuousClock.Instant>(.now)
+    func touch() { instant.withLock { $0 = .now } }
+    var value: ContinuousClock.Instant { instant.withLock { $0 } }
+}
