@@ -138,6 +138,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ScannerTests", dependencies: ["Scanner", "ScalperTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ExchangeTests",
+            dependencies: [
+                "Exchange", "Scanner", "MarketData", "ScalperCore", "ScalperTestSupport",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading"], swiftSettings: swiftSettings),
         .testTarget(name: "TradingTests", dependencies: ["Trading", "ScalperCore"], swiftSettings: swiftSettings),
         .testTarget(

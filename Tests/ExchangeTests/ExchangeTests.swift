@@ -1,0 +1,135 @@
+import Exchange
+import Foundation
+import HummingbirdWSClient
+import Logging
+import MarketData
+import NIOWebSocket
+import Scanner
+import ScalperCore
+import ScalperTestSupport
+import Synchronization
+import Testing
+
+/// Runs a local exchange over the sample for the duration of `body`.
+private func withExchange<R: Sendable>(
+    pairs: Int? = nil,
+    speed: Double = 60,
+    forcedDisconnect: Double? = nil,
+    startDay: Int = 1,
+    _ body: @Sendable (ExchangeServer, Int) async throws -> R
+) async throws -> R {
+    let series = [
+        ("FILUSDT", try Fixtures.sampleKlines("FILUSDT-1m-2023-08.zip")),
+        ("NEARUSDT", try Fixtures.sampleKlines("NEARUSDT-1m-2023-08.zip")),
+    ].map { (symbol: $0.0, klines: $0.1) }
+    var settings = ExchangeSettings()
+    settings.speed = speed
+    settings.forcedDisconnectSeconds = forcedDisconnect
+    settings.startTime = 1_690_848_000_000 + Int64(startDay) * 86_400_000  // 2023-08-01 + startDay
+    let server = ExchangeServer(market: try ReplayMarket(series: series, pairCount: pairs), settings: settings)
+    let logger = { () -> Logger in
+        var l = Logger(label: "test.exchange")
+        l.logLevel = .critical
+        return l
+    }()
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    return try await withThrowingTaskGroup(of: R?.self) { group in
+        group.addTask {
+            try await server.run(port: 0, logger: logger) { port in continuation.yield(port) }
+            return nil
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        let result = try await body(server, port)
+        group.cancelAll()
+        return result
+    }
+}
+
+@Suite("The local exchange and the scanner over loopback", .serialized)
+struct ExchangeTests {
+    @Test("scalper download's REST path works against the exchange and stores the very bars it replays")
+    func downloadFromExchange() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try MarketStore(path: dir.path("m.sqlite"))
+        try await withExchange(startDay: 3) { server, port in
+            let client = RetryingClient(fetcher: URLSessionFetcher(timeoutSeconds: 10), policy: RetryPolicy(maxRetries: 2))
+            let end = server.now / 60_000 * 60_000 - 60_000
+            let start = end - 2_500 * 60_000
+            let report = try await RESTKlineDownloader(
+                store: store,
+                client: client,
+                options: .init(baseURL: URL(string: "http://127.0.0.1:\(port)")!)
+            ).download(symbol: "FILUSDT", interval: .oneMinute, from: start, to: end)
+            #expect(report.inserted == 2_500 && report.requests == 3)
+            let original = try Fixtures.sampleKlines("FILUSDT-1m-2023-08.zip").filter { $0.openTime >= start && $0.openTime < end }
+            let stored = try store.klines(symbol: "FILUSDT", interval: .oneMinute, from: start, to: end)
+            #expect(stored.count == original.count && zip(stored, original).allSatisfy { $0.isSameBar(as: $1) })
+        }
+    }
+
+    @Test("WebSocket: combined streams, SUBSCRIBE / LIST_SUBSCRIPTIONS / UNSUBSCRIBE with ids, Binance payloads")
+    func webSocket() async throws {
+        try await withExchange(pairs: 10) { _, port in
+            let frames = Mutex<[String]>([])
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@miniTicker", logger: Logger(label: "t")) { inbound, outbound, _ in
+                try await outbound.write(.text(#"{"method":"SUBSCRIBE","params":["nearusdt@kline_1m","fild1usdt@depth20@100ms"],"id":7}"#))
+                try await outbound.write(.text(#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#))
+                try await outbound.write(.text(#"{"method":"SUBSCRIBE","params":["nosuchusdt@kline_1m"],"id":9}"#))
+                var count = 0
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message else { continue }
+                    frames.withLock { $0.append(text) }
+                    count += 1
+                    if count == 60 {
+                        try await outbound.write(.text(#"{"method":"UNSUBSCRIBE","params":["filusdt@miniticker"],"id":10}"#))
+                    }
+                    if count >= 200 { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            let all = frames.withLock { $0 }
+            #expect(all.contains(#"{"result":null,"id":7}"#))
+            #expect(all.contains { $0.hasPrefix(#"{"result":["#) && $0.contains("nearusdt@kline_1m") && $0.hasSuffix(#""id":8}"#) })
+            #expect(all.contains { $0.contains("Invalid stream nosuchusdt@kline_1m") && $0.contains(#""id":9"#) })
+            let tickers = all.filter { $0.hasPrefix(#"{"stream":"filusdt@miniticker""#) }
+            #expect(!tickers.isEmpty)
+            for t in tickers {
+                let parsed = try MiniTickerParser.parse(t)
+                #expect(parsed.symbol == "FILUSDT" && parsed.close > 0)
+            }
+            let klines = all.filter { $0.contains(#""stream":"nearusdt@kline_1m""#) }
+            #expect(klines.contains { $0.contains(#""x":true"#) } || klines.count > 3)
+            #expect(all.contains { $0.contains(#""stream":"fild1usdt@depth20@100ms""#) && $0.contains(#""bids":[["#) })
+            // After UNSUBSCRIBE (frame 60) no miniTicker for FILUSDT arrives.
+            let afterUnsubscribe = all.dropFirst(70)
+            #expect(!afterUnsubscribe.contains { $0.hasPrefix(#"{"stream":"filusdt@miniticker""#) })
+        }
+    }
+
+    @Test("150 pairs at 60x: the scanner ranks candidates, follows them, survives forced disconnects and loses no closed bar")
+    func scannerEndToEnd() async throws {
+        try await withExchange(pairs: 150, speed: 60, forcedDisconnect: 6) { _, port in
+            var settings = ScannerServiceSettings(restURL: URL(string: "http://127.0.0.1:\(port)")!, webSocketURL: "ws://127.0.0.1:\(port)")
+            settings.candidates = 8
+            settings.backoffInitialSeconds = 0.2
+            settings.backoffMaxSeconds = 1
+            var logger = Logger(label: "test.scanner")
+            logger.logLevel = .critical
+            let service = ScannerService(settings: settings, logger: logger)
+            let reports = Mutex<[ScannerReport]>([])
+            try await service.run(duration: 20) { report in reports.withLock { $0.append(report) } }
+            let stats = await service.currentStatistics
+            let last = try #require(reports.withLock { $0.last })
+            #expect(last.pairs == 150)
+            #expect(last.top.count == 8 && zip(last.top, last.top.dropFirst()).allSatisfy { $0.score >= $1.score })
+            #expect(stats.reconnects >= 2)
+            #expect(stats.malformed == 0)
+            #expect(stats.subscribes >= 1)
+            #expect(stats.klinesStreamed > 0)
+            #expect(await service.followedBarCount > 20)
+            #expect(await service.missingBarsWhileFollowed == 0)
+        }
+    }
+}
