@@ -45,6 +45,24 @@ import json, sys
 m = json.load(open(sys.argv[1]))
 print(f"bench backtest.bars_per_s {m['bars_per_s']:.0f} bars/s")
 PY
+echo "== CryptoScalper: scalper exchange (200 pairs, 1x) + scalper scan for 30 s over loopback" >&2
+"$bin" exchange --store "$work/bench.sqlite" --port 0 --pairs 200 --speed 1 > "$work/exchange.log" 2>&1 &
+exchange_pid=$!
+for _ in $(seq 1 100); do grep -q "^exchange: " "$work/exchange.log" && break; sleep 0.2; done
+port=$(sed -n 's|^exchange: http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/exchange.log")
+"$bin" scan --ws-url "ws://127.0.0.1:$port" --rest-url "http://127.0.0.1:$port" --universe 200 --duration 30 --json \
+    > /dev/null 2> "$work/scan.err" || true
+kill "$exchange_pid" 2>/dev/null || true
+wait "$exchange_pid" 2>/dev/null || true
+tail -1 "$work/scan.err" >&2
+python3 - "$work/scan.err" >> "$ours" <<'PY'
+import re, sys
+line = open(sys.argv[1]).read().strip().splitlines()[-1]
+p99 = re.search(r"p99 ([0-9.]+) ms", line)
+rss = re.search(r"peak RSS ([0-9.]+) MB", line)
+if p99: print(f"bench scanner.detect_p99_ms {p99.group(1)} ms")
+if rss: print(f"bench scanner.rss_mb_200_pairs {rss.group(1)} MB")
+PY
 echo "== CryptoScalper: scalper bench (features, predict)" >&2
 "$bin" bench --model "$work/models/bench" >> "$ours"
 

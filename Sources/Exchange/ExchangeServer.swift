@@ -196,12 +196,16 @@ public final class ExchangeServer: Sendable {
                             return
                         }
                     }
-                    let simNow = self.now
-                    let streams = subscriptions.state.withLock { $0 }
-                    for frame in self.frames(streams: streams, from: lastSim, to: simNow, combined: combined) {
-                        try await outbound.write(.text(frame))
+                    let tickEnd = self.now
+                    let streams = subscriptions.state.withLock { $0 }.sorted()
+                    // Each stream's frames are built at the moment they are sent (event time = now), and
+                    // sent before the next stream's are built, so a frame waits for no other.
+                    for stream in streams {
+                        for frame in self.frames(streams: [stream], from: lastSim, to: max(tickEnd, self.now), combined: combined) {
+                            try await outbound.write(.text(frame))
+                        }
                     }
-                    lastSim = simNow
+                    lastSim = tickEnd
                 }
             }
             group.addTask {
@@ -304,7 +308,17 @@ public final class ExchangeServer: Sendable {
         #"{"e":"kline","E":\#(eventTime),"s":"\#(symbol)","k":{"t":\#(k.openTime),"T":\#(k.closeTime),"s":"\#(symbol)","i":"1m","f":0,"L":0,"o":"\#(f(k.open))","c":"\#(f(k.close))","h":"\#(f(k.high))","l":"\#(f(k.low))","v":"\#(f(k.volume))","n":\#(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),"x":\#(closed),"q":"\#(f(k.quoteVolume))","V":"\#(f(k.takerBuyBaseVolume))","Q":"\#(f(k.takerBuyQuoteVolume))","B":"0"}}"#
     }
 
-    private func f(_ x: Double) -> String { x.isFinite ? String(format: "%.8f", x) : "0" }
+    /// A price or quantity as Binance writes it: fixed 8 decimals (rounded half away from zero).
+    private func f(_ x: Double) -> String {
+        guard x.isFinite, abs(x) < 9e9 else { return x.isFinite ? String(format: "%.8f", x) : "0" }
+        let scaled = (abs(x) * 1e8).rounded()
+        let units = Int64(scaled)
+        let whole = units / 100_000_000
+        let fraction = units % 100_000_000
+        var digits = String(fraction)
+        if digits.count < 8 { digits = String(repeating: "0", count: 8 - digits.count) + digits }
+        return (x < 0 && units != 0 ? "-" : "") + String(whole) + "." + digits
+    }
 }
 
 /// A connection's subscribed streams, shared by its reader and writer tasks.

@@ -30,6 +30,8 @@ public struct ScannerServiceSettings: Sendable {
     public var backoffMaxSeconds = 30.0
     /// Streams per connection at most.
     public var maxStreamsPerConnection = 1_024
+    /// Seconds between reloads of the universe from exchangeInfo and ticker/24hr (hourly).
+    public var universeRefreshSeconds = 3_600.0
     /// Scanner scoring settings.
     public var scoring = ScannerConfiguration()
 
@@ -93,6 +95,12 @@ public actor ScannerService {
     public private(set) var finishedStretches: [(symbol: String, openTimes: [Int64])] = []
     private var lastFrameTime: Int64 = 0
     private var universe: [String] = []
+    private var universeLoadedAt = ContinuousClock.now
+    /// Exchange time minus local time, ms (from /api/v3/time), for detection latency.
+    private var clockOffset: Int64 = 0
+    /// Milliseconds from the exchange's event time to the frame being applied, per miniTicker
+    /// (meaningful at replay speed 1, where event time runs with the wall clock).
+    public private(set) var detectionLatencies: [Double] = []
 
     /// Creates a scanner.
     public init(settings: ScannerServiceSettings, logger: Logger, fetcher: any HTTPFetching = URLSessionFetcher(timeoutSeconds: 10)) {
@@ -119,6 +127,10 @@ public actor ScannerService {
     /// Runs for `duration` seconds (nil: until cancelled), calling `report` at each refresh.
     public func run(duration: Double?, report: @escaping @Sendable (ScannerReport) -> Void) async throws {
         universe = try await loadUniverse()
+        universeLoadedAt = .now
+        if let time = try? await getJSON("api/v3/time") as? [String: Any], let server = (time["serverTime"] as? NSNumber)?.int64Value {
+            clockOffset = server - UTC.now()
+        }
         guard !universe.isEmpty else { throw ScannerServiceError("no tradable USDT pair above the volume floor at \(settings.restURL)") }
         logger.info("universe", metadata: ["pairs": "\(universe.count)"])
         let deadline = duration.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }
@@ -171,6 +183,10 @@ public actor ScannerService {
                         if silent > .milliseconds(Int(self.settings.silenceSeconds * 1000)) {
                             throw ScannerServiceError("no message for \(self.settings.silenceSeconds) s")
                         }
+                        if await self.universeIsStale() {
+                            try await self.reloadUniverse()
+                            throw ScannerServiceError("universe refreshed; reconnecting with the new stream list")
+                        }
                         let (added, removed, snapshot) = await self.refresh()
                         if !removed.isEmpty {
                             try await outbound.write(.text(Self.request("UNSUBSCRIBE", Self.detailStreams(removed), id: nextID)))
@@ -190,6 +206,14 @@ public actor ScannerService {
                 group.cancelAll()
             }
         }
+    }
+
+    private func universeIsStale() -> Bool { ContinuousClock.now - universeLoadedAt > .seconds(settings.universeRefreshSeconds) }
+
+    private func reloadUniverse() async throws {
+        let next = try await loadUniverse()
+        if !next.isEmpty { universe = next }
+        universeLoadedAt = .now
     }
 
     private func countSubscribe() { statistics.subscribes += 1 }
@@ -228,6 +252,9 @@ public actor ScannerService {
         }
         if case .some(.some(let ticker)) = outcome {
             state.apply(ticker)
+            if detectionLatencies.count < 2_000_000 {
+                detectionLatencies.append(Double(UTC.now() + clockOffset - ticker.eventTime))
+            }
             lastFrameTime = max(lastFrameTime, ticker.eventTime)
             return
         }

@@ -59,7 +59,9 @@ struct ScanCommand: AsyncParsableCommand {
         }
         let stats = await service.currentStatistics
         let gaps = await service.missingBarsWhileFollowed
-        let summary = "scan: \(stats.messages) frames, \(stats.malformed) malformed, \(stats.reconnects) reconnects, \(stats.subscribes) subscribe and \(stats.unsubscribes) unsubscribe requests, \(stats.klinesStreamed) closed bars streamed, \(stats.klinesBackfilled) backfilled, \(gaps) bars missing while followed"
+        let latencies = await service.detectionLatencies.sorted()
+        func q(_ p: Double) -> String { latencies.isEmpty ? "–" : String(format: "%.2f", latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]) }
+        let summary = "scan: \(stats.messages) frames, \(stats.malformed) malformed, \(stats.reconnects) reconnects, \(stats.subscribes) subscribe and \(stats.unsubscribes) unsubscribe requests, \(stats.klinesStreamed) closed bars streamed, \(stats.klinesBackfilled) backfilled, \(gaps) bars missing while followed; detection latency p50 \(q(0.5)) ms p99 \(q(0.99)) ms; peak RSS \(String(format: "%.1f", peakResidentMegabytes())) MB"
         FileHandle.standardError.write(Data((summary + "\n").utf8))
     }
 }
