@@ -141,7 +141,7 @@ let package = Package(
         .testTarget(
             name: "ExchangeTests",
             dependencies: [
-                "Exchange", "Scanner", "MarketData", "ScalperCore", "ScalperTestSupport",
+                "Exchange", "Scanner", "MarketData", "ScalperCore", "ScalperTestSupport", "Features",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -31,8 +31,9 @@ public struct ExchangeSettings: Sendable {
 ///
 /// Streams: `<s>@miniTicker` and `!miniTicker@arr` every sim second, `<s>@kline_1m` every two sim
 /// seconds and at each bar's close (`x: true`, never skipped), `<s>@bookTicker` and
-/// `<s>@depth20@100ms` from the seeded book model every sim second. Prices and quantities are
-/// strings, as Binance sends them.
+/// `<s>@depth20@100ms` from the seeded book model every sim second, `<s>@depth@100ms` diff events
+/// against it (U/u contiguous with the REST snapshot's lastUpdateId) and `<s>@trade` every sim
+/// second. Prices and quantities are strings, as Binance sends them.
 public final class ExchangeServer: Sendable {
     /// The market replayed.
     public let market: ReplayMarket
@@ -250,7 +251,7 @@ public final class ExchangeServer: Sendable {
         if stream == "!miniticker@arr" { return true }
         let parts = stream.split(separator: "@", maxSplits: 1).map(String.init)
         guard parts.count == 2, market.pairs[parts[0].uppercased()] != nil else { return false }
-        return ["miniticker", "kline_1m", "bookticker", "depth20@100ms", "depth20"].contains(parts[1])
+        return ["miniticker", "kline_1m", "bookticker", "depth20@100ms", "depth20", "depth@100ms", "depth", "trade"].contains(parts[1])
     }
 
     /// The frames for `streams` between two sim instants.
@@ -292,10 +293,38 @@ public final class ExchangeServer: Sendable {
                 } else {
                     emit(stream, #"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids)),"asks":\#(levels(book.asks))}"#)
                 }
+            case "depth@100ms", "depth":
+                // Diff events between the model's book at the previous tick and now: U = previous u + 1,
+                // u = now (ms), so a client that syncs from /api/v3/depth sees contiguous ids.
+                guard secondChanged, let before = market.book(symbol, at: from), let after = market.book(symbol, at: to) else { continue }
+                let bids = diff(before.bids, after.bids)
+                let asks = diff(before.asks, after.asks)
+                emit(stream, #"{"e":"depthUpdate","E":\#(to),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids)),"a":\#(levels(asks))}"#)
+            case "trade":
+                guard secondChanged, let st = market.state(symbol, at: to) else { continue }
+                let quantity = max(0.001, (st.volume24 / 86_400 * 1_000).rounded() / 1_000)
+                let buyerIsMaker = (mix(market.seed ^ UInt64(bitPattern: to)) & 1) == 0
+                emit(stream, #"{"e":"trade","E":\#(to),"s":"\#(symbol)","t":\#(to / 1_000),"p":"\#(f(st.price))","q":"\#(f(quantity))","T":\#(to),"m":\#(buyerIsMaker),"M":true}"#)
             default:
                 continue
             }
         }
+        return out
+    }
+
+    /// Levels of `after` that differ from `before`, and `before`'s levels that are gone (quantity 0),
+    /// compared as the decimal strings sent, so two doubles that print the same are one level.
+    private func diff(_ before: [(Double, Double)], _ after: [(Double, Double)]) -> [(Double, Double)] {
+        var old: [String: String] = [:]
+        for (p, q) in before { old[f(p)] = f(q) }
+        var out: [(Double, Double)] = []
+        var seen = Set<String>()
+        for (p, q) in after {
+            let key = f(p)
+            seen.insert(key)
+            if old[key] != f(q) { out.append((p, q)) }
+        }
+        for (p, _) in before where !seen.contains(f(p)) { out.append((p, 0)) }
         return out
     }
 

@@ -257,7 +257,11 @@ public final class ReplayMarket: Sendable {
 
     /// A seeded synthetic book around the current price: 20 levels a side, spread and depth scaled
     /// by the bar's range and volume (the model used where no depth was recorded).
-    public func book(_ symbol: String, at time: Int64, levels: Int = 20) -> (bids: [(Double, Double)], asks: [(Double, Double)], updateID: Int64)? {
+    ///
+    /// The book changes once per sim second (its update id is that second's first millisecond), so
+    /// a snapshot and the diffs between seconds compose exactly.
+    public func book(_ symbol: String, at rawTime: Int64, levels: Int = 20) -> (bids: [(Double, Double)], asks: [(Double, Double)], updateID: Int64)? {
+        let time = rawTime / 1_000 * 1_000
         guard let pair = pairs[symbol], let s = state(symbol, at: time) else { return nil }
         let tick = pow(10, -Double(pair.priceDecimals))
         let range = max(s.bar.high - s.bar.low, tick)

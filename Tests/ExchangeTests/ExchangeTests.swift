@@ -1,4 +1,5 @@
 import Exchange
+import Features
 import Foundation
 import HummingbirdWSClient
 import Logging
@@ -130,6 +131,47 @@ struct ExchangeTests {
             #expect(stats.klinesStreamed > 0)
             #expect(await service.followedBarCount > 20)
             #expect(await service.missingBarsWhileFollowed == 0)
+        }
+    }
+}
+
+@Suite("The exchange's order-book streams")
+struct ExchangeBookTests {
+    @Test("A book synced from /api/v3/depth plus depth@100ms diffs matches depth20 and never crosses")
+    func diffDepthSyncs() async throws {
+        try await withExchange(pairs: 4, speed: 30) { _, port in
+            let snapshotURL = URL(string: "http://127.0.0.1:\(port)/api/v3/depth?symbol=FILUSDT&limit=20")!
+            let frames = Mutex<[String]>([])
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@depth@100ms/filusdt@trade", logger: Logger(label: "t")) { inbound, outbound, _ in
+                var count = 0
+                for try await message in inbound.messages(maxSize: 1 << 20) {
+                    guard case .text(let text) = message else { continue }
+                    frames.withLock { $0.append(text) }
+                    count += 1
+                    if count == 3 {
+                        let response = try await URLSessionFetcher().get(snapshotURL, headers: [:])
+                        frames.withLock { $0.append(String(decoding: response.body, as: UTF8.self)) }
+                    }
+                    if count >= 80 { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            var book = OrderBook()
+            var outcomes: [OrderBook.Outcome] = []
+            var trades = 0
+            for text in frames.withLock({ $0 }) {
+                switch try MarketMessageParser.parse(Data(text.utf8)) {
+                case .depthUpdate(_, let event): outcomes.append(book.apply(event))
+                case .depthSnapshot(_, let snapshot): outcomes += book.applySnapshot(snapshot)
+                case .trade: trades += 1
+                default: break
+                }
+                #expect(!book.isCrossed)
+            }
+            #expect(book.isSynced && book.statistics.gaps == 0)
+            #expect(outcomes.filter { $0 == .applied }.count > 10)
+            #expect(book.bids.count == 20 && book.asks.count == 20)
+            #expect(trades > 10)
         }
     }
 }
