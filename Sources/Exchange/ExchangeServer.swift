@@ -296,10 +296,16 @@ public final class ExchangeServer: Sendable {
             case "depth@100ms", "depth":
                 // Diff events between the model's book at the previous tick and now: U = previous u + 1,
                 // u = now (ms), so a client that syncs from /api/v3/depth sees contiguous ids.
-                guard secondChanged, let before = market.book(symbol, at: from), let after = market.book(symbol, at: to) else { continue }
-                let bids = diff(before.bids, after.bids)
-                let asks = diff(before.asks, after.asks)
-                emit(stream, #"{"e":"depthUpdate","E":\#(to),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids)),"a":\#(levels(asks))}"#)
+                // One event per sim second crossed, so every REST snapshot (taken at a second) is the
+                // base of exactly one event, even when a slow tick crosses several seconds.
+                var second = from / 1_000 * 1_000
+                while second + 1_000 <= to / 1_000 * 1_000 {
+                    defer { second += 1_000 }
+                    guard let before = market.book(symbol, at: second), let after = market.book(symbol, at: second + 1_000) else { continue }
+                    let bids = diff(before.bids, after.bids)
+                    let asks = diff(before.asks, after.asks)
+                    emit(stream, #"{"e":"depthUpdate","E":\#(second + 1_000),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids)),"a":\#(levels(asks))}"#)
+                }
             case "trade":
                 guard secondChanged, let st = market.state(symbol, at: to) else { continue }
                 let quantity = max(0.001, (st.volume24 / 86_400 * 1_000).rounded() / 1_000)
