@@ -38,6 +38,9 @@ struct ExchangeCommand: AsyncParsableCommand {
     @Option(help: "Close every WebSocket connection after this many seconds.")
     var forcedDisconnect: Double?
 
+    @Option(help: "Probability per sim second that a WebSocket connection is dropped (resilience tests).")
+    var dropProbability = 0.0
+
     @Option(help: "Seed of the within-bar paths and the book model.")
     var seed: UInt64 = 42
 
@@ -58,6 +61,7 @@ struct ExchangeCommand: AsyncParsableCommand {
         exchangeSettings.speed = speed
         exchangeSettings.startTime = from.flatMap { UTC.parse($0) }
         exchangeSettings.forcedDisconnectSeconds = forcedDisconnect
+        exchangeSettings.dropProbability = dropProbability
         let market: ReplayMarket
         do {
             market = try ReplayMarket(series: series, pairCount: pairs, seed: seed)
