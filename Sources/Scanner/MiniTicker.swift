@@ -26,6 +26,45 @@ public struct StreamMessageError: Error, Equatable, Sendable, CustomStringConver
     public var description: String { "malformed stream message: \(reason)" }
 }
 
+/// A symbol of up to 16 ASCII bytes packed into two words: hashing it costs no allocation.
+public struct SymbolKey: Hashable, Sendable {
+    var low: UInt64
+    var high: UInt64
+    var length: UInt8
+
+    init?(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) {
+        guard range.count <= 16, !range.isEmpty else { return nil }
+        var lo: UInt64 = 0
+        var hi: UInt64 = 0
+        for (k, i) in range.enumerated() {
+            if k < 8 { lo |= UInt64(bytes[i]) << (8 * UInt64(k)) } else { hi |= UInt64(bytes[i]) << (8 * UInt64(k - 8)) }
+        }
+        low = lo
+        high = hi
+        length = UInt8(range.count)
+    }
+
+    /// The key of a symbol given as text.
+    public init?(_ symbol: String) {
+        var copy = symbol
+        guard let key = copy.withUTF8({ SymbolKey($0, 0..<$0.count) }) else { return nil }
+        self = key
+    }
+}
+
+/// A parsed miniTicker whose symbol is still a key into the frame's bytes.
+struct RawMiniTicker {
+    var symbol: SymbolKey
+    var symbolRange: Range<Int>
+    var eventTime: Int64
+    var close: Double
+    var open: Double
+    var high: Double
+    var low: Double
+    var baseVolume: Double
+    var quoteVolume: Double
+}
+
 /// Parses miniTicker frames (raw or in the combined-stream envelope) straight from bytes.
 ///
 /// A small strict JSON reader: no intermediate objects, no allocation beyond the symbol string, so
@@ -35,23 +74,39 @@ public struct StreamMessageError: Error, Equatable, Sendable, CustomStringConver
 public enum MiniTickerParser {
     /// Parses one frame.
     public static func parse(_ bytes: UnsafeBufferPointer<UInt8>) throws(StreamMessageError) -> MiniTicker {
+        materialize(try parseRaw(bytes), bytes)
+    }
+
+    static func materialize(_ r: RawMiniTicker, _ bytes: UnsafeBufferPointer<UInt8>) -> MiniTicker {
+        MiniTicker(
+            symbol: String(decoding: UnsafeBufferPointer(rebasing: bytes[r.symbolRange]), as: UTF8.self),
+            eventTime: r.eventTime,
+            close: r.close,
+            open: r.open,
+            high: r.high,
+            low: r.low,
+            baseVolume: r.baseVolume,
+            quoteVolume: r.quoteVolume
+        )
+    }
+
+    /// Parses a combined-stream frame without creating any string.
+    static func parseRaw(_ bytes: UnsafeBufferPointer<UInt8>) throws(StreamMessageError) -> RawMiniTicker {
         var r = Reader(bytes: bytes)
-        var ticker: MiniTicker?
-        var sawData = false
-        try r.object { (key, reader) throws(StreamMessageError) in
+        var ticker: RawMiniTicker?
+        try r.beginObject()
+        while let key = try r.nextKey() {
             switch key {
             case .data:
-                sawData = true
-                ticker = try parsePayload(&reader)
+                ticker = try parsePayload(&r)
             case .c, .o, .h, .l, .v, .q, .e, .E, .s:
-                // A raw (non-combined) payload: parse it as the whole object.
                 throw StreamMessageError(reason: "raw payload")
             default:
-                try reader.skipValue()
+                try r.skipValue()
             }
         }
         try r.end()
-        guard sawData, let ticker else { throw StreamMessageError(reason: "no 'data' object") }
+        guard let ticker else { throw StreamMessageError(reason: "no 'data' object") }
         return ticker
     }
 
@@ -63,7 +118,7 @@ public enum MiniTickerParser {
             var r = Reader(bytes: bytes)
             let t = try parsePayload(&r)
             try r.end()
-            return t
+            return materialize(t, bytes)
         }
     }
 
@@ -80,9 +135,9 @@ public enum MiniTickerParser {
         return try result.get()
     }
 
-    private static func parsePayload(_ r: inout Reader) throws(StreamMessageError) -> MiniTicker {
-        var symbol: String?
-        var event: String?
+    private static func parsePayload(_ r: inout Reader) throws(StreamMessageError) -> RawMiniTicker {
+        var symbol: Range<Int>?
+        var eventOK = true
         var time: Int64?
         var c = Double.nan
         var o = Double.nan
@@ -90,32 +145,43 @@ public enum MiniTickerParser {
         var l = Double.nan
         var v = Double.nan
         var q = Double.nan
-        try r.object { (key, reader) throws(StreamMessageError) in
+        try r.beginObject()
+        while let key = try r.nextKey() {
             switch key {
-            case .e: event = try reader.string()
-            case .E: time = try reader.integer("E")
-            case .s: symbol = try reader.string()
-            case .c: c = try reader.decimalString("c")
-            case .o: o = try reader.decimalString("o")
-            case .h: h = try reader.decimalString("h")
-            case .l: l = try reader.decimalString("l")
-            case .v: v = try reader.decimalString("v")
-            case .q: q = try reader.decimalString("q")
-            default: try reader.skipValue()
+            case .e:
+                let (a, b) = try r.rawString()
+                eventOK = r.equals(a..<b, Self.eventName)
+            case .E: time = try r.integer("E")
+            case .s:
+                let (a, b) = try r.rawString()
+                symbol = a..<b
+            case .c: c = try r.decimalString("c")
+            case .o: o = try r.decimalString("o")
+            case .h: h = try r.decimalString("h")
+            case .l: l = try r.decimalString("l")
+            case .v: v = try r.decimalString("v")
+            case .q: q = try r.decimalString("q")
+            default: try r.skipValue()
             }
         }
-        guard event == nil || event == "24hrMiniTicker" else {
-            throw StreamMessageError(reason: "event '\(event ?? "")' is not 24hrMiniTicker")
+        guard eventOK else { throw StreamMessageError(reason: "event is not 24hrMiniTicker") }
+        guard let symbol, let key = SymbolKey(r.bytes, symbol) else {
+            throw StreamMessageError(reason: "field 's' missing, empty or longer than 16 bytes")
         }
-        guard let symbol, !symbol.isEmpty, symbol.count <= 20 else { throw StreamMessageError(reason: "field 's' missing or empty") }
         guard let time, time > 0 else { throw StreamMessageError(reason: "field 'E' missing or not a positive integer") }
-        for (name, value) in [("c", c), ("o", o), ("h", h), ("l", l), ("v", v), ("q", q)] where value.isNaN {
-            throw StreamMessageError(reason: "field '\(name)' missing")
-        }
+        // Plain checks, no temporary array: this runs for every frame.
+        if c.isNaN { throw StreamMessageError(reason: "field 'c' missing") }
+        if o.isNaN { throw StreamMessageError(reason: "field 'o' missing") }
+        if h.isNaN { throw StreamMessageError(reason: "field 'h' missing") }
+        if l.isNaN { throw StreamMessageError(reason: "field 'l' missing") }
+        if v.isNaN { throw StreamMessageError(reason: "field 'v' missing") }
+        if q.isNaN { throw StreamMessageError(reason: "field 'q' missing") }
         guard c > 0 else { throw StreamMessageError(reason: "field 'c' must be a positive price") }
         guard o >= 0, h >= 0, l >= 0, v >= 0, q >= 0 else { throw StreamMessageError(reason: "negative 24 h statistic") }
-        return MiniTicker(symbol: symbol, eventTime: time, close: c, open: o, high: h, low: l, baseVolume: v, quoteVolume: q)
+        return RawMiniTicker(symbol: key, symbolRange: symbol, eventTime: time, close: c, open: o, high: h, low: l, baseVolume: v, quoteVolume: q)
     }
+
+    static let eventName: [UInt8] = Array("24hrMiniTicker".utf8)
 }
 
 /// Keys the parser cares about (anything else is `.other`).
@@ -128,6 +194,8 @@ struct Reader {
     let bytes: UnsafeBufferPointer<UInt8>
     var i = 0
     var depth = 0
+    var pendingClose = false
+    var firstKey = true
 
     init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
@@ -149,6 +217,53 @@ struct Reader {
     mutating func end() throws(StreamMessageError) {
         skipSpace()
         guard i == bytes.count else { throw StreamMessageError(reason: "trailing bytes after the object at byte \(i)") }
+    }
+
+    /// Opens an object; iterate its keys with ``nextKey()``.
+    mutating func beginObject() throws(StreamMessageError) {
+        depth += 1
+        guard depth <= 32 else { throw StreamMessageError(reason: "nesting too deep") }
+        try expect(0x7B, "'{'")
+        skipSpace()
+        if i < bytes.count, bytes[i] == 0x7D {
+            i += 1
+            depth -= 1
+            pendingClose = true
+        } else {
+            pendingClose = false
+            firstKey = true
+        }
+    }
+
+    /// The next key of the open object (positioned at its value), or nil at its end.
+    mutating func nextKey() throws(StreamMessageError) -> Key? {
+        if pendingClose {
+            pendingClose = false
+            return nil
+        }
+        skipSpace()
+        if !firstKey {
+            guard i < bytes.count else { throw StreamMessageError(reason: "unterminated object") }
+            if bytes[i] == 0x7D {
+                i += 1
+                depth -= 1
+                return nil
+            }
+            guard bytes[i] == 0x2C else { throw StreamMessageError(reason: "expected ',' or '}' at byte \(i)") }
+            i += 1
+        }
+        firstKey = false
+        let key = try readKey()
+        try expect(0x3A, "':'")
+        skipSpace()
+        return key
+    }
+
+    /// Whether bytes `range` equal `text`.
+    func equals(_ range: Range<Int>, _ text: [UInt8]) -> Bool {
+        guard range.count == text.count else { return false }
+        for (k, i) in range.enumerated() where bytes[i] != text[k] { return false }
+        return true
     }
 
     /// Reads an object, calling `body` for each key with the reader positioned at its value.
@@ -218,7 +333,7 @@ struct Reader {
         return String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)
     }
 
-    private mutating func rawString() throws(StreamMessageError) -> (Int, Int) {
+    mutating func rawString() throws(StreamMessageError) -> (Int, Int) {
         guard i < bytes.count, bytes[i] == 0x22 else { throw StreamMessageError(reason: "expected a string at byte \(i)") }
         i += 1
         let start = i
@@ -260,8 +375,9 @@ struct Reader {
     mutating func decimalString(_ name: String) throws(StreamMessageError) -> Double {
         let (start, end) = try rawString()
         var mantissa: UInt64 = 0
-        var digits = 0
-        var fraction = 0
+        var digits = 0  // significant digits in the mantissa
+        var fraction = 0  // digits after the dot that the mantissa holds
+        var pendingZeros = 0  // zeros after the dot not yet taken into the mantissa
         var seenDot = false
         var j = start
         var negative = false
@@ -274,12 +390,18 @@ struct Reader {
             let b = bytes[j]
             if b >= 0x30 && b <= 0x39 {
                 any = true
-                if digits < 19 {
-                    if mantissa != 0 || b != 0x30 { digits += 1 }
-                    mantissa = mantissa * 10 + UInt64(b - 0x30)
-                    if seenDot { fraction += 1 }
+                let d = UInt64(b - 0x30)
+                if seenDot && d == 0 {
+                    // Trailing zeros of the fraction change nothing: hold them until a non-zero digit.
+                    pendingZeros += 1
                 } else {
-                    return try slowDecimal(start, end, name)
+                    let needed = (mantissa == 0 && d == 0) ? 0 : pendingZeros + 1
+                    if digits + needed > 19 { return try slowDecimal(start, end, name) }
+                    for _ in 0..<pendingZeros { mantissa *= 10 }
+                    if seenDot { fraction += pendingZeros + 1 }
+                    pendingZeros = 0
+                    mantissa = mantissa * 10 + d
+                    if mantissa != 0 { digits += needed }
                 }
             } else if b == 0x2E && !seenDot {
                 seenDot = true

@@ -245,17 +245,21 @@ public actor ScannerService {
     func handle(_ text: String) {
         statistics.messages += 1
         var copy = text
-        let outcome: MiniTicker?? = copy.withUTF8 { buffer in
-            // Most frames are miniTickers: the fast parser first.
-            if let t = try? MiniTickerParser.parse(buffer) { return .some(t) }
-            return .some(nil)
-        }
-        if case .some(.some(let ticker)) = outcome {
-            state.apply(ticker)
-            if detectionLatencies.count < 2_000_000 {
-                detectionLatencies.append(Double(UTC.now() + clockOffset - ticker.eventTime))
+        // Most frames are miniTickers: the allocation-free path first.
+        let applied: Bool = copy.withUTF8 { buffer in
+            do throws(StreamMessageError) {
+                try state.apply(frame: buffer)
+                return true
+            } catch {
+                return false
             }
-            lastFrameTime = max(lastFrameTime, ticker.eventTime)
+        }
+        if applied {
+            let eventTime = state.lastEventTime
+            lastFrameTime = max(lastFrameTime, eventTime)
+            if detectionLatencies.count < 2_000_000 {
+                detectionLatencies.append(Double(UTC.now() + clockOffset - eventTime))
+            }
             return
         }
         // Everything else (detail streams, replies) through the general parser.

@@ -72,10 +72,17 @@ public struct ScannerState: Sendable {
     public let configuration: ScannerConfiguration
     /// Pair index by symbol.
     public private(set) var index: [String: Int] = [:]
+    private var keyIndex: [SymbolKey: Int] = [:]
+    /// Event time of the last update applied (ms).
+    public private(set) var lastEventTime: Int64 = 0
     /// Symbols by index.
     public private(set) var symbols: [String] = []
+    /// Row-major pairs × 5 score features, updated in place per message (a plain array: the hot
+    /// path stays free of generic calls); ``features`` wraps it as a matrix for scoring.
+    private var featureRows: [Double] = []
+
     /// rows = pairs, columns = the five score features.
-    public private(set) var features = Matrix<Double>(rows: 0, columns: 5)
+    public var features: Matrix<Double> { Matrix(rows: symbols.count, columns: 5, storage: featureRows) }
     /// Score of each pair as of its last update.
     public private(set) var scores: [Double] = []
     private var pairs: [PairHistory] = []
@@ -91,33 +98,57 @@ public struct ScannerState: Sendable {
     /// Number of pairs seen.
     public var count: Int { symbols.count }
 
+    /// Parses a combined-stream miniTicker frame and applies it: the hot path, which creates no
+    /// string for pairs already known.
+    @discardableResult
+    public mutating func apply(frame bytes: UnsafeBufferPointer<UInt8>) throws(StreamMessageError) -> Double {
+        let raw = try MiniTickerParser.parseRaw(bytes)
+        let k = keyIndex[raw.symbol] ?? addPair(String(decoding: UnsafeBufferPointer(rebasing: bytes[raw.symbolRange]), as: UTF8.self), raw.symbol)
+        return update(k, time: raw.eventTime, close: raw.close, open: raw.open, high: raw.high, low: raw.low, baseVolume: raw.baseVolume, quoteVolume: raw.quoteVolume)
+    }
+
     /// Applies one miniTicker update; returns the pair's new score.
     @discardableResult
     public mutating func apply(_ t: MiniTicker) -> Double {
-        let k: Int
-        if let existing = index[t.symbol] {
-            k = existing
-        } else {
-            k = symbols.count
-            index[t.symbol] = k
-            symbols.append(t.symbol)
-            pairs.append(PairHistory())
-            features.appendRow([0, 0, 0, 0, 0])
-            scores.append(0)
-        }
-        let (c1, c5) = pairs[k].record(time: t.eventTime, price: t.close, baseVolume: t.baseVolume)
-        pairs[k].last = t
+        let k = index[t.symbol] ?? addPair(t.symbol, SymbolKey(t.symbol))
+        return update(k, time: t.eventTime, close: t.close, open: t.open, high: t.high, low: t.low, baseVolume: t.baseVolume, quoteVolume: t.quoteVolume)
+    }
+
+    private mutating func addPair(_ symbol: String, _ key: SymbolKey?) -> Int {
+        let k = symbols.count
+        index[symbol] = k
+        if let key { keyIndex[key] = k }
+        symbols.append(symbol)
+        pairs.append(PairHistory())
+        featureRows.append(contentsOf: [0, 0, 0, 0, 0])
+        scores.append(0)
+        return k
+    }
+
+    @inline(__always)
+    private mutating func update(
+        _ k: Int,
+        time: Int64,
+        close: Double,
+        open: Double,
+        high: Double,
+        low: Double,
+        baseVolume: Double,
+        quoteVolume: Double
+    ) -> Double {
+        let t = (close: close, open: open, high: high, low: low, quoteVolume: quoteVolume)
+        lastEventTime = time
+        let (c1, c5) = pairs[k].record(time: time, price: close, baseVolume: baseVolume)
+        pairs[k].last = LastTicker(close: close, open: open, high: high, low: low, baseVolume: baseVolume)
         let c24 = t.open != 0 ? (t.close / t.open - 1) * 100 : 0
         let range = t.high > t.low ? (t.close - t.low) / (t.high - t.low) : 0.5
         let row = (c1, c5, c24, range - 0.5, log10(1 + t.quoteVolume / 1e6))
-        features.withMutableRow(k) { r in
-            let b = r.startIndex
-            r[b] = row.0
-            r[b + 1] = row.1
-            r[b + 2] = row.2
-            r[b + 3] = row.3
-            r[b + 4] = row.4
-        }
+        let base = k * 5
+        featureRows[base] = row.0
+        featureRows[base + 1] = row.1
+        featureRows[base + 2] = row.2
+        featureRows[base + 3] = row.3
+        featureRows[base + 4] = row.4
         // The row's own score, in the same order as the reference sum, so scores match it exactly.
         let score = weights[0] * row.0 + weights[1] * row.1 + weights[2] * row.2 + weights[3] * row.3 + weights[4] * row.4
         scores[k] = score
@@ -149,7 +180,7 @@ public struct ScannerState: Sendable {
     private func snapshot(_ k: Int, score: Double) -> PairSnapshot {
         let p = pairs[k]
         let t = p.last
-        let row = features.row(k)
+        let row = featureRows[(k * 5)..<(k * 5 + 5)]
         let b = row.startIndex
         let perMinute = (t?.baseVolume ?? 0) / 1_440
         let ratio = perMinute > 0 ? p.volumeLastMinute / perMinute : .nan
@@ -174,11 +205,20 @@ public struct ScannerState: Sendable {
     }
 }
 
+/// The latest 24 h figures of a pair.
+struct LastTicker: Sendable {
+    var close: Double
+    var open: Double
+    var high: Double
+    var low: Double
+    var baseVolume: Double
+}
+
 /// One pair's recent ticks: (time, price, 24 h base volume) in two windows.
 struct PairHistory: Sendable {
     var window1 = TickWindow(span: 60_000)
     var window5 = TickWindow(span: 300_000)
-    var last: MiniTicker?
+    var last: LastTicker?
     var bid = 0.0
     var ask = 0.0
 
@@ -194,32 +234,36 @@ struct PairHistory: Sendable {
     var volumeLastMinute: Double { max(0, window1.newestVolume - window1.oldestVolume) }
 }
 
-/// A queue of ticks evicted by age, stored in a growable ring.
+/// A queue of ticks evicted by age, in one growable array with a moving head.
 struct TickWindow: Sendable {
+    struct Tick: Sendable {
+        var time: Int64
+        var price: Double
+        var volume: Double
+    }
+
     let span: Int64
-    private var times: [Int64] = []
-    private var prices: [Double] = []
-    private var volumes: [Double] = []
+    private var ticks: [Tick] = []
     private var head = 0
 
-    init(span: Int64) { self.span = span }
+    init(span: Int64) {
+        self.span = span
+        ticks.reserveCapacity(64)
+    }
 
-    var count: Int { times.count - head }
-    var oldestPrice: Double { prices[head] }
-    var oldestVolume: Double { volumes[head] }
-    var newestVolume: Double { volumes[volumes.count - 1] }
+    var count: Int { ticks.count - head }
+    var oldestPrice: Double { ticks[head].price }
+    var oldestVolume: Double { ticks[head].volume }
+    var newestVolume: Double { ticks[ticks.count - 1].volume }
 
+    @inline(__always)
     mutating func append(time: Int64, price: Double, volume: Double) {
-        times.append(time)
-        prices.append(price)
-        volumes.append(volume)
+        ticks.append(Tick(time: time, price: price, volume: volume))
         let limit = time - span
-        while times[head] < limit { head += 1 }
+        while ticks[head].time < limit { head += 1 }
         // Compact once the dead prefix dominates, keeping appends amortised O(1).
-        if head > 256 && head * 2 > times.count {
-            times.removeFirst(head)
-            prices.removeFirst(head)
-            volumes.removeFirst(head)
+        if head > 256 && head * 2 > ticks.count {
+            ticks.removeFirst(head)
             head = 0
         }
     }

@@ -120,3 +120,19 @@ struct FuzzRandom: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite("Decimal strings parse exactly")
+struct DecimalParsingTests {
+    @Test(
+        "Each decimal equals Swift's correctly rounded parse of the same text",
+        arguments: [
+            "67321.45000000", "0.00002512", "830000000.12345678", "4000000000000.00000000", "0.10000000", "1", "0",
+            "12345678901234567890.5", "0.000000000000000000000001234", "99999999999999999999", "7.1", "0.30000000000000004",
+        ]
+    )
+    func exact(text: String) throws {
+        let frame = #"{"stream":"x@miniTicker","data":{"e":"24hrMiniTicker","E":1,"s":"XUSDT","c":"1","o":"1","h":"1","l":"1","v":"\#(text)","q":"1"}}"#
+        let parsed = try MiniTickerParser.parse(frame)
+        #expect(parsed.baseVolume == Double(text), "\(text)")
+    }
+}

@@ -27,10 +27,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Prediction calls per latency figure.")
     var calls = 5_000
 
+    @Option(help: "Run only this part: features, predict or scanner.")
+    var only: String?
+
     @Option(help: "Scanner input: gzip JSONL of combined-stream miniTicker frames.")
     var scannerFrames = "../shared/reference/scanner/miniticker-150x600.jsonl.gz"
 
     func run() async throws {
+        if only == "scanner" { return try benchScanner() }
         let fil = try load(symbol: "FILUSDT")
         let near = try load(symbol: "NEARUSDT")
 
@@ -111,7 +115,7 @@ struct BenchCommand: AsyncParsableCommand {
                 var state = ScannerState()
                 let t0 = ContinuousClock.now
                 for r in bounds {
-                    sink += state.apply(try MiniTickerParser.parse(UnsafeBufferPointer(rebasing: buffer[r])))
+                    sink += try state.apply(frame: UnsafeBufferPointer(rebasing: buffer[r]))
                 }
                 throughput.append(Double(bounds.count) / seconds(since: t0))
             }
@@ -120,7 +124,7 @@ struct BenchCommand: AsyncParsableCommand {
             latencies.reserveCapacity(bounds.count)
             for r in bounds {
                 let t0 = ContinuousClock.now
-                sink += state.apply(try MiniTickerParser.parse(UnsafeBufferPointer(rebasing: buffer[r])))
+                sink += try state.apply(frame: UnsafeBufferPointer(rebasing: buffer[r]))
                 latencies.append(seconds(since: t0) * 1e6)
             }
             latencies.sort()
