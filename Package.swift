@@ -125,7 +125,11 @@ let package = Package(
             path: "Tests/ScalperTestSupport",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LinearAlgebraTests",
+            dependencies: ["LinearAlgebra", "ScalperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "XGBoostTests", dependencies: ["XGBoost"], swiftSettings: swiftSettings),
         .testTarget(
             name: "FeaturesTests",
@@ -149,7 +153,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading"], swiftSettings: swiftSettings),
-        .testTarget(name: "TradingTests", dependencies: ["Trading", "ScalperCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TradingTests",
+            dependencies: ["Trading", "ScalperCore", "ScalperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "MarketDataTests",
             dependencies: ["MarketData", "ScalperCore", "ScalperTestSupport"],

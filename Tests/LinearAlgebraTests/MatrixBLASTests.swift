@@ -1,17 +1,6 @@
 import LinearAlgebra
+import ScalperTestSupport
 import Testing
-
-/// A small deterministic generator so every run tests the same "random" shapes and values.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func randomMatrix<S: MatrixScalar>(_ rows: Int, _ columns: Int, _ rng: inout SplitMix64) -> Matrix<S>
 where S.RawSignificand: FixedWidthInteger {
@@ -44,7 +33,7 @@ struct MatrixBLASTests {
     @Test("gemm matches a triple loop for every transpose combination", arguments: shapes)
     func gemmMatchesLoop(shape: (Int, Int, Int)) {
         let (m, k, n) = shape
-        var rng = SplitMix64(state: UInt64(m * 1000 + k * 10 + n))
+        var rng = SplitMix64(seed: UInt64(m * 1000 + k * 10 + n))
         for (ta, tb) in [(Transpose.none, Transpose.none), (.transposed, .none), (.none, .transposed), (.transposed, .transposed)] {
             let a: Matrix<Double> = ta == .none ? randomMatrix(m, k, &rng) : randomMatrix(k, m, &rng)
             let b: Matrix<Double> = tb == .none ? randomMatrix(k, n, &rng) : randomMatrix(n, k, &rng)
@@ -65,7 +54,7 @@ struct MatrixBLASTests {
     @Test("Float gemm matches the loop too", arguments: shapes)
     func floatGemm(shape: (Int, Int, Int)) {
         let (m, k, n) = shape
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let a: Matrix<Float> = randomMatrix(m, k, &rng)
         let b: Matrix<Float> = randomMatrix(k, n, &rng)
         let c = a.multiplied(by: b)
@@ -77,7 +66,7 @@ struct MatrixBLASTests {
     @Test("gemv matches a loop, plain and transposed", arguments: shapes)
     func gemvMatchesLoop(shape: (Int, Int, Int)) {
         let (m, n, _) = shape
-        var rng = SplitMix64(state: 11)
+        var rng = SplitMix64(seed: 11)
         let a: Matrix<Double> = randomMatrix(m, n, &rng)
         let x = (0..<n).map { _ in Double.random(in: -1...1, using: &rng) }
         let y = a.multiplied(by: x)
@@ -99,7 +88,7 @@ struct MatrixBLASTests {
 
     @Test("dot, axpy and scal match loops", arguments: [0, 1, 2, 17, 1000])
     func levelOne(count: Int) {
-        var rng = SplitMix64(state: UInt64(count + 3))
+        var rng = SplitMix64(seed: UInt64(count + 3))
         let x = (0..<count).map { _ in Double.random(in: -1...1, using: &rng) }
         var y = (0..<count).map { _ in Double.random(in: -1...1, using: &rng) }
         let y0 = y
@@ -127,7 +116,7 @@ struct MatrixBLASTests {
 
     @Test("Matrix add uses axpy and column dot uses strided BLAS")
     func matrixLevelOne() {
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMix64(seed: 5)
         var a: Matrix<Double> = randomMatrix(9, 4, &rng)
         let b: Matrix<Double> = randomMatrix(9, 4, &rng)
         let a0 = a
@@ -159,7 +148,7 @@ struct MatrixStatisticsTests {
     @Test("Column means and standard deviations match loops", arguments: [(0, 3), (1, 4), (6, 1), (50, 7)])
     func columnStatistics(shape: (Int, Int)) {
         let (r, c) = shape
-        var rng = SplitMix64(state: UInt64(r * 31 + c))
+        var rng = SplitMix64(seed: UInt64(r * 31 + c))
         let m: Matrix<Double> = randomMatrix(r, c, &rng)
         let means = m.columnMeans()
         let stats = m.columnStatistics(ddof: 1)
@@ -192,7 +181,7 @@ struct MatrixStatisticsTests {
 
     @Test("Rolling sum, mean, std, min and max match window loops", arguments: [1, 3, 20])
     func rolling(window: Int) {
-        var rng = SplitMix64(state: UInt64(window))
+        var rng = SplitMix64(seed: UInt64(window))
         var x = (0..<300).map { _ in Double.random(in: 1...2, using: &rng) }
         x[150] = .nan
         for i in 200..<230 { x[i] = 1.5 }  // a flat stretch

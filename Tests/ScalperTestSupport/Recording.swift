@@ -13,6 +13,19 @@ public enum Recording {
     /// The JSON part of every line of one recording, in order (decompressed with the system gzip).
     public static func messages(_ relativePath: String) throws -> [Data] {
         let url = Fixtures.shared.appendingPathComponent("datasets/binance").appendingPathComponent(relativePath)
+        let data = try gunzip(url)
+        var out: [Data] = []
+        var start = data.startIndex
+        while start < data.endIndex {
+            let end = data[start...].firstIndex(of: 10) ?? data.endIndex
+            if let space = data[start..<end].firstIndex(of: 32) { out.append(data[(space + 1)..<end]) }
+            start = end + 1
+        }
+        return out
+    }
+
+    /// The decompressed bytes of a gzip file (through the system gzip).
+    public static func gunzip(_ url: URL) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/gzip")
         process.arguments = ["-dc", url.path]
@@ -24,13 +37,6 @@ public enum Recording {
         guard process.terminationStatus == 0 else {
             throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: url.path])
         }
-        var out: [Data] = []
-        var start = data.startIndex
-        while start < data.endIndex {
-            let end = data[start...].firstIndex(of: 10) ?? data.endIndex
-            if let space = data[start..<end].firstIndex(of: 32) { out.append(data[(space + 1)..<end]) }
-            start = end + 1
-        }
-        return out
+        return data
     }
 }

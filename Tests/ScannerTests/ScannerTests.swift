@@ -6,15 +6,7 @@ import Testing
 /// The reference scanner input: 83,748 combined-stream miniTicker frames for 150 pairs.
 private func referenceFrames() throws -> [[UInt8]] {
     let url = Fixtures.shared.appendingPathComponent("reference/scanner/miniticker-150x600.jsonl.gz")
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-    process.arguments = ["-dc", url.path]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    try process.run()
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return data.split(separator: 10).map { Array($0) }
+    return try Recording.gunzip(url).split(separator: 10).map { Array($0) }
 }
 
 @Suite("The scanner hot path")
@@ -53,11 +45,11 @@ struct ScannerTests {
     @Test("A million mutated real frames: no crash, every one accepted or rejected")
     func fuzz() throws {
         let frames = try referenceFrames()
-        var rng = FuzzRandom(state: 42)
+        var rng = SplitMix64(seed: 42)
         var accepted = 0
         var rejected = 0
         var state = ScannerState()
-        let mutations: [(inout [UInt8], inout FuzzRandom) -> Void] = [
+        let mutations: [(inout [UInt8], inout SplitMix64) -> Void] = [
             { f, r in f.removeLast(Int.random(in: 1...f.count, using: &r)) },  // truncated
             { f, r in f[Int.random(in: 0..<f.count, using: &r)] = UInt8.random(in: 0...255, using: &r) },  // a flipped byte
             { f, _ in f = Array(String(decoding: f, as: UTF8.self).replacingOccurrences(of: "\"c\":\"", with: "\"c\":\"NaN").utf8) },
@@ -107,17 +99,6 @@ struct ScannerTests {
         #expect(reason(String(good.dropLast(3))) != nil)
         let raw = #"{"e":"24hrMiniTicker","E":1,"s":"ETHUSDT","c":"2","o":"1","h":"2","l":"1","v":"10","q":"15"}"#
         #expect((try? MiniTickerParser.parse(raw))?.symbol == "ETHUSDT")
-    }
-}
-
-struct FuzzRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,5 +1,6 @@
 import Foundation
 import ScalperCore
+import ScalperTestSupport
 import Testing
 import Trading
 
@@ -172,7 +173,7 @@ struct TradingEngineTests {
 struct TradingPropertyTests {
     @Test("Open positions, trades per hour and daily loss never exceed their limits; capital is conserved", arguments: 0..<25)
     func randomPaths(seed: Int) {
-        var rng = SplitMix(seed: UInt64(seed + 1))
+        var rng = SplitMix64(seed: UInt64(seed + 1))
         var risk = RiskConfiguration()
         risk.maxOpenPositions = 2
         risk.maxTradesPerHour = 4
@@ -206,17 +207,5 @@ struct TradingPropertyTests {
         // equity minus the equity just before it stays above the limit.
         let totalNet = e.portfolio.trades.reduce(0) { $0 + $1.pnlUSDT }
         #expect(abs(totalNet - (e.portfolio.realisedGross - e.portfolio.trades.reduce(0) { $0 + $1.fees })) < 1e-6)
-    }
-}
-
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

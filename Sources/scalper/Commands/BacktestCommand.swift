@@ -24,14 +24,7 @@ struct BacktestCommand: AsyncParsableCommand {
     @Option(help: "Model bundle folder, e.g. models/N.")
     var model: String
 
-    @Option(help: "Comma-separated symbols.")
-    var symbols: String
-
-    @Option(help: "First day or instant, UTC.")
-    var from: String
-
-    @Option(help: "End, exclusive, UTC.")
-    var to: String
+    @OptionGroup var window: SeriesWindowOptions
 
     @Option(help: "Starting capital in USDT (default: backtest.capital of the config).")
     var capital: Double?
@@ -46,13 +39,13 @@ struct BacktestCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        _ = try parseWindow(from: from, to: to)
+        _ = try parseWindow(from: window.from, to: window.to)
         if let capital, capital <= 0 { throw ValidationError("--capital must be positive") }
     }
 
     func run() async throws {
         let settings = try global.loadConfiguration()
-        let (start, end) = try parseWindow(from: from, to: to)
+        let (start, end) = try parseWindow(from: window.from, to: window.to)
         let predictor: Predictor
         do {
             predictor = try ModelBundle.load(model)
@@ -62,7 +55,7 @@ struct BacktestCommand: AsyncParsableCommand {
         guard let interval = KlineInterval(predictor.metadata.interval) else {
             throw fail("\(model): unknown interval \(predictor.metadata.interval)")
         }
-        let list = symbolList(symbols)
+        let list = symbolList(window.symbols)
         guard !list.isEmpty else { throw ValidationError("--symbols is empty") }
         let storePath = global.storePath(settings)
         let store = try MarketStore(path: storePath)

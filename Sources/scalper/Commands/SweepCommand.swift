@@ -24,14 +24,7 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Model bundle folder.")
     var model: String
 
-    @Option(help: "Comma-separated symbols.")
-    var symbols: String
-
-    @Option(help: "First day or instant, UTC.")
-    var from: String
-
-    @Option(help: "End, exclusive, UTC.")
-    var to: String
+    @OptionGroup var window: SeriesWindowOptions
 
     @Option(help: "A swept parameter, e.g. min_probability=0.55:0.80:0.05 (repeatable).")
     var param: [String]
@@ -46,14 +39,14 @@ struct SweepCommand: AsyncParsableCommand {
     var top = 15
 
     func validate() throws {
-        _ = try parseWindow(from: from, to: to)
+        _ = try parseWindow(from: window.from, to: window.to)
         if param.isEmpty { throw ValidationError("give at least one --param") }
         for p in param { _ = try SweepParameter(parsing: p) }
     }
 
     func run() async throws {
         let settings = try global.loadConfiguration()
-        let (start, end) = try parseWindow(from: from, to: to)
+        let (start, end) = try parseWindow(from: window.from, to: window.to)
         let parameters = try param.map { try SweepParameter(parsing: $0) }
         let predictor: Predictor
         do {
@@ -62,7 +55,7 @@ struct SweepCommand: AsyncParsableCommand {
             throw fail("\(error)")
         }
         guard let interval = KlineInterval(predictor.metadata.interval) else { throw fail("unknown interval") }
-        let list = symbolList(symbols)
+        let list = symbolList(window.symbols)
         let store = try MarketStore(path: global.storePath(settings))
         let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
         var base = BacktestSettings()

@@ -21,14 +21,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Comma-separated symbols to pool.")
-    var symbols: String
-
-    @Option(help: "First day or instant, UTC.")
-    var from: String
-
-    @Option(help: "End, exclusive, UTC.")
-    var to: String
+    @OptionGroup var window: SeriesWindowOptions
 
     @Option(help: "Kline interval.")
     var interval = "1m"
@@ -47,7 +40,7 @@ struct TrainCommand: AsyncParsableCommand {
 
     func validate() throws {
         if KlineInterval(interval) == nil { throw ValidationError("unknown interval '\(interval)'") }
-        _ = try parseWindow(from: from, to: to)
+        _ = try parseWindow(from: window.from, to: window.to)
         if let walkForward { _ = try WalkForwardSpec(parsing: walkForward) }
         if let name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
             throw ValidationError("--name must be a plain folder name")
@@ -57,8 +50,8 @@ struct TrainCommand: AsyncParsableCommand {
     func run() async throws {
         let settings = try global.loadConfiguration()
         let interval = KlineInterval(interval)!  // validated above
-        let (start, end) = try parseWindow(from: from, to: to)
-        let list = symbolList(symbols)
+        let (start, end) = try parseWindow(from: window.from, to: window.to)
+        let list = symbolList(window.symbols)
         guard !list.isEmpty else { throw ValidationError("--symbols is empty") }
         let store = try MarketStore(path: global.storePath(settings))
         let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
@@ -147,7 +140,7 @@ struct TrainCommand: AsyncParsableCommand {
         if json {
             print(try summary.json())
         } else {
-            print("trained \(list.joined(separator: "+")) \(from) … \(to): \(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test rows")
+            print("trained \(list.joined(separator: "+")) \(window.from) … \(window.to): \(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test rows")
             print(summary.table())
             print("bundle: \(path.path)  (report.md, reliability.svg, importance.svg)")
             if model.testCalibrated.ece > model.testRaw.ece {
@@ -163,10 +156,10 @@ struct TrainCommand: AsyncParsableCommand {
         settings: ScalperConfiguration,
         progress: TrainingProgressPrinter
     ) throws {
-        let (start, end) = try parseWindow(from: from, to: to)
+        let (start, end) = try parseWindow(from: window.from, to: window.to)
         let windows = spec.windows(from: start, to: end)
         guard !windows.isEmpty else {
-            throw fail("the window \(from) … \(to) is shorter than one train + test window (\(spec.description))")
+            throw fail("the window \(window.from) … \(window.to) is shorter than one train + test window (\(spec.description))")
         }
         let (rows, gaps) = try DatasetBuilder.rows(from: series, interval: interval, configuration: settings.model)
         var results: [WalkForwardResult] = []
@@ -243,21 +236,14 @@ struct EvaluateCommand: AsyncParsableCommand {
     @Option(help: "Model bundle folder, e.g. models/N.")
     var model: String
 
-    @Option(help: "Comma-separated symbols.")
-    var symbols: String
-
-    @Option(help: "First day or instant, UTC.")
-    var from: String
-
-    @Option(help: "End, exclusive, UTC.")
-    var to: String
+    @OptionGroup var window: SeriesWindowOptions
 
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     func run() async throws {
         let settings = try global.loadConfiguration()
-        let (start, end) = try parseWindow(from: from, to: to)
+        let (start, end) = try parseWindow(from: window.from, to: window.to)
         let predictor: Predictor
         do {
             predictor = try ModelBundle.load(model)
@@ -266,7 +252,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         }
         let meta = predictor.metadata
         guard let interval = KlineInterval(meta.interval) else { throw fail("\(model): unknown interval \(meta.interval)") }
-        let list = symbolList(symbols)
+        let list = symbolList(window.symbols)
         let store = try MarketStore(path: global.storePath(settings))
         let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
         var configuration = meta.configuration
@@ -277,10 +263,10 @@ struct EvaluateCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        guard rows.count > 0 else { throw fail("no usable rows in \(from) … \(to) after warm-up") }
+        guard rows.count > 0 else { throw fail("no usable rows in \(window.from) … \(window.to) after warm-up") }
         let positives = rows.labels.reduce(0, +)
         guard positives > 0 && positives < Double(rows.count) else {
-            throw fail("every label in \(from) … \(to) is \(positives == 0 ? 0 : 1): AUC is undefined")
+            throw fail("every label in \(window.from) … \(window.to) is \(positives == 0 ? 0 : 1): AUC is undefined")
         }
         try predictor.setThreads(configuration.effectiveThreads)
         let raw = try predictor.rawProbabilities(rows.features)
@@ -305,7 +291,7 @@ struct EvaluateCommand: AsyncParsableCommand {
         if json {
             print(try summary.json())
         } else {
-            print("evaluated \(model) on \(list.joined(separator: "+")) \(from) … \(to): \(rows.count) rows")
+            print("evaluated \(model) on \(list.joined(separator: "+")) \(window.from) … \(window.to): \(rows.count) rows")
             print(summary.table())
         }
     }
@@ -439,6 +425,23 @@ func peakResidentMegabytes() -> Double {
     var usage = rusage()
     guard getrusage(RUSAGE_SELF.rawValue, &usage) == 0 else { return .nan }
     return Double(usage.ru_maxrss) / 1024  // Linux reports KiB
+}
+
+/// `--symbols A,B --from D --to D`: the series and window a command works on.
+struct SeriesWindowOptions: ParsableArguments {
+    @Option(help: "Comma-separated symbols, e.g. FILUSDT,NEARUSDT.")
+    var symbols: String
+
+    @Option(help: "First day or instant, UTC (YYYY-MM-DD[THH:MM]).")
+    var from: String
+
+    @Option(help: "End, exclusive, UTC (YYYY-MM-DD[THH:MM]).")
+    var to: String
+
+    func validate() throws {
+        _ = try parseWindow(from: from, to: to)
+        if symbolList(symbols).isEmpty { throw ValidationError("--symbols is empty") }
+    }
 }
 
 /// Each symbol's bars in `[from, to)`, or a failing exit that names what the store lacks.
