@@ -12,10 +12,7 @@ struct BacktestCommand: AsyncParsableCommand {
         commandName: "backtest",
         abstract: "Backtest a saved model on stored klines through the Trading code; writes a run folder.",
         discussion: """
-            Signals at a bar's close enter at the next bar's open; stop-loss, take-profit, timeout and
-            trailing stop are checked inside bars (stop first when both levels are inside one bar). Fees,
-            slippage, lot and tick rounding and every risk rule apply. The run goes to
-            <runs-dir>/YYYY-MM-DD_HHMM_<desc>/ (config.json, trades.csv, metrics.csv, summary.txt, equity.svg).
+            Signals at a bar's close enter at the next bar's open; stop-loss, take-profit, timeout and trailing stop are checked inside bars (stop first when both levels are inside one bar). Fees, slippage, lot and tick rounding and every risk rule apply. The run goes to <runs-dir>/YYYY-MM-DD_HHMM_<desc>/ (config.json, trades.csv, metrics.csv, summary.txt, equity.svg).
             """
     )
 

@@ -15,8 +15,7 @@ struct DataCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Import Binance Vision CSV/ZIP or plain OHLCV CSV files (folders are searched).",
             discussion: """
-                Each file is validated completely, then stored in one transaction: a file with a bad
-                row is rejected whole and the store is left as it was. Re-importing a file adds nothing.
+                Each file is validated completely, then stored in one transaction: a file with a bad row is rejected whole and the store is left as it was. Re-importing a file adds nothing.
                 """
         )
 

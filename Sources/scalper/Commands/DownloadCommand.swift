@@ -9,9 +9,7 @@ struct DownloadCommand: AsyncParsableCommand {
         commandName: "download",
         abstract: "Download klines (Binance Vision zips or REST /api/v3/klines) into the store, resuming.",
         discussion: """
-            Only what the store lacks is fetched, so re-running after an interruption continues where
-            it stopped. Vision zips are verified against their .CHECKSUM; REST pages respect
-            X-MBX-USED-WEIGHT-1M and retry 429/418/5xx with backoff.
+            Only what the store lacks is fetched, so re-running after an interruption continues where it stopped. Vision zips are verified against their .CHECKSUM; REST pages respect X-MBX-USED-WEIGHT-1M and retry 429/418/5xx with backoff.
             """
     )
 

@@ -11,10 +11,7 @@ struct ExchangeCommand: AsyncParsableCommand {
         commandName: "exchange",
         abstract: "Run a local Binance-compatible exchange (REST + WebSocket) replaying the store on 127.0.0.1.",
         discussion: """
-            REST: /api/v3/ping, time, exchangeInfo, ticker/24hr, klines, depth. WebSocket: /ws/<stream>,
-            /stream?streams=a/b, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; streams <s>@miniTicker,
-            !miniTicker@arr, <s>@kline_1m, <s>@bookTicker, <s>@depth20@100ms. The clock starts a day into
-            the data and runs --speed times real time.
+            REST: /api/v3/ping, time, exchangeInfo, ticker/24hr, klines, depth. WebSocket: /ws/<stream>, /stream?streams=a/b, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; streams <s>@miniTicker, !miniTicker@arr, <s>@kline_1m, <s>@bookTicker, <s>@depth20@100ms. The clock starts a day into the data and runs --speed times real time.
             """
     )
 

@@ -11,9 +11,7 @@ struct FeaturesCommand: AsyncParsableCommand {
         commandName: "features",
         abstract: "Compute the 42 features and the label for a stored series or a kline file, as CSV.",
         discussion: """
-            Columns: the kline inputs, the 42 features in spec order (shared/FEATURES.md v1), then
-            label (H = 3 bars, θ = 0.002). Numbers are %.17g; missing values are nan. A gap in the
-            bars restarts every indicator's warm-up; the number of gaps is reported.
+            Columns: the kline inputs, the 42 features in spec order (shared/FEATURES.md v1), then label (H = 3 bars, θ = 0.002). Numbers are %.17g; missing values are nan. A gap in the bars restarts every indicator's warm-up; the number of gaps is reported.
             """
     )
 

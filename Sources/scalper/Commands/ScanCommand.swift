@@ -10,11 +10,7 @@ struct ScanCommand: AsyncParsableCommand {
         commandName: "scan",
         abstract: "Scan ~150 USDT pairs over one WebSocket connection and rank the best candidates.",
         discussion: """
-            The universe comes from exchangeInfo and ticker/24hr (USDT quote, trading, spot, no
-            stablecoins, a volume floor, top 150 by volume). Candidates get kline_1m and depth20 streams
-            while they stay in the top N. Dropped or silent connections reconnect with backoff and
-            jitter, re-subscribe, and backfill missed bars over REST. Run `scalper exchange` for a local
-            market with no internet.
+            The universe comes from exchangeInfo and ticker/24hr (USDT quote, trading, spot, no stablecoins, a volume floor, top 150 by volume). Candidates get kline_1m and depth20 streams while they stay in the top N. Dropped or silent connections reconnect with backoff and jitter, re-subscribe, and backfill missed bars over REST. Run `scalper exchange` for a local market with no internet.
             """
     )
 

@@ -12,10 +12,7 @@ struct SweepCommand: AsyncParsableCommand {
         commandName: "sweep",
         abstract: "Backtest every combination of parameters in parallel; rank them and draw a heatmap.",
         discussion: """
-            --param name=start:stop:step (inclusive) or name=a,b,c, repeatable; names are the YAML keys
-            (signals.min_probability, execution.slippage_bps, risk.max_open_positions, …; a bare key is
-            looked up in signals, risk and execution). Features and predictions are computed once; the
-            replays run on all cores. Each combination is stored as a run.
+            --param name=start:stop:step (inclusive) or name=a,b,c, repeatable; names are the YAML keys (signals.min_probability, execution.slippage_bps, risk.max_open_positions, …; a bare key is looked up in signals, risk and execution). Features and predictions are computed once; the replays run on all cores. Each combination is stored as a run.
             """
     )
 

@@ -12,10 +12,7 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a pooled XGBoost model (with isotonic calibration) from stored klines and save a bundle.",
         discussion: """
-            Rows of all symbols are pooled and split by time 70/15/15 with an H-bar purge; the model stops
-            early on validation AUC, is calibrated on validation, and is reported on the test split,
-            which neither saw. --walk-forward train=60d,test=14d,step=14d instead retrains on rolling
-            windows and reports each window's out-of-sample metrics and the walk-forward efficiency.
+            Rows of all symbols are pooled and split by time 70/15/15 with an H-bar purge; the model stops early on validation AUC, is calibrated on validation, and is reported on the test split, which neither saw. --walk-forward train=60d,test=14d,step=14d instead retrains on rolling windows and reports each window's out-of-sample metrics and the walk-forward efficiency.
             """
     )
 
