@@ -8,7 +8,7 @@ struct Scalper: AsyncParsableCommand {
         commandName: "scalper",
         abstract: "CryptoScalper: a research workbench for machine-learning crypto scalping.",
         discussion: """
-            Data flows one way: market data (import, download) into a SQLite store, then features, model, backtest and paper trading. Run commands from the project folder, where config/default.yaml lives.
+            Data flows one way: market data (import, download) into a SQLite store, then features, the model and backtests; a local exchange and the scanner sit beside them. Run commands from the project folder, where config/default.yaml lives.
             """,
         version: "0.1.0",
         subcommands: [
