@@ -373,47 +373,69 @@ struct Reader {
     /// 19 digits scaled by an exact power of ten when both fit in a double (Clinger's fast path);
     /// otherwise the standard library's correctly rounded parser.
     mutating func decimalString(_ name: String) throws(StreamMessageError) -> Double {
-        let (start, end) = try rawString()
-        var mantissa: UInt64 = 0
-        var digits = 0  // significant digits in the mantissa
-        var fraction = 0  // digits after the dot that the mantissa holds
-        var pendingZeros = 0  // zeros after the dot not yet taken into the mantissa
-        var seenDot = false
+        // One pass straight from the opening quote: digits, one dot, an optional minus. Anything else
+        // (exponents, escapes, more than 19 significant digits) goes to the correctly rounded slow path.
+        guard i < bytes.count, bytes[i] == 0x22 else { throw StreamMessageError(reason: "expected a string at byte \(i)") }
+        let start = i + 1
         var j = start
         var negative = false
-        if j < end, bytes[j] == 0x2D {
+        if j < bytes.count, bytes[j] == 0x2D {
             negative = true
             j += 1
         }
+        var mantissa: UInt64 = 0
+        var digits = 0
+        var fraction = 0
+        var zeros = 0  // fraction zeros not yet in the mantissa (dropped if nothing follows them)
+        var seenDot = false
         var any = false
-        while j < end {
+        while j < bytes.count {
             let b = bytes[j]
-            if b >= 0x30 && b <= 0x39 {
+            let d = b &- 0x30
+            if d < 10 {
                 any = true
-                let d = UInt64(b - 0x30)
-                if seenDot && d == 0 {
-                    // Trailing zeros of the fraction change nothing: hold them until a non-zero digit.
-                    pendingZeros += 1
+                if seenDot {
+                    if d == 0 {
+                        zeros += 1
+                    } else {
+                        if mantissa != 0 { digits += zeros }
+                        digits += 1
+                        if digits > 19 { return try slowDecimalString(name) }
+                        while zeros > 0 {
+                            mantissa &*= 10
+                            zeros -= 1
+                            fraction += 1
+                        }
+                        mantissa = mantissa &* 10 &+ UInt64(d)
+                        fraction += 1
+                    }
                 } else {
-                    let needed = (mantissa == 0 && d == 0) ? 0 : pendingZeros + 1
-                    if digits + needed > 19 { return try slowDecimal(start, end, name) }
-                    for _ in 0..<pendingZeros { mantissa *= 10 }
-                    if seenDot { fraction += pendingZeros + 1 }
-                    pendingZeros = 0
-                    mantissa = mantissa * 10 + d
-                    if mantissa != 0 { digits += needed }
+                    if mantissa != 0 || d != 0 { digits += 1 }
+                    if digits > 19 { return try slowDecimalString(name) }
+                    mantissa = mantissa &* 10 &+ UInt64(d)
                 }
             } else if b == 0x2E && !seenDot {
                 seenDot = true
+            } else if b == 0x22 {
+                break
             } else {
-                return try slowDecimal(start, end, name)
+                return try slowDecimalString(name)
             }
             j += 1
         }
+        guard j < bytes.count else { throw StreamMessageError(reason: "unterminated string") }
         guard any else { throw StreamMessageError(reason: "field '\(name)' is not a number") }
-        guard mantissa < (1 << 53), fraction <= 22 else { return try slowDecimal(start, end, name) }
+        i = j + 1
+        guard mantissa < (1 << 53), fraction <= 22 else { return try slowDecimal(start, j, name) }
         let value = Double(mantissa) / Self.powersOfTen[fraction]
         return negative ? -value : value
+    }
+
+    /// The slow path from the opening quote: reads the whole string, then parses it with the
+    /// standard library.
+    private mutating func slowDecimalString(_ name: String) throws(StreamMessageError) -> Double {
+        let (start, end) = try rawString()
+        return try slowDecimal(start, end, name)
     }
 
     private func slowDecimal(_ start: Int, _ end: Int, _ name: String) throws(StreamMessageError) -> Double {

@@ -291,18 +291,27 @@ public actor ScannerService {
         }
     }
 
-    /// A closed bar for a followed pair; a bar that skips ahead triggers a REST backfill first.
+    /// A closed bar for a followed pair. Bars are held as a sorted set of open times, so a bar that
+    /// arrives late (from a backfill, or reordered) still lands in its place; a bar that skips ahead
+    /// triggers a REST backfill of the hole, after which the pair's features are rebuilt in order.
     private func accept(symbol: String, bar: Kline, backfilled: Bool) {
         guard candidates.contains(symbol) || backfilled else { return }
         var times = closedBars[symbol, default: []]
-        if let last = times.last, bar.openTime <= last { return }  // already have it
-        if let last = times.last, bar.openTime > last + 60_000, !backfilled {
-            // A close was missed (dropped connection, slow consumer): fetch the gap, then this bar.
-            Task { try? await self.backfill(symbol) }
+        let previousLast = times.last
+        var lo = 0
+        var hi = times.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if times[mid] < bar.openTime { lo = mid + 1 } else { hi = mid }
         }
-        times.append(bar.openTime)
+        if lo < times.count && times[lo] == bar.openTime { return }  // already held
+        times.insert(bar.openTime, at: lo)
         closedBars[symbol] = times
-        if var f = features[symbol] {
+        if let last = previousLast, bar.openTime > last + 60_000, !backfilled {
+            // A close was missed (dropped connection, slow consumer): fetch the hole.
+            let from = last + 60_000
+            Task { try? await self.backfill(symbol, from: from, until: bar.openTime) }
+        } else if lo == times.count - 1, var f = features[symbol] {
             _ = try? f.update(bar)
             features[symbol] = f
         }
@@ -314,23 +323,25 @@ public actor ScannerService {
         var f = StreamingFeatures()
         for bar in bars { _ = try? f.update(bar) }
         features[symbol] = f
-        if let last = bars.last {
-            var times = closedBars[symbol, default: []]
-            if times.last.map({ last.openTime > $0 }) ?? true {
-                times.append(contentsOf: bars.map(\.openTime).filter { t in times.last.map { t > $0 } ?? true })
-                closedBars[symbol] = times
-            }
-        }
+        for bar in bars { accept(symbol: symbol, bar: bar, backfilled: true) }
     }
 
-    /// Fetches closed bars after the last one held for `symbol`.
-    private func backfill(_ symbol: String) async throws {
-        guard let last = closedBars[symbol]?.last else { return }
-        let bars = try await fetchKlines(symbol, startTime: last + 60_000, limit: 1_000)
-        for bar in bars where bar.openTime > (closedBars[symbol]?.last ?? .min) {
-            statistics.klinesBackfilled += 1
-            accept(symbol: symbol, bar: bar, backfilled: true)
+    /// Fetches closed bars of `symbol` from `from` (default: after the last one held) up to `until`
+    /// (exclusive; default: now), then rebuilds its features from REST so they stay in order.
+    private func backfill(_ symbol: String, from: Int64? = nil, until: Int64? = nil) async throws {
+        guard let start = from ?? closedBars[symbol]?.last.map({ $0 + 60_000 }) else { return }
+        var next = start
+        while true {
+            let bars = try await fetchKlines(symbol, startTime: next, limit: 1_000)
+            let wanted = bars.filter { bar in until.map { bar.openTime < $0 } ?? true }
+            for bar in wanted {
+                statistics.klinesBackfilled += 1
+                accept(symbol: symbol, bar: bar, backfilled: true)
+            }
+            guard bars.count == 1_000, let last = bars.last, until.map({ last.openTime + 60_000 < $0 }) ?? true else { break }
+            next = last.openTime + 60_000
         }
+        if from != nil, candidates.contains(symbol) { try await warm(symbol) }
     }
 
     private func fetchKlines(_ symbol: String, startTime: Int64?, limit: Int) async throws -> [Kline] {
