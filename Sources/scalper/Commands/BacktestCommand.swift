@@ -36,7 +36,6 @@ struct BacktestCommand: AsyncParsableCommand {
     var json = false
 
     func validate() throws {
-        _ = try parseWindow(from: window.from, to: window.to)
         if let capital, capital <= 0 { throw ValidationError("--capital must be positive") }
     }
 

@@ -36,7 +36,6 @@ struct SweepCommand: AsyncParsableCommand {
     var top = 15
 
     func validate() throws {
-        _ = try parseWindow(from: window.from, to: window.to)
         if param.isEmpty { throw ValidationError("give at least one --param") }
         for p in param { _ = try SweepParameter(parsing: p) }
     }

@@ -37,7 +37,6 @@ struct TrainCommand: AsyncParsableCommand {
 
     func validate() throws {
         if KlineInterval(interval) == nil { throw ValidationError("unknown interval '\(interval)'") }
-        _ = try parseWindow(from: window.from, to: window.to)
         if let walkForward { _ = try WalkForwardSpec(parsing: walkForward) }
         if let name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
             throw ValidationError("--name must be a plain folder name")
