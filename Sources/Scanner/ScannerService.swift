@@ -382,7 +382,12 @@ public actor ScannerService {
 
     private func getJSON(_ path: String) async throws -> Any {
         let url = settings.restURL.appendingPathComponent(path)
-        let response = try await fetcher.get(url, headers: [:])
+        let response: HTTPResponse
+        do {
+            response = try await fetcher.get(url, headers: [:])
+        } catch {
+            throw ScannerServiceError("cannot reach \(url.absoluteString): \(error.localizedDescription) (is `scalper exchange` running?)")
+        }
         guard response.status == 200 else { throw ScannerServiceError("\(url): HTTP \(response.status)") }
         return try JSONSerialization.jsonObject(with: response.body)
     }

@@ -68,6 +68,15 @@ struct ExchangeCommand: AsyncParsableCommand {
         let server = ExchangeServer(market: market, settings: exchangeSettings)
         var logger = Logger(label: "scalper.exchange")
         logger.logLevel = .warning
+        do {
+            try await serve(server, market: market, logger: logger)
+        } catch {
+            throw fail("the exchange could not serve on 127.0.0.1:\(port): \(error)")
+        }
+    }
+
+    private func serve(_ server: ExchangeServer, market: ReplayMarket, logger: Logger) async throws {
+        let speed = self.speed
         try await server.run(port: port, logger: logger) { bound in
             let line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, speed \(speed)×, sim time \(UTC.minuteString(server.now))\n"
             FileHandle.standardOutput.write(Data(line.utf8))
