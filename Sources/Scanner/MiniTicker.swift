@@ -90,8 +90,27 @@ public enum MiniTickerParser {
         )
     }
 
-    /// Parses a combined-stream frame without creating any string.
+    /// Parses one frame with the general reader only (no canonical-layout fast path): the yardstick
+    /// the fast path is tested against.
+    public static func parseGeneral(_ bytes: UnsafeBufferPointer<UInt8>) throws(StreamMessageError) -> MiniTicker {
+        materialize(try parseRawGeneral(bytes), bytes)
+    }
+
+    /// The canonical-layout fast path alone: the frame parsed, or nil where it would hand the frame to
+    /// the general reader (another layout, or a value it cannot settle exactly).
+    public static func parseCanonical(_ bytes: UnsafeBufferPointer<UInt8>) -> MiniTicker? {
+        CanonicalMiniTicker.parse(bytes).map { materialize($0, bytes) }
+    }
+
+    /// Parses a combined-stream frame without creating any string: Binance's own layout by the
+    /// fast path (``CanonicalMiniTicker``), anything else by the general reader.
+    @inline(__always)
     static func parseRaw(_ bytes: UnsafeBufferPointer<UInt8>) throws(StreamMessageError) -> RawMiniTicker {
+        if let fast = CanonicalMiniTicker.parse(bytes) { return fast }
+        return try parseRawGeneral(bytes)
+    }
+
+    static func parseRawGeneral(_ bytes: UnsafeBufferPointer<UInt8>) throws(StreamMessageError) -> RawMiniTicker {
         var r = Reader(bytes: bytes)
         var ticker: RawMiniTicker?
         try r.beginObject()

@@ -72,7 +72,7 @@ public struct ScannerState: Sendable {
     public let configuration: ScannerConfiguration
     /// Pair index by symbol.
     public private(set) var index: [String: Int] = [:]
-    private var keyIndex: [SymbolKey: Int] = [:]
+    private var keyIndex = SymbolTable()
     /// Event time of the last update applied (ms).
     public private(set) var lastEventTime: Int64 = 0
     /// Symbols by index.
@@ -103,7 +103,7 @@ public struct ScannerState: Sendable {
     @discardableResult
     public mutating func apply(frame bytes: UnsafeBufferPointer<UInt8>) throws(StreamMessageError) -> Double {
         let raw = try MiniTickerParser.parseRaw(bytes)
-        let k = keyIndex[raw.symbol] ?? addPair(String(decoding: UnsafeBufferPointer(rebasing: bytes[raw.symbolRange]), as: UTF8.self), raw.symbol)
+        let k = keyIndex.find(raw.symbol) ?? addPair(String(decoding: UnsafeBufferPointer(rebasing: bytes[raw.symbolRange]), as: UTF8.self), raw.symbol)
         return update(k, time: raw.eventTime, close: raw.close, open: raw.open, high: raw.high, low: raw.low, baseVolume: raw.baseVolume, quoteVolume: raw.quoteVolume)
     }
 
@@ -117,7 +117,7 @@ public struct ScannerState: Sendable {
     private mutating func addPair(_ symbol: String, _ key: SymbolKey?) -> Int {
         let k = symbols.count
         index[symbol] = k
-        if let key { keyIndex[key] = k }
+        if let key { keyIndex.insert(key, k) }
         symbols.append(symbol)
         pairs.append(PairHistory())
         featureRows.append(contentsOf: [0, 0, 0, 0, 0])
@@ -234,7 +234,8 @@ struct PairHistory: Sendable {
     var volumeLastMinute: Double { max(0, window1.newestVolume - window1.oldestVolume) }
 }
 
-/// A queue of ticks evicted by age, in one growable array with a moving head.
+/// A queue of ticks evicted by age: a ring of power-of-two capacity that doubles when full, so an
+/// append is O(1) amortised and never moves the live ticks.
 struct TickWindow: Sendable {
     struct Tick: Sendable {
         var time: Int64
@@ -243,28 +244,86 @@ struct TickWindow: Sendable {
     }
 
     let span: Int64
-    private var ticks: [Tick] = []
+    private var ring: [Tick]
     private var head = 0
+    private(set) var count = 0
 
     init(span: Int64) {
         self.span = span
-        ticks.reserveCapacity(64)
+        ring = Array(repeating: Tick(time: 0, price: 0, volume: 0), count: 64)
     }
 
-    var count: Int { ticks.count - head }
-    var oldestPrice: Double { ticks[head].price }
-    var oldestVolume: Double { ticks[head].volume }
-    var newestVolume: Double { ticks[ticks.count - 1].volume }
+    var oldestPrice: Double { ring[head].price }
+    var oldestVolume: Double { ring[head].volume }
+    var newestVolume: Double { ring[(head + count - 1) & (ring.count - 1)].volume }
 
     @inline(__always)
     mutating func append(time: Int64, price: Double, volume: Double) {
-        ticks.append(Tick(time: time, price: price, volume: volume))
-        let limit = time - span
-        while ticks[head].time < limit { head += 1 }
-        // Compact once the dead prefix dominates, keeping appends amortised O(1).
-        if head > 256 && head * 2 > ticks.count {
-            ticks.removeFirst(head)
-            head = 0
+        if count == ring.count { grow() }
+        let mask = ring.count - 1
+        ring.withUnsafeMutableBufferPointer { r in
+            r[(head + count) & mask] = Tick(time: time, price: price, volume: volume)
+            count += 1
+            let limit = time - span
+            while r[head].time < limit {
+                head = (head + 1) & mask
+                count -= 1
+            }
         }
+    }
+
+    private mutating func grow() {
+        var bigger: [Tick] = []
+        bigger.reserveCapacity(ring.count * 2)
+        for k in 0..<count { bigger.append(ring[(head + k) & (ring.count - 1)]) }
+        bigger.append(contentsOf: repeatElement(Tick(time: 0, price: 0, volume: 0), count: ring.count * 2 - count))
+        ring = bigger
+        head = 0
+    }
+}
+
+/// Pair index by symbol key: open addressing with linear probing and a multiplicative hash, cheaper
+/// per message than the standard dictionary's seeded SipHash (the keys are exchange symbols, not
+/// adversarial input: an unknown symbol costs one probe sequence and is then added).
+struct SymbolTable: Sendable {
+    private var keys: [SymbolKey] = []
+    private var slots: [Int32] = Array(repeating: -1, count: 256)
+    private var values: [Int] = []
+
+    @inline(__always)
+    private func slot(_ key: SymbolKey) -> Int {
+        let h = (key.low &* 0x9E37_79B9_7F4A_7C15) ^ (key.high &* 0xC2B2_AE3D_27D4_EB4F) ^ UInt64(key.length)
+        return Int(truncatingIfNeeded: (h ^ (h >> 29)) & UInt64(slots.count - 1))
+    }
+
+    /// The value stored for `key`.
+    @inline(__always)
+    func find(_ key: SymbolKey) -> Int? {
+        let mask = slots.count - 1
+        var s = slot(key)
+        while true {
+            let e = Int(slots[s])
+            if e < 0 { return nil }
+            if keys[e] == key { return values[e] }
+            s = (s + 1) & mask
+        }
+    }
+
+    /// Stores `value` for a key not yet present.
+    mutating func insert(_ key: SymbolKey, _ value: Int) {
+        if (keys.count + 1) * 2 > slots.count {
+            slots = Array(repeating: -1, count: slots.count * 2)
+            for (e, k) in keys.enumerated() { place(k, Int32(e)) }
+        }
+        keys.append(key)
+        values.append(value)
+        place(key, Int32(keys.count - 1))
+    }
+
+    private mutating func place(_ key: SymbolKey, _ entry: Int32) {
+        let mask = slots.count - 1
+        var s = slot(key)
+        while slots[s] >= 0 { s = (s + 1) & mask }
+        slots[s] = entry
     }
 }

@@ -16,10 +16,17 @@ struct ScannerTests {
         let frames = try referenceFrames()
         #expect(frames.count == 83_748)
         var state = ScannerState()
+        var fast = 0
         for frame in frames {
             let ticker = try frame.withUnsafeBufferPointer { try MiniTickerParser.parse($0) }
+            let (canonical, general) = try frame.withUnsafeBufferPointer { (MiniTickerParser.parseCanonical($0), try MiniTickerParser.parseGeneral($0)) }
+            if canonical != nil { fast += 1 }
+            #expect(ticker == general && (canonical == nil || canonical == general))
             state.apply(ticker)
         }
+        // Binance's layout is the fast path's: nearly every frame is read by it (a rounding tie or
+        // more than 19 significant digits hands a value over).
+        #expect(fast > frames.count * 99 / 100, "fast path read \(fast) of \(frames.count)")
         let checkURL = Fixtures.shared.appendingPathComponent("reference/scanner/miniticker-150x600.check.json")
         let check = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: checkURL)) as? [String: Any])
         let perPair = try #require(check["per_pair"] as? [String: [String: Any]])
@@ -48,6 +55,7 @@ struct ScannerTests {
         var rng = SplitMix64(seed: 42)
         var accepted = 0
         var rejected = 0
+        var disagreements = 0
         var state = ScannerState()
         let mutations: [(inout [UInt8], inout SplitMix64) -> Void] = [
             { f, r in f.removeLast(Int.random(in: 1...f.count, using: &r)) },  // truncated
@@ -60,12 +68,30 @@ struct ScannerTests {
             { f, r in f.insert(contentsOf: Array("{\"x\":[[[[".utf8), at: Int.random(in: 0..<f.count, using: &r)) },
             { f, _ in f = Array(repeating: 0x7B, count: 200) },  // deep nesting
             { _, _ in },  // unchanged
+            // Mutations that keep Binance's layout, so the fast path must decide them itself:
+            { f, r in  // a digit changed to another digit
+                let digits = f.indices.filter { f[$0] >= 0x30 && f[$0] <= 0x39 }
+                if let k = digits.randomElement(using: &r) { f[k] = UInt8.random(in: 0x30...0x39, using: &r) }
+            },
+            { f, r in  // a quote volume with too many digits for one word (up to 30)
+                let extra = (0..<Int.random(in: 1...12, using: &r)).map { _ in UInt8.random(in: 0x30...0x39, using: &r) }
+                f.insert(contentsOf: extra, at: f.count - 3)
+            },
+            { f, r in  // a value with its dot removed or doubled
+                let dots = f.indices.filter { f[$0] == 0x2E }
+                if let k = dots.randomElement(using: &r) { if Bool.random(using: &r) { f.remove(at: k) } else { f.insert(0x2E, at: k) } }
+            },
         ]
         for n in 0..<1_000_000 {
             var frame = frames[n % frames.count]
             mutations[Int.random(in: 0..<mutations.count, using: &rng)](&frame, &rng)
-            let outcome: MiniTicker? = frame.withUnsafeBufferPointer { buffer in
-                try? MiniTickerParser.parse(buffer)
+            let (outcome, general): (MiniTicker?, MiniTicker?) = frame.withUnsafeBufferPointer { buffer in
+                (try? MiniTickerParser.parse(buffer), try? MiniTickerParser.parseGeneral(buffer))
+            }
+            // The canonical-layout fast path changes speed only: same verdict, same values.
+            if outcome != general {
+                disagreements += 1
+                if disagreements <= 3 { Issue.record("fast path and general reader disagree on \(String(decoding: frame, as: UTF8.self))") }
             }
             if let t = outcome {
                 #expect(t.close.isFinite && t.close > 0 && t.quoteVolume.isFinite)
@@ -76,6 +102,7 @@ struct ScannerTests {
             }
         }
         #expect(accepted + rejected == 1_000_000)
+        #expect(disagreements == 0)
         #expect(accepted > 100_000 && rejected > 500_000)
         #expect(state.scores.allSatisfy { $0.isFinite })
     }
@@ -109,11 +136,36 @@ struct DecimalParsingTests {
         arguments: [
             "67321.45000000", "0.00002512", "830000000.12345678", "4000000000000.00000000", "0.10000000", "1", "0",
             "12345678901234567890.5", "0.000000000000000000000001234", "99999999999999999999", "7.1", "0.30000000000000004",
+            // Exactly halfway between two doubles (the extended-precision path must hand these over),
+            // and just either side of it.
+            "9007199254740993", "9007199254740993.0", "9007199254740993.00000000001", "9007199254740992.99999999999",
+            "1900000000.123456789012345", "1900000000.000000000000000", "5.", "0.5",
         ]
     )
     func exact(text: String) throws {
         let frame = #"{"stream":"x@miniTicker","data":{"e":"24hrMiniTicker","E":1,"s":"XUSDT","c":"1","o":"1","h":"1","l":"1","v":"\#(text)","q":"1"}}"#
         let parsed = try MiniTickerParser.parse(frame)
         #expect(parsed.baseVolume == Double(text), "\(text)")
+    }
+}
+
+@Suite("Decimal strings parse exactly, at random")
+struct DecimalPropertyTests {
+    @Test("200,000 random decimals of 1 to 30 digits equal Swift's correctly rounded parse")
+    func random() throws {
+        var rng = SplitMix64(seed: 7)
+        var mismatches: [String] = []
+        for _ in 0..<200_000 {
+            let whole = Int.random(in: 1...12, using: &rng)
+            let fraction = Int.random(in: 0...18, using: &rng)
+            var text = String(Int.random(in: 1...9, using: &rng))
+            for _ in 1..<whole { text.append(String(Int.random(in: 0...9, using: &rng))) }
+            if fraction > 0 || Bool.random(using: &rng) { text.append(".") }
+            for _ in 0..<fraction { text.append(String(Int.random(in: 0...9, using: &rng))) }
+            let frame = #"{"stream":"x@miniTicker","data":{"e":"24hrMiniTicker","E":1,"s":"XUSDT","c":"1","o":"1","h":"1","l":"1","v":"1","q":"\#(text)"}}"#
+            let parsed = try MiniTickerParser.parse(frame)
+            if parsed.quoteVolume != Double(text) { mismatches.append(text) }
+        }
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
     }
 }
