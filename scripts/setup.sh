@@ -3,7 +3,7 @@
 # Runs as root directly, otherwise through sudo.
 set -euo pipefail
 
-packages=(libxgboost-dev libopenblas-dev libsqlite3-dev libcurl4-openssl-dev pkgconf)
+packages=(libxgboost-dev libopenblas-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev pkgconf)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "setup: no 'swift' on PATH. Install the Swift 6 toolchain (swift.org) first; it cannot be fetched here." >&2

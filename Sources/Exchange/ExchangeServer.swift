@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdWebSocket
 import NIOWebSocket
 public import Logging
+import MarketData
 import ScalperCore
 import ServiceLifecycle
 import Synchronization
@@ -33,7 +34,10 @@ public struct ExchangeSettings: Sendable {
 /// seconds and at each bar's close (`x: true`, never skipped), `<s>@bookTicker` and
 /// `<s>@depth20@100ms` from the seeded book model every sim second, `<s>@depth@100ms` diff events
 /// against it (U/u contiguous with the REST snapshot's lastUpdateId) and `<s>@trade` every sim
-/// second. Prices and quantities are strings, as Binance sends them.
+/// second. Where the store holds a recording of a symbol's streams, its books are rebuilt from the
+/// recorded snapshot and diff events, and its diff events, book tickers and trades are sent as
+/// recorded, at their own times and with their own ids. Prices and quantities are strings, as
+/// Binance sends them.
 public final class ExchangeServer: Sendable {
     /// The market replayed.
     public let market: ReplayMarket
@@ -116,10 +120,14 @@ public final class ExchangeServer: Sendable {
         }
         router.get("/api/v3/depth") { [self] request, _ in
             let q = request.uri.queryParameters
-            guard let symbol = q["symbol"].map(String.init), let book = market.book(symbol, at: now, levels: min(100, q["limit"].flatMap { Int(String($0)) } ?? 100)) else {
+            // Binance: limit 1…5000 (default 100), weight 5 / 25 / 50 / 250 by size. A recorded book
+            // has as many levels as its snapshot; the model's has 20.
+            let limit = min(5_000, max(1, q["limit"].flatMap { Int(String($0)) } ?? 100))
+            guard let symbol = q["symbol"].map(String.init), let book = market.book(symbol, at: now, levels: limit) else {
                 return error(400, -1121, "Invalid symbol.")
             }
-            return json(#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids)),"asks":\#(levels(book.asks))}"#, weight: 5)
+            let weight = limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1_000 ? 50 : 250
+            return json(#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids)),"asks":\#(levels(book.asks))}"#, weight: weight)
         }
     }
 
@@ -182,6 +190,7 @@ public final class ExchangeServer: Sendable {
             }
             group.addTask { [self] in
                 var lastSim = self.now
+                var streamClock: [String: Int64] = [:]
                 var rng = mix(market.seed ^ UInt64(UInt(bitPattern: ObjectIdentifier(subscriptions).hashValue)))
                 let tick = Duration.milliseconds(max(1, Int(1000 / settings.speed)))
                 while !Task.isCancelled {
@@ -200,12 +209,19 @@ public final class ExchangeServer: Sendable {
                     let tickEnd = self.now
                     let streams = subscriptions.state.withLock { $0 }.sorted()
                     // Each stream's frames are built at the moment they are sent (event time = now), and
-                    // sent before the next stream's are built, so a frame waits for no other.
+                    // sent before the next stream's are built, so a frame waits for no other. Each
+                    // stream carries on from where it was last sent up to, so nothing is sent twice
+                    // (a new subscription starts at the previous tick).
+                    var sentUpTo: [String: Int64] = [:]
                     for stream in streams {
-                        for frame in self.frames(streams: [stream], from: lastSim, to: max(tickEnd, self.now), combined: combined) {
+                        let from = streamClock[stream] ?? lastSim
+                        let to = max(tickEnd, self.now, from)
+                        for frame in self.frames(streams: [stream], from: from, to: to, combined: combined) {
                             try await outbound.write(.text(frame))
                         }
+                        sentUpTo[stream] = to
                     }
+                    streamClock = sentUpTo
                     lastSim = tickEnd
                 }
             }
@@ -286,6 +302,12 @@ public final class ExchangeServer: Sendable {
                 if to / 2_000 != from / 2_000, let s = market.state(symbol, at: to) {
                     emit(stream, kline(symbol, s.bar, eventTime: to, closed: false))
                 }
+            case "bookticker" where market.recorded[symbol]?.bookTickers.covers(to, \.time) == true:
+                // Recorded best bid/ask updates, as they came.
+                for b in market.recorded[symbol]?.bookTickers(after: from, upTo: to) ?? [] {
+                    let t = b.ticker
+                    emit(stream, #"{"u":\#(t.updateID),"s":"\#(symbol)","b":"\#(f(t.bid.price))","B":"\#(f(t.bid.quantity))","a":"\#(f(t.ask.price))","A":"\#(f(t.ask.quantity))"}"#)
+                }
             case "bookticker", "depth20@100ms", "depth20":
                 guard secondChanged, let book = market.book(symbol, at: to) else { continue }
                 if parts[1] == "bookticker" {
@@ -298,13 +320,25 @@ public final class ExchangeServer: Sendable {
                 // u = now (ms), so a client that syncs from /api/v3/depth sees contiguous ids.
                 // One event per sim second crossed, so every REST snapshot (taken at a second) is the
                 // base of exactly one event, even when a slow tick crosses several seconds.
+                // A recorded symbol sends its recorded events (real U/u) where a recording covers the
+                // time, and model diffs only between two seconds that are both outside it.
+                let recording = market.recorded[symbol]
+                for e in recording?.depthEvents(after: from, upTo: to) ?? [] {
+                    let pu = e.previousFinalUpdateID.map { #","pu":\#($0)"# } ?? ""
+                    emit(stream, #"{"e":"depthUpdate","E":\#(e.eventTime),"s":"\#(symbol)","U":\#(e.firstUpdateID),"u":\#(e.finalUpdateID)\#(pu),"b":\#(levels(e.bids.map { ($0.price, $0.quantity) })),"a":\#(levels(e.asks.map { ($0.price, $0.quantity) }))}"#)
+                }
                 var second = from / 1_000 * 1_000
                 while second + 1_000 <= to / 1_000 * 1_000 {
                     defer { second += 1_000 }
+                    if let recording, recording.window(at: second) != nil || recording.window(at: second + 1_000) != nil { continue }
                     guard let before = market.book(symbol, at: second), let after = market.book(symbol, at: second + 1_000) else { continue }
                     let bids = diff(before.bids, after.bids)
                     let asks = diff(before.asks, after.asks)
                     emit(stream, #"{"e":"depthUpdate","E":\#(second + 1_000),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids)),"a":\#(levels(asks))}"#)
+                }
+            case "trade" where market.recorded[symbol]?.trades.covers(to, \.time) == true:
+                for t in market.recorded[symbol]?.trades(after: from, upTo: to) ?? [] {
+                    emit(stream, #"{"e":"trade","E":\#(t.time),"s":"\#(symbol)","t":\#(t.id),"p":"\#(f(t.price))","q":"\#(f(t.quantity))","T":\#(t.time),"m":\#(t.buyerIsMaker),"M":true}"#)
                 }
             case "trade":
                 guard secondChanged, let st = market.state(symbol, at: to) else { continue }
@@ -360,4 +394,12 @@ public final class ExchangeServer: Sendable {
 final class SubscriptionSet: Sendable {
     let state: Mutex<Set<String>>
     init(_ initial: Set<String>) { state = Mutex(initial) }
+}
+
+extension Array {
+    /// Whether `time` lies between the first and the last element's `key` (elements in time order).
+    func covers(_ time: Int64, _ key: (Element) -> Int64) -> Bool {
+        guard let first, let last else { return false }
+        return key(first) <= time && time <= key(last)
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+public import MarketData
 public import ScalperCore
 
 /// Recorded bars of one base series, with what the replay needs precomputed: prefix sums of the
@@ -110,14 +111,29 @@ public final class ReplayMarket: Sendable {
     public let end: Int64
     /// Seed of the within-bar paths and the book model.
     public let seed: UInt64
+    /// Recorded streams of real symbols: their books, book tickers and trades are replayed where
+    /// the recording covers the sim time.
+    public let recorded: [String: RecordedBook]
 
-    /// Builds a market from real series and, if `pairCount` exceeds them, derived pairs.
-    public init(series: [(symbol: String, klines: [Kline])], pairCount: Int? = nil, seed: UInt64 = 42) throws {
-        let usable = series.filter { $0.klines.count >= 1_441 }
+    /// Builds a market from real series and, if `pairCount` exceeds them, derived pairs; `recordings`
+    /// (of real symbols) replace the book model and the modelled trades where they cover the time.
+    public init(
+        series: [(symbol: String, klines: [Kline])],
+        recordings: [RecordedStreams] = [],
+        pairCount: Int? = nil,
+        seed: UInt64 = 42
+    ) throws {
+        let usable = series.filter { $0.klines.count >= 2 }
         guard !usable.isEmpty else {
-            throw ExchangeError("the exchange needs at least one symbol with more than a day of 1m bars in the store")
+            throw ExchangeError("the exchange needs at least one symbol with 1m bars in the store")
         }
         let bases = usable.map { BaseSeries(symbol: $0.symbol, bars: $0.klines) }
+        let commonStart = bases.map { $0.bars[0].openTime }.max() ?? 0
+        let commonEnd = bases.map { $0.bars[$0.bars.count - 1].closeTime + 1 }.min() ?? 0
+        guard commonStart < commonEnd else {
+            let spans = bases.map { "\($0.symbol) \(UTC.minuteString($0.bars[0].openTime))…\(UTC.minuteString($0.bars[$0.bars.count - 1].openTime))" }
+            throw ExchangeError("the symbols' 1m bars do not overlap in time, so one clock cannot replay them all: \(spans.joined(separator: ", "))")
+        }
         var pairs: [String: ReplayPair] = [:]
         var symbols: [String] = []
         func decimals(_ price: Double) -> Int { min(8, max(2, Int((-log10(price)).rounded(.up)) + 4)) }
@@ -144,9 +160,14 @@ public final class ReplayMarket: Sendable {
         }
         self.pairs = pairs
         self.symbols = symbols
-        start = bases.map { $0.bars[0].openTime }.max() ?? 0
-        end = bases.map { $0.bars[$0.bars.count - 1].closeTime + 1 }.min() ?? 0
+        start = commonStart
+        end = commonEnd
         self.seed = seed
+        var recorded: [String: RecordedBook] = [:]
+        for r in recordings where pairs[r.symbol] != nil {
+            recorded[r.symbol] = RecordedBook(r)
+        }
+        self.recorded = recorded
     }
 
     /// The base time a pair's time maps to (derived pairs wrap round the recorded span).
@@ -200,29 +221,55 @@ public final class ReplayMarket: Sendable {
         }
         high = max(high, price)
         low = min(low, price)
+        var partial = (
+            open: bar.open, high: high, low: low, close: price, volume: bar.volume * fraction,
+            quote: bar.quoteVolume * fraction, trades: (bar.tradeCount * fraction).rounded(.down),
+            takerBase: bar.takerBuyBaseVolume * fraction, takerQuote: bar.takerBuyQuoteVolume * fraction
+        )
+        if pair.shift == 0, let tape = recorded[symbol]?.trades, let first = tape.first, let last = tape.last,
+            first.time <= bar.openTime, bar.openTime <= t, t <= last.time, t <= bar.closeTime
+        {
+            // A recorded tape covers the bar: the bar so far is exactly its trades up to now.
+            let minute = tape[tape.partitionPoint { $0.time < bar.openTime }..<tape.partitionPoint { $0.time <= t }]
+            let before = tape.partitionPoint { $0.time < bar.openTime }
+            let previous = before > 0 ? tape[before - 1].price : bar.open
+            partial = (previous, previous, previous, previous, 0, 0, 0, 0, 0)
+            for (k, trade) in minute.enumerated() {
+                if k == 0 { (partial.open, partial.high, partial.low) = (trade.price, trade.price, trade.price) }
+                partial.high = max(partial.high, trade.price)
+                partial.low = min(partial.low, trade.price)
+                partial.close = trade.price
+                partial.volume += trade.quantity
+                partial.quote += trade.price * trade.quantity
+                partial.trades += 1
+                if !trade.buyerIsMaker {
+                    partial.takerBase += trade.quantity
+                    partial.takerQuote += trade.price * trade.quantity
+                }
+            }
+        }
         let from = max(0, i - 1_439)
-        var high24 = high
-        var low24 = low
+        var high24 = partial.high
+        var low24 = partial.low
         if from < i {
             let e = base.extremes(from..<i)
             high24 = max(high24, e.high)
             low24 = min(low24, e.low)
         }
-        let volume24 = base.prefixVolume[i] - base.prefixVolume[from] + bar.volume * fraction
-        let quote24 = base.prefixQuoteVolume[i] - base.prefixQuoteVolume[from] + bar.quoteVolume * fraction
-        let trades24 = base.prefixTrades[i] - base.prefixTrades[from] + bar.tradeCount * fraction
+        let volume24 = base.prefixVolume[i] - base.prefixVolume[from] + partial.volume
+        let quote24 = base.prefixQuoteVolume[i] - base.prefixQuoteVolume[from] + partial.quote
+        let trades24 = base.prefixTrades[i] - base.prefixTrades[from] + partial.trades
         let open24 = i >= 1_440 ? base.bars[i - 1_440].close : base.bars[0].open
         let s = pair.scale
         let shift = time - t
-        let partial = Kline(
-            openTime: bar.openTime + shift, open: bar.open * s, high: high * s, low: low * s, close: price * s,
-            volume: bar.volume * fraction, closeTime: bar.closeTime + shift, quoteVolume: bar.quoteVolume * fraction * s,
-            tradeCount: (bar.tradeCount * fraction).rounded(.down), takerBuyBaseVolume: bar.takerBuyBaseVolume * fraction,
-            takerBuyQuoteVolume: bar.takerBuyQuoteVolume * fraction * s
+        let shown = Kline(
+            openTime: bar.openTime + shift, open: partial.open * s, high: partial.high * s, low: partial.low * s,
+            close: partial.close * s, volume: partial.volume, closeTime: bar.closeTime + shift, quoteVolume: partial.quote * s,
+            tradeCount: partial.trades, takerBuyBaseVolume: partial.takerBase, takerBuyQuoteVolume: partial.takerQuote * s
         )
         return TickerState(
-            time: time, price: price * s, open24: open24 * s, high24: high24 * s, low24: low24 * s, volume24: volume24,
-            quoteVolume24: quote24 * s, trades24: Int(trades24), bar: partial, barFraction: fraction
+            time: time, price: partial.close * s, open24: open24 * s, high24: high24 * s, low24: low24 * s, volume24: volume24,
+            quoteVolume24: quote24 * s, trades24: Int(trades24), bar: shown, barFraction: fraction
         )
     }
 
@@ -255,12 +302,26 @@ public final class ReplayMarket: Sendable {
         return out
     }
 
-    /// A seeded synthetic book around the current price: 20 levels a side, spread and depth scaled
-    /// by the bar's range and volume (the model used where no depth was recorded).
+    /// The book of `symbol` at sim time `rawTime`: the recorded book where a recording covers the
+    /// time (rebuilt from its snapshot and diff events, real update ids), otherwise a seeded
+    /// synthetic book around the current price: at most 20 levels a side, spread and depth scaled by
+    /// the bar's range and volume.
     ///
-    /// The book changes once per sim second (its update id is that second's first millisecond), so
-    /// a snapshot and the diffs between seconds compose exactly.
+    /// The model's book changes once per sim second (its update id is that second's first
+    /// millisecond, or for a recorded symbol outside its recording, ids that count up to and on from
+    /// the recorded ones), so a snapshot and the diffs between seconds compose exactly.
     public func book(_ symbol: String, at rawTime: Int64, levels: Int = 20) -> (bids: [(Double, Double)], asks: [(Double, Double)], updateID: Int64)? {
+        if let recordedBook = recorded[symbol]?.book(at: rawTime) {
+            return (
+                recordedBook.bids.prefix(levels).map { ($0.price, $0.quantity) }, recordedBook.asks.prefix(levels).map { ($0.price, $0.quantity) },
+                recordedBook.lastUpdateID
+            )
+        }
+        return modelBook(symbol, at: rawTime, levels: levels)
+    }
+
+    /// The seeded model's book (see ``book(_:at:levels:)``), whatever is recorded.
+    func modelBook(_ symbol: String, at rawTime: Int64, levels: Int = 20) -> (bids: [(Double, Double)], asks: [(Double, Double)], updateID: Int64)? {
         let time = rawTime / 1_000 * 1_000
         guard let pair = pairs[symbol], let s = state(symbol, at: time) else { return nil }
         let tick = pow(10, -Double(pair.priceDecimals))
@@ -272,7 +333,9 @@ public final class ReplayMarket: Sendable {
         var bids: [(Double, Double)] = []
         var asks: [(Double, Double)] = []
         var h = mix(seed ^ UInt64(bitPattern: time / 1_000) ^ symbol.stableHash)
-        for k in 0..<levels {
+        // The model is 20 levels deep: diffs are computed over those, so a snapshot never holds a
+        // level the diffs would not keep up to date.
+        for k in 0..<min(levels, 20) {
             h = mix(h)
             let noise = 0.5 + Double(h % 1_000) / 1_000
             let q = (perLevel * (1 + Double(k) * 0.15) * noise * 1_000).rounded() / 1_000
@@ -281,7 +344,7 @@ public final class ReplayMarket: Sendable {
             let noise2 = 0.5 + Double(h % 1_000) / 1_000
             asks.append((mid + halfSpread + Double(k) * step, max(0.001, (perLevel * (1 + Double(k) * 0.15) * noise2 * 1_000).rounded() / 1_000)))
         }
-        return (bids, asks, time)
+        return (bids, asks, recorded[symbol]?.modelUpdateID(second: time) ?? time)
     }
 }
 

@@ -159,7 +159,9 @@ public actor ScannerService {
         let url = settings.webSocketURL + "/stream?streams=" + streams.prefix(settings.maxStreamsPerConnection).joined(separator: "/")
         let followed = candidates
         let lastMessage = LastMessageTime()
-        try await WebSocketClient.connect(url: url, logger: logger) { inbound, outbound, _ in
+        // Frames up to 1 MB: the client's 16 KB default is below real Binance frames such as a busy
+        // depth diff or an all-market array.
+        try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 // Re-subscribe and backfill what a reconnect may have missed.
                 if !followed.isEmpty {

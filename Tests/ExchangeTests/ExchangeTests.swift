@@ -29,7 +29,15 @@ private func withExchange<R: Sendable>(
     settings.forcedDisconnectSeconds = forcedDisconnect
     settings.dropProbability = dropProbability
     settings.startTime = 1_690_848_000_000 + Int64(startDay) * 86_400_000  // 2023-08-01 + startDay
-    let server = ExchangeServer(market: try ReplayMarket(series: series, pairCount: pairs), settings: settings)
+    return try await withExchange(market: try ReplayMarket(series: series, pairCount: pairs), settings: settings, body)
+}
+
+private func withExchange<R: Sendable>(
+    market: ReplayMarket,
+    settings: ExchangeSettings,
+    _ body: @Sendable (ExchangeServer, Int) async throws -> R
+) async throws -> R {
+    let server = ExchangeServer(market: market, settings: settings)
     let logger = { () -> Logger in
         var l = Logger(label: "test.exchange")
         l.logLevel = .critical
@@ -187,5 +195,109 @@ struct ExchangeBookTests {
             #expect(book.bids.count == 20 && book.asks.count == 20)
             #expect(trades > 10)
         }
+    }
+}
+
+/// The bundled recording of Binance spot BTCUSDT streams, and a market of its trade-built bars
+/// replaying it.
+private func recordedMarket() throws -> (ReplayMarket, RecordedStreams) {
+    let recording = try StreamRecording.read(Fixtures.sample.appendingPathComponent("ws-stream/btcusdt_20240808.gz"))
+    let streams = try #require(recording.streams.first)
+    let bars = streams.minuteBars(covered: recording.span)
+    return (try ReplayMarket(series: [(symbol: "BTCUSDT", klines: bars)], recordings: [streams]), streams)
+}
+
+/// The recorded book after the event whose final update id is `id`, rebuilt line by line from the
+/// recording with nothing of the exchange's code but the order book itself.
+private func recordedBook(_ streams: RecordedStreams, through id: Int64) -> OrderBook {
+    var book = OrderBook()
+    book.applySnapshot(streams.snapshots[0].snapshot)
+    for e in streams.updates where e.finalUpdateID <= id { book.apply(e) }
+    return book
+}
+
+@Suite("The exchange replays recorded order books", .serialized)
+struct RecordedExchangeTests {
+    @Test("At any instant the served book is the recording's own, with its ids; outside it the model's ids lead to and on from them")
+    func booksAtInstants() throws {
+        let (market, streams) = try recordedMarket()
+        let book = try #require(market.recorded["BTCUSDT"])
+        let span = try #require(book.bookSpan)
+        // Every 97th instant at which the recorded book changes.
+        let times = Array(Set(streams.updates.map(\.eventTime).filter { span.contains($0) })).sorted()
+        var checked = 0
+        for t in stride(from: 0, to: times.count, by: 97).map({ times[$0] }) {
+            let served = try #require(market.book("BTCUSDT", at: t, levels: 100_000))
+            let truth = recordedBook(streams, through: served.updateID)
+            #expect(truth.lastUpdateID == served.updateID)
+            #expect(served.bids.map(\.0) == truth.bids.map(\.price) && served.bids.map(\.1) == truth.bids.map(\.quantity))
+            #expect(served.asks.map(\.0) == truth.asks.map(\.price) && served.asks.map(\.1) == truth.asks.map(\.quantity))
+            // Nothing recorded after t is in it.
+            #expect(streams.updates.first { $0.finalUpdateID == served.updateID }.map { $0.eventTime <= t } == true)
+            checked += 1
+        }
+        #expect(checked >= 25)
+        // Before the recording: the model, ids below the first event's and counting up by one a second.
+        let firstU = try #require(streams.updates.first { $0.finalUpdateID > streams.snapshots[0].snapshot.lastUpdateID }).firstUpdateID
+        let before = try #require(market.book("BTCUSDT", at: span.lowerBound - 5_000))
+        let beforeNext = try #require(market.book("BTCUSDT", at: span.lowerBound - 4_000))
+        #expect(before.updateID < firstU - 1 && beforeNext.updateID == before.updateID + 1 && before.bids.count == 20)
+        let after = try #require(market.book("BTCUSDT", at: span.upperBound + 3_000))
+        let lastU = try #require(streams.updates.last).finalUpdateID
+        #expect(after.updateID > lastU + 1)
+    }
+
+    @Test("Over loopback: a client synced from /api/v3/depth and depth@100ms holds the recorded book; book tickers and trades come as recorded")
+    func streamsOverLoopback() async throws {
+        let (market, streams) = try recordedMarket()
+        var settings = ExchangeSettings()
+        settings.speed = 20
+        settings.startTime = 1_723_161_290_000  // 2024-08-08 23:54:50, inside the recording, before its largest event
+        let frames = try await withExchange(market: market, settings: settings) { _, port in
+            let collected = Mutex<[String]>([])
+            let url = "ws://127.0.0.1:\(port)/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@trade"
+            // Recorded diff events reach 19 KB: above the client's 16 KB default frame size.
+            try await WebSocketClient.connect(url: .init(url), configuration: .init(maxFrameSize: 1 << 20), logger: Logger(label: "t")) { inbound, outbound, _ in
+                var depthEvents = 0
+                var count = 0
+                for try await message in inbound.messages(maxSize: 1 << 22) {
+                    guard case .text(let text) = message else { continue }
+                    collected.withLock { $0.append(text) }
+                    count += 1
+                    if text.contains("depthUpdate") { depthEvents += 1 }
+                    if count == 5 {
+                        let snapshot = URL(string: "http://127.0.0.1:\(port)/api/v3/depth?symbol=BTCUSDT&limit=5000")!
+                        let response = try await URLSessionFetcher().get(snapshot, headers: [:])
+                        collected.withLock { $0.append(String(decoding: response.body, as: UTF8.self)) }
+                    }
+                    if depthEvents >= 150 { break }
+                }
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            return collected.withLock { $0 }
+        }
+        var client = OrderBook()
+        var tickers: [BookTicker] = []
+        var trades: [Trade] = []
+        for text in frames {
+            switch try MarketMessageParser.parse(Data(text.utf8)) {
+            case .depthUpdate(_, let e): client.apply(e)
+            case .depthSnapshot(_, let snapshot): client.applySnapshot(snapshot)
+            case .bookTicker(_, let t): tickers.append(t)
+            case .trade(_, let t): trades.append(t)
+            default: break
+            }
+        }
+        #expect(client.isSynced && client.statistics.gaps == 0 && client.statistics.applied >= 50)
+        // The diff event of 23:54:59.429 is 19 KB: large frames pass whole.
+        #expect(frames.contains { $0.utf8.count > 16_384 && $0.contains("depthUpdate") })
+        let truth = recordedBook(streams, through: client.lastUpdateID)
+        #expect(client.lastUpdateID == truth.lastUpdateID)
+        #expect(client.bids == truth.bids && client.asks == truth.asks)
+        // Book tickers and trades: each one recorded, in order, none of the recorded ones skipped.
+        let recordedTickers = Dictionary(streams.bookTickers.map { ($0.ticker.updateID, $0.ticker) }, uniquingKeysWith: { a, _ in a })
+        #expect(tickers.count > 100 && tickers.allSatisfy { recordedTickers[$0.updateID] == $0 })
+        let recordedTrades = streams.trades.filter { t in trades.first.map { t.id >= $0.id } == true && trades.last.map { t.id <= $0.id } == true }
+        #expect(trades.count > 20 && trades == recordedTrades)
     }
 }

@@ -1,4 +1,5 @@
 import Features
+import ScalperCore
 import Foundation
 import ScalperTestSupport
 import Testing
@@ -53,8 +54,8 @@ struct OrderBookTests {
                     #expect(f.buyPressure >= 0 && f.buyPressure + f.sellPressure <= 1 + 1e-12)
                     featureRows += 1
                 }
-            case .trade(_, let price, _, _):
-                lastTrade = price
+            case .trade(_, let trade):
+                lastTrade = trade.price
             default:
                 break
             }

@@ -28,15 +28,20 @@ struct CLITests {
         defer { dir.remove() }
         let imported = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
         #expect(imported.status == 0, "\(imported.stderr)")
-        #expect(imported.stdout.contains("imported 4 of 4 files: 175680 rows, 175680 new"))
+        #expect(imported.stdout.contains("imported 5 of 5 files: 175680 kline rows, 175680 new"))
+        // The recorded BTCUSDT streams, and the five 1m bars built from their trades.
+        #expect(imported.stdout.contains("recording of BTCUSDT"))
+        #expect(imported.stdout.contains("3451 depth events (0 sequence gaps), 28040 book tickers, 9757 trades"))
+        #expect(imported.stdout.contains("stored: 41249 new rows; 1m bars built from the trades of wholly covered minutes: 5 new"))
         let again = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
         #expect(again.stdout.contains("0 new, 175680 already stored"))
+        #expect(again.stdout.contains("stored: 0 new rows, 41249 already stored"))
 
         let list = try await ScalperProcess.run(["data", "list", "--store", store, "--json"])
         #expect(list.status == 0)
         let series = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
-        #expect(series.map { $0["symbol"] as? String } == ["FILUSDT", "NEARUSDT"])
-        #expect(series.map { $0["rows"] as? Int } == [87_840, 87_840])
+        #expect(series.map { $0["symbol"] as? String } == ["BTCUSDT", "FILUSDT", "NEARUSDT"])
+        #expect(series.map { $0["rows"] as? Int } == [5, 87_840, 87_840])
         #expect(series.allSatisfy { ($0["gaps"] as? [Any])?.isEmpty == true })
 
         let out = dir.path("fil.csv")

@@ -22,6 +22,7 @@ public struct ImportError: Error, Sendable, CustomStringConvertible, Equatable {
         case futureTimestamp(openTime: Int64)
         case unknownSymbol(String)
         case unknownInterval(String)
+        case badRecording(String)
 
         public var description: String {
             switch self {
@@ -46,6 +47,7 @@ public struct ImportError: Error, Sendable, CustomStringConvertible, Equatable {
             case .futureTimestamp(let t): "open_time \(t) (\(UTCText.minute(t))) is in the future"
             case .unknownSymbol(let why): why
             case .unknownInterval(let why): why
+            case .badRecording(let why): why
             }
         }
     }

@@ -85,7 +85,7 @@ public struct KlineImporter: Sendable {
             var found: [URL] = []
             for case let relative as String in walker {
                 let ext = (relative as NSString).pathExtension.lowercased()
-                guard ext == "csv" || ext == "zip" else { continue }
+                guard ext == "csv" || ext == "zip" || ext == "gz" else { continue }
                 found.append(URL(fileURLWithPath: path).appendingPathComponent(relative))
             }
             out.append(contentsOf: found.sorted { $0.path < $1.path })

@@ -47,7 +47,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 public final class MarketStore: Sendable {
     /// Where the database lives.
     public let path: String
-    private let queue: DatabaseQueue
+    let queue: DatabaseQueue
 
     /// The default location, relative to the working directory.
     public static let defaultPath = "datasets/market.sqlite"
@@ -115,6 +115,51 @@ public final class MarketStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v2-recordings") { db in
+            // Recorded market streams. Levels are little-endian (price, quantity) double pairs; rows
+            // are keyed by the exchange's own ids and never overwritten, like klines.
+            try db.execute(
+                sql: """
+                    CREATE TABLE depth_snapshot (
+                        symbol TEXT NOT NULL,
+                        last_update_id INTEGER NOT NULL,
+                        time INTEGER NOT NULL,
+                        bids BLOB NOT NULL,
+                        asks BLOB NOT NULL,
+                        PRIMARY KEY (symbol, last_update_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE depth_update (
+                        symbol TEXT NOT NULL,
+                        final_update_id INTEGER NOT NULL,
+                        first_update_id INTEGER NOT NULL,
+                        previous_final_update_id INTEGER,
+                        event_time INTEGER NOT NULL,
+                        bids BLOB NOT NULL,
+                        asks BLOB NOT NULL,
+                        PRIMARY KEY (symbol, final_update_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE book_ticker (
+                        symbol TEXT NOT NULL,
+                        update_id INTEGER NOT NULL,
+                        time INTEGER NOT NULL,
+                        bid REAL NOT NULL,
+                        bid_quantity REAL NOT NULL,
+                        ask REAL NOT NULL,
+                        ask_quantity REAL NOT NULL,
+                        PRIMARY KEY (symbol, update_id)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE trade (
+                        symbol TEXT NOT NULL,
+                        id INTEGER NOT NULL,
+                        time INTEGER NOT NULL,
+                        price REAL NOT NULL,
+                        quantity REAL NOT NULL,
+                        buyer_is_maker INTEGER NOT NULL,
+                        PRIMARY KEY (symbol, id)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 
@@ -134,38 +179,55 @@ public final class MarketStore: Sendable {
     ) throws -> StoreInsertResult {
         do {
             return try queue.write { db in
-                let statement = try db.makeStatement(
-                    sql: """
-                        INSERT OR IGNORE INTO kline (symbol, interval, open_time, open, high, low, close, volume,
-                            close_time, quote_volume, trade_count, taker_buy_base, taker_buy_quote, ignore)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """
+                try Self.insertKlines(
+                    db, klines, symbol: symbol, interval: interval, source: source, sha256: sha256,
+                    duplicatesDropped: duplicatesDropped, importedAt: importedAt
                 )
-                var inserted = 0
-                // NaN is bound as NULL by SQLite, which is how a missing value is stored.
-                for k in klines {
-                    statement.setUncheckedArguments([
-                        symbol, interval.name, k.openTime, k.open, k.high, k.low, k.close, k.volume, k.closeTime,
-                        k.quoteVolume, k.tradeCount, k.takerBuyBaseVolume, k.takerBuyQuoteVolume, k.ignore,
-                    ])
-                    try statement.execute()
-                    inserted += db.changesCount
-                }
-                try db.execute(
-                    sql: """
-                        INSERT INTO import_log (source, sha256, symbol, interval, rows, inserted, duplicates_dropped,
-                            first_open_time, last_open_time, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        source, sha256, symbol, interval.name, klines.count, inserted, duplicatesDropped,
-                        klines.first?.openTime, klines.last?.openTime, importedAt,
-                    ]
-                )
-                return StoreInsertResult(inserted: inserted, alreadyPresent: klines.count - inserted)
             }
         } catch {
             throw StoreError(path: path, message: "write failed, nothing stored from \(source): \(error)")
         }
+    }
+
+    /// Stores bars and their import-log entry inside the caller's transaction.
+    static func insertKlines(
+        _ db: Database,
+        _ klines: [Kline],
+        symbol: String,
+        interval: KlineInterval,
+        source: String,
+        sha256: String?,
+        duplicatesDropped: Int,
+        importedAt: Int64
+    ) throws -> StoreInsertResult {
+        let statement = try db.makeStatement(
+            sql: """
+                INSERT OR IGNORE INTO kline (symbol, interval, open_time, open, high, low, close, volume,
+                    close_time, quote_volume, trade_count, taker_buy_base, taker_buy_quote, ignore)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        )
+        var inserted = 0
+        // NaN is bound as NULL by SQLite, which is how a missing value is stored.
+        for k in klines {
+            statement.setUncheckedArguments([
+                symbol, interval.name, k.openTime, k.open, k.high, k.low, k.close, k.volume, k.closeTime,
+                k.quoteVolume, k.tradeCount, k.takerBuyBaseVolume, k.takerBuyQuoteVolume, k.ignore,
+            ])
+            try statement.execute()
+            inserted += db.changesCount
+        }
+        try db.execute(
+            sql: """
+                INSERT INTO import_log (source, sha256, symbol, interval, rows, inserted, duplicates_dropped,
+                    first_open_time, last_open_time, imported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                source, sha256, symbol, interval.name, klines.count, inserted, duplicatesDropped,
+                klines.first?.openTime, klines.last?.openTime, importedAt,
+            ]
+        )
+        return StoreInsertResult(inserted: inserted, alreadyPresent: klines.count - inserted)
     }
 
     /// Every series in the store with its extent and gaps, sorted by symbol then interval length.

@@ -13,9 +13,11 @@ struct DataCommand: AsyncParsableCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import Binance Vision CSV/ZIP or plain OHLCV CSV files (folders are searched).",
+            abstract: "Import Binance Vision CSV/ZIP, plain OHLCV CSV, or recorded WebSocket streams (.gz; folders are searched).",
             discussion: """
                 Each file is validated completely, then stored in one transaction: a file with a bad row is rejected whole and the store is left as it was. Re-importing a file adds nothing.
+
+                A recording (.gz, one '<receive time> <JSON>' line per message: combined-stream depth diffs, book tickers, trades, and REST depth snapshots) is stored as it came; the exchange replays its order books from it. The 1m bars of the minutes it covers wholly are built from its trades, as Binance builds them, and added where the store has none.
                 """
         )
 
@@ -46,7 +48,7 @@ struct DataCommand: AsyncParsableCommand {
             } catch {
                 throw fail("\(error)")
             }
-            if files.isEmpty { throw fail("no .csv or .zip files under \(paths.joined(separator: ", "))") }
+            if files.isEmpty { throw fail("no .csv, .zip or .gz files under \(paths.joined(separator: ", "))") }
             let importer = KlineImporter(
                 store: store,
                 options: ImportOptions(
@@ -56,9 +58,15 @@ struct DataCommand: AsyncParsableCommand {
                 )
             )
             var failures = 0
+            var recordings = 0
             var totals = (rows: 0, inserted: 0, present: 0, duplicates: 0)
             for file in files {
                 do {
+                    if file.pathExtension.lowercased() == "gz" {
+                        try importRecording(file, store: store)
+                        recordings += 1
+                        continue
+                    }
                     let r = try importer.importFile(file)
                     totals.rows += r.rows
                     totals.inserted += r.inserted
@@ -81,10 +89,27 @@ struct DataCommand: AsyncParsableCommand {
                     note("  \(file.path): not imported; the store is unchanged by this file")
                 }
             }
-            print(
-                "imported \(files.count - failures) of \(files.count) files: \(totals.rows) rows, \(totals.inserted) new, \(totals.present) already stored, \(totals.duplicates) duplicates dropped"
-            )
+            var summary = "imported \(files.count - failures) of \(files.count) files: \(totals.rows) kline rows, \(totals.inserted) new, \(totals.present) already stored, \(totals.duplicates) duplicates dropped"
+            if recordings > 0 { summary += "; \(recordings) stream recordings" }
+            print(summary)
             if failures > 0 { throw ExitCode.failure }
+        }
+
+        private func importRecording(_ file: URL, store: MarketStore) throws {
+            let recording = try StreamRecording.read(file)
+            let r = try store.insert(recording: recording)
+            let span = "\(UTC.isoString(recording.span.lowerBound)) … \(UTC.isoString(recording.span.upperBound))"
+            for s in recording.streams {
+                var line = "\(file.path): recording of \(s.symbol) \(span): \(s.snapshots.count) depth snapshots, \(s.updates.count) depth events"
+                line += " (\(s.sequenceGaps) sequence gaps), \(s.bookTickers.count) book tickers, \(s.trades.count) trades"
+                print(line)
+            }
+            var stored = "  stored: \(r.snapshots + r.depthUpdates + r.bookTickers + r.trades) new rows"
+            if r.alreadyPresent > 0 { stored += ", \(r.alreadyPresent) already stored" }
+            stored += "; 1m bars built from the trades of wholly covered minutes: \(r.bars.inserted) new"
+            if r.bars.alreadyPresent > 0 { stored += ", \(r.bars.alreadyPresent) already stored (kept)" }
+            if recording.ignored > 0 { stored += "; \(recording.ignored) messages of other streams skipped" }
+            print(stored)
         }
     }
 
@@ -101,7 +126,8 @@ struct DataCommand: AsyncParsableCommand {
         func run() async throws {
             let configuration = try global.loadConfiguration()
             let path = global.storePath(configuration)
-            let series = try MarketStore(path: path).series()
+            let store = try MarketStore(path: path)
+            let series = try store.series()
             if json {
                 print(try DataListing.json(series))
                 return
@@ -111,6 +137,16 @@ struct DataCommand: AsyncParsableCommand {
                 return
             }
             print(DataListing.table(series))
+            let recordings = try store.recordings()
+            if !recordings.isEmpty {
+                print("\nrecorded streams (the exchange replays their order books):")
+                for r in recordings {
+                    var line = "  \(r.symbol)  \(r.snapshots) depth snapshots, \(r.depthUpdates) depth events"
+                    if let a = r.firstDepthTime, let b = r.lastDepthTime { line += " \(UTC.isoString(a)) … \(UTC.isoString(b))" }
+                    line += ", \(r.bookTickers) book tickers, \(r.trades) trades"
+                    print(line)
+                }
+            }
         }
     }
 

@@ -11,7 +11,7 @@ struct ExchangeCommand: AsyncParsableCommand {
         commandName: "exchange",
         abstract: "Run a local Binance-compatible exchange (REST + WebSocket) replaying the store on 127.0.0.1.",
         discussion: """
-            REST: /api/v3/ping, time, exchangeInfo, ticker/24hr, klines, depth. WebSocket: /ws/<stream>, /stream?streams=a/b, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; streams <s>@miniTicker, !miniTicker@arr, <s>@kline_1m, <s>@bookTicker, <s>@depth20@100ms. The clock starts a day into the data and runs --speed times real time.
+            REST: /api/v3/ping, time, exchangeInfo, ticker/24hr, klines, depth. WebSocket: /ws/<stream>, /stream?streams=a/b, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; streams <s>@miniTicker, !miniTicker@arr, <s>@kline_1m, <s>@bookTicker, <s>@depth20@100ms, <s>@depth@100ms, <s>@trade. Order books, book tickers and trades are replayed from recordings in the store where they cover the sim time (scalper data import <recording.gz>), otherwise modelled from the bars. The clock starts a day into the data (or at --from) and runs --speed times real time. By default every series with more than a day of 1m bars is served; name others with --symbols.
             """
     )
 
@@ -44,16 +44,21 @@ struct ExchangeCommand: AsyncParsableCommand {
     func validate() throws {
         guard (1...1_000).contains(speed) else { throw ValidationError("--speed must be between 1 and 1000") }
         if let pairs, !(1...2_000).contains(pairs) { throw ValidationError("--pairs must be between 1 and 2000") }
-        if let from, UTC.parse(from) == nil { throw ValidationError("--from is not YYYY-MM-DD[THH:MM]") }
+        if let from, UTC.parse(from) == nil { throw ValidationError("--from is not YYYY-MM-DD[THH:MM[:SS]]") }
     }
 
     func run() async throws {
         let settings = try global.loadConfiguration()
         let store = try MarketStore(path: global.storePath(settings))
         let available = try store.symbols(interval: .oneMinute)
-        let wanted = symbols.map { symbolList($0) } ?? available
+        // By default every series with at least a day of bars (so 24 h statistics are whole); a short
+        // one, such as the bars built from a recording's trades, only when asked for by name.
+        let daily = try available.filter { try store.count(symbol: $0, interval: .oneMinute) > 1_440 }
+        let wanted = symbols.map { symbolList($0) } ?? (daily.isEmpty ? available : daily)
         guard !wanted.isEmpty else { throw fail("the store has no 1m klines: import some first (scalper data import datasets/sample)") }
         let series = try loadSeries(store, symbols: wanted, interval: .oneMinute, from: .min, to: .max)
+        let recorded = Set(try store.recordings().filter { $0.snapshots > 0 || $0.trades > 0 || $0.bookTickers > 0 }.map(\.symbol))
+        let recordings = try wanted.filter { recorded.contains($0) }.map { try store.recordedStreams(symbol: $0) }
         var exchangeSettings = ExchangeSettings()
         exchangeSettings.speed = speed
         exchangeSettings.startTime = from.flatMap { UTC.parse($0) }
@@ -61,7 +66,7 @@ struct ExchangeCommand: AsyncParsableCommand {
         exchangeSettings.dropProbability = dropProbability
         let market: ReplayMarket
         do {
-            market = try ReplayMarket(series: series, pairCount: pairs, seed: seed)
+            market = try ReplayMarket(series: series, recordings: recordings, pairCount: pairs, seed: seed)
         } catch {
             throw fail("\(error)")
         }
@@ -78,7 +83,12 @@ struct ExchangeCommand: AsyncParsableCommand {
     private func serve(_ server: ExchangeServer, market: ReplayMarket, logger: Logger) async throws {
         let speed = self.speed
         try await server.run(port: port, logger: logger) { bound in
-            let line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, speed \(speed)×, sim time \(UTC.minuteString(server.now))\n"
+            var line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, speed \(speed)×, sim time \(UTC.minuteString(server.now))\n"
+            for (symbol, book) in market.recorded.sorted(by: { $0.key < $1.key }) {
+                if let span = book.bookSpan {
+                    line += "  \(symbol): recorded order book \(UTC.isoString(span.lowerBound)) … \(UTC.isoString(span.upperBound)); seeded model outside it\n"
+                }
+            }
             FileHandle.standardOutput.write(Data(line.utf8))
         }
     }

@@ -64,16 +64,56 @@ public struct DepthSnapshot: Equatable, Sendable {
     }
 }
 
+/// One trade (`<symbol>@trade`).
+public struct Trade: Equatable, Sendable {
+    /// Trade id (`t`).
+    public var id: Int64
+    /// Trade time, ms (`T`).
+    public var time: Int64
+    /// Price (`p`).
+    public var price: Double
+    /// Quantity in base asset (`q`).
+    public var quantity: Double
+    /// Whether the buyer was the maker (`m`): true for a sell-initiated trade.
+    public var buyerIsMaker: Bool
+
+    /// Creates a trade.
+    public init(id: Int64, time: Int64, price: Double, quantity: Double, buyerIsMaker: Bool) {
+        self.id = id
+        self.time = time
+        self.price = price
+        self.quantity = quantity
+        self.buyerIsMaker = buyerIsMaker
+    }
+}
+
+/// Best bid and ask (`<symbol>@bookTicker`).
+public struct BookTicker: Equatable, Sendable {
+    /// Order-book update id (`u`).
+    public var updateID: Int64
+    /// Best bid.
+    public var bid: PriceLevel
+    /// Best ask.
+    public var ask: PriceLevel
+
+    /// Creates a book ticker.
+    public init(updateID: Int64, bid: PriceLevel, ask: PriceLevel) {
+        self.updateID = updateID
+        self.bid = bid
+        self.ask = ask
+    }
+}
+
 /// A message from a Binance market stream that the feature engine uses.
 public enum MarketMessage: Equatable, Sendable {
     /// A diff-depth event.
     case depthUpdate(symbol: String, DepthUpdate)
     /// A REST snapshot or a partial-depth (`depth20`) message.
     case depthSnapshot(symbol: String?, DepthSnapshot)
-    /// A trade (`<symbol>@trade`): price and quantity.
-    case trade(symbol: String, price: Double, quantity: Double, time: Int64)
+    /// A trade (`<symbol>@trade`).
+    case trade(symbol: String, Trade)
     /// Best bid/ask (`<symbol>@bookTicker`).
-    case bookTicker(symbol: String, bid: PriceLevel, ask: PriceLevel)
+    case bookTicker(symbol: String, BookTicker)
     /// A well-formed message of a kind not used here.
     case other(stream: String?)
 }
@@ -144,17 +184,21 @@ public enum MarketMessageParser {
             )
         case "trade":
             guard let symbol = payload["s"] as? String, let price = payload["p"].flatMap(decimal),
-                let quantity = payload["q"].flatMap(decimal), let time = payload["T"].flatMap(integer)
-            else { throw MarketMessageError(message: "trade: s, p, q or T missing or malformed") }
+                let quantity = payload["q"].flatMap(decimal), let time = payload["T"].flatMap(integer),
+                let id = payload["t"].flatMap(integer), let maker = payload["m"] as? Bool
+            else { throw MarketMessageError(message: "trade: s, t, p, q, T or m missing or malformed") }
             guard price > 0, quantity >= 0 else { throw MarketMessageError(message: "trade \(symbol): price \(price) quantity \(quantity)") }
-            return .trade(symbol: symbol, price: price, quantity: quantity, time: time)
+            return .trade(symbol: symbol, Trade(id: id, time: time, price: price, quantity: quantity, buyerIsMaker: maker))
         default:
             if stream?.hasSuffix("@bookTicker") == true || (event == nil && payload["b"] is String && payload["a"] is String) {
                 guard let symbol = payload["s"] as? String, let b = payload["b"].flatMap(decimal),
                     let bq = payload["B"].flatMap(decimal), let a = payload["a"].flatMap(decimal),
-                    let aq = payload["A"].flatMap(decimal)
-                else { throw MarketMessageError(message: "bookTicker: s, b, B, a or A missing or malformed") }
-                return .bookTicker(symbol: symbol, bid: PriceLevel(price: b, quantity: bq), ask: PriceLevel(price: a, quantity: aq))
+                    let aq = payload["A"].flatMap(decimal), let u = payload["u"].flatMap(integer)
+                else { throw MarketMessageError(message: "bookTicker: s, u, b, B, a or A missing or malformed") }
+                return .bookTicker(
+                    symbol: symbol,
+                    BookTicker(updateID: u, bid: PriceLevel(price: b, quantity: bq), ask: PriceLevel(price: a, quantity: aq))
+                )
             }
             return .other(stream: stream)
         }

@@ -154,44 +154,4 @@ public struct OrderBook: Sendable {
             side.insert(level, at: lo)
         }
     }
-
-    /// The order-book features (spec rows 25–32) of the book as it stands, with the last trade.
-    ///
-    /// NaN when either side is empty or the book is not synced.
-    public func features(lastTradePrice: Double?) -> BookFeatures {
-        guard isSynced, let bid = bestBid, let ask = bestAsk else { return .missing }
-        let mid = (bid.price + ask.price) / 2
-        var bidQty = 0.0
-        var askQty = 0.0
-        var bidDepth = 0.0
-        var askDepth = 0.0
-        var bidNear = 0.0
-        var askNear = 0.0
-        let lowerBound = mid * (1 - 0.001)
-        let upperBound = mid * (1 + 0.001)
-        for level in bids.prefix(10) {
-            bidQty += level.quantity
-            let quote = level.price * level.quantity
-            bidDepth += quote
-            if level.price >= lowerBound { bidNear += quote }
-        }
-        for level in asks.prefix(10) {
-            askQty += level.quantity
-            let quote = level.price * level.quantity
-            askDepth += quote
-            if level.price <= upperBound { askNear += quote }
-        }
-        let totalQty = bidQty + askQty
-        let totalDepth = bidDepth + askDepth
-        return BookFeatures(
-            spreadPct: (ask.price - bid.price) / mid * 100,
-            imbalance10: totalQty != 0 ? (bidQty - askQty) / totalQty : .nan,
-            bidDepth10: bidDepth,
-            askDepth10: askDepth,
-            depthRatio10: askDepth != 0 ? bidDepth / askDepth : .nan,
-            buyPressure: totalDepth != 0 ? bidNear / totalDepth : .nan,
-            sellPressure: totalDepth != 0 ? askNear / totalDepth : .nan,
-            midVsLastPct: lastTradePrice.map { (mid - $0) / mid * 100 } ?? .nan
-        )
-    }
 }
