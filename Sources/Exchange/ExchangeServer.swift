@@ -21,6 +21,8 @@ public struct ExchangeSettings: Sendable {
     public var dropProbability: Double = 0
     /// Streams a connection may hold (Binance: 1024).
     public var maxStreamsPerConnection = 1_024
+    /// Frames queued for a connection beyond which it is closed as a slow consumer.
+    public var maxPendingFrames = 200_000
 
     /// Defaults.
     public init() {}
@@ -178,15 +180,23 @@ public final class ExchangeServer: Sendable {
         logger: Logger
     ) async throws {
         let subscriptions = SubscriptionSet(Set(initial.map { $0.lowercased() }))
-        let replies = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(256))
+        // One ordered outbox per connection, written by one task. A control request changes the
+        // subscriptions and queues its reply under the same lock under which each frame is checked
+        // against them and queued, so once an UNSUBSCRIBE's reply is out no frame of that stream follows.
+        let outbox = AsyncStream<String>.makeStream()
+        let pending = PendingCount()
         let opened = ContinuousClock.now
+        let continuation = outbox.continuation
+        let enqueue: @Sendable (String) -> Void = { text in
+            pending.value.add(1, ordering: .relaxed)
+            continuation.yield(text)
+        }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 for try await message in inbound.messages(maxSize: 1 << 16) {
                     guard case .text(let text) = message else { continue }
-                    replies.continuation.yield(self.control(text, subscriptions: subscriptions))
+                    subscriptions.state.withLock { subs in enqueue(self.control(text, subscriptions: &subs)) }
                 }
-                replies.continuation.finish()
             }
             group.addTask { [self] in
                 var lastSim = self.now
@@ -206,35 +216,49 @@ public final class ExchangeServer: Sendable {
                             return
                         }
                     }
+                    // Binance cuts a client that does not keep up; so does this (and memory stays bounded).
+                    if pending.value.load(ordering: .relaxed) > settings.maxPendingFrames {
+                        try await outbound.close(.policyViolation, reason: "slow consumer")
+                        return
+                    }
                     let tickEnd = self.now
                     let streams = subscriptions.state.withLock { $0 }.sorted()
-                    // Each stream's frames are built at the moment they are sent (event time = now), and
-                    // sent before the next stream's are built, so a frame waits for no other. Each
-                    // stream carries on from where it was last sent up to, so nothing is sent twice
-                    // (a new subscription starts at the previous tick).
+                    // Each stream's frames are built at the moment they are queued (event time = now),
+                    // and queued before the next stream's are built, so a frame waits for no other.
+                    // Each stream carries on from where it was last sent up to, so nothing is sent
+                    // twice (a new subscription starts at the previous tick).
                     var sentUpTo: [String: Int64] = [:]
                     for stream in streams {
                         let from = streamClock[stream] ?? lastSim
                         let to = max(tickEnd, self.now, from)
-                        for frame in self.frames(streams: [stream], from: from, to: to, combined: combined) {
-                            try await outbound.write(.text(frame))
+                        let frames = self.frames(streams: [stream], from: from, to: to, combined: combined)
+                        let subscribed = subscriptions.state.withLock { subs in
+                            guard subs.contains(stream) else { return false }
+                            for frame in frames { enqueue(frame) }
+                            return true
                         }
-                        sentUpTo[stream] = to
+                        if subscribed { sentUpTo[stream] = to }
                     }
                     streamClock = sentUpTo
                     lastSim = tickEnd
                 }
             }
             group.addTask {
-                for await reply in replies.stream { try await outbound.write(.text(reply)) }
+                for await text in outbox.stream {
+                    try await outbound.write(.text(text))
+                    pending.value.subtract(1, ordering: .relaxed)
+                }
             }
+            // The client leaving, a forced close or a failed write ends the connection.
             try await group.next()
+            outbox.continuation.finish()
             group.cancelAll()
         }
     }
 
-    /// Handles a SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS request; returns the reply.
-    func control(_ text: String, subscriptions: SubscriptionSet) -> String {
+    /// Handles a SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS request against a connection's
+    /// subscriptions; returns the reply.
+    func control(_ text: String, subscriptions subs: inout Set<String>) -> String {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
             let method = object["method"] as? String
         else { return #"{"error":{"code":2,"msg":"Invalid request"},"id":null}"# }
@@ -242,22 +266,20 @@ public final class ExchangeServer: Sendable {
         let params = (object["params"] as? [String] ?? []).map { $0.lowercased() }
         switch method {
         case "SUBSCRIBE":
-            let ok = subscriptions.state.withLock { subs -> Bool in
-                guard subs.union(params).count <= settings.maxStreamsPerConnection else { return false }
-                subs.formUnion(params)
-                return true
-            }
-            if !ok { return #"{"error":{"code":2,"msg":"Too many streams (max \#(settings.maxStreamsPerConnection))"},"id":\#(id)}"# }
+            // Nothing is subscribed unless every stream asked for is valid and they all fit.
             for p in params where !isKnown(p) {
                 return #"{"error":{"code":2,"msg":"Invalid stream \#(p)"},"id":\#(id)}"#
             }
+            guard subs.union(params).count <= settings.maxStreamsPerConnection else {
+                return #"{"error":{"code":2,"msg":"Too many streams (max \#(settings.maxStreamsPerConnection))"},"id":\#(id)}"#
+            }
+            subs.formUnion(params)
             return #"{"result":null,"id":\#(id)}"#
         case "UNSUBSCRIBE":
-            subscriptions.state.withLock { $0.subtract(params) }
+            subs.subtract(params)
             return #"{"result":null,"id":\#(id)}"#
         case "LIST_SUBSCRIPTIONS":
-            let list = subscriptions.state.withLock { $0.sorted() }
-            return #"{"result":[\#(list.map { "\"\($0)\"" }.joined(separator: ","))],"id":\#(id)}"#
+            return #"{"result":[\#(subs.sorted().map { "\"\($0)\"" }.joined(separator: ","))],"id":\#(id)}"#
         default:
             return #"{"error":{"code":2,"msg":"Unknown method \#(method)"},"id":\#(id)}"#
         }
@@ -388,6 +410,11 @@ public final class ExchangeServer: Sendable {
         if digits.count < 8 { digits = String(repeating: "0", count: 8 - digits.count) + digits }
         return (x < 0 && units != 0 ? "-" : "") + String(whole) + "." + digits
     }
+}
+
+/// Frames queued for a connection and not yet written.
+final class PendingCount: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 /// A connection's subscribed streams, shared by its reader and writer tasks.

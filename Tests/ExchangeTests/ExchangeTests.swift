@@ -251,26 +251,35 @@ struct RecordedExchangeTests {
     func streamsOverLoopback() async throws {
         let (market, streams) = try recordedMarket()
         var settings = ExchangeSettings()
-        settings.speed = 20
-        settings.startTime = 1_723_161_290_000  // 2024-08-08 23:54:50, inside the recording, before its largest event
+        // 5×: the recording's six minutes last 72 s, so even a machine slowed for many seconds
+        // stays inside it.
+        settings.speed = 5
+        settings.startTime = 1_723_161_297_000  // 2024-08-08 23:54:57, inside the recording, 2.4 s before its largest event
         let frames = try await withExchange(market: market, settings: settings) { _, port in
             let collected = Mutex<[String]>([])
             let url = "ws://127.0.0.1:\(port)/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@trade"
             // Recorded diff events reach 19 KB: above the client's 16 KB default frame size.
             try await WebSocketClient.connect(url: .init(url), configuration: .init(maxFrameSize: 1 << 20), logger: Logger(label: "t")) { inbound, outbound, _ in
-                var depthEvents = 0
+                // The book is kept live so the test stops once enough events were applied on the
+                // snapshot: on a loaded machine the stream can lag the snapshot by many events.
+                var live = OrderBook()
                 var count = 0
+                let started = ContinuousClock.now
                 for try await message in inbound.messages(maxSize: 1 << 22) {
                     guard case .text(let text) = message else { continue }
                     collected.withLock { $0.append(text) }
                     count += 1
-                    if text.contains("depthUpdate") { depthEvents += 1 }
+                    if text.contains("depthUpdate"), case .depthUpdate(_, let e) = try MarketMessageParser.parse(Data(text.utf8)) {
+                        live.apply(e)
+                    }
                     if count == 5 {
                         let snapshot = URL(string: "http://127.0.0.1:\(port)/api/v3/depth?symbol=BTCUSDT&limit=5000")!
                         let response = try await URLSessionFetcher().get(snapshot, headers: [:])
-                        collected.withLock { $0.append(String(decoding: response.body, as: UTF8.self)) }
+                        let body = String(decoding: response.body, as: UTF8.self)
+                        collected.withLock { $0.append(body) }
+                        if case .depthSnapshot(_, let snapshot) = try MarketMessageParser.parse(Data(body.utf8)) { live.applySnapshot(snapshot) }
                     }
-                    if depthEvents >= 150 { break }
+                    if live.statistics.applied >= 80 || ContinuousClock.now - started > .seconds(60) { break }
                 }
                 try await outbound.close(.normalClosure, reason: nil)
             }
