@@ -21,7 +21,8 @@ public struct ExchangeSettings: Sendable {
     public var dropProbability: Double = 0
     /// Streams a connection may hold (Binance: 1024).
     public var maxStreamsPerConnection = 1_024
-    /// Frames queued for a connection beyond which it is closed as a slow consumer.
+    /// Items (replies, per-stream sends) queued for a connection beyond which it is closed as a
+    /// slow consumer.
     public var maxPendingFrames = 200_000
 
     /// Defaults.
@@ -180,29 +181,35 @@ public final class ExchangeServer: Sendable {
         logger: Logger
     ) async throws {
         let subscriptions = SubscriptionSet(Set(initial.map { $0.lowercased() }))
-        // One ordered outbox per connection, written by one task. A control request changes the
-        // subscriptions and queues its reply under the same lock under which each frame is checked
-        // against them and queued, so once an UNSUBSCRIBE's reply is out no frame of that stream follows.
-        let outbox = AsyncStream<String>.makeStream()
+        // One ordered outbox per connection, drained by one writer. A control request changes the
+        // subscriptions and queues its reply under one lock; the ticker queues, per stream, a
+        // request to send what is due, and the writer builds those frames only when it reaches the
+        // request (so a frame's event time is when it leaves, and waits for no other stream's) and
+        // only if the stream is still subscribed then. So once an UNSUBSCRIBE's reply is out, no
+        // frame of that stream follows.
+        let outbox = AsyncStream<Outgoing>.makeStream()
         let pending = PendingCount()
         let opened = ContinuousClock.now
         let continuation = outbox.continuation
-        let enqueue: @Sendable (String) -> Void = { text in
+        let enqueue: @Sendable (Outgoing) -> Void = { item in
             pending.value.add(1, ordering: .relaxed)
-            continuation.yield(text)
+            continuation.yield(item)
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 for try await message in inbound.messages(maxSize: 1 << 16) {
                     guard case .text(let text) = message else { continue }
-                    subscriptions.state.withLock { subs in enqueue(self.control(text, subscriptions: &subs)) }
+                    subscriptions.state.withLock { subs in
+                        let before = subs
+                        let reply = self.control(text, subscriptions: &subs)
+                        enqueue(.reply(reply, unsubscribed: before.subtracting(subs)))
+                    }
                 }
             }
             group.addTask { [self] in
-                var lastSim = self.now
-                var streamClock: [String: Int64] = [:]
                 var rng = mix(market.seed ^ UInt64(UInt(bitPattern: ObjectIdentifier(subscriptions).hashValue)))
                 let tick = Duration.milliseconds(max(1, Int(1000 / settings.speed)))
+                var lastTick = self.now
                 while !Task.isCancelled {
                     try await Task.sleep(for: tick)
                     if let limit = settings.forcedDisconnectSeconds, ContinuousClock.now - opened > .milliseconds(Int(limit * 1000)) {
@@ -222,31 +229,38 @@ public final class ExchangeServer: Sendable {
                         return
                     }
                     let tickEnd = self.now
-                    let streams = subscriptions.state.withLock { $0 }.sorted()
-                    // Each stream's frames are built at the moment they are queued (event time = now),
-                    // and queued before the next stream's are built, so a frame waits for no other.
-                    // Each stream carries on from where it was last sent up to, so nothing is sent
-                    // twice (a new subscription starts at the previous tick).
-                    var sentUpTo: [String: Int64] = [:]
-                    for stream in streams {
-                        let from = streamClock[stream] ?? lastSim
-                        let to = max(tickEnd, self.now, from)
-                        let frames = self.frames(streams: [stream], from: from, to: to, combined: combined)
-                        let subscribed = subscriptions.state.withLock { subs in
-                            guard subs.contains(stream) else { return false }
-                            for frame in frames { enqueue(frame) }
-                            return true
-                        }
-                        if subscribed { sentUpTo[stream] = to }
+                    for stream in subscriptions.state.withLock({ $0 }).sorted() {
+                        enqueue(.due(stream: stream, previousTick: lastTick, upTo: tickEnd))
                     }
-                    streamClock = sentUpTo
-                    lastSim = tickEnd
+                    lastTick = tickEnd
                 }
             }
-            group.addTask {
-                for await text in outbox.stream {
-                    try await outbound.write(.text(text))
-                    pending.value.subtract(1, ordering: .relaxed)
+            group.addTask { [self] in
+                // Each stream carries on from where it was last sent up to, so nothing is sent twice;
+                // a new subscription starts at the tick before it was first due.
+                var sentUpTo: [String: Int64] = [:]
+                for await item in outbox.stream {
+                    defer { pending.value.subtract(1, ordering: .relaxed) }
+                    switch item {
+                    case .reply(let text, let unsubscribed):
+                        // A stream subscribed again later starts afresh, not where it stopped.
+                        for stream in unsubscribed { sentUpTo[stream] = nil }
+                        try await outbound.write(.text(text))
+                    case .due(let stream, let previousTick, let upTo):
+                        let from = sentUpTo[stream] ?? previousTick
+                        let to = max(upTo, self.now, from)
+                        // Checked and built under the lock: a reply queued after this point comes after these frames.
+                        let frames = subscriptions.state.withLock { subs -> [String]? in
+                            guard subs.contains(stream) else { return nil }
+                            return self.frames(streams: [stream], from: from, to: to, combined: combined)
+                        }
+                        guard let frames else {
+                            sentUpTo[stream] = nil
+                            continue
+                        }
+                        sentUpTo[stream] = to
+                        for frame in frames { try await outbound.write(.text(frame)) }
+                    }
                 }
             }
             // The client leaving, a forced close or a failed write ends the connection.
@@ -412,7 +426,13 @@ public final class ExchangeServer: Sendable {
     }
 }
 
-/// Frames queued for a connection and not yet written.
+/// What a connection's writer sends next: a reply, or a stream's frames due up to a sim time.
+enum Outgoing: Sendable {
+    case reply(String, unsubscribed: Set<String>)
+    case due(stream: String, previousTick: Int64, upTo: Int64)
+}
+
+/// Items queued for a connection and not yet written.
 final class PendingCount: Sendable {
     let value = Atomic<Int>(0)
 }
