@@ -41,7 +41,23 @@ public struct URLSessionFetcher: HTTPFetching {
         request.httpMethod = "GET"
         for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         request.setValue("CryptoScalper/0.1", forHTTPHeaderField: "User-Agent")
-        let (data, response) = try await URLSession.shared.data(for: request)
+        // A completion-handler task rather than `data(for:)`: cancelling the awaiting Swift task
+        // would cancel the URLSessionTask, and swift-corelibs-foundation can then trap ("a task
+        // that is not in the registry") when that races with the task finishing — seen when the
+        // scanner stops mid-backfill. The request instead runs to its end or its timeout, and a
+        // cancelled caller gets CancellationError.
+        let (data, response): (Data, URLResponse) = try await withCheckedThrowingContinuation { continuation in
+            URLSession.shared.dataTask(with: request) { data, response, error in
+                if let error {
+                    continuation.resume(throwing: error)
+                } else if let response {
+                    continuation.resume(returning: (data ?? Data(), response))
+                } else {
+                    continuation.resume(throwing: URLError(.badServerResponse))
+                }
+            }.resume()
+        }
+        try Task.checkCancellation()
         guard let http = response as? HTTPURLResponse else {
             throw URLError(.badServerResponse)
         }
