@@ -230,22 +230,12 @@ public final class ReplayMarket: Sendable {
             first.time <= bar.openTime, bar.openTime <= t, t <= last.time, t <= bar.closeTime
         {
             // A recorded tape covers the bar: the bar so far is exactly its trades up to now.
-            let minute = tape[tape.partitionPoint { $0.time < bar.openTime }..<tape.partitionPoint { $0.time <= t }]
             let before = tape.partitionPoint { $0.time < bar.openTime }
-            let previous = before > 0 ? tape[before - 1].price : bar.open
-            partial = (previous, previous, previous, previous, 0, 0, 0, 0, 0)
-            for (k, trade) in minute.enumerated() {
-                if k == 0 { (partial.open, partial.high, partial.low) = (trade.price, trade.price, trade.price) }
-                partial.high = max(partial.high, trade.price)
-                partial.low = min(partial.low, trade.price)
-                partial.close = trade.price
-                partial.volume += trade.quantity
-                partial.quote += trade.price * trade.quantity
-                partial.trades += 1
-                if !trade.buyerIsMaker {
-                    partial.takerBase += trade.quantity
-                    partial.takerQuote += trade.price * trade.quantity
-                }
+            let upToNow = tape[before..<tape.partitionPoint { $0.time <= t }]
+            if let so = Kline.aggregating(upToNow, openTime: bar.openTime, closeTime: bar.closeTime, previousClose: before > 0 ? tape[before - 1].price : bar.open) {
+                partial = (
+                    so.open, so.high, so.low, so.close, so.volume, so.quoteVolume, so.tradeCount, so.takerBuyBaseVolume, so.takerBuyQuoteVolume
+                )
             }
         }
         let from = max(0, i - 1_439)

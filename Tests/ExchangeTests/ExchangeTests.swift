@@ -247,6 +247,23 @@ struct RecordedExchangeTests {
         #expect(after.updateID > lastU + 1)
     }
 
+    @Test("The bar in progress is the recorded trades so far: at each minute's last instant it is the stored bar")
+    func barsFromTrades() throws {
+        let (market, streams) = try recordedMarket()
+        let recording = try StreamRecording.read(Fixtures.sample.appendingPathComponent("ws-stream/btcusdt_20240808.gz"))
+        let bars = streams.minuteBars(covered: recording.span)
+        #expect(bars.count == 5)
+        for bar in bars {
+            let state = try #require(market.state("BTCUSDT", at: bar.closeTime))
+            #expect(state.bar == bar && state.price == bar.close)
+            // Half-way through the minute: only the trades up to then.
+            let half = bar.openTime + 30_000
+            let sofar = streams.trades.filter { $0.time >= bar.openTime && $0.time <= half }
+            let mid = try #require(market.state("BTCUSDT", at: half))
+            #expect(Int(mid.bar.tradeCount) == sofar.count && mid.price == sofar.last?.price)
+        }
+    }
+
     @Test("Over loopback: a client synced from /api/v3/depth and depth@100ms holds the recorded book; book tickers and trades come as recorded")
     func streamsOverLoopback() async throws {
         let (market, streams) = try recordedMarket()

@@ -59,50 +59,18 @@ public struct RecordedStreams: Equatable, Sendable {
     /// flat bar at the previous close, as Binance writes it.
     public func minuteBars(covered: ClosedRange<Int64>) -> [Kline] {
         let minute: Int64 = 60_000
-        var first = (covered.lowerBound + minute - 1) / minute * minute
+        var start = (covered.lowerBound + minute - 1) / minute * minute
         var bars: [Kline] = []
-        var k = trades.partitionPoint { $0.time < first }
+        var k = trades.partitionPoint { $0.time < start }
         var previousClose = k > 0 ? trades[k - 1].price : nil
-        while first + minute - 1 <= covered.upperBound {
-            let end = first + minute
-            var open = Double.nan
-            var high = -Double.infinity
-            var low = Double.infinity
-            var close = Double.nan
-            var volume = 0.0
-            var quote = 0.0
-            var takerBase = 0.0
-            var takerQuote = 0.0
-            var count = 0
-            while k < trades.count, trades[k].time < end {
-                let t = trades[k]
-                if count == 0 { open = t.price }
-                high = max(high, t.price)
-                low = min(low, t.price)
-                close = t.price
-                volume += t.quantity
-                quote += t.price * t.quantity
-                if !t.buyerIsMaker {
-                    takerBase += t.quantity
-                    takerQuote += t.price * t.quantity
-                }
-                count += 1
-                k += 1
+        while start + minute - 1 <= covered.upperBound {
+            let end = trades.partitionPoint { $0.time < start + minute }
+            if let bar = Kline.aggregating(trades[k..<end], openTime: start, closeTime: start + minute - 1, previousClose: previousClose) {
+                bars.append(bar)
+                previousClose = bar.close
             }
-            if count == 0, let p = previousClose {
-                (open, high, low, close) = (p, p, p, p)
-            }
-            if !open.isNaN {
-                bars.append(
-                    Kline(
-                        openTime: first, open: open, high: high, low: low, close: close, volume: volume,
-                        closeTime: end - 1, quoteVolume: quote, tradeCount: Double(count),
-                        takerBuyBaseVolume: takerBase, takerBuyQuoteVolume: takerQuote
-                    )
-                )
-                previousClose = close
-            }
-            first = end
+            k = end
+            start += minute
         }
         return bars
     }
