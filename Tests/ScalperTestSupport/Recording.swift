@@ -1,4 +1,5 @@
 public import Foundation
+import MarketData
 
 /// A WebSocket recording of `shared/datasets/*/ws-stream/`: gzip text, one message per line as
 /// `<local timestamp> <raw JSON>`.
@@ -10,7 +11,7 @@ public enum Recording {
         "futures-um/ws-stream/ethusdt_20240808.gz",
     ]
 
-    /// The JSON part of every line of one recording, in order (decompressed with the system gzip).
+    /// The JSON part of every line of one recording, in order (decompressed by MarketData's gzip reader).
     public static func messages(_ relativePath: String) throws -> [Data] {
         let url = Fixtures.shared.appendingPathComponent("datasets/binance").appendingPathComponent(relativePath)
         let data = try gunzip(url)
@@ -24,19 +25,8 @@ public enum Recording {
         return out
     }
 
-    /// The decompressed bytes of a gzip file (through the system gzip).
+    /// The decompressed bytes of a gzip file (through MarketData's reader, the one imports use).
     public static func gunzip(_ url: URL) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
-        process.arguments = ["-dc", url.path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CocoaError(.fileReadCorruptFile, userInfo: [NSFilePathErrorKey: url.path])
-        }
-        return data
+        try Gzip.decompress(Data(contentsOf: url), name: url.path)
     }
 }
