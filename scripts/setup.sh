@@ -6,7 +6,20 @@ set -euo pipefail
 packages=(libxgboost-dev libopenblas-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev pkgconf)
 
 if ! command -v swift >/dev/null 2>&1; then
-    echo "setup: no 'swift' on PATH. Install the Swift 6 toolchain (swift.org) first; it cannot be fetched here." >&2
+    echo "setup: no 'swift' on PATH. Install the Swift toolchain 6.2 or newer (swift.org) first; it cannot be fetched here." >&2
+    exit 1
+fi
+
+# Package.swift needs swift-tools-version 6.2 (treatAllWarnings, MemberImportVisibility).
+swift_version=$(swift --version 2>/dev/null | sed -n 's/.*Swift version \([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1.\2/p' | head -1)
+if [ -z "$swift_version" ]; then
+    echo "setup: cannot read the Swift version from 'swift --version'; CryptoScalper needs Swift 6.2 or newer." >&2
+    exit 1
+fi
+major=${swift_version%%.*}
+minor=${swift_version#*.}
+if [ "$major" -lt 6 ] || { [ "$major" -eq 6 ] && [ "$minor" -lt 2 ]; }; then
+    echo "setup: Swift $swift_version found at $(command -v swift); CryptoScalper needs Swift 6.2 or newer (Package.swift: swift-tools-version 6.2)." >&2
     exit 1
 fi
 
