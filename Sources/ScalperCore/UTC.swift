@@ -91,6 +91,13 @@ public enum UTC {
         return String(format: "%04d-%02d-%02dT%02d:%02d:%02dZ", c.year, c.month, c.day, c.hour, c.minute, c.second)
     }
 
+    /// `YYYY-MM-DD HH:MM:SS.mmm` in UTC (log lines).
+    public static func logStamp(_ milliseconds: Int64) -> String {
+        let c = components(milliseconds)
+        let ms = Int(((milliseconds % 1000) + 1000) % 1000)
+        return String(format: "%04d-%02d-%02d %02d:%02d:%02d.%03d", c.year, c.month, c.day, c.hour, c.minute, c.second, ms)
+    }
+
     /// `YYYY-MM-DD` in UTC.
     public static func dayString(_ milliseconds: Int64) -> String {
         let c = components(milliseconds)

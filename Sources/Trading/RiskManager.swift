@@ -16,6 +16,10 @@ public enum RefusalReason: String, Codable, Sendable, CaseIterable {
     case insufficientCash = "INSUFFICIENT_CASH"
     /// The stop-loss is not below the entry.
     case invalidStop = "INVALID_STOP"
+    /// Approved at a close, dropped at the next open: the fill would have cost more than the cash left.
+    case insufficientCashAtFill = "INSUFFICIENT_CASH_AT_FILL"
+    /// Approved at a close, dropped because the symbol had no bar at the next open (a gap).
+    case noBarAtFill = "NO_BAR_AT_FILL"
 }
 
 /// The risk manager's answer to a signal.
@@ -139,6 +143,11 @@ public struct RiskManager: Sendable {
             return .refused(quantity <= 0 && cash < equity * 0.01 ? .insufficientCash : .belowMinNotional)
         }
         return .approved(quantity: quantity)
+    }
+
+    /// Counts an approved entry that was dropped before it filled (a refusal after approval).
+    public mutating func recordDropped(_ reason: RefusalReason) {
+        refusals[reason, default: 0] += 1
     }
 
     /// Records an entry that was filled (for the per-hour and per-day limits).

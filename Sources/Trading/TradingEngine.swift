@@ -195,7 +195,17 @@ public struct TradingEngine<E: Executor>: Sendable {
             // The stop and target keep their distances from the actual fill.
             let stopDistance = (entry.signal.entryPrice - entry.signal.stopLoss) / entry.signal.entryPrice
             let targetDistance = (entry.signal.takeProfit - entry.signal.entryPrice) / entry.signal.entryPrice
-            guard portfolio.cash >= fill.price * fill.quantity + fill.fee else { continue }
+            guard portfolio.cash >= fill.price * fill.quantity + fill.fee else {
+                risk.recordDropped(.insufficientCashAtFill)
+                Self.logger.info(
+                    "entry dropped at fill",
+                    metadata: [
+                        "symbol": "\(symbol)", "reason": "\(RefusalReason.insufficientCashAtFill.rawValue)",
+                        "cost": "\(fill.price * fill.quantity + fill.fee)", "cash": "\(portfolio.cash)", "time": "\(openTime)",
+                    ]
+                )
+                continue
+            }
             portfolio.open(
                 Position(
                     symbol: symbol,
@@ -212,6 +222,13 @@ public struct TradingEngine<E: Executor>: Sendable {
             risk.recordEntry(time: openTime)
         }
         // Entries for symbols with no bar now (a gap) are dropped rather than filled late.
+        for symbol in pending.keys.sorted() {
+            risk.recordDropped(.noBarAtFill)
+            Self.logger.info(
+                "entry dropped at fill",
+                metadata: ["symbol": "\(symbol)", "reason": "\(RefusalReason.noBarAtFill.rawValue)", "time": "\(openTime)"]
+            )
+        }
         pending.removeAll()
 
         // 2. Exits inside the bar.

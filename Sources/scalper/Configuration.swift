@@ -1,36 +1,41 @@
 import Foundation
+import Logging
 import MarketData
 import Model
+import ScalperCore
 import Trading
 import Yams
 
-/// The whole of `config/default.yaml`, decoded.
-struct ScalperConfiguration: Codable, Sendable {
-    struct Store: Codable, Sendable {
-        var path: String
+/// Every setting of `scalper`, with its default written once, here and in the modules' own
+/// configuration structs, so the binary runs with no file at all. `config/default.yaml` documents
+/// these values (a test checks that it lists every key with exactly these values); a user's file
+/// given with `--config` is laid over them key by key.
+struct ScalperConfiguration: Codable, Sendable, Equatable {
+    struct Store: Codable, Sendable, Equatable {
+        var path = "datasets/market.sqlite"
     }
 
-    struct Import: Codable, Sendable {
-        var futureToleranceSeconds: Double
+    struct Import: Codable, Sendable, Equatable {
+        var futureToleranceSeconds = 60.0
 
         enum CodingKeys: String, CodingKey {
             case futureToleranceSeconds = "future_tolerance_seconds"
         }
     }
 
-    struct Download: Codable, Sendable {
-        var source: String
-        var market: String
-        var visionBaseURL: String
-        var restBaseURL: String
-        var cacheDir: String
-        var pageLimit: Int
-        var maxRetries: Int
-        var backoffInitialSeconds: Double
-        var backoffMaxSeconds: Double
-        var requestTimeoutSeconds: Double
-        var weightLimitPerMinute: Int
-        var weightHeadroom: Double
+    struct Download: Codable, Sendable, Equatable {
+        var source = "vision"
+        var market = "spot"
+        var visionBaseURL = "https://data.binance.vision"
+        var restBaseURL = "https://api.binance.com"
+        var cacheDir = "datasets/cache"
+        var pageLimit = 1_000
+        var maxRetries = 6
+        var backoffInitialSeconds = 1.0
+        var backoffMaxSeconds = 60.0
+        var requestTimeoutSeconds = 30.0
+        var weightLimitPerMinute = 6_000
+        var weightHeadroom = 0.8
 
         enum CodingKeys: String, CodingKey {
             case source, market
@@ -47,18 +52,9 @@ struct ScalperConfiguration: Codable, Sendable {
         }
     }
 
-    var store: Store
-    var `import`: Import
-    var download: Download
-    var model: ModelConfiguration
-    var signals: SignalConfiguration
-    var risk: RiskConfiguration
-    var execution: ExecutionConfiguration
-    var backtest: Backtest
-
-    struct Backtest: Codable, Sendable {
-        var capital: Double
-        var runsDir: String
+    struct Backtest: Codable, Sendable, Equatable {
+        var capital = 10_000.0
+        var runsDir = "datasets/backtest_runs"
 
         enum CodingKeys: String, CodingKey {
             case capital
@@ -66,126 +62,421 @@ struct ScalperConfiguration: Codable, Sendable {
         }
     }
 
-    /// Checks values a YAML type check cannot, naming the key.
-    func validate() throws {
-        func check(_ ok: Bool, _ key: String, _ why: String) throws {
-            if !ok { throw ConfigurationError(message: "\(key): \(why)") }
+    struct Logging: Codable, Sendable, Equatable {
+        var level = "info"
+    }
+
+    var store = Store()
+    var `import` = Import()
+    var download = Download()
+    var model = ModelConfiguration()
+    var signals = SignalConfiguration()
+    var risk = RiskConfiguration()
+    var execution = ExecutionConfiguration()
+    var backtest = Backtest()
+    var logging = Logging()
+
+    /// The same settings with every relative path (store, download cache, models, runs) made
+    /// absolute against the workspace folder.
+    func resolvingPaths(in workspace: Workspace) -> ScalperConfiguration {
+        var copy = self
+        copy.store.path = workspace.resolve(store.path)
+        copy.download.cacheDir = workspace.resolve(download.cacheDir)
+        copy.model.modelsDir = workspace.resolve(model.modelsDir)
+        copy.backtest.runsDir = workspace.resolve(backtest.runsDir)
+        return copy
+    }
+
+    /// The log level `logging.level` names.
+    var logLevel: Logger.Level { LineLogHandler.level(named: logging.level) ?? .info }
+
+    /// Checks ranges and choices a type check cannot; the error names the key path.
+    func validate() throws(ConfigurationError) {
+        func check(_ ok: Bool, _ key: String, _ why: String) throws(ConfigurationError) {
+            if !ok { throw ConfigurationError(key: key, why: why) }
         }
+        let unit = { (x: Double) in x > 0 && x <= 1 }
         try check(!store.path.isEmpty, "store.path", "must not be empty")
         try check(`import`.futureToleranceSeconds >= 0, "import.future_tolerance_seconds", "must be ≥ 0")
         try check(["vision", "rest"].contains(download.source), "download.source", "must be vision or rest")
         try check(["spot", "futures-um"].contains(download.market), "download.market", "must be spot or futures-um")
-        try check((1...1000).contains(download.pageLimit), "download.page_limit", "must be 1…1000")
-        try check(download.maxRetries >= 0, "download.max_retries", "must be ≥ 0")
-        try check(download.backoffInitialSeconds > 0, "download.backoff_initial_seconds", "must be > 0")
-        try check(
-            download.backoffMaxSeconds >= download.backoffInitialSeconds,
-            "download.backoff_max_seconds",
-            "must be ≥ backoff_initial_seconds"
-        )
-        try check(download.requestTimeoutSeconds > 0, "download.request_timeout_seconds", "must be > 0")
-        try check(download.weightLimitPerMinute > 0, "download.weight_limit_per_minute", "must be > 0")
-        try check(
-            download.weightHeadroom > 0 && download.weightHeadroom <= 1,
-            "download.weight_headroom",
-            "must be in (0, 1]"
-        )
-        do {
-            try model.validate()
-        } catch {
-            throw ConfigurationError(message: "\(error)".replacingOccurrences(of: "config: ", with: ""))
-        }
-        try check(backtest.capital > 0, "backtest.capital", "must be > 0")
-        try check(signals.minProbability > 0 && signals.minProbability < 1, "signals.min_probability", "must be in (0, 1)")
-        try check(signals.takeProfitPct > 0, "signals.take_profit_pct", "must be > 0")
-        try check(signals.stopLossPct > 0 && signals.stopLossPct < 1, "signals.stop_loss_pct", "must be in (0, 1)")
-        try check(signals.maxSignalsPerBar > 0, "signals.max_signals_per_bar", "must be > 0")
-        try check(risk.maxPositionPct > 0 && risk.maxPositionPct <= 1, "risk.max_position_pct", "must be in (0, 1]")
-        try check(risk.maxLossPerTradePct > 0, "risk.max_loss_per_trade_pct", "must be > 0")
-        try check(risk.dailyLossLimitPct > 0, "risk.daily_loss_limit_pct", "must be > 0")
-        try check(risk.maxDrawdownPct > 0 && risk.maxDrawdownPct < 1, "risk.max_drawdown_pct", "must be in (0, 1)")
-        try check(risk.maxOpenPositions > 0, "risk.max_open_positions", "must be > 0")
-        try check(execution.takerFee >= 0 && execution.takerFee < 0.1, "execution.taker_fee", "must be in [0, 0.1)")
-        try check(execution.slippageBps >= 0, "execution.slippage_bps", "must be ≥ 0")
-        try check(execution.timeoutSeconds > 0, "execution.timeout_seconds", "must be > 0")
         for (key, url) in [
             ("download.vision_base_url", download.visionBaseURL), ("download.rest_base_url", download.restBaseURL),
         ] {
             try check(URL(string: url)?.scheme != nil, key, "'\(url)' is not a URL")
         }
+        try check(!download.cacheDir.isEmpty, "download.cache_dir", "must not be empty")
+        try check((1...1_000).contains(download.pageLimit), "download.page_limit", "must be 1…1000")
+        try check(download.maxRetries >= 0, "download.max_retries", "must be ≥ 0")
+        try check(download.backoffInitialSeconds > 0, "download.backoff_initial_seconds", "must be > 0")
+        try check(
+            download.backoffMaxSeconds >= download.backoffInitialSeconds,
+            "download.backoff_max_seconds",
+            "must be ≥ download.backoff_initial_seconds"
+        )
+        try check(download.requestTimeoutSeconds > 0, "download.request_timeout_seconds", "must be > 0")
+        try check(download.weightLimitPerMinute > 0, "download.weight_limit_per_minute", "must be > 0")
+        try check(unit(download.weightHeadroom), "download.weight_headroom", "must be in (0, 1]")
+        do {
+            try model.validate()
+        } catch {
+            // ModelError.configuration carries "model.<key>: why".
+            let text = "\(error)".replacingOccurrences(of: "config: ", with: "")
+            let parts = text.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            throw ConfigurationError(key: parts.first ?? "model", why: parts.count > 1 ? parts[1] : text)
+        }
+        try check(!model.modelsDir.isEmpty, "model.models_dir", "must not be empty")
+        try check(
+            signals.minProbability > 0 && signals.minProbability < 1,
+            "signals.min_probability",
+            "must be in (0, 1)"
+        )
+        try check((0...1).contains(signals.minConfidence), "signals.min_confidence", "must be in [0, 1]")
+        try check(signals.minPredictedMovePct >= 0, "signals.min_predicted_move_pct", "must be ≥ 0")
+        try check(signals.takeProfitPct > 0 && signals.takeProfitPct < 1, "signals.take_profit_pct", "must be in (0, 1)")
+        try check(signals.stopLossPct > 0 && signals.stopLossPct < 1, "signals.stop_loss_pct", "must be in (0, 1)")
+        try check(signals.maxSignalsPerBar >= 1, "signals.max_signals_per_bar", "must be ≥ 1")
+        try check(unit(risk.maxPositionPct), "risk.max_position_pct", "must be in (0, 1]")
+        try check(unit(risk.maxLossPerTradePct), "risk.max_loss_per_trade_pct", "must be in (0, 1]")
+        try check(unit(risk.dailyLossLimitPct), "risk.daily_loss_limit_pct", "must be in (0, 1]")
+        try check(risk.maxDrawdownPct > 0 && risk.maxDrawdownPct < 1, "risk.max_drawdown_pct", "must be in (0, 1)")
+        // A limit of 0 would silently block every entry: refuse it rather than run a backtest that cannot trade.
+        try check(risk.maxOpenPositions >= 1, "risk.max_open_positions", "must be ≥ 1 (0 would block every entry)")
+        try check(risk.maxTradesPerHour >= 1, "risk.max_trades_per_hour", "must be ≥ 1 (0 would block every entry)")
+        try check(risk.maxTradesPerDay >= 1, "risk.max_trades_per_day", "must be ≥ 1 (0 would block every entry)")
+        try check(execution.takerFee >= 0 && execution.takerFee < 0.1, "execution.taker_fee", "must be in [0, 0.1)")
+        try check(execution.slippageBps >= 0 && execution.slippageBps < 10_000, "execution.slippage_bps", "must be in [0, 10000)")
+        try check(execution.timeoutSeconds > 0, "execution.timeout_seconds", "must be > 0")
+        try check(
+            execution.trailingStopPct >= 0 && execution.trailingStopPct < 1,
+            "execution.trailing_stop_pct",
+            "must be in [0, 1) (0 = off)"
+        )
+        try check(execution.defaultLotStep > 0, "execution.default_lot_step", "must be > 0")
+        try check(execution.defaultTickSize > 0, "execution.default_tick_size", "must be > 0")
+        try check(execution.defaultMinNotional >= 0, "execution.default_min_notional", "must be ≥ 0")
+        try check(backtest.capital > 0, "backtest.capital", "must be > 0")
+        try check(!backtest.runsDir.isEmpty, "backtest.runs_dir", "must not be empty")
+        try check(
+            LineLogHandler.level(named: logging.level) != nil,
+            "logging.level",
+            "must be one of trace, debug, info, notice, warning, error, critical"
+        )
     }
 }
 
-/// A configuration file that is missing, malformed or out of range.
-struct ConfigurationError: Error, CustomStringConvertible {
-    var message: String
-    var description: String { "config: \(message)" }
+/// The folder relative paths resolve against: `--home`, else `$SCALPER_HOME`, else the current folder.
+struct Workspace: Sendable {
+    /// The folder, absolute.
+    var home: URL
+
+    /// `--home` if given, else `$SCALPER_HOME`, else the current folder.
+    init(home: String?) {
+        let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        let chosen = home ?? ProcessInfo.processInfo.environment["SCALPER_HOME"]
+        if let chosen, !chosen.isEmpty {
+            self.home = URL(fileURLWithPath: chosen, isDirectory: true, relativeTo: cwd).standardizedFileURL
+        } else {
+            self.home = cwd
+        }
+    }
+
+    /// `path` if absolute (or `~/…`), else `home/path`.
+    func resolve(_ path: String) -> String {
+        let expanded = (path as NSString).expandingTildeInPath
+        if expanded.hasPrefix("/") { return expanded }
+        return home.appendingPathComponent(expanded).standardizedFileURL.path
+    }
+}
+
+/// A configuration value that is unknown, of the wrong type or out of range: names the file (when
+/// a file set it), the key path and the value.
+struct ConfigurationError: Error, CustomStringConvertible, Equatable {
+    /// The file that set the key, if one did.
+    var file: String?
+    /// The dotted key path (`risk.max_drawdown_pct`), empty for the whole file.
+    var key: String
+    /// What is wrong.
+    var why: String
+
+    var description: String {
+        let place = [file, key.isEmpty ? nil : key].compactMap { $0 }.joined(separator: ": ")
+        return "config: \(place.isEmpty ? "" : place + ": ")\(why)"
+    }
 }
 
 enum ConfigurationLoader {
-    /// Loads `config/default.yaml` (from the working directory, or `SCALPER_HOME/config`), then lays
-    /// `overlay` (the --config file or `SCALPER_CONFIG`) over it key by key.
-    static func load(overlay: String?) throws -> ScalperConfiguration {
-        let environment = ProcessInfo.processInfo.environment
-        var candidates = ["config/default.yaml"]
-        if let home = environment["SCALPER_HOME"] { candidates.insert("\(home)/config/default.yaml", at: 0) }
-        guard let defaultPath = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
-            throw ConfigurationError(
-                message:
-                    "no config/default.yaml in \(FileManager.default.currentDirectoryPath); run scalper from the project folder or set SCALPER_HOME"
-            )
-        }
-        var tree = try yamlTree(at: defaultPath)
-        if let overlayPath = overlay ?? environment["SCALPER_CONFIG"] {
-            tree = merge(tree, try yamlTree(at: overlayPath))
-        }
-        do {
-            let text = try Yams.dump(object: tree)
-            let configuration = try YAMLDecoder().decode(ScalperConfiguration.self, from: text)
-            try configuration.validate()
-            return configuration
-        } catch let error as ConfigurationError {
-            throw error
-        } catch let DecodingError.keyNotFound(key, context) {
-            let path = (context.codingPath.map(\.stringValue) + [key.stringValue]).joined(separator: ".")
-            throw ConfigurationError(message: "\(path): missing")
-        } catch let DecodingError.typeMismatch(_, context) {
-            throw ConfigurationError(
-                message: "\(context.codingPath.map(\.stringValue).joined(separator: ".")): \(context.debugDescription)"
-            )
-        } catch {
-            throw ConfigurationError(message: "\(error)")
-        }
+    /// The built-in defaults, validated, with paths resolved in `workspace`, and with `overlay`
+    /// (the `--config` file, else `$SCALPER_CONFIG`) laid over them key by key.
+    static func load(overlay: String?, workspace: Workspace) throws(ConfigurationError) -> ScalperConfiguration {
+        let file = overlay ?? ProcessInfo.processInfo.environment["SCALPER_CONFIG"]
+        return try decode(overlays: file.map { [$0] } ?? []).resolvingPaths(in: workspace)
     }
 
-    private static func yamlTree(at path: String) throws -> [String: Any] {
+    /// The defaults with each file laid over them in order, type-checked and validated. With
+    /// `requireEveryKey`, a file must also set every key (how `config/default.yaml` is checked).
+    static func decode(overlays: [String], requireEveryKey: Bool = false) throws(ConfigurationError) -> ScalperConfiguration {
+        var tree = defaultsTree
+        var origin: [String: String] = [:]
+        for path in overlays {
+            let top = try yamlTree(at: path)
+            tree = try lay(top, over: tree, keyPath: [], file: path, origin: &origin)
+            if requireEveryKey { try requireKeys(of: defaultsTree, in: top, keyPath: [], file: path) }
+        }
+        let configuration: ScalperConfiguration
+        do {
+            let data = try JSONSerialization.data(withJSONObject: tree)
+            configuration = try JSONDecoder().decode(ScalperConfiguration.self, from: data)
+        } catch let error as DecodingError {
+            throw culprit(in: origin, tree: tree) ?? describe(error, tree: tree, origin: origin)
+        } catch {
+            throw ConfigurationError(key: "", why: "\(error)")
+        }
+        do {
+            try configuration.validate()
+        } catch var error {
+            error.file = origin[error.key]
+            if let value = value(at: error.key, in: tree) { error.why = "\(render(value)): \(error.why)" }
+            throw error
+        }
+        return configuration
+    }
+
+    /// The settings as a YAML document (what `scalper config show` prints): sections in the order of
+    /// `config/default.yaml`, keys alphabetical inside each, values as JSON scalars (valid YAML).
+    static func yaml(_ configuration: ScalperConfiguration) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let tree = try JSONSerialization.jsonObject(with: encoder.encode(configuration)) as? [String: Any] ?? [:]
+        var out = ""
+        for name in sectionOrder {
+            guard let section = tree[name] as? [String: Any] else { continue }
+            out += "\(name):\n"
+            for key in section.keys.sorted() {
+                let value = section[key] ?? NSNull()
+                let data = try JSONSerialization.data(withJSONObject: value, options: [.fragmentsAllowed, .withoutEscapingSlashes])
+                out += "  \(key): \(String(decoding: data, as: UTF8.self))\n"
+            }
+        }
+        return out
+    }
+
+    /// The sections in the order `config/default.yaml` lists them.
+    static let sectionOrder = ["store", "import", "download", "model", "signals", "risk", "execution", "backtest", "logging"]
+
+    // MARK: Trees
+
+    /// The built-in defaults as a JSON-shaped tree.
+    static var defaultsTree: [String: Any] {
+        // Encoding plain Codable structs of numbers, strings and arrays cannot fail.
+        let data = (try? JSONEncoder().encode(ScalperConfiguration())) ?? Data("{}".utf8)
+        return ((try? JSONSerialization.jsonObject(with: data)) as? [String: Any]) ?? [:]
+    }
+
+    private static func yamlTree(at path: String) throws(ConfigurationError) -> [String: Any] {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ConfigurationError(message: "cannot read \(path): \(error.localizedDescription)")
+            throw ConfigurationError(file: path, key: "", why: "cannot read: \(error.localizedDescription)")
         }
+        let loaded: Any?
         do {
-            guard let tree = try Yams.load(yaml: text) as? [String: Any] else {
-                throw ConfigurationError(message: "\(path): top level must be a mapping")
-            }
-            return tree
-        } catch let error as ConfigurationError {
-            throw error
+            loaded = try Yams.load(yaml: text)
         } catch {
-            throw ConfigurationError(message: "\(path): \(error)")
+            throw ConfigurationError(file: path, key: "", why: "not valid YAML: \(error)")
         }
+        if loaded == nil { return [:] }  // an empty file changes nothing
+        guard let tree = loaded as? [String: Any] else {
+            throw ConfigurationError(file: path, key: "", why: "the top level must be a mapping of sections")
+        }
+        return tree
     }
 
-    private static func merge(_ base: [String: Any], _ overlay: [String: Any]) -> [String: Any] {
+    /// Lays `top` over `base`, refusing keys `base` does not have and mappings where `base` has a value.
+    private static func lay(
+        _ top: [String: Any],
+        over base: [String: Any],
+        keyPath: [String],
+        file: String,
+        origin: inout [String: String]
+    ) throws(ConfigurationError) -> [String: Any] {
         var out = base
-        for (key, value) in overlay {
-            if let a = out[key] as? [String: Any], let b = value as? [String: Any] {
-                out[key] = merge(a, b)
+        for key in top.keys.sorted() {
+            let path = keyPath + [key]
+            let dotted = path.joined(separator: ".")
+            let value = top[key] ?? NSNull()
+            guard let existing = base[key] else {
+                var why = "unknown key (value \(render(value)))"
+                let known = base.keys.sorted()
+                if let guess = closest(key, in: known) { why += "; did you mean '\((keyPath + [guess]).joined(separator: "."))'?" }
+                why += keyPath.isEmpty ? "; sections: \(known.joined(separator: ", "))" : ""
+                throw ConfigurationError(file: file, key: dotted, why: why)
+            }
+            if value is NSNull {
+                throw ConfigurationError(file: file, key: dotted, why: "has no value (remove the key to keep the default)")
+            }
+            if let section = existing as? [String: Any] {
+                guard let inner = value as? [String: Any] else {
+                    throw ConfigurationError(file: file, key: dotted, why: "must be a mapping of keys, found \(render(value))")
+                }
+                out[key] = try lay(inner, over: section, keyPath: path, file: file, origin: &origin)
             } else {
-                out[key] = value
+                if value is [String: Any] {
+                    throw ConfigurationError(file: file, key: dotted, why: "must be a single value, found a mapping")
+                }
+                out[key] = jsonValue(value)
+                origin[dotted] = file
             }
         }
         return out
+    }
+
+    private static func requireKeys(
+        of base: [String: Any],
+        in top: [String: Any],
+        keyPath: [String],
+        file: String
+    ) throws(ConfigurationError) {
+        for key in base.keys.sorted() {
+            let path = keyPath + [key]
+            guard let value = top[key] else {
+                throw ConfigurationError(file: file, key: path.joined(separator: "."), why: "missing (this file must list every key)")
+            }
+            if let section = base[key] as? [String: Any], let inner = value as? [String: Any] {
+                try requireKeys(of: section, in: inner, keyPath: path, file: file)
+            }
+        }
+    }
+
+    /// YAML scalars JSON has no type for (timestamps) become their text, so the decoder reports a type error.
+    private static func jsonValue(_ value: Any) -> Any {
+        switch value {
+        case is String, is Bool, is Int, is Double, is NSNull: value
+        case let list as [Any]: list.map(jsonValue)
+        default: "\(value)"
+        }
+    }
+
+    private static func value(at dotted: String, in tree: [String: Any]) -> Any? {
+        var node: Any? = tree
+        for part in dotted.split(separator: ".") { node = (node as? [String: Any])?[String(part)] }
+        return node
+    }
+
+    private static func render(_ value: Any) -> String {
+        switch value {
+        case let s as String: "'\(s)'"
+        case let list as [Any]: "[" + list.map(render).joined(separator: ", ") + "]"
+        case is [String: Any]: "a mapping"
+        case is NSNull: "nothing"
+        default: "\(value)"
+        }
+    }
+
+    /// The key whose value alone makes the defaults fail to decode. Foundation's decoder on Linux
+    /// reports some failures (2.5 for a whole number) with no key path, so each key a file set is
+    /// tried on its own.
+    private static func culprit(in origin: [String: String], tree: [String: Any]) -> ConfigurationError? {
+        for (dotted, file) in origin.sorted(by: { $0.key < $1.key }) {
+            guard let value = value(at: dotted, in: tree) else { continue }
+            let single = setting(value, at: dotted.split(separator: ".").map(String.init), in: defaultsTree)
+            let error: (any Error)?
+            do {
+                let data = try JSONSerialization.data(withJSONObject: single)
+                _ = try JSONDecoder().decode(ScalperConfiguration.self, from: data)
+                error = nil
+            } catch let caught {
+                error = caught
+            }
+            guard let error else { continue }
+            if let decoding = error as? DecodingError {
+                var described = describe(decoding, tree: single, origin: origin)
+                if described.key == dotted {
+                    described.file = file
+                    return described
+                }
+            }
+            // A number with a fraction fails only where a whole number is wanted.
+            let expected: String
+            switch self.value(at: dotted, in: defaultsTree) {
+            case is String: expected = "text"
+            case is Bool: expected = "true or false"
+            case is [Any]: expected = "a list of text"
+            default:
+                if let d = value as? Double, d != d.rounded() { expected = "a whole number" } else { expected = "a number" }
+            }
+            return ConfigurationError(file: file, key: dotted, why: "expected \(expected), found \(render(value))")
+        }
+        return nil
+    }
+
+    private static func setting(_ value: Any, at path: [String], in tree: [String: Any]) -> [String: Any] {
+        guard let head = path.first else { return tree }
+        var out = tree
+        if path.count == 1 {
+            out[head] = value
+        } else {
+            out[head] = setting(value, at: Array(path.dropFirst()), in: tree[head] as? [String: Any] ?? [:])
+        }
+        return out
+    }
+
+    private static func describe(_ error: DecodingError, tree: [String: Any], origin: [String: String]) -> ConfigurationError {
+        let context: DecodingError.Context
+        let expected: String
+        switch error {
+        case .typeMismatch(let type, let c):
+            context = c
+            expected = typeName(type)
+        case .dataCorrupted(let c):
+            context = c
+            expected = "a value of the key's type"
+        case .keyNotFound(let key, let c):
+            let path = (c.codingPath + [key]).map(\.stringValue).filter { Int($0) == nil }.joined(separator: ".")
+            return ConfigurationError(key: path, why: "missing")
+        case .valueNotFound(let type, let c):
+            context = c
+            expected = typeName(type)
+        @unknown default:
+            return ConfigurationError(key: "", why: "\(error)")
+        }
+        // Drop array indices from the path: origins are recorded per key.
+        let path = context.codingPath.map(\.stringValue).filter { Int($0) == nil && !$0.hasPrefix("Index ") }
+        let dotted = path.joined(separator: ".")
+        let found = value(at: dotted, in: tree).map(render) ?? "?"
+        return ConfigurationError(file: origin[dotted], key: dotted, why: "expected \(expected), found \(found)")
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type: "a whole number"
+        case is Double.Type: "a number"
+        case is Bool.Type: "true or false"
+        case is String.Type: "text"
+        case is [String].Type, is [Any].Type: "a list of text"
+        default: "\(type)"
+        }
+    }
+
+    /// The known key nearest to `key` by edit distance, when it is close enough to be a typo.
+    private static func closest(_ key: String, in known: [String]) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var row = Array(0...b.count)
+            for i in 1...max(a.count, 1) where !a.isEmpty {
+                var previous = row[0]
+                row[0] = i
+                for j in stride(from: 1, through: b.count, by: 1) {
+                    let saved = row[j]
+                    row[j] = min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] == b[j - 1] ? 0 : 1))
+                    previous = saved
+                }
+            }
+            return row[b.count]
+        }
+        let scored = known.map { (name: $0, d: distance(Array(key), Array($0))) }
+        let containing = known.filter { $0.hasPrefix(key) || key.hasPrefix($0) }
+        if let best = scored.min(by: { $0.d < $1.d }), best.d <= max(2, key.count / 3) { return best.name }
+        return containing.count == 1 ? containing[0] : nil
     }
 }

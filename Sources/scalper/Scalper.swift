@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import Logging
+import ScalperCore
 
 /// `scalper`: the CryptoScalper command line.
 @main
@@ -8,18 +10,21 @@ struct Scalper: AsyncParsableCommand {
         commandName: "scalper",
         abstract: "CryptoScalper: a research workbench for machine-learning crypto scalping.",
         discussion: """
-            Data flows one way: market data (import, download) into a SQLite store, then features, the model and backtests; a local exchange and the scanner sit beside them. Run commands from the project folder, where config/default.yaml lives.
+            Data flows one way: market data (import, download) into a SQLite store, then features, the model and backtests; a local exchange and the scanner sit beside them.
+
+            Every setting has a built-in default (`scalper config show --defaults`; config/default.yaml documents them). A YAML file given with --config (or $SCALPER_CONFIG) changes the keys it names. Relative paths in the settings (store, cache, models, runs) resolve against the workspace folder: --home, else $SCALPER_HOME, else the current folder.
             """,
         version: "0.1.0",
         subcommands: [
             DataCommand.self, DownloadCommand.self, FeaturesCommand.self, TrainCommand.self, EvaluateCommand.self,
             BacktestCommand.self, SweepCommand.self, RunsCommand.self, ExportNotebookCommand.self, ExchangeCommand.self, ScanCommand.self,
-            InfoCommand.self, BenchCommand.self,
+            ConfigCommand.self, InfoCommand.self, BenchCommand.self,
         ]
     )
 
     /// Runs the command; errors other than argument problems print as `error: …` with exit code 1.
     static func main() async {
+        LoggingSystem.bootstrap { LineLogHandler(label: $0) }
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()
@@ -52,13 +57,34 @@ struct GlobalOptions: ParsableArguments {
     @Option(help: "Market-data store (SQLite). Default: $SCALPER_STORE, else store.path of the config.")
     var store: String?
 
-    @Option(help: "A YAML file laid over config/default.yaml (or $SCALPER_CONFIG).")
+    @Option(help: "A YAML file laid over the built-in defaults key by key (or $SCALPER_CONFIG).")
     var config: String?
 
-    func loadConfiguration() throws -> ScalperConfiguration {
-        try ConfigurationLoader.load(overlay: config)
+    @Option(help: "Workspace folder that relative paths of the config resolve against (or $SCALPER_HOME; default: the current folder).")
+    var home: String?
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default: logging.level of the config).")
+    var logLevel: String?
+
+    func validate() throws {
+        if let logLevel, LineLogHandler.level(named: logLevel) == nil {
+            throw ValidationError("--log-level '\(logLevel)': must be one of trace, debug, info, notice, warning, error, critical")
+        }
     }
 
+    /// The workspace folder.
+    var workspace: Workspace { Workspace(home: home) }
+
+    /// The settings (defaults, then the overlay), with paths resolved in the workspace; sets the log level.
+    func loadConfiguration() throws -> ScalperConfiguration {
+        let configuration = try ConfigurationLoader.load(overlay: config, workspace: workspace)
+        let level = logLevel.flatMap(LineLogHandler.level(named:)) ?? configuration.logLevel
+        LineLogHandler.processLevel = level
+        return configuration
+    }
+
+    /// `--store`, else `$SCALPER_STORE` (both as given, relative to the current folder), else
+    /// `store.path` of the config (relative to the workspace).
     func storePath(_ configuration: ScalperConfiguration) -> String {
         store ?? ProcessInfo.processInfo.environment["SCALPER_STORE"] ?? configuration.store.path
     }

@@ -23,15 +23,20 @@ public struct ScalperProcess: Sendable {
     let out: URL
     let err: URL
 
-    /// Starts `scalper arguments…` in the package root with `environment` added.
-    public static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> ScalperProcess {
+    /// Starts `scalper arguments…` in `directory` (default: the package root) with `environment` added.
+    public static func start(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        directory: URL = Fixtures.packageRoot
+    ) throws -> ScalperProcess {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        process.currentDirectoryURL = Fixtures.packageRoot
+        process.currentDirectoryURL = directory
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "SCALPER_STORE")
         env.removeValue(forKey: "SCALPER_CONFIG")
+        env.removeValue(forKey: "SCALPER_HOME")
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let tmp = FileManager.default.temporaryDirectory
@@ -47,8 +52,12 @@ public struct ScalperProcess: Sendable {
     }
 
     /// Runs `scalper arguments…` to the end.
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Result {
-        try await start(arguments, environment: environment).wait()
+    public static func run(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        directory: URL = Fixtures.packageRoot
+    ) async throws -> Result {
+        try await start(arguments, environment: environment, directory: directory).wait()
     }
 
     /// Sends SIGKILL, as a crash or `kill -9` would.
