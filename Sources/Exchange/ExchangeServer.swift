@@ -11,13 +11,18 @@ import Synchronization
 
 /// Settings of the local exchange.
 public struct ExchangeSettings: Sendable {
-    /// Replay speed: sim seconds per real second (1 … 1000).
+    /// Replay speed: sim seconds per real second (1 … 1000) of the ``WallClock`` the exchange runs
+    /// on unless given another clock; ``forcedDisconnectSeconds`` is measured at this speed.
     public var speed: Double = 1
-    /// Sim time the replay starts at (default: a day after the data starts, so 24 h stats are full).
+    /// Sim time the replay starts at (default: a day after the data starts, so 24 h stats are full),
+    /// unless the exchange is given a clock.
     public var startTime: Int64?
-    /// Close every WebSocket connection after this many real seconds (Binance: 24 h); nil = never.
+    /// Close every WebSocket connection once it has been open this many seconds at ``speed``, that
+    /// is `forcedDisconnectSeconds × speed` sim seconds on the exchange's clock: on the wall clock,
+    /// this many real seconds (Binance: 24 h); nil = never.
     public var forcedDisconnectSeconds: Double?
-    /// Probability per sim second that a connection is dropped (tests of resilience).
+    /// Probability per sim second that a connection is dropped (tests of resilience): one draw
+    /// for every sim second a connection's clock crosses.
     public var dropProbability: Double = 0
     /// Streams a connection may hold (Binance: 1024).
     public var maxStreamsPerConnection = 1_024
@@ -37,7 +42,9 @@ public struct ExchangeSettings: Sendable {
 /// seconds and at each bar's close (`x: true`, never skipped), `<s>@bookTicker` and
 /// `<s>@depth20@100ms` from the seeded book model every sim second, `<s>@depth@100ms` diff events
 /// against it (U/u contiguous with the REST snapshot's lastUpdateId) and `<s>@trade` every sim
-/// second. Where the store holds a recording of a symbol's streams, its books are rebuilt from the
+/// second. Everything is a function of sim time, read from a ``SimClock``: a connection sends, at
+/// each tick of the clock, every frame due since its previous one (see ``waitUntilSent(through:)``).
+/// Where the store holds a recording of a symbol's streams, its books are rebuilt from the
 /// recorded snapshot and diff events, and its diff events, book tickers and trades are sent as
 /// recorded, at their own times and with their own ids. Prices and quantities are strings, as
 /// Binance sends them.
@@ -46,23 +53,47 @@ public final class ExchangeServer: Sendable {
     public let market: ReplayMarket
     /// Settings.
     public let settings: ExchangeSettings
-    private let clockStart: ContinuousClock.Instant
-    private let simStart: Int64
+    /// The clock the market is served at.
+    public let clock: any SimClock
     private let requests = Atomic<Int>(0)
+    private let connectionCount = Atomic<UInt64>(0)
+    /// Per open WebSocket connection, the sim time through which it has written every frame due.
+    private let sentThrough = SimTimeGate<[UInt64: Int64]>([:]) { sent, time in
+        sent.values.allSatisfy { $0 >= time } ? time : nil
+    }
 
-    /// Creates a server over `market`.
-    public init(market: ReplayMarket, settings: ExchangeSettings) {
+    /// Creates a server over `market` on a ``WallClock`` at `settings.speed` from `settings.startTime`
+    /// (default ``defaultStart(of:)``).
+    public convenience init(market: ReplayMarket, settings: ExchangeSettings) {
+        let start = settings.startTime ?? Self.defaultStart(of: market)
+        self.init(market: market, settings: settings, clock: WallClock(start: start, speed: settings.speed))
+    }
+
+    /// Creates a server over `market` on `clock` (its `speed` and `startTime` settings unused but
+    /// for ``ExchangeSettings/forcedDisconnectSeconds``).
+    public init(market: ReplayMarket, settings: ExchangeSettings, clock: any SimClock) {
         self.market = market
         self.settings = settings
-        clockStart = ContinuousClock.now
-        simStart = settings.startTime ?? min(market.start + 86_400_000, market.end - 60_000)
+        self.clock = clock
+    }
+
+    /// Where the replay starts by default: a day after the data starts, so 24 h stats are full.
+    public static func defaultStart(of market: ReplayMarket) -> Int64 {
+        min(market.start + 86_400_000, market.end - 60_000)
     }
 
     /// Sim time now, ms.
-    public var now: Int64 {
-        let d = ContinuousClock.now - clockStart
-        let realMs = Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) * 1e-15
-        return simStart + Int64(realMs * settings.speed)
+    public var now: Int64 { clock.now }
+
+    /// WebSocket connections open now.
+    public var openConnections: Int { sentThrough.read { $0.count } }
+
+    /// Waits until every open WebSocket connection has written all its frames due through sim time
+    /// `time` (a connection opened later has nothing due before it opened; one that closes no
+    /// longer counts). With a ``ManualClock``: advance it to T, wait here, and every frame up to T
+    /// is out, whatever the machine load.
+    public func waitUntilSent(through time: Int64) async throws {
+        _ = try await sentThrough.wait(until: time)
     }
 
     /// Runs until cancelled, calling `onStart` with the bound port.
@@ -189,7 +220,11 @@ public final class ExchangeServer: Sendable {
         // frame of that stream follows.
         let outbox = AsyncStream<Outgoing>.makeStream()
         let pending = PendingCount()
-        let opened = ContinuousClock.now
+        let connection = connectionCount.add(1, ordering: .relaxed).newValue
+        // Nothing is due before the connection opened.
+        let opened = clock.now
+        sentThrough.update { $0[connection] = opened }
+        defer { sentThrough.update { $0[connection] = nil } }
         let continuation = outbox.continuation
         let enqueue: @Sendable (Outgoing) -> Void = { item in
             pending.value.add(1, ordering: .relaxed)
@@ -207,20 +242,25 @@ public final class ExchangeServer: Sendable {
                 }
             }
             group.addTask { [self] in
-                var rng = mix(market.seed ^ UInt64(UInt(bitPattern: ObjectIdentifier(subscriptions).hashValue)))
-                let tick = Duration.milliseconds(max(1, Int(1000 / settings.speed)))
-                var lastTick = self.now
-                while !Task.isCancelled {
-                    try await Task.sleep(for: tick)
-                    if let limit = settings.forcedDisconnectSeconds, ContinuousClock.now - opened > .milliseconds(Int(limit * 1000)) {
+                // Drops are drawn from the seed and the connection's number, so a run that opens
+                // its connections at the same sim times drops them at the same sim times.
+                var rng = mix(market.seed ^ mix(connection))
+                let forcedAfter = settings.forcedDisconnectSeconds.map { Int64(($0 * settings.speed * 1_000).rounded()) }
+                var lastTick = opened
+                while true {
+                    // Every frame due in (lastTick, tickEnd] goes out, however late this wakes.
+                    let tickEnd = try await clock.tick(after: lastTick)
+                    if let forcedAfter, tickEnd - opened >= forcedAfter {
                         try await outbound.close(.goingAway, reason: "forced disconnect")
                         return
                     }
                     if settings.dropProbability > 0 {
-                        rng = mix(rng)
-                        if Double(rng % 1_000_000) / 1_000_000 < settings.dropProbability {
-                            try await outbound.close(.goingAway, reason: "random drop")
-                            return
+                        for _ in 0..<(tickEnd / 1_000 - lastTick / 1_000) {
+                            rng = mix(rng)
+                            if Double(rng % 1_000_000) / 1_000_000 < settings.dropProbability {
+                                try await outbound.close(.goingAway, reason: "random drop")
+                                return
+                            }
                         }
                     }
                     // Binance cuts a client that does not keep up; so does this (and memory stays bounded).
@@ -228,10 +268,10 @@ public final class ExchangeServer: Sendable {
                         try await outbound.close(.policyViolation, reason: "slow consumer")
                         return
                     }
-                    let tickEnd = self.now
                     for stream in subscriptions.state.withLock({ $0 }).sorted() {
                         enqueue(.due(stream: stream, previousTick: lastTick, upTo: tickEnd))
                     }
+                    enqueue(.sent(through: tickEnd))
                     lastTick = tickEnd
                 }
             }
@@ -260,6 +300,8 @@ public final class ExchangeServer: Sendable {
                         }
                         sentUpTo[stream] = to
                         for frame in frames { try await outbound.write(.text(frame)) }
+                    case .sent(let time):
+                        sentThrough.update { $0[connection] = max($0[connection] ?? time, time) }
                     }
                 }
             }
@@ -426,10 +468,12 @@ public final class ExchangeServer: Sendable {
     }
 }
 
-/// What a connection's writer sends next: a reply, or a stream's frames due up to a sim time.
+/// What a connection's writer sends next: a reply, or a stream's frames due up to a sim time; or
+/// the mark that every frame due through a sim time is written.
 enum Outgoing: Sendable {
     case reply(String, unsubscribed: Set<String>)
     case due(stream: String, previousTick: Int64, upTo: Int64)
+    case sent(through: Int64)
 }
 
 /// Items queued for a connection and not yet written.
