@@ -147,9 +147,10 @@ public actor ScannerService {
             }
             guard deadline.map({ ContinuousClock.now < $0 }) ?? true else { break }
             statistics.reconnects += 1
-            let cap = min(settings.backoffMaxSeconds, settings.backoffInitialSeconds * pow(2, Double(min(attempt, 20))))
+            let wait = Backoff(initialSeconds: settings.backoffInitialSeconds, maxSeconds: settings.backoffMaxSeconds)
+                .seconds(attempt: attempt)
             attempt += 1
-            try await Task.sleep(for: .milliseconds(Int(Double.random(in: (cap / 2)...cap) * 1000)))
+            try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
         }
     }
 

@@ -1,4 +1,5 @@
 public import Foundation
+import ScalperCore
 
 /// How often and how long to retry a request.
 public struct RetryPolicy: Sendable {
@@ -16,11 +17,11 @@ public struct RetryPolicy: Sendable {
         self.maxBackoffSeconds = maxBackoffSeconds
     }
 
-    /// Exponential backoff with full jitter: uniform in [cap/2, cap], cap = min(max, initial·2^attempt).
-    public func backoffSeconds(attempt: Int) -> Double {
-        let cap = min(maxBackoffSeconds, initialBackoffSeconds * pow(2, Double(min(attempt, 30))))
-        return Double.random(in: (cap / 2)...cap)
-    }
+    /// The backoff these limits describe (``Backoff``, shared with the scanner's reconnects).
+    var backoff: Backoff { Backoff(initialSeconds: initialBackoffSeconds, maxSeconds: maxBackoffSeconds) }
+
+    /// The wait before retry `attempt` (0-based): ``Backoff/seconds(attempt:)``.
+    public func backoffSeconds(attempt: Int) -> Double { backoff.seconds(attempt: attempt) }
 }
 
 /// GETs with retries: 429 and 418 wait for `Retry-After` (or back off), 5xx and dropped
