@@ -104,10 +104,10 @@ public enum BacktestEngine {
                 whereProbabilityAtLeast: minimumProbability
             )
             var aligned = [Prediction?](repeating: nil, count: klines.count)
-            var segment = 0
+            // The training rule (`FeatureTable.isPastWarmup`): the model never saw warm-up rows.
+            let isPastWarmup = table.isPastWarmup(warmupBars: warmup)
             for i in klines.indices {
-                while segment + 1 < table.segmentStarts.count && table.segmentStarts[segment + 1] <= i { segment += 1 }
-                guard i - table.segmentStarts[segment] >= warmup, let r = results[i] else { continue }
+                guard isPastWarmup[i], let r = results[i] else { continue }
                 aligned[i] = Prediction(
                     symbol: symbol,
                     time: klines[i].closeTime + 1,

@@ -18,6 +18,22 @@ public struct FeatureTable: Sendable {
     public var segmentStarts: [Int]
 }
 
+extension FeatureTable {
+    /// Whether each row lies at least `warmupBars` bars after the start of its gap-free segment.
+    ///
+    /// The one warm-up rule: training keeps only these rows, and the backtest predicts only for
+    /// them, so both see the same bars. Rows before it have indicators that have not yet seen
+    /// enough history (each gap restarts the warm-up).
+    public func isPastWarmup(warmupBars: Int) -> [Bool] {
+        let n = features.rows
+        var mask = [Bool](repeating: true, count: n)
+        for start in segmentStarts where start < n {
+            for i in start..<min(start + max(warmupBars, 0), n) { mask[i] = false }
+        }
+        return mask
+    }
+}
+
 /// Features over history: the streaming kernel run over every bar, writing straight into a matrix.
 public enum BatchFeatures {
     /// Histories at least this long are computed on two threads.

@@ -97,11 +97,9 @@ public enum DatasetBuilder {
             let forward = Labels.forwardMaxReturn(entry.klines, horizon: spec.horizon, segmentStarts: table.segmentStarts)
             // Non-nil: a label was asked for.
             let y = table.labels!
-            var segment = 0
+            let isPastWarmup = table.isPastWarmup(warmupBars: configuration.warmupBars)
             for i in 0..<entry.klines.count {
-                while segment + 1 < table.segmentStarts.count && table.segmentStarts[segment + 1] <= i { segment += 1 }
-                let sinceStart = i - table.segmentStarts[segment]
-                guard sinceStart >= configuration.warmupBars, !y[i].isNaN else { continue }
+                guard isPastWarmup[i], !y[i].isNaN else { continue }
                 for value in table.features.row(i) { storage.append(Float(value)) }
                 labels.append(y[i])
                 moves.append(forward[i])
