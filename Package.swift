@@ -27,9 +27,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
-        // MARK: - C system libraries (imported only by LinearAlgebra and XGBoost)
+        // MARK: - C system libraries (imported only by LinearAlgebra, XGBoost and MarketData's Gzip.swift)
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CXGBoost", pkgConfig: "xgboost", providers: [.apt(["libxgboost-dev"])]),
+        .systemLibrary(name: "CScalperZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
         // MARK: - Foundations
         .target(
@@ -44,7 +45,7 @@ let package = Package(
         .target(
             name: "MarketData",
             dependencies: [
-                "ScalperCore",
+                "ScalperCore", "CScalperZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,6 +1,6 @@
-// zlib's module comes with ZIPFoundation (its `CZlib` system-library target, built on Linux for
-// Vision zips); a second module map over the same header would clash with it.
-import CZlib
+// zlib through our own system-library target; this is the only file that imports it, at internal
+// access, so no zlib type reaches MarketData's API.
+internal import CScalperZlib
 public import Foundation
 
 /// Reads gzip files (RFC 1952) with zlib: header, deflate body, and the trailer's CRC-32 and size
