@@ -11,60 +11,21 @@ import ScalperTestSupport
 import Synchronization
 import Testing
 
-/// Runs a local exchange over the sample for the duration of `body`.
-private func withExchange<R: Sendable>(
-    pairs: Int? = nil,
-    speed: Double = 60,
-    forcedDisconnect: Double? = nil,
-    dropProbability: Double = 0,
-    startDay: Int = 1,
-    _ body: @Sendable (ExchangeServer, Int) async throws -> R
-) async throws -> R {
-    let series = [
-        ("FILUSDT", try Fixtures.sampleKlines("FILUSDT-1m-2023-08.zip")),
-        ("NEARUSDT", try Fixtures.sampleKlines("NEARUSDT-1m-2023-08.zip")),
-    ].map { (symbol: $0.0, klines: $0.1) }
-    var settings = ExchangeSettings()
-    settings.speed = speed
-    settings.forcedDisconnectSeconds = forcedDisconnect
-    settings.dropProbability = dropProbability
-    settings.startTime = 1_690_848_000_000 + Int64(startDay) * 86_400_000  // 2023-08-01 + startDay
-    return try await withExchange(market: try ReplayMarket(series: series, pairCount: pairs), settings: settings, body)
+/// The frames one connection received for one advance of the clock, to the sim time `time`.
+private struct Step: Sendable {
+    var time: Int64
+    var frames: [String]
 }
 
-private func withExchange<R: Sendable>(
-    market: ReplayMarket,
-    settings: ExchangeSettings,
-    _ body: @Sendable (ExchangeServer, Int) async throws -> R
-) async throws -> R {
-    let server = ExchangeServer(market: market, settings: settings)
-    let logger = { () -> Logger in
-        var l = Logger(label: "test.exchange")
-        l.logLevel = .critical
-        return l
-    }()
-    let (ports, continuation) = AsyncStream<Int>.makeStream()
-    return try await withThrowingTaskGroup(of: R?.self) { group in
-        group.addTask {
-            try await server.run(port: 0, logger: logger) { port in continuation.yield(port) }
-            return nil
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        let result = try await body(server, port)
-        group.cancelAll()
-        return result
-    }
-}
-
-@Suite("The local exchange and the scanner over loopback", .serialized)
+@Suite("The local exchange and the scanner over loopback", .serialized, .timeLimit(.minutes(5)))
 struct ExchangeTests {
     @Test("scalper download's REST path works against the exchange and stores the very bars it replays")
     func downloadFromExchange() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let store = try MarketStore(path: dir.path("m.sqlite"))
-        try await withExchange(startDay: 3) { server, port in
+        let clock = ManualClock(start: sampleDay(3) + 754_321)
+        try await withExchange(market: try sampleMarket(), clock: clock) { server, port in
             let client = RetryingClient(fetcher: URLSessionFetcher(timeoutSeconds: 10), policy: RetryPolicy(maxRetries: 2))
             let end = server.now / 60_000 * 60_000 - 60_000
             let start = end - 2_500 * 60_000
@@ -80,62 +41,186 @@ struct ExchangeTests {
         }
     }
 
-    @Test("WebSocket: combined streams, SUBSCRIBE / LIST_SUBSCRIPTIONS / UNSUBSCRIBE with ids, Binance payloads")
+    @Test("WebSocket: combined streams, SUBSCRIBE / LIST_SUBSCRIPTIONS / UNSUBSCRIBE with ids, Binance payloads, each sim second's frames and no others")
     func webSocket() async throws {
-        try await withExchange(pairs: 10) { _, port in
-            let frames = Mutex<[String]>([])
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@miniTicker", logger: Logger(label: "t")) { inbound, outbound, _ in
-                try await outbound.write(.text(#"{"method":"SUBSCRIBE","params":["nearusdt@kline_1m","fild1usdt@depth20@100ms"],"id":7}"#))
-                try await outbound.write(.text(#"{"method":"LIST_SUBSCRIPTIONS","id":8}"#))
-                try await outbound.write(.text(#"{"method":"SUBSCRIBE","params":["nosuchusdt@kline_1m"],"id":9}"#))
-                var count = 0
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .text(let text) = message else { continue }
-                    frames.withLock { $0.append(text) }
-                    count += 1
-                    if count == 60 {
-                        try await outbound.write(.text(#"{"method":"UNSUBSCRIBE","params":["filusdt@miniticker"],"id":10}"#))
-                    }
-                    if count >= 200 { break }
+        let market = try sampleMarket(pairs: 10)
+        let start = sampleDay(1)
+        let clock = ManualClock(start: start)
+        let (replies, steps) = try await withExchange(market: market, clock: clock) { server, port in
+            let replies = Mutex<[Int: (frames: [String], reply: String)]>([:])
+            let steps = Mutex<[Step]>([])
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@miniTicker", logger: quietLogger) { inbound, outbound, _ in
+                var session = StreamSession(inbound, outbound)
+                func ask(_ method: String, _ params: [String] = [], id: Int) async throws {
+                    let answer = try await session.request(method, params, id: id)
+                    replies.withLock { $0[id] = answer }
                 }
+                try await ask("SUBSCRIBE", ["nearusdt@kline_1m", "fild1usdt@depth20@100ms"], id: 7)
+                try await ask("LIST_SUBSCRIPTIONS", id: 8)
+                try await ask("SUBSCRIBE", ["nosuchusdt@kline_1m"], id: 9)
+                // Two minutes and a second, one sim second at a time; FILUSDT's miniTicker goes at 60 s.
+                for second in 1...121 {
+                    let time = start + Int64(second) * 1_000
+                    try await step(server, clock, to: time)
+                    let frames = try await session.drain()
+                    steps.withLock { $0.append(Step(time: time, frames: frames)) }
+                    if second == 60 { try await ask("UNSUBSCRIBE", ["filusdt@miniTicker"], id: 10) }
+                }
+                try await ask("LIST_SUBSCRIPTIONS", id: 11)
                 try await outbound.close(.normalClosure, reason: nil)
             }
-            let all = frames.withLock { $0 }
-            #expect(all.contains(#"{"result":null,"id":7}"#))
-            #expect(all.contains { $0.hasPrefix(#"{"result":["#) && $0.contains("nearusdt@kline_1m") && $0.hasSuffix(#""id":8}"#) })
-            #expect(all.contains { $0.contains("Invalid stream nosuchusdt@kline_1m") && $0.contains(#""id":9"#) })
-            let tickers = all.filter { $0.hasPrefix(#"{"stream":"filusdt@miniticker""#) }
-            #expect(!tickers.isEmpty)
-            for t in tickers {
-                let parsed = try MiniTickerParser.parse(t)
-                #expect(parsed.symbol == "FILUSDT" && parsed.close > 0)
+            return (replies.withLock { $0 }, steps.withLock { $0 })
+        }
+        // Replies, in order and with their ids; nothing else came while the clock stood still.
+        #expect(replies[7]?.reply == #"{"result":null,"id":7}"#)
+        #expect(replies[8]?.reply == #"{"result":["fild1usdt@depth20@100ms","filusdt@miniticker","nearusdt@kline_1m"],"id":8}"#)
+        #expect(replies[9]?.reply == #"{"error":{"code":2,"msg":"Invalid stream nosuchusdt@kline_1m"},"id":9}"#)
+        #expect(replies[10]?.reply == #"{"result":null,"id":10}"#)
+        #expect(replies[11]?.reply == #"{"result":["fild1usdt@depth20@100ms","nearusdt@kline_1m"],"id":11}"#)
+        #expect([7, 8, 9, 10, 11].allSatisfy { replies[$0]?.frames.isEmpty == true })
+        #expect(steps.count == 121)
+        for (second, step) in zip(1..., steps) {
+            let t = step.time
+            let tickers = step.frames.filter { $0.hasPrefix(#"{"stream":"filusdt@miniticker""#) }
+            let books = step.frames.filter { $0.hasPrefix(#"{"stream":"fild1usdt@depth20@100ms""#) }
+            let klines = step.frames.filter { $0.hasPrefix(#"{"stream":"nearusdt@kline_1m""#) }
+            // Each sim second: FILUSDT's miniTicker until the UNSUBSCRIBE, FILD1USDT's book; NEARUSDT's
+            // bar in progress every two seconds and its closed bar at each minute. Nothing else.
+            #expect(tickers.count == (second <= 60 ? 1 : 0), "second \(second)")
+            #expect(books.count == 1, "second \(second)")
+            #expect(klines.count == (t % 2_000 == 0 ? 1 : 0) + (t % 60_000 == 0 ? 1 : 0), "second \(second)")
+            #expect(step.frames.count == tickers.count + books.count + klines.count, "second \(second)")
+            for text in tickers {
+                let ticker = try MiniTickerParser.parse(text)
+                let state = try #require(market.state("FILUSDT", at: t))
+                #expect(ticker.symbol == "FILUSDT" && ticker.eventTime == t && abs(ticker.close - state.price) <= 1e-9 * state.price)
             }
-            let klines = all.filter { $0.contains(#""stream":"nearusdt@kline_1m""#) }
-            #expect(klines.contains { $0.contains(#""x":true"#) } || klines.count > 3)
-            #expect(all.contains { $0.contains(#""stream":"fild1usdt@depth20@100ms""#) && $0.contains(#""bids":[["#) })
-            // After UNSUBSCRIBE (frame 60) no miniTicker for FILUSDT arrives.
-            let afterUnsubscribe = all.dropFirst(70)
-            #expect(!afterUnsubscribe.contains { $0.hasPrefix(#"{"stream":"filusdt@miniticker""#) })
+            for text in books {
+                guard case .depthSnapshot(_, let book) = try MarketMessageParser.parse(Data(text.utf8)) else {
+                    Issue.record("not a book: \(text)")
+                    continue
+                }
+                let served = try #require(market.book("FILD1USDT", at: t))
+                #expect(book.lastUpdateID == t && sameLevels(book.bids, served.bids) && sameLevels(book.asks, served.asks))
+            }
+            for text in klines {
+                let data = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["data"] as? [String: Any])
+                let k = try #require(data["k"] as? [String: Any])
+                #expect((data["E"] as? NSNumber)?.int64Value == t)
+                if k["x"] as? Bool == true {
+                    let bar = try #require(market.klines("NEARUSDT", from: t - 60_000, to: t - 60_000, limit: 1, now: t).first)
+                    #expect((k["t"] as? NSNumber)?.int64Value == bar.openTime && (k["c"] as? String).flatMap(Double.init).map { abs($0 - bar.close) <= 1e-9 * bar.close } == true)
+                } else {
+                    #expect((k["t"] as? NSNumber)?.int64Value == t / 60_000 * 60_000)
+                }
+            }
         }
     }
 
-    @Test("150 pairs at 60x: the scanner ranks candidates, follows them, survives forced disconnects and loses no closed bar")
+    @Test("A connection is cut once forcedDisconnectSeconds × speed sim seconds have passed on it, whatever the real time")
+    func forcedDisconnect() async throws {
+        var settings = ExchangeSettings()
+        settings.speed = 60
+        settings.forcedDisconnectSeconds = 0.1  // 6 sim seconds
+        let start = sampleDay(1)
+        let clock = ManualClock(start: start)
+        let (steps, rest, close, open) = try await withExchange(market: try sampleMarket(), settings: settings, clock: clock) { server, port in
+            let steps = Mutex<[Step]>([])
+            let rest = Mutex<[String]>([])
+            let close = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/filusdt@miniTicker", logger: quietLogger) { inbound, outbound, _ in
+                var session = StreamSession(inbound, outbound)
+                _ = try await session.drain()
+                for second in 1...5 {
+                    let time = start + Int64(second) * 1_000
+                    try await step(server, clock, to: time)
+                    let frames = try await session.drain()
+                    steps.withLock { $0.append(Step(time: time, frames: frames)) }
+                }
+                // The sixth sim second: the exchange closes instead of sending.
+                clock.advance(to: start + 6_000)
+                let left = try await session.rest()
+                rest.withLock { $0 = left }
+            }
+            // Once gone, the connection holds no one up.
+            try await server.waitUntilSent(through: start + 6_000)
+            return (steps.withLock { $0 }, rest.withLock { $0 }, close, server.openConnections)
+        }
+        #expect(steps.map(\.frames.count) == [1, 1, 1, 1, 1])
+        #expect(steps.allSatisfy { step in step.frames.first.flatMap { try? MiniTickerParser.parse($0).eventTime } == step.time })
+        #expect(rest.isEmpty)
+        #expect(close?.closeCode == .goingAway && close?.reason == "forced disconnect")
+        #expect(open == 0)
+    }
+
+    @Test("Random drops are drawn once per sim second crossed: none within a second, a certain one at the next")
+    func dropsPerSimSecond() async throws {
+        var settings = ExchangeSettings()
+        settings.dropProbability = 1
+        let start = sampleDay(1)
+        let clock = ManualClock(start: start)
+        let (within, close) = try await withExchange(market: try sampleMarket(), settings: settings, clock: clock) { server, port in
+            let within = Mutex<[String]?>(nil)
+            let close = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/filusdt@trade", logger: quietLogger) { inbound, outbound, _ in
+                var session = StreamSession(inbound, outbound)
+                _ = try await session.drain()
+                try await step(server, clock, to: start + 999)
+                let frames = try await session.drain()
+                within.withLock { $0 = frames }
+                clock.advance(to: start + 1_000)
+                _ = try await session.rest()
+            }
+            return (within.withLock { $0 }, close)
+        }
+        // Within the first sim second the connection stays, and no second changed, so no trade.
+        #expect(within == [])
+        #expect(close?.closeCode == .goingAway && close?.reason == "random drop")
+    }
+
+    @Test("150 pairs over 20 sim minutes: the scanner ranks candidates, follows them, survives forced disconnects and drops, and loses no closed bar")
     func scannerEndToEnd() async throws {
-        // Connections are both cut every 6 s and dropped at random (0.3 % a sim second each).
-        try await withExchange(pairs: 150, speed: 60, forcedDisconnect: 6, dropProbability: 0.003) { server, port in
-            var settings = ScannerServiceSettings(restURL: URL(string: "http://127.0.0.1:\(port)")!, webSocketURL: "ws://127.0.0.1:\(port)")
-            settings.candidates = 8
-            settings.backoffInitialSeconds = 0.2
-            settings.backoffMaxSeconds = 1
+        // Each connection is cut after 3 s at 60× (180 sim s) and dropped at random (0.3 % a sim second).
+        var settings = ExchangeSettings()
+        settings.speed = 60
+        settings.forcedDisconnectSeconds = 3
+        settings.dropProbability = 0.003
+        let start = sampleDay(1)
+        let clock = ManualClock(start: start)
+        try await withExchange(market: try sampleMarket(pairs: 150), settings: settings, clock: clock) { server, port in
+            var scannerSettings = ScannerServiceSettings(restURL: URL(string: "http://127.0.0.1:\(port)")!, webSocketURL: "ws://127.0.0.1:\(port)")
+            scannerSettings.candidates = 8
+            scannerSettings.backoffInitialSeconds = 0.2
+            scannerSettings.backoffMaxSeconds = 1
             var logger = Logger(label: "test.scanner")
             logger.logLevel = .critical
-            let service = ScannerService(settings: settings, logger: logger)
+            let service = ScannerService(settings: scannerSettings, logger: logger)
             let reports = Mutex<[ScannerReport]>([])
-            try await service.run(duration: 20) { report in reports.withLock { $0.append(report) } }
+            let scanner = Task { try await service.run(duration: nil) { report in reports.withLock { $0.append(report) } } }
+            defer { scanner.cancel() }
+            // The scanner runs on the wall clock (refresh 1 s, backoff, silence 10 s), so the sim
+            // clock keeps to 60 sim seconds a real second, as `--speed 60` would; but it never
+            // moves before every connection has written the previous second, so a loaded machine
+            // only makes the run longer: the exchange sends the same 1,200 sim seconds.
+            let began = ContinuousClock.now
+            for second in 1...1_200 {
+                let time = start + Int64(second) * 1_000
+                try await step(server, clock, to: time)
+                try await Task.sleep(until: began + .milliseconds(second * 1_000 / 60))
+            }
+            // A hole the scanner found in its last seconds is being backfilled over REST: give it
+            // the time a loaded machine needs.
+            let settle = ContinuousClock.now + .seconds(60)
+            while await service.missingBarsWhileFollowed > 0, ContinuousClock.now < settle {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            scanner.cancel()
+            if case .failure(let error) = await scanner.result {
+                #expect(error is CancellationError, "the scanner stopped on its own: \(error)")
+            }
             let stats = await service.currentStatistics
             let last = try #require(reports.withLock { $0.last })
             #expect(last.pairs == 150)
             #expect(last.top.count == 8 && zip(last.top, last.top.dropFirst()).allSatisfy { $0.score >= $1.score })
+            // At least one cut for every 180 sim s a connection lives, and the scanner comes back.
             #expect(stats.reconnects >= 2)
             #expect(stats.malformed == 0)
             #expect(stats.subscribes >= 1)
@@ -151,186 +236,5 @@ struct ExchangeTests {
                 #expect(served == times, "\(symbol)")
             }
         }
-    }
-}
-
-@Suite("The exchange's order-book streams")
-struct ExchangeBookTests {
-    @Test("A book synced from /api/v3/depth plus depth@100ms diffs matches depth20 and never crosses")
-    func diffDepthSyncs() async throws {
-        try await withExchange(pairs: 4, speed: 30) { _, port in
-            let snapshotURL = URL(string: "http://127.0.0.1:\(port)/api/v3/depth?symbol=FILUSDT&limit=20")!
-            let frames = Mutex<[String]>([])
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@depth@100ms/filusdt@trade", logger: Logger(label: "t")) { inbound, outbound, _ in
-                var count = 0
-                var tradeFrames = 0
-                for try await message in inbound.messages(maxSize: 1 << 20) {
-                    guard case .text(let text) = message else { continue }
-                    frames.withLock { $0.append(text) }
-                    count += 1
-                    if text.contains("@trade") { tradeFrames += 1 }
-                    if count == 3 {
-                        let response = try await URLSessionFetcher().get(snapshotURL, headers: [:])
-                        frames.withLock { $0.append(String(decoding: response.body, as: UTF8.self)) }
-                    }
-                    // Trades come once per tick however loaded the machine is: stop on them, not on a count.
-                    if tradeFrames >= 15 || count >= 20_000 { break }
-                }
-                try await outbound.close(.normalClosure, reason: nil)
-            }
-            var book = OrderBook()
-            var outcomes: [OrderBook.Outcome] = []
-            var trades = 0
-            for text in frames.withLock({ $0 }) {
-                switch try MarketMessageParser.parse(Data(text.utf8)) {
-                case .depthUpdate(_, let event): outcomes.append(book.apply(event))
-                case .depthSnapshot(_, let snapshot): outcomes += book.applySnapshot(snapshot)
-                case .trade: trades += 1
-                default: break
-                }
-                #expect(!book.isCrossed)
-            }
-            #expect(book.isSynced && book.statistics.gaps == 0)
-            #expect(outcomes.filter { $0 == .applied }.count >= 5)
-            #expect(book.bids.count == 20 && book.asks.count == 20)
-            #expect(trades > 10)
-        }
-    }
-}
-
-/// The bundled recording of Binance spot BTCUSDT streams, and a market of its trade-built bars
-/// replaying it.
-private func recordedMarket() throws -> (ReplayMarket, RecordedStreams) {
-    let recording = try StreamRecording.read(Fixtures.sample.appendingPathComponent("ws-stream/btcusdt_20240808.gz"))
-    let streams = try #require(recording.streams.first)
-    let bars = streams.minuteBars(covered: recording.span)
-    return (try ReplayMarket(series: [(symbol: "BTCUSDT", klines: bars)], recordings: [streams]), streams)
-}
-
-/// The recorded book after the event whose final update id is `id`, rebuilt line by line from the
-/// recording with nothing of the exchange's code but the order book itself.
-private func recordedBook(_ streams: RecordedStreams, through id: Int64) -> OrderBook {
-    var book = OrderBook()
-    book.applySnapshot(streams.snapshots[0].snapshot)
-    for e in streams.updates where e.finalUpdateID <= id { book.apply(e) }
-    return book
-}
-
-@Suite("The exchange replays recorded order books", .serialized)
-struct RecordedExchangeTests {
-    @Test("At any instant the served book is the recording's own, with its ids; outside it the model's ids lead to and on from them")
-    func booksAtInstants() throws {
-        let (market, streams) = try recordedMarket()
-        let book = try #require(market.recorded["BTCUSDT"])
-        let span = try #require(book.bookSpan)
-        // Every 97th instant at which the recorded book changes.
-        let times = Array(Set(streams.updates.map(\.eventTime).filter { span.contains($0) })).sorted()
-        var checked = 0
-        for t in stride(from: 0, to: times.count, by: 97).map({ times[$0] }) {
-            let served = try #require(market.book("BTCUSDT", at: t, levels: 100_000))
-            let truth = recordedBook(streams, through: served.updateID)
-            #expect(truth.lastUpdateID == served.updateID)
-            #expect(served.bids.map(\.0) == truth.bids.map(\.price) && served.bids.map(\.1) == truth.bids.map(\.quantity))
-            #expect(served.asks.map(\.0) == truth.asks.map(\.price) && served.asks.map(\.1) == truth.asks.map(\.quantity))
-            // Nothing recorded after t is in it.
-            #expect(streams.updates.first { $0.finalUpdateID == served.updateID }.map { $0.eventTime <= t } == true)
-            checked += 1
-        }
-        #expect(checked >= 25)
-        // Before the recording: the model, ids below the first event's and counting up by one a second.
-        let firstU = try #require(streams.updates.first { $0.finalUpdateID > streams.snapshots[0].snapshot.lastUpdateID }).firstUpdateID
-        let before = try #require(market.book("BTCUSDT", at: span.lowerBound - 5_000))
-        let beforeNext = try #require(market.book("BTCUSDT", at: span.lowerBound - 4_000))
-        #expect(before.updateID < firstU - 1 && beforeNext.updateID == before.updateID + 1 && before.bids.count == 20)
-        let after = try #require(market.book("BTCUSDT", at: span.upperBound + 3_000))
-        let lastU = try #require(streams.updates.last).finalUpdateID
-        #expect(after.updateID > lastU + 1)
-    }
-
-    @Test("The bar in progress is the recorded trades so far: at each minute's last instant it is the stored bar")
-    func barsFromTrades() throws {
-        let (market, streams) = try recordedMarket()
-        let recording = try StreamRecording.read(Fixtures.sample.appendingPathComponent("ws-stream/btcusdt_20240808.gz"))
-        let bars = streams.minuteBars(covered: recording.span)
-        #expect(bars.count == 5)
-        for bar in bars {
-            let state = try #require(market.state("BTCUSDT", at: bar.closeTime))
-            #expect(state.bar == bar && state.price == bar.close)
-            // Half-way through the minute: only the trades up to then.
-            let half = bar.openTime + 30_000
-            let sofar = streams.trades.filter { $0.time >= bar.openTime && $0.time <= half }
-            let mid = try #require(market.state("BTCUSDT", at: half))
-            #expect(Int(mid.bar.tradeCount) == sofar.count && mid.price == sofar.last?.price)
-        }
-    }
-
-    @Test("Over loopback: a client synced from /api/v3/depth and depth@100ms holds the recorded book; book tickers and trades come as recorded")
-    func streamsOverLoopback() async throws {
-        let (market, streams) = try recordedMarket()
-        var settings = ExchangeSettings()
-        // 5×: the recording's six minutes last 72 s, so even a machine slowed for many seconds
-        // stays inside it.
-        settings.speed = 5
-        settings.startTime = 1_723_161_290_000  // 2024-08-08 23:54:50, inside the recording, 9.4 s before its largest event
-        let frames = try await withExchange(market: market, settings: settings) { _, port in
-            let collected = Mutex<[String]>([])
-            let url = "ws://127.0.0.1:\(port)/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@trade"
-            // Recorded diff events reach 19 KB: above the client's 16 KB default frame size.
-            try await WebSocketClient.connect(url: .init(url), configuration: .init(maxFrameSize: 1 << 20), logger: Logger(label: "t")) { inbound, outbound, _ in
-                // The book is kept live so the test stops once enough events were applied on the
-                // snapshot: on a loaded machine the stream can lag the snapshot by many events.
-                var live = OrderBook()
-                var count = 0
-                let started = ContinuousClock.now
-                for try await message in inbound.messages(maxSize: 1 << 22) {
-                    guard case .text(let text) = message else { continue }
-                    collected.withLock { $0.append(text) }
-                    count += 1
-                    if text.contains("depthUpdate"), case .depthUpdate(_, let e) = try MarketMessageParser.parse(Data(text.utf8)) {
-                        live.apply(e)
-                    }
-                    if count == 5 {
-                        let snapshot = URL(string: "http://127.0.0.1:\(port)/api/v3/depth?symbol=BTCUSDT&limit=5000")!
-                        let response = try await URLSessionFetcher().get(snapshot, headers: [:])
-                        let body = String(decoding: response.body, as: UTF8.self)
-                        collected.withLock { $0.append(body) }
-                        if case .depthSnapshot(_, let snapshot) = try MarketMessageParser.parse(Data(body.utf8)) { live.applySnapshot(snapshot) }
-                    }
-                    if live.statistics.applied >= 80 || ContinuousClock.now - started > .seconds(60) { break }
-                }
-                try await outbound.close(.normalClosure, reason: nil)
-            }
-            return collected.withLock { $0 }
-        }
-        var client = OrderBook()
-        var tickers: [BookTicker] = []
-        var trades: [Trade] = []
-        for text in frames {
-            switch try MarketMessageParser.parse(Data(text.utf8)) {
-            case .depthUpdate(_, let e): client.apply(e)
-            case .depthSnapshot(_, let snapshot): client.applySnapshot(snapshot)
-            case .bookTicker(_, let t): tickers.append(t)
-            case .trade(_, let t): trades.append(t)
-            default: break
-            }
-        }
-        #expect(client.isSynced && client.statistics.gaps == 0 && client.statistics.applied >= 50)
-        // The diff event of 23:54:59.429 is 19 KB: when the stream spanned it (the connection can
-        // open later on a loaded machine), it came whole.
-        let times = frames.compactMap { text -> Int64? in
-            guard case .depthUpdate(_, let e)? = try? MarketMessageParser.parse(Data(text.utf8)) else { return nil }
-            return e.eventTime
-        }
-        if let first = times.min(), let last = times.max(), first < 1_723_161_299_429, 1_723_161_299_429 <= last {
-            #expect(frames.contains { $0.utf8.count > 16_384 && $0.contains("depthUpdate") })
-        }
-        let truth = recordedBook(streams, through: client.lastUpdateID)
-        #expect(client.lastUpdateID == truth.lastUpdateID)
-        #expect(client.bids == truth.bids && client.asks == truth.asks)
-        // Book tickers and trades: each one recorded, in order, none of the recorded ones skipped.
-        let recordedTickers = Dictionary(streams.bookTickers.map { ($0.ticker.updateID, $0.ticker) }, uniquingKeysWith: { a, _ in a })
-        #expect(tickers.count > 100 && tickers.allSatisfy { recordedTickers[$0.updateID] == $0 })
-        let recordedTrades = streams.trades.filter { t in trades.first.map { t.id >= $0.id } == true && trades.last.map { t.id <= $0.id } == true }
-        #expect(trades.count > 20 && trades == recordedTrades)
     }
 }
