@@ -1,3 +1,5 @@
+public import ScalperCore
+
 /// Buy or sell.
 public enum Side: String, Codable, Sendable {
     /// Buy.

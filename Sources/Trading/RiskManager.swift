@@ -1,3 +1,5 @@
+public import ScalperCore
+
 /// Why the risk manager refused an entry.
 public enum RefusalReason: String, Codable, Sendable, CaseIterable {
     /// The kill switch is on until the user resets it.

@@ -90,32 +90,3 @@ public struct ExecutionConfiguration: Codable, Equatable, Sendable {
     /// The defaults.
     public init() {}
 }
-
-/// The symbol's exchange filters (Binance LOT_SIZE, PRICE_FILTER, NOTIONAL).
-public struct SymbolFilters: Codable, Equatable, Sendable {
-    /// Quantity step.
-    public var lotStep: Double
-    /// Price tick.
-    public var tickSize: Double
-    /// Minimum order value (price × quantity).
-    public var minNotional: Double
-
-    /// Creates filters.
-    public init(lotStep: Double, tickSize: Double, minNotional: Double) {
-        self.lotStep = lotStep
-        self.tickSize = tickSize
-        self.minNotional = minNotional
-    }
-
-    /// Rounds a quantity down to the lot step.
-    public func roundQuantity(_ q: Double) -> Double {
-        guard lotStep > 0 else { return q }
-        return (q / lotStep + 1e-9).rounded(.down) * lotStep
-    }
-
-    /// Rounds a price to the nearest tick.
-    public func roundPrice(_ p: Double) -> Double {
-        guard tickSize > 0 else { return p }
-        return (p / tickSize).rounded() * tickSize
-    }
-}
