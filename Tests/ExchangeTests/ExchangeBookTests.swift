@@ -62,7 +62,10 @@ struct ExchangeBookTests {
             return
         }
         let atSnapshot = try #require(market.book(symbol, at: times[2]))
-        #expect(snapshot.lastUpdateID == atSnapshot.updateID && sameLevels(snapshot.bids, atSnapshot.bids) && sameLevels(snapshot.asks, atSnapshot.asks))
+        #expect(
+            snapshot.lastUpdateID == atSnapshot.updateID && sameLevels(snapshot.bids, atSnapshot.bids)
+                && sameLevels(snapshot.asks, atSnapshot.asks)
+        )
         var book = OrderBook()
         var compared = 0
         var applied = 0
@@ -88,7 +91,10 @@ struct ExchangeBookTests {
             #expect(depth20.count == 1, "at \(step.time)")
             let served = try #require(market.book(symbol, at: step.time))
             if let frame = depth20.last {
-                #expect(frame.lastUpdateID == served.updateID && sameLevels(frame.bids, served.bids) && sameLevels(frame.asks, served.asks))
+                #expect(
+                    frame.lastUpdateID == served.updateID && sameLevels(frame.bids, served.bids)
+                        && sameLevels(frame.asks, served.asks)
+                )
                 if k >= session.snapshotAfter {
                     // The synced book is the exchange's book now, and exactly what depth20 says.
                     #expect(book.isSynced && book.lastUpdateID == served.updateID, "at \(step.time)")

@@ -61,7 +61,9 @@ struct ConnectionEnded: Error, CustomStringConvertible {
     var id: Int
     /// Frames received after the request was sent.
     var frames: [String]
-    var description: String { "the connection closed before the reply to request \(id) (\(frames.count) frames after it)" }
+    var description: String {
+        "the connection closed before the reply to request \(id) (\(frames.count) frames after it)"
+    }
 }
 
 /// A test's end of a WebSocket connection to the exchange: requests out, frames in.
@@ -79,7 +81,11 @@ struct StreamSession {
     }
 
     /// Sends a request and returns the frames received before its reply, and the reply.
-    mutating func request(_ method: String, _ params: [String] = [], id: Int) async throws -> (frames: [String], reply: String) {
+    mutating func request(
+        _ method: String,
+        _ params: [String] = [],
+        id: Int
+    ) async throws -> (frames: [String], reply: String) {
         let list = params.map { "\"\($0)\"" }.joined(separator: ",")
         try await outbound.write(.text(#"{"method":"\#(method)","params":[\#(list)],"id":\#(id)}"#))
         var frames: [String] = []
@@ -114,7 +120,8 @@ struct StreamSession {
 /// Whether a client's book side is the exchange's, level for level, up to the 8 decimals sent.
 func sameLevels(_ client: [PriceLevel], _ served: [(Double, Double)]) -> Bool {
     func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-9 * max(1, abs(b)) }
-    return client.count == served.count && zip(client, served).allSatisfy { close($0.price, $1.0) && close($0.quantity, $1.1) }
+    return client.count == served.count
+        && zip(client, served).allSatisfy { close($0.price, $1.0) && close($0.quantity, $1.1) }
 }
 
 /// The bundled recording of Binance spot BTCUSDT streams, and a market of its trade-built bars

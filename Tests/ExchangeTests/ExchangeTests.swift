@@ -5,9 +5,9 @@ import HummingbirdWSClient
 import Logging
 import MarketData
 import NIOWebSocket
-import Scanner
 import ScalperCore
 import ScalperTestSupport
+import Scanner
 import Synchronization
 import Testing
 
@@ -26,7 +26,10 @@ struct ExchangeTests {
         let store = try MarketStore(path: dir.path("m.sqlite"))
         let clock = ManualClock(start: sampleDay(3) + 754_321)
         try await withExchange(market: try sampleMarket(), clock: clock) { server, port in
-            let client = RetryingClient(fetcher: URLSessionFetcher(timeoutSeconds: 10), policy: RetryPolicy(maxRetries: 2))
+            let client = RetryingClient(
+                fetcher: URLSessionFetcher(timeoutSeconds: 10),
+                policy: RetryPolicy(maxRetries: 2)
+            )
             let end = server.now / 60_000 * 60_000 - 60_000
             let start = end - 2_500 * 60_000
             let report = try await RESTKlineDownloader(
@@ -35,13 +38,17 @@ struct ExchangeTests {
                 options: .init(baseURL: URL(string: "http://127.0.0.1:\(port)")!)
             ).download(symbol: "FILUSDT", interval: .oneMinute, from: start, to: end)
             #expect(report.inserted == 2_500 && report.requests == 3)
-            let original = try Fixtures.sampleKlines("FILUSDT-1m-2023-08.zip").filter { $0.openTime >= start && $0.openTime < end }
+            let original = try Fixtures.sampleKlines("FILUSDT-1m-2023-08.zip").filter {
+                $0.openTime >= start && $0.openTime < end
+            }
             let stored = try store.klines(symbol: "FILUSDT", interval: .oneMinute, from: start, to: end)
             #expect(stored.count == original.count && zip(stored, original).allSatisfy { $0.isSameBar(as: $1) })
         }
     }
 
-    @Test("WebSocket: combined streams, SUBSCRIBE / LIST_SUBSCRIPTIONS / UNSUBSCRIBE with ids, Binance payloads, each sim second's frames and no others")
+    @Test(
+        "WebSocket: combined streams, SUBSCRIBE / LIST_SUBSCRIPTIONS / UNSUBSCRIBE with ids, Binance payloads, each sim second's frames and no others"
+    )
     func webSocket() async throws {
         let market = try sampleMarket(pairs: 10)
         let start = sampleDay(1)
@@ -49,7 +56,10 @@ struct ExchangeTests {
         let (replies, steps) = try await withExchange(market: market, clock: clock) { server, port in
             let replies = Mutex<[Int: (frames: [String], reply: String)]>([:])
             let steps = Mutex<[Step]>([])
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@miniTicker", logger: quietLogger) { inbound, outbound, _ in
+            try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@miniTicker",
+                logger: quietLogger
+            ) { inbound, outbound, _ in
                 var session = StreamSession(inbound, outbound)
                 func ask(_ method: String, _ params: [String] = [], id: Int) async throws {
                     let answer = try await session.request(method, params, id: id)
@@ -73,7 +83,10 @@ struct ExchangeTests {
         }
         // Replies, in order and with their ids; nothing else came while the clock stood still.
         #expect(replies[7]?.reply == #"{"result":null,"id":7}"#)
-        #expect(replies[8]?.reply == #"{"result":["fild1usdt@depth20@100ms","filusdt@miniticker","nearusdt@kline_1m"],"id":8}"#)
+        #expect(
+            replies[8]?.reply
+                == #"{"result":["fild1usdt@depth20@100ms","filusdt@miniticker","nearusdt@kline_1m"],"id":8}"#
+        )
         #expect(replies[9]?.reply == #"{"error":{"code":2,"msg":"Invalid stream nosuchusdt@kline_1m"},"id":9}"#)
         #expect(replies[10]?.reply == #"{"result":null,"id":10}"#)
         #expect(replies[11]?.reply == #"{"result":["fild1usdt@depth20@100ms","nearusdt@kline_1m"],"id":11}"#)
@@ -93,7 +106,10 @@ struct ExchangeTests {
             for text in tickers {
                 let ticker = try MiniTickerParser.parse(text)
                 let state = try #require(market.state("FILUSDT", at: t))
-                #expect(ticker.symbol == "FILUSDT" && ticker.eventTime == t && abs(ticker.close - state.price) <= 1e-9 * state.price)
+                #expect(
+                    ticker.symbol == "FILUSDT" && ticker.eventTime == t
+                        && abs(ticker.close - state.price) <= 1e-9 * state.price
+                )
             }
             for text in books {
                 guard case .depthSnapshot(_, let book) = try MarketMessageParser.parse(Data(text.utf8)) else {
@@ -101,15 +117,26 @@ struct ExchangeTests {
                     continue
                 }
                 let served = try #require(market.book("FILD1USDT", at: t))
-                #expect(book.lastUpdateID == t && sameLevels(book.bids, served.bids) && sameLevels(book.asks, served.asks))
+                #expect(
+                    book.lastUpdateID == t && sameLevels(book.bids, served.bids) && sameLevels(book.asks, served.asks)
+                )
             }
             for text in klines {
-                let data = try #require((try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["data"] as? [String: Any])
+                let data = try #require(
+                    (try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?["data"]
+                        as? [String: Any]
+                )
                 let k = try #require(data["k"] as? [String: Any])
                 #expect((data["E"] as? NSNumber)?.int64Value == t)
                 if k["x"] as? Bool == true {
-                    let bar = try #require(market.klines("NEARUSDT", from: t - 60_000, to: t - 60_000, limit: 1, now: t).first)
-                    #expect((k["t"] as? NSNumber)?.int64Value == bar.openTime && (k["c"] as? String).flatMap(Double.init).map { abs($0 - bar.close) <= 1e-9 * bar.close } == true)
+                    let bar = try #require(
+                        market.klines("NEARUSDT", from: t - 60_000, to: t - 60_000, limit: 1, now: t).first
+                    )
+                    #expect(
+                        (k["t"] as? NSNumber)?.int64Value == bar.openTime
+                            && (k["c"] as? String).flatMap(Double.init).map { abs($0 - bar.close) <= 1e-9 * bar.close }
+                                == true
+                    )
                 } else {
                     #expect((k["t"] as? NSNumber)?.int64Value == t / 60_000 * 60_000)
                 }
@@ -117,17 +144,26 @@ struct ExchangeTests {
         }
     }
 
-    @Test("A connection is cut once forcedDisconnectSeconds × speed sim seconds have passed on it, whatever the real time")
+    @Test(
+        "A connection is cut once forcedDisconnectSeconds × speed sim seconds have passed on it, whatever the real time"
+    )
     func forcedDisconnect() async throws {
         var settings = ExchangeSettings()
         settings.speed = 60
         settings.forcedDisconnectSeconds = 0.1  // 6 sim seconds
         let start = sampleDay(1)
         let clock = ManualClock(start: start)
-        let (steps, rest, close, open) = try await withExchange(market: try sampleMarket(), settings: settings, clock: clock) { server, port in
+        let (steps, rest, close, open) = try await withExchange(
+            market: try sampleMarket(),
+            settings: settings,
+            clock: clock
+        ) { server, port in
             let steps = Mutex<[Step]>([])
             let rest = Mutex<[String]>([])
-            let close = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/filusdt@miniTicker", logger: quietLogger) { inbound, outbound, _ in
+            let close = try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/ws/filusdt@miniTicker",
+                logger: quietLogger
+            ) { inbound, outbound, _ in
                 var session = StreamSession(inbound, outbound)
                 _ = try await session.drain()
                 for second in 1...5 {
@@ -146,7 +182,11 @@ struct ExchangeTests {
             return (steps.withLock { $0 }, rest.withLock { $0 }, close, server.openConnections)
         }
         #expect(steps.map(\.frames.count) == [1, 1, 1, 1, 1])
-        #expect(steps.allSatisfy { step in step.frames.first.flatMap { try? MiniTickerParser.parse($0).eventTime } == step.time })
+        #expect(
+            steps.allSatisfy { step in
+                step.frames.first.flatMap { try? MiniTickerParser.parse($0).eventTime } == step.time
+            }
+        )
         #expect(rest.isEmpty)
         #expect(close?.closeCode == .goingAway && close?.reason == "forced disconnect")
         #expect(open == 0)
@@ -158,9 +198,14 @@ struct ExchangeTests {
         settings.dropProbability = 1
         let start = sampleDay(1)
         let clock = ManualClock(start: start)
-        let (within, close) = try await withExchange(market: try sampleMarket(), settings: settings, clock: clock) { server, port in
+        let (within, close) = try await withExchange(market: try sampleMarket(), settings: settings, clock: clock) {
+            server,
+            port in
             let within = Mutex<[String]?>(nil)
-            let close = try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/filusdt@trade", logger: quietLogger) { inbound, outbound, _ in
+            let close = try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/ws/filusdt@trade",
+                logger: quietLogger
+            ) { inbound, outbound, _ in
                 var session = StreamSession(inbound, outbound)
                 _ = try await session.drain()
                 try await step(server, clock, to: start + 999)
@@ -176,7 +221,9 @@ struct ExchangeTests {
         #expect(close?.closeCode == .goingAway && close?.reason == "random drop")
     }
 
-    @Test("150 pairs over 20 sim minutes: the scanner ranks candidates, follows them, survives forced disconnects and drops, and loses no closed bar")
+    @Test(
+        "150 pairs over 20 sim minutes: the scanner ranks candidates, follows them, survives forced disconnects and drops, and loses no closed bar"
+    )
     func scannerEndToEnd() async throws {
         // Each connection is cut after 3 s at 60× (180 sim s) and dropped at random (0.3 % a sim second).
         var settings = ExchangeSettings()
@@ -186,7 +233,10 @@ struct ExchangeTests {
         let start = sampleDay(1)
         let clock = ManualClock(start: start)
         try await withExchange(market: try sampleMarket(pairs: 150), settings: settings, clock: clock) { server, port in
-            var scannerSettings = ScannerServiceSettings(restURL: URL(string: "http://127.0.0.1:\(port)")!, webSocketURL: "ws://127.0.0.1:\(port)")
+            var scannerSettings = ScannerServiceSettings(
+                restURL: URL(string: "http://127.0.0.1:\(port)")!,
+                webSocketURL: "ws://127.0.0.1:\(port)"
+            )
             scannerSettings.candidates = 8
             scannerSettings.backoffInitialSeconds = 0.2
             scannerSettings.backoffMaxSeconds = 1
@@ -194,17 +244,21 @@ struct ExchangeTests {
             logger.logLevel = .critical
             let service = ScannerService(settings: scannerSettings, logger: logger)
             let reports = Mutex<[ScannerReport]>([])
-            let scanner = Task { try await service.run(duration: nil) { report in reports.withLock { $0.append(report) } } }
+            let scanner = Task {
+                try await service.run(duration: nil) { report in reports.withLock { $0.append(report) } }
+            }
             defer { scanner.cancel() }
             // The scanner runs on the wall clock (refresh 1 s, backoff, silence 10 s), so the sim
-            // clock keeps to 60 sim seconds a real second, as `--speed 60` would; but it never
-            // moves before every connection has written the previous second, so a loaded machine
-            // only makes the run longer: the exchange sends the same 1,200 sim seconds.
-            let began = ContinuousClock.now
+            // clock goes at most 60 sim seconds a real second, as `--speed 60` would, and never
+            // catches up after a slow step; and it never moves before every connection has written
+            // the previous second. A loaded machine only makes the run longer: the exchange sends
+            // the same 1,200 sim seconds.
+            var next = ContinuousClock.now
             for second in 1...1_200 {
-                let time = start + Int64(second) * 1_000
-                try await step(server, clock, to: time)
-                try await Task.sleep(until: began + .milliseconds(second * 1_000 / 60))
+                next += .microseconds(16_667)
+                try await step(server, clock, to: start + Int64(second) * 1_000)
+                try await Task.sleep(until: next)
+                next = max(next, ContinuousClock.now)
             }
             // A hole the scanner found in its last seconds is being backfilled over REST: give it
             // the time a loaded machine needs.
@@ -232,7 +286,9 @@ struct ExchangeTests {
             let finished = await service.finishedStretches
             for (symbol, times) in Array(held) + finished.map({ ($0.symbol, $0.openTimes) }) {
                 guard let first = times.first, let last = times.last else { continue }
-                let served = server.market.klines(symbol, from: first, to: last, limit: 10_000, now: .max).map(\.openTime)
+                let served = server.market.klines(symbol, from: first, to: last, limit: 10_000, now: .max).map(
+                    \.openTime
+                )
                 #expect(served == times, "\(symbol)")
             }
         }

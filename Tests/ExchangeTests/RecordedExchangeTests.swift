@@ -10,7 +10,9 @@ import Testing
 
 @Suite("The exchange replays recorded order books", .serialized, .timeLimit(.minutes(2)))
 struct RecordedExchangeTests {
-    @Test("At any instant the served book is the recording's own, with its ids; outside it the model's ids lead to and on from them")
+    @Test(
+        "At any instant the served book is the recording's own, with its ids; outside it the model's ids lead to and on from them"
+    )
     func booksAtInstants() throws {
         let (market, streams) = try recordedMarket()
         let book = try #require(market.recorded["BTCUSDT"])
@@ -22,15 +24,21 @@ struct RecordedExchangeTests {
             let served = try #require(market.book("BTCUSDT", at: t, levels: 100_000))
             let truth = recordedBook(streams, through: served.updateID)
             #expect(truth.lastUpdateID == served.updateID)
-            #expect(served.bids.map(\.0) == truth.bids.map(\.price) && served.bids.map(\.1) == truth.bids.map(\.quantity))
-            #expect(served.asks.map(\.0) == truth.asks.map(\.price) && served.asks.map(\.1) == truth.asks.map(\.quantity))
+            #expect(
+                served.bids.map(\.0) == truth.bids.map(\.price) && served.bids.map(\.1) == truth.bids.map(\.quantity)
+            )
+            #expect(
+                served.asks.map(\.0) == truth.asks.map(\.price) && served.asks.map(\.1) == truth.asks.map(\.quantity)
+            )
             // Nothing recorded after t is in it.
             #expect(streams.updates.first { $0.finalUpdateID == served.updateID }.map { $0.eventTime <= t } == true)
             checked += 1
         }
         #expect(checked >= 25)
         // Before the recording: the model, ids below the first event's and counting up by one a second.
-        let firstU = try #require(streams.updates.first { $0.finalUpdateID > streams.snapshots[0].snapshot.lastUpdateID }).firstUpdateID
+        let firstU = try #require(
+            streams.updates.first { $0.finalUpdateID > streams.snapshots[0].snapshot.lastUpdateID }
+        ).firstUpdateID
         let before = try #require(market.book("BTCUSDT", at: span.lowerBound - 5_000))
         let beforeNext = try #require(market.book("BTCUSDT", at: span.lowerBound - 4_000))
         #expect(before.updateID < firstU - 1 && beforeNext.updateID == before.updateID + 1 && before.bids.count == 20)
@@ -42,7 +50,9 @@ struct RecordedExchangeTests {
     @Test("The bar in progress is the recorded trades so far: at each minute's last instant it is the stored bar")
     func barsFromTrades() throws {
         let (market, streams) = try recordedMarket()
-        let recording = try StreamRecording.read(Fixtures.sample.appendingPathComponent("ws-stream/btcusdt_20240808.gz"))
+        let recording = try StreamRecording.read(
+            Fixtures.sample.appendingPathComponent("ws-stream/btcusdt_20240808.gz")
+        )
         let bars = streams.minuteBars(covered: recording.span)
         #expect(bars.count == 5)
         for bar in bars {
@@ -56,7 +66,9 @@ struct RecordedExchangeTests {
         }
     }
 
-    @Test("Over loopback, a quarter sim second at a time: a client synced from /api/v3/depth and depth@100ms holds the recorded book after every step; every book ticker and trade of the span comes as recorded")
+    @Test(
+        "Over loopback, a quarter sim second at a time: a client synced from /api/v3/depth and depth@100ms holds the recorded book after every step; every book ticker and trade of the span comes as recorded"
+    )
     func streamsOverLoopback() async throws {
         let (market, streams) = try recordedMarket()
         // 2024-08-08 23:54:50, inside the recording, 9.4 s before its largest (19 KB) diff event.
@@ -72,13 +84,20 @@ struct RecordedExchangeTests {
             let snapshotBody = Mutex("")
             let url = "ws://127.0.0.1:\(port)/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@trade"
             // Recorded diff events reach 19 KB: above the client's 16 KB default frame size.
-            try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: quietLogger) { inbound, outbound, _ in
+            try await WebSocketClient.connect(
+                url: url,
+                configuration: .init(maxFrameSize: 1 << 20),
+                logger: quietLogger
+            ) { inbound, outbound, _ in
                 var client = StreamSession(inbound, outbound)
                 _ = try await client.drain()
                 for (k, time) in times.enumerated() {
                     if k == snapshotAfter {
                         let snapshot = URL(string: "http://127.0.0.1:\(port)/api/v3/depth?symbol=BTCUSDT&limit=5000")!
-                        let body = String(decoding: try await URLSessionFetcher().get(snapshot, headers: [:]).body, as: UTF8.self)
+                        let body = String(
+                            decoding: try await URLSessionFetcher().get(snapshot, headers: [:]).body,
+                            as: UTF8.self
+                        )
                         snapshotBody.withLock { $0 = body }
                     }
                     try await step(server, clock, to: time)
@@ -119,8 +138,14 @@ struct RecordedExchangeTests {
             // After each step the client's book is the exchange's at that instant, level for level.
             let served = try #require(market.book("BTCUSDT", at: step.time, levels: 100_000))
             #expect(client.isSynced && client.lastUpdateID == served.updateID, "at \(step.time)")
-            #expect(client.bids.map(\.price) == served.bids.map(\.0) && client.bids.map(\.quantity) == served.bids.map(\.1), "at \(step.time)")
-            #expect(client.asks.map(\.price) == served.asks.map(\.0) && client.asks.map(\.quantity) == served.asks.map(\.1), "at \(step.time)")
+            #expect(
+                client.bids.map(\.price) == served.bids.map(\.0) && client.bids.map(\.quantity) == served.bids.map(\.1),
+                "at \(step.time)"
+            )
+            #expect(
+                client.asks.map(\.price) == served.asks.map(\.0) && client.asks.map(\.quantity) == served.asks.map(\.1),
+                "at \(step.time)"
+            )
         }
         // And the exchange's book is the recording's, rebuilt from the file without the exchange.
         let truth = recordedBook(streams, through: client.lastUpdateID)
@@ -131,7 +156,9 @@ struct RecordedExchangeTests {
         // Every book ticker and trade recorded in (start, end], in order, and nothing else.
         let recordedTickers = streams.bookTickers.filter { start < $0.time && $0.time <= end }
             .sorted { ($0.time, $0.ticker.updateID) < ($1.time, $1.ticker.updateID) }.map(\.ticker)
-        let recordedTrades = streams.trades.filter { start < $0.time && $0.time <= end }.sorted { ($0.time, $0.id) < ($1.time, $1.id) }
+        let recordedTrades = streams.trades.filter { start < $0.time && $0.time <= end }.sorted {
+            ($0.time, $0.id) < ($1.time, $1.id)
+        }
         #expect(tickers.count > 100 && tickers == recordedTickers)
         #expect(trades.count > 20 && trades == recordedTrades)
     }

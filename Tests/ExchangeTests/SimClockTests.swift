@@ -52,7 +52,10 @@ struct SimClockTests {
         #expect(clock.now == 20)
     }
 
-    @Test("A wall clock starts at its start, never runs backwards and ticks no sooner than a sim second (a real ms above 1,000×)", arguments: [1.0, 60, 1_000, 5_000])
+    @Test(
+        "A wall clock starts at its start, never runs backwards and ticks no sooner than a sim second (a real ms above 1,000×)",
+        arguments: [1.0, 60, 1_000, 5_000]
+    )
     func wallClockTicks(speed: Double) async throws {
         let clock = WallClock(start: 1_000_000, speed: speed)
         let first = clock.now
