@@ -161,7 +161,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MarketDataTests",
-            dependencies: ["MarketData", "ScalperCore", "ScalperTestSupport"],
+            dependencies: [
+                "MarketData", "ScalperCore", "ScalperTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -168,6 +168,46 @@ struct DownloadTests {
         #expect(sleeper.recorded.allSatisfy { $0 > 0 && $0 <= 60.5 })
     }
 
+    @Test("A futures-um series refuses spot downloads (Vision and REST) before any request; futures-um Vision joins it")
+    func marketOfDownloads() async throws {
+        defer { dir.remove() }
+        _ = try KlineImporter(store: store).importFile(Fixtures.sampleZip("FILUSDT-1m-2023-08.zip"))
+        let spotMirror = dir.url.appendingPathComponent("spot")
+        let futuresMirror = dir.url.appendingPathComponent("futures")
+        try Fixtures.makeVisionMirror(at: spotMirror)
+        try Fixtures.makeVisionMirror(at: futuresMirror, market: "data/futures/um")
+        let spot = LocalBinanceServer(series: ["FILUSDT": try Fixtures.sampleKlines("FILUSDT-1m-2023-09.zip")], visionRoot: spotMirror)
+        let (store, client) = (self.store, client())
+        try await spot.run { base in
+            // Without the check, August would count as downloaded and September would be fetched.
+            let vision = await #expect(throws: MarketMismatchError.self) {
+                _ = try await VisionDownloader(store: store, client: client, baseURL: base, market: .spot, cacheDirectory: nil)
+                    .download(symbol: "FILUSDT", interval: .oneMinute, from: aug1, to: oct1)
+            }
+            #expect(
+                vision?.description
+                    == "FILUSDT 1m is futures-um in the store; refusing spot bars from \(base.absoluteString)/data/spot (a series holds one market's bars: keep spot bars in another store)"
+            )
+            let rest = await #expect(throws: MarketMismatchError.self) {
+                _ = try await RESTKlineDownloader(store: store, client: client, options: .init(baseURL: base))
+                    .download(symbol: "FILUSDT", interval: .oneMinute, from: aug1, to: oct1)
+            }
+            #expect(rest?.description.hasPrefix("FILUSDT 1m is futures-um in the store; refusing spot bars from \(base.absoluteString)/api/v3/klines") == true)
+        }
+        #expect(spot.requests.isEmpty)
+        #expect(try store.count(symbol: "FILUSDT", interval: .oneMinute) == 44_640)
+
+        let futures = LocalBinanceServer(series: [:], visionRoot: futuresMirror)
+        try await futures.run { base in
+            let report = try await VisionDownloader(store: store, client: client, baseURL: base, market: .futuresUM, cacheDirectory: nil)
+                .download(symbol: "FILUSDT", interval: .oneMinute, from: aug1, to: oct1)
+            #expect(report.inserted == 43_200 && !report.settledUnknownMarket)
+        }
+        #expect(futures.requests.map(\.path).allSatisfy { $0.hasPrefix("/data/futures/um/monthly/klines/FILUSDT/1m/FILUSDT-1m-2023-09.zip") })
+        #expect(try store.series().map(\.market) == [.futuresUM])
+        #expect(try store.count(symbol: "FILUSDT", interval: .oneMinute) == 87_840)
+    }
+
     @Test("An unknown symbol over REST is a clear error naming the URL")
     func restUnknownSymbol() async throws {
         defer { dir.remove() }

@@ -11,6 +11,8 @@ public struct DownloadReport: Sendable {
     public var requests: Int
     /// Ranges the source had no bars for (exchange outages, not yet listed), as open-time ranges.
     public var unavailable: [Range<Int64>]
+    /// Whether the series was stored before the store recorded markets and now has the download's market.
+    public var settledUnknownMarket = false
 }
 
 /// Downloads klines from a Binance-compatible `/api/v3/klines` endpoint into the store.
@@ -20,7 +22,14 @@ public struct DownloadReport: Sendable {
 /// up to `pageLimit` bars; the `X-MBX-USED-WEIGHT-1M` header is watched and the downloader pauses
 /// until the next minute before the weight limit is reached. Bars that have not closed yet are
 /// not stored.
+///
+/// `/api/v3/klines` is Binance's spot API, so the bars are stored as ``BinanceMarket/spot`` (see
+/// ``market``); a series the store holds for futures is refused before any request.
 public struct RESTKlineDownloader: Sendable {
+    /// The market of the bars this downloader stores: `/api/v3/klines` serves spot klines
+    /// (USDⓈ-M futures klines are `/fapi/v1/klines` on another host, which this downloader does not fetch).
+    public static let market = BinanceMarket.spot
+
     /// Options.
     public struct Options: Sendable {
         /// Base URL, e.g. `https://api.binance.com` or the local exchange.
@@ -64,7 +73,16 @@ public struct RESTKlineDownloader: Sendable {
     }
 
     /// Downloads what the store lacks of `symbol` in `[from, to)`.
+    ///
+    /// - Throws: ``MarketMismatchError`` before any request when the store holds the series for
+    ///   futures; ``DownloadError``, ``ImportFailure`` (a bad page: nothing of it stored), ``StoreError``.
     public func download(symbol: String, interval: KlineInterval, from: Int64, to: Int64) async throws -> DownloadReport {
+        try store.checkMarket(
+            Self.market,
+            symbol: symbol,
+            interval: interval,
+            source: options.baseURL.appendingPathComponent("api/v3/klines").absoluteString
+        )
         let step = interval.milliseconds
         let end = min(to, (now() / step) * step)  // bars opening at or after this have not closed
         let ranges = try store.missingRanges(symbol: symbol, interval: interval, from: from, to: end)
@@ -114,10 +132,12 @@ public struct RESTKlineDownloader: Sendable {
                     valid.klines,
                     symbol: symbol,
                     interval: interval,
+                    market: Self.market,
                     source: url.absoluteString,
                     duplicatesDropped: valid.duplicatesDropped
                 )
                 report.inserted += result.inserted
+                if result.settledUnknownMarket { report.settledUnknownMarket = true }
                 // Non-nil: the page is not empty.
                 let last = valid.klines.last!.openTime
                 progress.advance(

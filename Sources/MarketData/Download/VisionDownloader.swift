@@ -7,26 +7,17 @@ public import ScalperCore
 /// Complete past months come from the monthly file (`…/monthly/klines/S/I/S-I-YYYY-MM.zip`); a month
 /// whose monthly file is not published yet, and the current month, come from daily files. A month or
 /// day the store already holds completely is not fetched at all, so a re-run after an interruption
-/// fetches only what is missing. Verified zips are kept under the cache folder.
+/// fetches only what is missing. Verified zips are kept under the cache folder. The bars are stored
+/// for `market`; a series the store holds for the other market is refused before any request.
 public struct VisionDownloader: Sendable {
-    /// Which Binance market's files to fetch.
-    public enum Market: String, Sendable {
-        /// Spot (`data/spot/…`).
-        case spot
-        /// USDⓈ-M futures (`data/futures/um/…`).
-        case futuresUM = "futures-um"
-
-        var pathPrefix: String { self == .spot ? "data/spot" : "data/futures/um" }
-    }
-
     /// The destination.
     public let store: MarketStore
     /// HTTP with retries.
     public let client: RetryingClient
     /// Base URL (`https://data.binance.vision` or a local mirror).
     public let baseURL: URL
-    /// Which market.
-    public let market: Market
+    /// Which market's files to fetch, and the market the bars are stored for.
+    public let market: BinanceMarket
     /// Where verified zips are kept (`nil`: not kept).
     public let cacheDirectory: URL?
     /// Import options (clock, tolerance).
@@ -37,7 +28,7 @@ public struct VisionDownloader: Sendable {
         store: MarketStore,
         client: RetryingClient,
         baseURL: URL,
-        market: Market,
+        market: BinanceMarket,
         cacheDirectory: URL?,
         importOptions: ImportOptions = ImportOptions()
     ) {
@@ -56,7 +47,17 @@ public struct VisionDownloader: Sendable {
     }
 
     /// Downloads what the store lacks of `symbol` in `[from, to)`.
+    ///
+    /// - Throws: ``MarketMismatchError`` before any request when the store holds the series for the
+    ///   other market (what it holds would otherwise count as downloaded); ``DownloadError``,
+    ///   ``ImportError``, ``StoreError``.
     public func download(symbol: String, interval: KlineInterval, from: Int64, to: Int64) async throws -> DownloadReport {
+        try store.checkMarket(
+            market,
+            symbol: symbol,
+            interval: interval,
+            source: baseURL.appendingPathComponent(Self.pathPrefix(market)).absoluteString
+        )
         let now = importOptions.now()
         let todayStart = now / 86_400_000 * 86_400_000
         let end = min(to, todayStart)  // Vision publishes a day only after it ends
@@ -136,7 +137,7 @@ public struct VisionDownloader: Sendable {
 
     private func zipURL(symbol: String, interval: KlineInterval, job: Job) -> URL {
         baseURL.appendingPathComponent(
-            "\(market.pathPrefix)/\(job.period)/klines/\(symbol)/\(interval)/\(job.name).zip"
+            "\(Self.pathPrefix(market))/\(job.period)/klines/\(symbol)/\(interval)/\(job.name).zip"
         )
     }
 
@@ -188,8 +189,19 @@ public struct VisionDownloader: Sendable {
         // Non-nil: set above or returned early.
         let csv = try KlineFileReader.csvInside(zip: zip!, path: url.absoluteString)
         let importer = KlineImporter(store: store, options: importOptions)
-        let result = try importer.importCSV(csv, source: url.absoluteString, symbol: symbol, interval: interval, sha256: expected)
+        let result = try importer.importCSV(
+            csv, source: url.absoluteString, symbol: symbol, interval: interval, market: market, sha256: expected
+        )
+        if result.settledUnknownMarket { report.settledUnknownMarket = true }
         return result.inserted
+    }
+
+    /// The folder of a market's files on Binance Vision.
+    static func pathPrefix(_ market: BinanceMarket) -> String {
+        switch market {
+        case .spot: "data/spot"
+        case .futuresUM: "data/futures/um"
+        }
     }
 
     static func sha256(_ data: Data) -> String {

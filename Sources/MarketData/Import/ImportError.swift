@@ -19,6 +19,7 @@ public struct ImportError: Error, Sendable, CustomStringConvertible, Equatable {
         case conflictingDuplicate(openTime: Int64, firstLine: Int)
         case misalignedTime(openTime: Int64, interval: String)
         case intervalMismatch(String)
+        case marketMismatch(String)
         case futureTimestamp(openTime: Int64)
         case unknownSymbol(String)
         case unknownInterval(String)
@@ -44,6 +45,7 @@ public struct ImportError: Error, Sendable, CustomStringConvertible, Equatable {
                 "open_time \(t) (\(UTCText.minute(t))) repeats line \(first) with different values"
             case .misalignedTime(let t, let interval): "open_time \(t) is not on the \(interval) grid"
             case .intervalMismatch(let why): why
+            case .marketMismatch(let why): why
             case .futureTimestamp(let t): "open_time \(t) (\(UTCText.minute(t))) is in the future"
             case .unknownSymbol(let why): why
             case .unknownInterval(let why): why

@@ -9,6 +9,10 @@ public struct FileImportReport: Sendable {
     public var symbol: String
     /// Its bar interval.
     public var interval: KlineInterval
+    /// The market its bars were stored for.
+    public var market: BinanceMarket
+    /// Whether the series was stored before the store recorded markets and now has `market`.
+    public var settledUnknownMarket: Bool
     /// Valid bars in the file (after dropping duplicates).
     public var rows: Int
     /// Bars new to the store.
@@ -29,20 +33,30 @@ public struct ImportOptions: Sendable {
     public var symbol: String?
     /// Forces the interval instead of reading it from the file name or the data.
     public var interval: KlineInterval?
+    /// The market of files whose path (and, for a recording, whose depth events) does not name one;
+    /// `nil`: ``defaultMarket``. A file that names another market is refused, not relabelled.
+    public var market: BinanceMarket?
     /// How far past the wall clock a bar may open before it is rejected as a future timestamp.
     public var futureToleranceMilliseconds: Int64
     /// The wall clock (injected for tests).
     public var now: @Sendable () -> Int64
 
-    /// Creates options; the defaults read names from files and allow one minute of clock skew.
+    /// The market of a file when nothing names one: USDⓈ-M futures, the market of the bundled
+    /// `datasets/sample` klines and of every kline file in the shared data (Binance Vision's futures
+    /// files carry a header row, spot files none, but the header alone does not prove the market).
+    public static let defaultMarket = BinanceMarket.futuresUM
+
+    /// Creates options; the defaults read names (and the market) from files and allow one minute of clock skew.
     public init(
         symbol: String? = nil,
         interval: KlineInterval? = nil,
+        market: BinanceMarket? = nil,
         futureToleranceMilliseconds: Int64 = 60_000,
         now: @escaping @Sendable () -> Int64 = { UTC.now() }
     ) {
         self.symbol = symbol
         self.interval = interval
+        self.market = market
         self.futureToleranceMilliseconds = futureToleranceMilliseconds
         self.now = now
     }
@@ -95,11 +109,35 @@ public struct KlineImporter: Sendable {
 
     /// Imports one file.
     ///
-    /// - Throws: ``ImportError`` or ``ImportFailure`` (bad input: nothing stored), ``StoreError``.
+    /// - Throws: ``ImportError`` or ``ImportFailure`` (bad input: nothing stored),
+    ///   ``MarketMismatchError`` (the store holds the series for the other market), ``StoreError``.
     public func importFile(_ url: URL) throws -> FileImportReport {
         let (symbol, namedInterval) = try identify(url)
+        let market = try market(of: url)
         let (csv, sha) = try KlineFileReader.read(url)
-        return try importCSV(csv, source: url.path, symbol: symbol, interval: namedInterval, sha256: sha)
+        return try importCSV(csv, source: url.path, symbol: symbol, interval: namedInterval, market: market, sha256: sha)
+    }
+
+    /// The market of a file: the one its folders name (``BinanceMarket/named(inPath:)``) or, for a
+    /// recording, the one its depth events show; else `options.market`; else ``ImportOptions/defaultMarket``.
+    ///
+    /// - Throws: ``ImportError`` when the path and the events disagree, or `options.market` (`--market`)
+    ///   differs from what the file shows.
+    public func market(of url: URL, recording: StreamRecording? = nil) throws(ImportError) -> BinanceMarket {
+        let byPath = BinanceMarket.named(inPath: url.path)
+        let byEvents = recording?.marketOfDepthEvents
+        func refuse(_ why: String) -> ImportError { ImportError(file: url.path, reason: .marketMismatch(why)) }
+        func events(_ market: BinanceMarket) -> String {
+            market == .futuresUM ? "futures-um events (they carry pu)" : "spot events (they lack pu, which futures events carry)"
+        }
+        if let byPath, let byEvents, byPath != byEvents {
+            throw refuse("its folders say \(byPath) but its depth events are \(events(byEvents))")
+        }
+        if let forced = options.market {
+            if let byPath, byPath != forced { throw refuse("--market is \(forced) but its folders say \(byPath)") }
+            if let byEvents, byEvents != forced { throw refuse("--market is \(forced) but its depth events are \(events(byEvents))") }
+        }
+        return byPath ?? byEvents ?? options.market ?? ImportOptions.defaultMarket
     }
 
     /// Parses, validates and stores one file's CSV bytes (also used for downloaded zips).
@@ -110,6 +148,7 @@ public struct KlineImporter: Sendable {
         source: String,
         symbol: String,
         interval namedInterval: KlineInterval?,
+        market: BinanceMarket,
         sha256: String?
     ) throws -> FileImportReport {
         let provisional = namedInterval ?? KlineInterval.oneMinute
@@ -130,6 +169,7 @@ public struct KlineImporter: Sendable {
             valid.klines,
             symbol: symbol,
             interval: interval,
+            market: market,
             source: source,
             sha256: sha256,
             duplicatesDropped: valid.duplicatesDropped
@@ -138,6 +178,8 @@ public struct KlineImporter: Sendable {
             source: source,
             symbol: symbol,
             interval: interval,
+            market: market,
+            settledUnknownMarket: result.settledUnknownMarket,
             rows: valid.klines.count,
             inserted: result.inserted,
             alreadyPresent: result.alreadyPresent,

@@ -91,6 +91,18 @@ public struct StreamRecording: Sendable {
     /// First and last receive time, ms: the span the recording covers.
     public var span: ClosedRange<Int64>
 
+    /// The market the recording's diff-depth events come from, or `nil` when it has none: USDⓈ-M
+    /// futures events carry `pu` (the previous event's final update id), spot events never do.
+    ///
+    /// > "pu": 149, // Final update Id in last stream(ie `u` in last stream)
+    ///
+    /// (https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/Diff-Book-Depth-Streams;
+    /// the spot stream's payload has `U` and `u` only.)
+    public var marketOfDepthEvents: BinanceMarket? {
+        guard let first = streams.lazy.flatMap(\.updates).first else { return nil }
+        return first.previousFinalUpdateID == nil ? .spot : .futuresUM
+    }
+
     /// Reads a recording file.
     public static func read(_ url: URL) throws -> StreamRecording {
         let name = url.path

@@ -26,6 +26,10 @@ public struct RecordingInsertResult: Equatable, Sendable {
     public var snapshots = 0, depthUpdates = 0, bookTickers = 0, trades = 0
     /// New 1 m bars aggregated from the trades, and bars the store already had.
     public var bars = StoreInsertResult(inserted: 0, alreadyPresent: 0)
+    /// The market the bars were stored for.
+    public var market: BinanceMarket
+    /// Symbols whose 1 m series was stored before the store recorded markets and now has `market`.
+    public var settledUnknownMarket: [String] = []
     /// Rows of the recording the store already had.
     public var alreadyPresent = 0
 }
@@ -35,11 +39,21 @@ extension MarketStore {
     /// wholly) in one transaction: all of it or, on any error, nothing. Known rows are left as they
     /// are, so importing a recording twice adds nothing, and bars already in the store (say from
     /// Binance Vision) are never replaced by trade-built ones.
+    ///
+    /// - Parameter market: the market the bars are stored for; `nil`: the one the recording's depth
+    ///   events show (``StreamRecording/marketOfDepthEvents``), else ``ImportOptions/defaultMarket``.
+    /// - Throws: ``MarketMismatchError`` when the store holds a symbol's 1 m bars for the other
+    ///   market (nothing of the recording is stored); ``StoreError`` when the write fails.
     @discardableResult
-    public func insert(recording: StreamRecording, importedAt: Int64 = UTC.now()) throws -> RecordingInsertResult {
+    public func insert(
+        recording: StreamRecording,
+        market: BinanceMarket? = nil,
+        importedAt: Int64 = UTC.now()
+    ) throws -> RecordingInsertResult {
+        let market = market ?? recording.marketOfDepthEvents ?? ImportOptions.defaultMarket
         do {
             return try queue.write { db in
-                var result = RecordingInsertResult()
+                var result = RecordingInsertResult(market: market)
                 var total = 0
                 let snapshot = try db.makeStatement(sql: "INSERT OR IGNORE INTO depth_snapshot VALUES (?, ?, ?, ?, ?)")
                 let update = try db.makeStatement(sql: "INSERT OR IGNORE INTO depth_update VALUES (?, ?, ?, ?, ?, ?, ?)")
@@ -72,15 +86,18 @@ extension MarketStore {
                     total += s.snapshots.count + s.updates.count + s.bookTickers.count + s.trades.count
                     let bars = s.minuteBars(covered: recording.span)
                     let stored = try Self.insertKlines(
-                        db, bars, symbol: s.symbol, interval: .oneMinute, source: "\(recording.source) (trades)", sha256: nil,
-                        duplicatesDropped: 0, importedAt: importedAt
+                        db, bars, symbol: s.symbol, interval: .oneMinute, market: market, source: "\(recording.source) (trades)",
+                        sha256: nil, duplicatesDropped: 0, importedAt: importedAt
                     )
                     result.bars.inserted += stored.inserted
                     result.bars.alreadyPresent += stored.alreadyPresent
+                    if stored.settledUnknownMarket { result.settledUnknownMarket.append(s.symbol) }
                 }
                 result.alreadyPresent = total - result.snapshots - result.depthUpdates - result.bookTickers - result.trades
                 return result
             }
+        } catch let error as MarketMismatchError {
+            throw error
         } catch {
             throw StoreError(path: path, message: "write failed, nothing stored from \(recording.source): \(error)")
         }

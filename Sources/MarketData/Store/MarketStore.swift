@@ -8,6 +8,9 @@ public struct SeriesSummary: Equatable, Sendable, Codable {
     public var symbol: String
     /// Bar interval.
     public var interval: KlineInterval
+    /// The market the bars come from; `nil` for a series stored before the store recorded markets
+    /// that no import or download has named since (see ``MarketStore``).
+    public var market: BinanceMarket?
     /// Number of bars.
     public var rows: Int
     /// Open time of the first bar.
@@ -27,6 +30,9 @@ public struct StoreInsertResult: Equatable, Sendable {
     public var inserted: Int
     /// Bars the store already had (left untouched).
     public var alreadyPresent: Int
+    /// Whether the series was stored before the store recorded markets and this insert recorded
+    /// its market (see ``MarketStore``).
+    public var settledUnknownMarket = false
 }
 
 /// An error from the market-data store, naming the database file.
@@ -44,6 +50,14 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 ///
 /// Bars are keyed by (symbol, interval, open_time) and never overwritten: storing a bar that is
 /// already there changes nothing, so re-importing a file is a no-op. Every write is one transaction.
+///
+/// Each (symbol, interval) series holds one ``BinanceMarket``'s bars: the first bars stored record
+/// it, and bars of the other market are refused with ``MarketMismatchError`` before anything is
+/// written. A store made before markets were recorded gets them in migration `v3-series-market`:
+/// a series whose every import-log source names the same market in its path (Vision's
+/// `…/spot/…` or `…/futures/um/…`, a `futures-um` folder) gets that market; any other series has
+/// none yet (`SeriesSummary.market == nil`), and the next bars stored into it record theirs
+/// (``StoreInsertResult/settledUnknownMarket`` says so, and the CLI prints it).
 public final class MarketStore: Sendable {
     /// Where the database lives.
     public let path: String
@@ -160,18 +174,97 @@ public final class MarketStore: Sendable {
                     """
             )
         }
+        migrator.registerMigration("v3-series-market") { db in
+            // The market of each (symbol, interval) series; NULL: stored before markets were
+            // recorded and not named since. Old series get the market their import-log sources
+            // name, when all of them name the same one (a rule, not a guess: a source that names
+            // none, like datasets/sample/FILUSDT-1m-2023-08.zip or a REST URL, leaves it NULL).
+            try db.execute(
+                sql: """
+                    CREATE TABLE kline_series (
+                        symbol TEXT NOT NULL,
+                        interval TEXT NOT NULL,
+                        market TEXT CHECK (market IN ('spot', 'futures-um')),
+                        PRIMARY KEY (symbol, interval)
+                    ) WITHOUT ROWID;
+                    INSERT INTO kline_series (symbol, interval, market) SELECT DISTINCT symbol, interval, NULL FROM kline;
+                    """
+            )
+            let series = try Row.fetchAll(db, sql: "SELECT symbol, interval FROM kline_series")
+            for row in series {
+                let symbol: String = row[0]
+                let interval: String = row[1]
+                let sources = try String.fetchAll(
+                    db,
+                    sql: "SELECT DISTINCT source FROM import_log WHERE symbol = ? AND interval = ?",
+                    arguments: [symbol, interval]
+                )
+                let named = Set(sources.map { BinanceMarket.named(inPath: $0) })
+                guard named.count == 1, let only = named.first, let market = only else { continue }
+                try db.execute(
+                    sql: "UPDATE kline_series SET market = ? WHERE symbol = ? AND interval = ?",
+                    arguments: [market.rawValue, symbol, interval]
+                )
+            }
+        }
         return migrator
+    }
+
+    /// Throws ``MarketMismatchError`` when the store holds `symbol` `interval` for the other market.
+    ///
+    /// Downloads call this before fetching anything; inserts check the same inside their transaction.
+    public func checkMarket(_ market: BinanceMarket, symbol: String, interval: KlineInterval, source: String) throws {
+        let stored: BinanceMarket?
+        do {
+            stored = try queue.read { db in
+                if case .recorded(let market) = try Self.seriesMarket(db, symbol: symbol, interval: interval) { return market }
+                return nil
+            }
+        } catch {
+            throw StoreError(path: path, message: "cannot read the store: \(error)")
+        }
+        if let stored, stored != market {
+            throw MarketMismatchError(symbol: symbol, interval: interval, stored: stored, offered: market, source: source)
+        }
+    }
+
+    /// What `kline_series` says of one series' market.
+    private enum SeriesMarket {
+        /// The store has no such series.
+        case newSeries
+        /// An old series (stored before markets were recorded) whose market nothing has named yet.
+        case unknown
+        /// The series' market.
+        case recorded(BinanceMarket)
+    }
+
+    private static func seriesMarket(_ db: Database, symbol: String, interval: KlineInterval) throws -> SeriesMarket {
+        let row = try Row.fetchOne(
+            db,
+            sql: "SELECT market FROM kline_series WHERE symbol = ? AND interval = ?",
+            arguments: [symbol, interval.name]
+        )
+        guard let row else { return .newSeries }
+        // The column's CHECK constraint admits only the two raw values, or NULL.
+        guard let market = (row[0] as String?).flatMap(BinanceMarket.init(rawValue:)) else { return .unknown }
+        return .recorded(market)
     }
 
     /// Stores `klines` for one series in a single transaction, with an import-log entry.
     ///
     /// Either every bar is stored (new ones inserted, known ones left as they were) or, on any
     /// error, nothing is.
+    ///
+    /// - Parameter market: the market the bars come from. The default, futures-um, is
+    ///   ``ImportOptions/defaultMarket``, the market of every kline file the project ships.
+    /// - Throws: ``MarketMismatchError`` when the store holds the series for the other market;
+    ///   ``StoreError`` when the write fails.
     @discardableResult
     public func insert(
         _ klines: [Kline],
         symbol: String,
         interval: KlineInterval,
+        market: BinanceMarket = ImportOptions.defaultMarket,
         source: String,
         sha256: String? = nil,
         duplicatesDropped: Int = 0,
@@ -180,26 +273,51 @@ public final class MarketStore: Sendable {
         do {
             return try queue.write { db in
                 try Self.insertKlines(
-                    db, klines, symbol: symbol, interval: interval, source: source, sha256: sha256,
+                    db, klines, symbol: symbol, interval: interval, market: market, source: source, sha256: sha256,
                     duplicatesDropped: duplicatesDropped, importedAt: importedAt
                 )
             }
+        } catch let error as MarketMismatchError {
+            throw error
         } catch {
             throw StoreError(path: path, message: "write failed, nothing stored from \(source): \(error)")
         }
     }
 
-    /// Stores bars and their import-log entry inside the caller's transaction.
+    /// Stores bars and their import-log entry inside the caller's transaction, after checking (and,
+    /// for a new or old unknown-market series with bars to store, recording) the series' market.
     static func insertKlines(
         _ db: Database,
         _ klines: [Kline],
         symbol: String,
         interval: KlineInterval,
+        market: BinanceMarket,
         source: String,
         sha256: String?,
         duplicatesDropped: Int,
         importedAt: Int64
     ) throws -> StoreInsertResult {
+        var settledUnknownMarket = false
+        // An empty batch stores no bar, so it records no market either.
+        switch try seriesMarket(db, symbol: symbol, interval: interval) {
+        case .recorded(let stored) where stored != market:
+            throw MarketMismatchError(symbol: symbol, interval: interval, stored: stored, offered: market, source: source)
+        case .recorded:
+            break
+        case .unknown where !klines.isEmpty:
+            try db.execute(
+                sql: "UPDATE kline_series SET market = ? WHERE symbol = ? AND interval = ?",
+                arguments: [market.rawValue, symbol, interval.name]
+            )
+            settledUnknownMarket = true
+        case .newSeries where !klines.isEmpty:
+            try db.execute(
+                sql: "INSERT INTO kline_series (symbol, interval, market) VALUES (?, ?, ?)",
+                arguments: [symbol, interval.name, market.rawValue]
+            )
+        case .unknown, .newSeries:
+            break
+        }
         let statement = try db.makeStatement(
             sql: """
                 INSERT OR IGNORE INTO kline (symbol, interval, open_time, open, high, low, close, volume,
@@ -227,7 +345,11 @@ public final class MarketStore: Sendable {
                 klines.first?.openTime, klines.last?.openTime, importedAt,
             ]
         )
-        return StoreInsertResult(inserted: inserted, alreadyPresent: klines.count - inserted)
+        return StoreInsertResult(
+            inserted: inserted,
+            alreadyPresent: klines.count - inserted,
+            settledUnknownMarket: settledUnknownMarket
+        )
     }
 
     /// Every series in the store with its extent and gaps, sorted by symbol then interval length.
@@ -237,8 +359,9 @@ public final class MarketStore: Sendable {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT symbol, interval, COUNT(*) AS n, MIN(open_time) AS first, MAX(open_time) AS last
-                        FROM kline GROUP BY symbol, interval
+                        SELECT k.symbol, k.interval, COUNT(*) AS n, MIN(k.open_time) AS first, MAX(k.open_time) AS last,
+                            (SELECT market FROM kline_series s WHERE s.symbol = k.symbol AND s.interval = k.interval) AS market
+                        FROM kline k GROUP BY k.symbol, k.interval
                         """
                 )
                 var out: [SeriesSummary] = []
@@ -250,6 +373,7 @@ public final class MarketStore: Sendable {
                         SeriesSummary(
                             symbol: symbol,
                             interval: interval,
+                            market: (row["market"] as String?).flatMap(BinanceMarket.init(rawValue:)),
                             rows: row["n"],
                             firstOpenTime: row["first"],
                             lastOpenTime: row["last"],

@@ -18,6 +18,8 @@ struct DataCommand: AsyncParsableCommand {
                 Each file is validated completely, then stored in one transaction: a file with a bad row is rejected whole and the store is left as it was. Re-importing a file adds nothing.
 
                 A recording (.gz, one '<receive time> <JSON>' line per message: combined-stream depth diffs, book tickers, trades, and REST depth snapshots) is stored as it came; the exchange replays its order books from it. The 1m bars of the minutes it covers wholly are built from its trades, as Binance builds them, and added where the store has none.
+
+                Every symbol and interval holds one market's bars (spot or futures-um): bars of the other market are refused, naming both, and nothing of that file is stored. A file's market is the one its folders name (Binance Vision's .../spot/... or .../futures/um/..., or a futures-um folder), or for a recording the one its depth events show (futures events carry pu); else --market; else futures-um, the market of datasets/sample's klines. A series stored before the store recorded markets (and whose import log names none) takes the market of the next bars stored into it, and the import says so.
                 """
         )
 
@@ -29,6 +31,9 @@ struct DataCommand: AsyncParsableCommand {
         @Option(help: "Interval for every file, e.g. 1m (default: from the file name, else from the data).")
         var interval: String?
 
+        @Option(help: "spot or futures-um: the market of files whose folders (or, for recordings, depth events) do not name one (default: futures-um, the market of datasets/sample's klines).")
+        var market: String?
+
         @Argument(help: "Files or folders to import.")
         var paths: [String]
 
@@ -36,6 +41,9 @@ struct DataCommand: AsyncParsableCommand {
             if paths.isEmpty { throw ValidationError("give at least one file or folder") }
             if let interval, KlineInterval(interval) == nil {
                 throw ValidationError("unknown interval '\(interval)' (expected one of \(KlineInterval.all.map(\.name).joined(separator: ", ")))")
+            }
+            if let market, BinanceMarket(rawValue: market) == nil {
+                throw ValidationError("--market must be spot or futures-um, not '\(market)'")
             }
         }
 
@@ -54,6 +62,7 @@ struct DataCommand: AsyncParsableCommand {
                 options: ImportOptions(
                     symbol: symbol?.uppercased(),
                     interval: interval.flatMap(KlineInterval.init),
+                    market: market.flatMap(BinanceMarket.init(rawValue:)),
                     futureToleranceMilliseconds: Int64(configuration.import.futureToleranceSeconds * 1000)
                 )
             )
@@ -63,7 +72,7 @@ struct DataCommand: AsyncParsableCommand {
             for file in files {
                 do {
                     if file.pathExtension.lowercased() == "gz" {
-                        try importRecording(file, store: store)
+                        try importRecording(file, store: store, importer: importer)
                         recordings += 1
                         continue
                     }
@@ -72,7 +81,7 @@ struct DataCommand: AsyncParsableCommand {
                     totals.inserted += r.inserted
                     totals.present += r.alreadyPresent
                     totals.duplicates += r.duplicatesDropped
-                    var line = "\(r.source): \(r.symbol) \(r.interval) \(r.rows) rows, \(r.inserted) new"
+                    var line = "\(r.source): \(r.symbol) \(r.interval) \(r.market) \(r.rows) rows, \(r.inserted) new"
                     if r.alreadyPresent > 0 { line += ", \(r.alreadyPresent) already stored" }
                     if r.duplicatesDropped > 0 { line += ", \(r.duplicatesDropped) duplicates dropped" }
                     if !r.gaps.isEmpty { line += ", \(r.gaps.count) gaps" }
@@ -80,6 +89,9 @@ struct DataCommand: AsyncParsableCommand {
                         line += " (plain OHLCV: \(present.joined(separator: ",")); other columns NaN)"
                     }
                     print(line)
+                    if r.settledUnknownMarket {
+                        print("  \(r.symbol) \(r.interval) was stored before the store recorded markets; it is \(r.market) from now on")
+                    }
                     for gap in r.gaps {
                         print("  gap: \(gap.missingBars) bars missing after \(UTC.minuteString(gap.lastBefore))")
                     }
@@ -95,12 +107,13 @@ struct DataCommand: AsyncParsableCommand {
             if failures > 0 { throw ExitCode.failure }
         }
 
-        private func importRecording(_ file: URL, store: MarketStore) throws {
+        private func importRecording(_ file: URL, store: MarketStore, importer: KlineImporter) throws {
             let recording = try StreamRecording.read(file)
-            let r = try store.insert(recording: recording)
+            let market = try importer.market(of: file, recording: recording)
+            let r = try store.insert(recording: recording, market: market)
             let span = "\(UTC.isoString(recording.span.lowerBound)) … \(UTC.isoString(recording.span.upperBound))"
             for s in recording.streams {
-                var line = "\(file.path): recording of \(s.symbol) \(span): \(s.snapshots.count) depth snapshots, \(s.updates.count) depth events"
+                var line = "\(file.path): recording of \(s.symbol) (\(market)) \(span): \(s.snapshots.count) depth snapshots, \(s.updates.count) depth events"
                 line += " (\(s.sequenceGaps) sequence gaps), \(s.bookTickers.count) book tickers, \(s.trades.count) trades"
                 print(line)
             }
@@ -110,6 +123,9 @@ struct DataCommand: AsyncParsableCommand {
             if r.bars.alreadyPresent > 0 { stored += ", \(r.bars.alreadyPresent) already stored (kept)" }
             if recording.ignored > 0 { stored += "; \(recording.ignored) messages of other streams skipped" }
             print(stored)
+            for symbol in r.settledUnknownMarket {
+                print("  \(symbol) 1m was stored before the store recorded markets; it is \(market) from now on")
+            }
         }
     }
 
@@ -212,12 +228,13 @@ func parseWindow(from: String, to: String) throws -> (Int64, Int64) {
 enum DataListing {
     static func table(_ series: [SeriesSummary]) -> String {
         var lines = [
-            "symbol       interval  first (UTC)        last (UTC)              rows  gaps  missing",
+            "symbol       interval  market      first (UTC)        last (UTC)              rows  gaps  missing",
         ]
         for s in series {
             lines.append(
                 s.symbol.padding(toLength: 12, withPad: " ", startingAt: 0) + " "
                     + s.interval.name.padding(toLength: 9, withPad: " ", startingAt: 0) + " "
+                    + marketName(s.market).padding(toLength: 11, withPad: " ", startingAt: 0) + " "
                     + UTC.minuteString(s.firstOpenTime) + "   " + UTC.minuteString(s.lastOpenTime) + " "
                     + String(s.rows).leftPadded(9) + " " + String(s.gaps.count).leftPadded(5) + " "
                     + String(s.missingBars).leftPadded(8)
@@ -231,6 +248,9 @@ enum DataListing {
         return lines.joined(separator: "\n")
     }
 
+    /// A series' market, or `unknown` for a series stored before the store recorded markets.
+    static func marketName(_ market: BinanceMarket?) -> String { market?.rawValue ?? "unknown" }
+
     struct JSONSeries: Encodable {
         struct Gap: Encodable {
             var first_missing: String
@@ -240,6 +260,8 @@ enum DataListing {
         }
         var symbol: String
         var interval: String
+        /// spot, futures-um, or unknown (stored before the store recorded markets).
+        var market: String
         var rows: Int
         var first: String
         var last: String
@@ -254,6 +276,7 @@ enum DataListing {
             JSONSeries(
                 symbol: s.symbol,
                 interval: s.interval.name,
+                market: marketName(s.market),
                 rows: s.rows,
                 first: UTC.isoString(s.firstOpenTime),
                 last: UTC.isoString(s.lastOpenTime),

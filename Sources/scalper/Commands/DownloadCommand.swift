@@ -10,6 +10,8 @@ struct DownloadCommand: AsyncParsableCommand {
         abstract: "Download klines (Binance Vision zips or REST /api/v3/klines) into the store, resuming.",
         discussion: """
             Only what the store lacks is fetched, so re-running after an interruption continues where it stopped. Vision zips are verified against their .CHECKSUM; REST pages respect X-MBX-USED-WEIGHT-1M and retry 429/418/5xx with backoff.
+
+            The bars are stored for the market they come from: --market for Vision, spot for REST (/api/v3/klines is Binance's spot API). A symbol and interval the store holds for the other market is refused before anything is fetched.
             """
     )
 
@@ -33,13 +35,13 @@ struct DownloadCommand: AsyncParsableCommand {
     @Option(help: "Base URL of the source (default: the config's vision_base_url or rest_base_url).")
     var baseURL: String?
 
-    @Option(help: "Vision market: spot or futures-um (default: download.market of the config).")
+    @Option(help: "Market to fetch and store the bars for: spot or futures-um (default: download.market of the config). REST fetches spot only.")
     var market: String?
 
     func validate() throws {
         if KlineInterval(interval) == nil { throw ValidationError("unknown interval '\(interval)'") }
         if let source, !["vision", "rest"].contains(source) { throw ValidationError("--source must be vision or rest") }
-        if let market, VisionDownloader.Market(rawValue: market) == nil {
+        if let market, BinanceMarket(rawValue: market) == nil {
             throw ValidationError("--market must be spot or futures-um")
         }
         if let baseURL, URL(string: baseURL)?.scheme == nil { throw ValidationError("--base-url '\(baseURL)' is not a URL") }
@@ -56,6 +58,13 @@ struct DownloadCommand: AsyncParsableCommand {
             .filter { !$0.isEmpty }
         if list.isEmpty { throw ValidationError("--symbols is empty") }
         let source = self.source ?? settings.source
+        // download.market is checked when the configuration loads, --market in validate().
+        let market = BinanceMarket(rawValue: self.market ?? settings.market)!
+        if source == "rest" && market != RESTKlineDownloader.market {
+            throw fail(
+                "--source rest fetches \(RESTKlineDownloader.market) klines (/api/v3/klines), not \(market); use --source vision for \(market), or --market \(RESTKlineDownloader.market)"
+            )
+        }
         let store = try MarketStore(path: global.storePath(configuration))
         let progress = TerminalProgress()
         let client = RetryingClient(
@@ -89,7 +98,6 @@ struct DownloadCommand: AsyncParsableCommand {
                     ).download(symbol: symbol, interval: interval, from: start, to: end)
                 } else {
                     let base = URL(string: baseURL ?? settings.visionBaseURL)!
-                    let market = VisionDownloader.Market(rawValue: self.market ?? settings.market) ?? .spot
                     report = try await VisionDownloader(
                         store: store,
                         client: client,
@@ -100,6 +108,9 @@ struct DownloadCommand: AsyncParsableCommand {
                     ).download(symbol: symbol, interval: interval, from: start, to: end)
                 }
                 var line = "\(symbol) \(interval): \(report.inserted) new bars in \(report.requests) requests"
+                if report.settledUnknownMarket {
+                    line += "; the series was stored before the store recorded markets and is \(market) from now on"
+                }
                 let missing = report.unavailable.reduce(Int64(0)) { $0 + ($1.upperBound - $1.lowerBound) / interval.milliseconds }
                 if missing > 0 { line += "; \(missing) bars not available from the source" }
                 print(line)
