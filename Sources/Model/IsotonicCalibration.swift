@@ -20,6 +20,44 @@ public struct IsotonicCalibration: Codable, Equatable, Sendable {
         self.y = y
     }
 
+    enum CodingKeys: String, CodingKey {
+        case x
+        case y
+    }
+
+    /// Decodes knots and refuses any that ``apply(_:)`` cannot use (see ``problem(x:y:)``), so a
+    /// corrupt `calibration.json` fails when it is read rather than trapping on first use.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let x = try container.decode([Double].self, forKey: .x)
+        let y = try container.decode([Double].self, forKey: .y)
+        if let problem = Self.problem(x: x, y: y) {
+            throw DecodingError.dataCorrupted(DecodingError.Context(codingPath: [], debugDescription: problem))
+        }
+        self.x = x
+        self.y = y
+    }
+
+    /// Why `x` and `y` are not the knots of a calibration, or `nil` when they are: the same
+    /// non-zero count, every value finite and in [0, 1] (x are raw probabilities, y calibrated
+    /// ones), x strictly increasing (interpolation divides by the gaps), y non-decreasing.
+    public static func problem(x: [Double], y: [Double]) -> String? {
+        guard !x.isEmpty else { return "no knots (x is empty)" }
+        guard x.count == y.count else { return "x has \(x.count) knots but y has \(y.count)" }
+        for (name, values) in [("x", x), ("y", y)] {
+            if let i = values.firstIndex(where: { !$0.isFinite || $0 < 0 || $0 > 1 }) {
+                return "\(name)[\(i)] = \(values[i]) is not a probability in [0, 1]"
+            }
+        }
+        if let i = x.indices.dropFirst().first(where: { x[$0] <= x[$0 - 1] }) {
+            return "x is not strictly increasing: x[\(i - 1)] = \(x[i - 1]), x[\(i)] = \(x[i])"
+        }
+        if let i = y.indices.dropFirst().first(where: { y[$0] < y[$0 - 1] }) {
+            return "y decreases: y[\(i - 1)] = \(y[i - 1]), y[\(i)] = \(y[i])"
+        }
+        return nil
+    }
+
     /// Fits the map to `scores` and 0/1 (or fractional) `labels`, optionally weighted.
     public static func fit(scores: [Double], labels: [Double], weights: [Double]? = nil) -> IsotonicCalibration {
         precondition(scores.count == labels.count && !scores.isEmpty, "one label per score, at least one")

@@ -160,7 +160,15 @@ public enum ModelBundle {
         return target
     }
 
-    /// Loads a bundle for prediction, refusing one that is incomplete or built for other features.
+    /// Loads a bundle for prediction, refusing one that is incomplete, corrupt or built for other
+    /// features.
+    ///
+    /// Every file is checked before it is used, so a damaged bundle fails here with one line that
+    /// names the file and the problem (``ModelError/bundle(path:why:)``), never later inside a
+    /// prediction: `metadata.json` must decode and hold a valid configuration and a known calibration
+    /// method; `calibration.json` must hold usable knots (``IsotonicCalibration/problem(x:y:)``);
+    /// `model.json` and `move.json` must pass ``JSONModelCheck`` (complete JSON, consistent trees) and
+    /// match the metadata (feature count, objective, number of trees) before XGBoost parses them.
     public static func load(_ path: String) throws -> Predictor {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -171,34 +179,147 @@ public enum ModelBundle {
         for file in requiredFiles where !fm.fileExists(atPath: folder.appendingPathComponent(file).path) {
             throw ModelError.bundle(path: path, why: "the bundle is missing \(file)")
         }
+        func file(_ name: String) -> String { folder.appendingPathComponent(name).path }
+        func contents(_ name: String) throws -> Data {
+            do {
+                return try Data(contentsOf: folder.appendingPathComponent(name))
+            } catch {
+                throw ModelError.bundle(path: file(name), why: "cannot be read: \(error.localizedDescription)")
+            }
+        }
         let decoder = JSONDecoder()
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+
+        let metadataBytes = try contents("metadata.json")
         let metadata: ModelMetadata
         do {
-            metadata = try decoder.decode(ModelMetadata.self, from: Data(contentsOf: folder.appendingPathComponent("metadata.json")))
-        } catch {
-            throw ModelError.bundle(path: path, why: "metadata.json is unreadable: \(error)")
+            metadata = try decoder.decode(ModelMetadata.self, from: metadataBytes)
+        } catch let error as DecodingError {
+            throw ModelError.bundle(path: file("metadata.json"), why: describe(error, in: metadataBytes))
         }
         let running = "\(FeatureSpec.version) (\(FeatureSpec.count) features)"
         let bundled = "\(metadata.featureSpecVersion) (\(metadata.featureNames.count) features)"
         guard metadata.featureSpecVersion == FeatureSpec.version, metadata.featureNames == FeatureSpec.names else {
             throw ModelError.featureSpecMismatch(path: path, bundle: bundled, running: running)
         }
+        do {
+            try metadata.configuration.validate()
+        } catch {
+            throw ModelError.bundle(path: file("metadata.json"), why: "configuration is invalid: \(error)")
+        }
+        let method = metadata.calibration.method
+        guard ModelConfiguration.calibrationMethods.contains(method) else {
+            let known = ModelConfiguration.calibrationMethods.joined(separator: ", ")
+            throw ModelError.bundle(path: file("metadata.json"), why: "unknown calibration method '\(method)' (known: \(known))")
+        }
+
+        let calibrationBytes = try contents("calibration.json")
         let calibration: IsotonicCalibration
         do {
-            calibration = try decoder.decode(
-                IsotonicCalibration.self,
-                from: Data(contentsOf: folder.appendingPathComponent("calibration.json"))
+            calibration = try decoder.decode(IsotonicCalibration.self, from: calibrationBytes)
+        } catch let error as DecodingError {
+            throw ModelError.bundle(path: file("calibration.json"), why: describe(error, in: calibrationBytes))
+        }
+        if method == "none" && calibration != .identity {
+            throw ModelError.bundle(
+                path: file("calibration.json"),
+                why: "metadata.json says the calibration method is none, but these knots are not the identity"
             )
+        }
+
+        let classifier = try booster(
+            file: file("model.json"),
+            data: contents("model.json"),
+            objective: metadata.configuration.objective,
+            trees: metadata.bestIteration + 1
+        )
+        let regressor = try booster(
+            file: file("move.json"),
+            data: contents("move.json"),
+            objective: ModelConfiguration.regressorObjective,
+            trees: metadata.regressorBestIteration + 1
+        )
+        do {
+            return try Predictor(metadata: metadata, classifier: classifier, regressor: regressor, calibration: calibration)
         } catch {
-            throw ModelError.bundle(path: path, why: "calibration.json is unreadable: \(error)")
+            throw ModelError.bundle(path: path, why: "cannot prepare the boosters: \(error)")
+        }
+    }
+
+    /// A booster from a checked JSON model that must have the running feature count, `objective`
+    /// and `trees` trees (the saved boosters hold rounds 0 … best, one tree per round).
+    private static func booster(file: String, data: Data, objective: String, trees: Int) throws -> Booster {
+        let summary: JSONModelSummary
+        do {
+            summary = try JSONModelCheck.check(data)
+        } catch {
+            throw ModelError.bundle(path: file, why: error.why)
+        }
+        guard summary.featureCount == FeatureSpec.count else {
+            throw ModelError.bundle(path: file, why: "the model reads \(summary.featureCount) features; this build computes \(FeatureSpec.count)")
+        }
+        guard summary.objective == objective else {
+            throw ModelError.bundle(path: file, why: "objective is '\(summary.objective)', expected '\(objective)'")
+        }
+        guard summary.treeCount == trees else {
+            throw ModelError.bundle(path: file, why: "holds \(summary.treeCount) trees; metadata.json's best iteration implies \(trees)")
         }
         do {
-            let classifier = try Booster(contentsOf: folder.appendingPathComponent("model.json").path)
-            let regressor = try Booster(contentsOf: folder.appendingPathComponent("move.json").path)
-            return try Predictor(metadata: metadata, classifier: classifier, regressor: regressor, calibration: calibration)
-        } catch let error as XGBoostError {
-            throw ModelError.bundle(path: path, why: "cannot load the boosters: \(error)")
+            return try Booster(modelBytes: [UInt8](data))
+        } catch {
+            throw ModelError.bundle(path: file, why: "XGBoost refused it: \(error.message)")
+        }
+    }
+
+    /// One line for a failure to decode `data`: where in the file, and what was wrong there.
+    static func describe(_ error: DecodingError, in data: Data) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            var text = ""
+            for key in codingPath {
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += text.isEmpty ? key.stringValue : ".\(key.stringValue)"
+                }
+            }
+            return text
+        }
+        func place(_ codingPath: [any CodingKey]) -> String { codingPath.isEmpty ? "the top level" : path(codingPath) }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context.codingPath)
+            return "key '\(parent.isEmpty ? key.stringValue : parent + "." + key.stringValue)' is missing"
+        case .typeMismatch(let type, let context):
+            return "\(place(context.codingPath)) is not \(typeName(type))"
+        case .valueNotFound(let type, let context):
+            return "\(place(context.codingPath)) is null where \(typeName(type)) was expected"
+        case .dataCorrupted(let context):
+            if context.codingPath.isEmpty {
+                // JSONDecoder says only "The given data was not valid JSON."; JSONSerialization says where.
+                do {
+                    _ = try JSONSerialization.jsonObject(with: data)
+                } catch {
+                    let detail = (error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String ?? error.localizedDescription
+                    let trimmed = detail.trimmingCharacters(in: CharacterSet(charactersIn: ". "))
+                    return "not valid JSON (\(trimmed)); the file is truncated or damaged"
+                }
+            }
+            let location = path(context.codingPath)
+            return location.isEmpty ? context.debugDescription : "\(location): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Double.Type, is Float.Type: "a number"
+        case is Int.Type: "an integer"
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is [Any].Type: "an array"
+        case is [String: Any].Type: "an object"
+        default: "a \(type)"
         }
     }
 }

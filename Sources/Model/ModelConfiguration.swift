@@ -66,6 +66,12 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// The defaults of the specification.
     public init() {}
 
+    /// The calibration methods ``Trainer/chooseCalibration(scores:labels:times:candidates:)`` knows.
+    public static let calibrationMethods = ["isotonic", "isotonic-recent", "none"]
+
+    /// The move regressor's XGBoost objective.
+    public static let regressorObjective = "reg:squarederror"
+
     /// Threads actually used.
     public var effectiveThreads: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
 
@@ -90,11 +96,10 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         )
         try check(threshold > 0 && threshold < 1, "threshold", "must be in (0, 1)")
         try check(confidenceSlices >= 2, "confidence_slices", "must be ≥ 2")
-        let known: Set = ["isotonic", "isotonic-recent", "none"]
         try check(
-            !calibrationCandidates.isEmpty && calibrationCandidates.allSatisfy(known.contains),
+            !calibrationCandidates.isEmpty && calibrationCandidates.allSatisfy(Self.calibrationMethods.contains),
             "calibration_candidates",
-            "must be a non-empty list of isotonic, isotonic-recent, none"
+            "must be a non-empty list of \(Self.calibrationMethods.joined(separator: ", "))"
         )
     }
 
@@ -111,7 +116,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// Booster parameters of the move regressor.
     var regressorParameters: [(String, String)] {
         [
-            ("objective", "reg:squarederror"), ("tree_method", treeMethod), ("max_depth", String(maxDepth)),
+            ("objective", Self.regressorObjective), ("tree_method", treeMethod), ("max_depth", String(maxDepth)),
             ("eta", String(eta)), ("subsample", String(subsample)), ("colsample_bytree", String(colsampleByTree)),
             ("seed", String(seed)), ("nthread", String(effectiveThreads)), ("eval_metric", "rmse"),
             ("verbosity", "0"),
