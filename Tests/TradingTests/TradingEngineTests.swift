@@ -169,20 +169,55 @@ struct TradingEngineTests {
     }
 }
 
-@Suite("Risk limits and capital conservation hold on random paths")
+/// One entry the engine made, read from its output: a closed trade or a position still open.
+private struct Holding {
+    var symbol: String
+    var entryTime: Int64
+    /// nil while the position is open.
+    var exitTime: Int64?
+    var quantity: Double
+    var entryPrice: Double
+    /// Net P&L of a closed trade.
+    var pnl: Double?
+}
+
+@Suite("Risk limits hold on random paths, counted from the trades and positions")
 struct TradingPropertyTests {
-    @Test("Open positions, trades per hour and daily loss never exceed their limits; capital is conserved", arguments: 0..<25)
-    func randomPaths(seed: Int) {
+    /// Each limit is checked against the engine's output alone (its closed trades, its open positions
+    /// and the bars the test made), never against the risk manager's own counters:
+    /// - every entry at time T has at most max_trades_per_hour entries in (T − 1 h, T], itself included
+    ///   (the limit is checked at the close that approves it, which is the open it fills at);
+    /// - every UTC day (by entry time) has at most max_trades_per_day entries;
+    /// - at every entry at most max_open_positions positions are open (a position holds [entry, exit));
+    /// - every entry was approved while the day's loss stayed inside daily_loss_limit_pct: equity at the
+    ///   approving close, rebuilt from trades, open positions and the bars' closes, minus the equity at
+    ///   the start of that close's UTC day, is above −limit × day-start equity;
+    /// - the engine's equity curve equals that rebuilt equity, and its cash equals the starting capital
+    ///   plus the closed trades' net P&L minus what the open positions cost with their entry fees.
+    /// The test also requires the hour and open-position limits to have been reached on every path, and
+    /// the day limit or the daily loss limit, so a path that never comes near a limit cannot pass unseen.
+    @Test(
+        "Counted from the trades: entries per hour and per UTC day and open positions stay within their limits, no entry is approved past the daily loss limit, equity and cash match the trades",
+        arguments: 0..<25
+    )
+    func randomPaths(seed: Int) throws {
         var rng = SplitMix64(seed: UInt64(seed + 1))
         var risk = RiskConfiguration()
         risk.maxOpenPositions = 2
         risk.maxTradesPerHour = 4
+        risk.maxTradesPerDay = 40
         risk.dailyLossLimitPct = 0.01
         risk.maxDrawdownPct = 0.05
-        var e = engine(fee: 0.001, slippage: 3, timeout: 240, trailing: seed % 2 == 0 ? 0.004 : 0, risk: risk)
+        let fee = 0.001
+        var e = engine(fee: fee, slippage: 3, timeout: 240, trailing: seed % 2 == 0 ? 0.004 : 0, risk: risk)
         let symbols = ["AAAUSDT", "BBBUSDT", "CCCUSDT"]
         var prices = [100.0, 50.0, 10.0]
-        for i in 0..<3_000 {
+        let minutes = 4_320  // three UTC days
+        let start: Int64 = 1_690_848_000_000  // 2023-08-01 00:00 UTC, the engine's start
+        let minute: Int64 = 60_000
+        let day: Int64 = 86_400_000
+        var closes: [String: [Double]] = [:]
+        for i in 0..<minutes {
             var bars: [(symbol: String, bar: Kline)] = []
             var predictions: [Prediction] = []
             for (s, symbol) in symbols.enumerated() {
@@ -191,21 +226,88 @@ struct TradingPropertyTests {
                 let high = max(open, close) * (1 + Double.random(in: 0...0.004, using: &rng))
                 let low = min(open, close) * (1 - Double.random(in: 0...0.004, using: &rng))
                 prices[s] = close
+                closes[symbol, default: []].append(close)
                 bars.append((symbol, bar(i, open: open, high: high, low: low, close: close)))
                 if Double.random(in: 0...1, using: &rng) < 0.2 { predictions.append(prediction(at: i, price: close, symbol: symbol)) }
             }
             e.process(bars: bars, predictions: predictions)
-            let p = e.portfolio
-            #expect(p.positions.count <= risk.maxOpenPositions)
-            let time = bars[0].bar.openTime
-            #expect(e.risk.entriesInLastHour(before: time + 1) <= risk.maxTradesPerHour)
-            let openCost = p.positions.values.reduce(0) { $0 + $1.quantity * $1.entryPrice }
-            #expect(abs(p.cash + openCost + p.feesPaid - (p.startingCapital + p.realisedGross)) < 1e-6)
-            #expect(p.cash >= -1e-9)
+            #expect(e.portfolio.cash >= -1e-9)
         }
-        // Entries happen only while the day's loss is inside the limit: every entry's day-start
-        // equity minus the equity just before it stays above the limit.
-        let totalNet = e.portfolio.trades.reduce(0) { $0 + $1.pnlUSDT }
-        #expect(abs(totalNet - (e.portfolio.realisedGross - e.portfolio.trades.reduce(0) { $0 + $1.fees })) < 1e-6)
+        let p = e.portfolio
+        let holdings =
+            p.trades.map {
+                Holding(symbol: $0.symbol, entryTime: $0.entryTime, exitTime: $0.exitTime, quantity: $0.quantity, entryPrice: $0.entryPrice, pnl: $0.pnlUSDT)
+            }
+            + p.positions.values.map {
+                Holding(symbol: $0.symbol, entryTime: $0.entryTime, exitTime: nil, quantity: $0.quantity, entryPrice: $0.entryPrice, pnl: nil)
+            }
+        let entries = holdings.map(\.entryTime).sorted()
+        try #require(entries.count > 40, "too few entries (\(entries.count)) for the limits to mean anything")
+
+        // Per hour: entries in (T − 1 h, T] for every entry time T.
+        var busiestHour = 0
+        for t in entries {
+            let inHour = entries.filter { $0 > t - 3_600_000 && $0 <= t }.count
+            busiestHour = max(busiestHour, inHour)
+            #expect(inHour <= risk.maxTradesPerHour, "\(inHour) entries in the hour up to \(UTC.minuteString(t))")
+        }
+        // Per UTC day.
+        let perDay = Dictionary(grouping: entries) { $0 / day }.mapValues(\.count)
+        for (d, count) in perDay.sorted(by: { $0.key < $1.key }) {
+            #expect(count <= risk.maxTradesPerDay, "\(count) entries on \(UTC.dayString(d * day))")
+        }
+        // Open positions at each entry (the most there can be at once).
+        var mostOpen = 0
+        for t in entries {
+            let open = holdings.filter { $0.entryTime <= t && ($0.exitTime.map { $0 > t } ?? true) }.count
+            mostOpen = max(mostOpen, open)
+            #expect(open <= risk.maxOpenPositions, "\(open) positions open at \(UTC.minuteString(t))")
+        }
+
+        // Equity at the close of each minute, rebuilt from the holdings and the bars.
+        let equity: [Double] = (0..<minutes).map { i in
+            let closeTime = start + Int64(i + 1) * minute
+            var value = p.startingCapital
+            for h in holdings where h.entryTime < closeTime {
+                if let exit = h.exitTime, exit <= closeTime {
+                    value += h.pnl ?? .nan
+                } else {
+                    let mark = closes[h.symbol]?[i] ?? .nan
+                    value += h.quantity * (mark - h.entryPrice) - h.entryPrice * h.quantity * fee
+                }
+            }
+            return value
+        }
+        #expect(e.equityCurve.count == minutes)
+        let curveDiffers = zip(e.equityCurve, equity).enumerated().filter { abs($1.0.equity - $1.1) > 1e-6 }
+        #expect(curveDiffers.isEmpty, "equity curve differs from the trades at \(curveDiffers.count) closes, first \(curveDiffers.first.map { "\($0)" } ?? "")")
+        // Equity at the start of a UTC day: at the close that ends the previous day (the capital on the first day).
+        func dayStart(_ d: Int64) -> Double {
+            let i = Int((d * day - start) / minute) - 1
+            return i < 0 ? p.startingCapital : equity[i]
+        }
+        // Every entry at T was approved at the close T of the minute that opened at T − 1 min.
+        var lossLimitReached = false
+        for i in 0..<minutes {
+            let closeTime = start + Int64(i + 1) * minute
+            let startEquity = dayStart((closeTime - minute) / day)
+            // Clearly past the limit: the engine's own sum may differ from this one in the last bits.
+            let pastLimit = equity[i] - startEquity <= -risk.dailyLossLimitPct * startEquity - 1e-6
+            lossLimitReached = lossLimitReached || pastLimit
+            let enteredNext = entries.contains(closeTime)
+            #expect(
+                !(pastLimit && enteredNext),
+                "entry at \(UTC.minuteString(closeTime)) approved with the day's loss at \(equity[i] - startEquity) of \(startEquity)"
+            )
+        }
+
+        // Cash: the capital, plus every closed trade's net P&L, minus the open positions' cost and entry fees.
+        let closedNet = holdings.reduce(0) { $0 + ($1.pnl ?? 0) }
+        let openCost = holdings.filter { $0.exitTime == nil }.reduce(0) { $0 + $1.quantity * $1.entryPrice * (1 + fee) }
+        #expect(abs(p.cash - (p.startingCapital + closedNet - openCost)) < 1e-6)
+
+        // The path must come near the limits, or the checks above could pass on an engine without them.
+        #expect(busiestHour == risk.maxTradesPerHour && mostOpen == risk.maxOpenPositions)
+        #expect(perDay.values.max() == risk.maxTradesPerDay || lossLimitReached)
     }
 }
