@@ -11,7 +11,7 @@ struct GoldenParityTests {
 
     @Test("Every feature matches the golden on every row, NaN pattern included (strict mode)", arguments: FeatureSpec.names)
     func feature(name: String) throws {
-        let golden = try #require(Self.golden, "cannot read \(GoldenFeatures.path.path)")
+        let golden = try #require(Self.golden, "cannot read \(GoldenFeatures.bundledPath.path)")
         let table = try BatchFeatures.compute(golden.klines, label: .default)
         let column = try #require(FeatureSpec.names.firstIndex(of: name))
         let expected = try #require(golden.columns[name])
@@ -33,5 +33,14 @@ struct GoldenParityTests {
         #expect(differing == 0)
         #expect(labels.suffix(3).allSatisfy { $0.isNaN })
         #expect(labels.filter { $0 == 1 }.count == expected.filter { $0 == 1 }.count)
+    }
+
+    @Test("The bundled golden is the shared golden file byte for byte", .enabled(if: Fixtures.hasShared, "needs ../shared/reference"))
+    func bundledCopyIsExact() throws {
+        let shared = try Data(contentsOf: GoldenFeatures.path)
+        let bundled = try GoldenFeatures.csvData()
+        #expect(bundled.count == shared.count && bundled == shared)
+        let golden = try #require(Self.golden)
+        #expect(golden.klines.count == 5_000 && golden.columns.count == 11 + 42 + 1, "\(golden.columns.keys.sorted())")
     }
 }

@@ -1,21 +1,39 @@
 public import Foundation
 public import ScalperCore
 
-/// The TA-Lib golden feature file of `shared/reference` (see its README).
+/// The TA-Lib golden feature file of `shared/reference` (see its README), bundled in `Tests/Fixtures/golden/`.
 public struct GoldenFeatures: Sendable {
     /// The input bars.
     public var klines: [Kline]
     /// Column name → values (features and `label`), NaN where the file has an empty field.
     public var columns: [String: [Double]]
 
-    /// The golden file's path.
+    /// The bundled copy of the golden file: `Tests/Fixtures/golden/…-features.csv.gz`, byte for byte
+    /// `shared/reference/…-features.csv` compressed (`Tests/Fixtures/README.md`).
+    public static var bundledPath: URL {
+        Fixtures.bundled.appendingPathComponent("golden/FILUSDT-1m-20241026T0000-20241029T1119-features.csv.gz")
+    }
+
+    /// The golden file of `../shared` (a plain CSV; absent where `../shared` is).
     public static var path: URL {
         Fixtures.shared.appendingPathComponent("reference/FILUSDT-1m-20241026T0000-20241029T1119-features.csv")
     }
 
-    /// Loads and parses the golden file.
+    /// The golden CSV text, from the bundled copy.
+    public static func csvData() throws -> Data {
+        try Recording.gunzip(bundledPath)
+    }
+
+    /// Writes the golden CSV, uncompressed, into `folder` (for a command that reads a plain CSV) and returns its file.
+    public static func writeCSV(into folder: URL) throws -> URL {
+        let file = folder.appendingPathComponent("FILUSDT-1m-20241026T0000-20241029T1119-features.csv")
+        try csvData().write(to: file)
+        return file
+    }
+
+    /// Loads and parses the bundled golden file.
     public static func load() throws -> GoldenFeatures {
-        let text = try String(contentsOf: path, encoding: .utf8)
+        let text = String(decoding: try csvData(), as: UTF8.self)
         var lines = text.split(separator: "\n", omittingEmptySubsequences: true)
         let header = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         var values = [[Double]](repeating: [], count: header.count)

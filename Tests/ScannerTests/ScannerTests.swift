@@ -3,55 +3,107 @@ import Scanner
 import ScalperTestSupport
 import Testing
 
-/// The reference scanner input: 83,748 combined-stream miniTicker frames for 150 pairs.
-private func referenceFrames() throws -> [[UInt8]] {
-    let url = Fixtures.shared.appendingPathComponent("reference/scanner/miniticker-150x600.jsonl.gz")
-    return try Recording.gunzip(url).split(separator: 10).map { Array($0) }
+/// The scanner reference of `shared/reference/scanner`: 83,748 combined-stream miniTicker frames for
+/// 150 pairs over 600 s, and the reference's final state per pair.
+private var sharedReference: (frames: URL, check: URL) {
+    let folder = Fixtures.shared.appendingPathComponent("reference/scanner")
+    return (folder.appendingPathComponent("miniticker-150x600.jsonl.gz"), folder.appendingPathComponent("miniticker-150x600.check.json"))
+}
+
+/// The bundled cut of that reference: every frame of 20 of the 150 pairs (11,240 frames), and the
+/// reference's check file for them (`Tests/Fixtures/README.md`). Pairs are scored independently, so
+/// the cut's final state is the whole reference's for those pairs.
+private var bundledReference: (frames: URL, check: URL) {
+    let folder = Fixtures.bundled.appendingPathComponent("scanner")
+    return (folder.appendingPathComponent("miniticker-20of150x600.jsonl.gz"), folder.appendingPathComponent("miniticker-20of150x600.check.json"))
+}
+
+private func readFrames(_ url: URL) throws -> [[UInt8]] {
+    try Recording.gunzip(url).split(separator: 10).map { Array($0) }
+}
+
+private func readCheck(_ url: URL) throws -> [String: Any] {
+    try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any], "\(url.path) is not a JSON object")
+}
+
+/// Replays `framesURL` and compares the final state of every pair with the reference's `checkURL`.
+private func replayMatchesReference(frames framesURL: URL, check checkURL: URL) throws {
+    let frames = try readFrames(framesURL)
+    let check = try readCheck(checkURL)
+    #expect(frames.count == check["messages"] as? Int)
+    var state = ScannerState()
+    var fast = 0
+    for frame in frames {
+        let ticker = try frame.withUnsafeBufferPointer { try MiniTickerParser.parse($0) }
+        let (canonical, general) = try frame.withUnsafeBufferPointer { (MiniTickerParser.parseCanonical($0), try MiniTickerParser.parseGeneral($0)) }
+        if canonical != nil { fast += 1 }
+        #expect(ticker == general && (canonical == nil || canonical == general))
+        state.apply(ticker)
+    }
+    // Binance's layout is the fast path's: nearly every frame is read by it (a rounding tie or
+    // more than 19 significant digits hands a value over).
+    #expect(fast > frames.count * 99 / 100, "fast path read \(fast) of \(frames.count)")
+    let perPair = try #require(check["per_pair"] as? [String: [String: Any]])
+    let pairs = try #require(check["pairs"] as? Int)
+    #expect(state.count == pairs && perPair.count == pairs)
+    func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-12 * max(1, abs(b)) }
+    for (symbol, expected) in perPair {
+        let s = try #require(state.snapshot(symbol))
+        #expect(s.price == expected["price"] as? Double)
+        #expect(close(s.change1m, expected["change_1m"] as? Double ?? .nan), "\(symbol)")
+        #expect(close(s.change5m, expected["change_5m"] as? Double ?? .nan), "\(symbol)")
+        #expect(close(s.score, expected["score"] as? Double ?? .nan), "\(symbol)")
+        #expect(s.ticks1m == expected["hist1_len"] as? Int && s.ticks5m == expected["hist5_len"] as? Int)
+    }
+    let sum = state.scores.reduce(0, +)
+    #expect(abs(sum - (check["sum_score"] as? Double ?? .nan)) < 1e-9)
+    // The matrix product scores every pair the same as the per-message scores.
+    let all = state.rescoreAll()
+    #expect(zip(all, state.scores).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) })
+    let top = state.topOpportunities(10)
+    #expect(top.count == 10 && zip(top, top.dropFirst()).allSatisfy { $0.score >= $1.score })
 }
 
 @Suite("The scanner hot path")
 struct ScannerTests {
-    @Test("Replaying the reference frames reproduces the reference's final state for every pair")
-    func matchesReference() throws {
-        let frames = try referenceFrames()
-        #expect(frames.count == 83_748)
-        var state = ScannerState()
-        var fast = 0
-        for frame in frames {
-            let ticker = try frame.withUnsafeBufferPointer { try MiniTickerParser.parse($0) }
-            let (canonical, general) = try frame.withUnsafeBufferPointer { (MiniTickerParser.parseCanonical($0), try MiniTickerParser.parseGeneral($0)) }
-            if canonical != nil { fast += 1 }
-            #expect(ticker == general && (canonical == nil || canonical == general))
-            state.apply(ticker)
+    @Test("Replaying the bundled 20 pairs of the reference reproduces the reference's final state for each")
+    func matchesBundledReference() throws {
+        try replayMatchesReference(frames: bundledReference.frames, check: bundledReference.check)
+    }
+
+    @Test(
+        "Replaying all 150 pairs of the reference reproduces the reference's final state for every pair",
+        .enabled(if: Fixtures.hasShared, "needs ../shared/reference/scanner")
+    )
+    func matchesSharedReference() throws {
+        try replayMatchesReference(frames: sharedReference.frames, check: sharedReference.check)
+    }
+
+    @Test(
+        "The bundled reference is the shared one's frames and final state for its 20 pairs",
+        .enabled(if: Fixtures.hasShared, "needs ../shared/reference/scanner")
+    )
+    func bundledIsCutFromShared() throws {
+        let bundledCheck = try readCheck(bundledReference.check)
+        let sharedCheck = try readCheck(sharedReference.check)
+        let bundledPairs = try #require(bundledCheck["per_pair"] as? [String: [String: Any]])
+        let sharedPairs = try #require(sharedCheck["per_pair"] as? [String: [String: Any]])
+        #expect(bundledPairs.count == 20)
+        for (symbol, state) in bundledPairs {
+            let json = { (o: [String: Any]) in try JSONSerialization.data(withJSONObject: o, options: .sortedKeys) }
+            #expect(try sharedPairs[symbol].map(json) == json(state), "\(symbol)")
         }
-        // Binance's layout is the fast path's: nearly every frame is read by it (a rounding tie or
-        // more than 19 significant digits hands a value over).
-        #expect(fast > frames.count * 99 / 100, "fast path read \(fast) of \(frames.count)")
-        let checkURL = Fixtures.shared.appendingPathComponent("reference/scanner/miniticker-150x600.check.json")
-        let check = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: checkURL)) as? [String: Any])
-        let perPair = try #require(check["per_pair"] as? [String: [String: Any]])
-        #expect(state.count == 150 && perPair.count == 150)
-        func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-12 * max(1, abs(b)) }
-        for (symbol, expected) in perPair {
-            let s = try #require(state.snapshot(symbol))
-            #expect(s.price == expected["price"] as? Double)
-            #expect(close(s.change1m, expected["change_1m"] as? Double ?? .nan), "\(symbol)")
-            #expect(close(s.change5m, expected["change_5m"] as? Double ?? .nan), "\(symbol)")
-            #expect(close(s.score, expected["score"] as? Double ?? .nan), "\(symbol)")
-            #expect(s.ticks1m == expected["hist1_len"] as? Int && s.ticks5m == expected["hist5_len"] as? Int)
+        let symbols = Set(bundledPairs.keys)
+        let kept = try readFrames(sharedReference.frames).filter { frame in
+            let ticker = try frame.withUnsafeBufferPointer { try MiniTickerParser.parseGeneral($0) }
+            return symbols.contains(ticker.symbol)
         }
-        let sum = state.scores.reduce(0, +)
-        #expect(abs(sum - (check["sum_score"] as? Double ?? .nan)) < 1e-9)
-        // The matrix product scores every pair the same as the per-message scores.
-        let all = state.rescoreAll()
-        #expect(zip(all, state.scores).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) })
-        let top = state.topOpportunities(10)
-        #expect(top.count == 10 && zip(top, top.dropFirst()).allSatisfy { $0.score >= $1.score })
+        #expect(try readFrames(bundledReference.frames) == kept)
     }
 
     @Test("A million mutated real frames: no crash, every one accepted or rejected")
     func fuzz() throws {
-        let frames = try referenceFrames()
+        let frames = try readFrames(bundledReference.frames)
         var rng = SplitMix64(seed: 42)
         var accepted = 0
         var rejected = 0
