@@ -77,7 +77,7 @@ struct RecordingTests {
         #expect(bars[1].openTime == 2 * m && bars[1].open == 9 && bars[1].close == 9 && bars[1].volume == 0 && bars[1].tradeCount == 0)
     }
 
-    @Test("A bad line is named by file and line, and nothing is stored; a truncated gzip is refused")
+    @Test("A bad line is named by file and line, a truncated gzip is refused, and importing either leaves the store as it was")
     func badInput() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -92,11 +92,10 @@ struct RecordingTests {
         }
         var backwards = lines
         backwards[99] = Data(("1000000000000000000 " + #"{"stream":"btcusdt@trade","data":{}}"#).utf8)
-        #expect(throws: ImportError.self) { try StreamRecording.parse(Data(backwards.joined(separator: [10])), source: "b") }
-        do {
-            _ = try StreamRecording.parse(Data(backwards.joined(separator: [10])), source: "b")
-        } catch {
-            #expect("\(error)".contains("b:100: receive time goes backwards"))
+        #expect {
+            try StreamRecording.parse(Data(backwards.joined(separator: [10])), source: "b")
+        } throws: { error in
+            error is ImportError && "\(error)".contains("b:100: receive time goes backwards")
         }
 
         let gz = try Data(contentsOf: recordingURL)
@@ -113,9 +112,23 @@ struct RecordingTests {
         #expect(throws: ImportError.self) { try Gzip.decompress(flipped, name: "flipped.gz") }
         // Two members one after the other (`cat a.gz b.gz`) read as one file.
         #expect(try Gzip.decompress(gz + gz, name: "twice.gz") == text + text)
-        // A failed file stores nothing.
+        // A failed file stores nothing: `data import`'s read-then-insert is attempted on a store that
+        // already holds the first 2,000 lines of the recording, and leaves it exactly as it was,
+        // though each failed file has thousands of rows the store lacks.
         let store = try MarketStore(path: dir.path("m.sqlite"))
-        _ = try? StreamRecording.read(truncated).streams.map { _ in try store.insert(recording: StreamRecording.read(truncated)) }
-        #expect(try store.recordings().isEmpty && store.totalCount() == 0)
+        let firstLines = text.split(separator: 10, omittingEmptySubsequences: false).prefix(2_000).map { Data($0) }
+        let head = try StreamRecording.parse(Data(firstLines.joined(separator: [10])), source: "head")
+        let stored = try store.insert(recording: head)
+        #expect(stored.depthUpdates > 0 && stored.trades > 0 && stored.bookTickers > 0 && stored.snapshots == 1)
+        let before = (try store.recordings(), try store.recordedStreams(symbol: "BTCUSDT"), try store.totalCount())
+        let brokenFile = URL(fileURLWithPath: dir.path("broken.txt"))
+        try broken.write(to: brokenFile)
+        for failed in [truncated, brokenFile] {
+            #expect(throws: ImportError.self, "\(failed.lastPathComponent)") {
+                try store.insert(recording: StreamRecording.read(failed))
+            }
+            #expect(try store.recordings() == before.0 && store.totalCount() == before.2)
+            #expect(try store.recordedStreams(symbol: "BTCUSDT") == before.1)
+        }
     }
 }
