@@ -57,6 +57,16 @@ public struct SplitSummary: Codable, Equatable, Sendable {
     public var from: String
     /// Last bar time in the split (ISO 8601).
     public var to: String
+
+    /// Creates a summary.
+    public init(name: String, rows: Int, positives: Int, positiveRate: Double, from: String, to: String) {
+        self.name = name
+        self.rows = rows
+        self.positives = positives
+        self.positiveRate = positiveRate
+        self.from = from
+        self.to = to
+    }
 }
 
 /// The pooled dataset split by time.

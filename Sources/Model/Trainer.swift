@@ -27,6 +27,14 @@ public struct CalibrationChoice: Codable, Equatable, Sendable {
     public var heldOutLogLoss: [String: Double]
     /// Validation rows the final calibration was fitted on.
     public var fittedRows: Int
+
+    /// Creates a record of a calibration choice.
+    public init(method: String, heldOutECE: [String: Double], heldOutLogLoss: [String: Double], fittedRows: Int) {
+        self.method = method
+        self.heldOutECE = heldOutECE
+        self.heldOutLogLoss = heldOutLogLoss
+        self.fittedRows = fittedRows
+    }
 }
 
 /// What training produced.

@@ -187,29 +187,38 @@ struct TrainCommand: AsyncParsableCommand {
         let edgeOut = results.map { $0.testRaw.auc - 0.5 }.reduce(0, +) / Double(results.count)
         let efficiency = edgeIn > 0 ? edgeOut / edgeIn : .nan
         if json {
+            // Each window's test metrics under the same keys as a single `train --json`.
             let objects: [[String: Any]] = results.map {
-                [
+                var object = CalibratedMetrics(raw: $0.testRaw, calibrated: $0.test).jsonObject
+                let window: [String: Any] = [
                     "window": $0.window, "train_from": UTC.isoString($0.spec.trainStart), "train_to": UTC.isoString($0.spec.trainEnd),
                     "test_from": UTC.isoString($0.spec.trainEnd), "test_to": UTC.isoString($0.spec.testEnd),
-                    "validation_auc": $0.validationAUC, "auc": $0.testRaw.auc, "ece_raw": $0.testRaw.ece,
-                    "ece_calibrated": $0.test.ece, "brier": $0.test.brier, "logloss": $0.test.logLoss,
-                    "positive_rate": $0.test.positiveRate, "n_train": $0.nTrain, "n_test": $0.nTest,
+                    "validation_auc": $0.validationAUC, "n_train": $0.nTrain, "n_test": $0.nTest,
                 ]
+                object.merge(window) { _, new in new }
+                return object
             }
             let data = try JSONSerialization.data(withJSONObject: ["windows": objects, "walk_forward_efficiency": efficiency.isNaN ? NSNull() : efficiency as Any], options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
             return
         }
         print("walk-forward \(spec.description): \(results.count) windows")
-        print("window  train from → test to              val AUC  test AUC  ECE raw→cal      Brier   n_test")
+        // Column titles are the metric names of every other table (MetricField).
+        let (auc, ece, brier) = (MetricField.auc, MetricField.ece, MetricField.brier)
+        let titles = ["validation \(auc.name)", "test \(auc.name)", "\(ece.name) raw → cal", "\(brier.name) (cal)", "n_test"]
+        print("window  train from → test to  " + titles.joined(separator: "  "))
         for r in results {
-            print(
-                String(
-                    format: "%6d  %@ → %@  %7.4f  %8.4f  %.4f→%.4f  %.4f  %7d",
-                    r.window, UTC.dayString(r.spec.trainStart), UTC.dayString(r.spec.testEnd), r.validationAUC, r.testRaw.auc,
-                    r.testRaw.ece, r.test.ece, r.test.brier, r.nTest
-                )
-            )
+            let values = [
+                String(format: "%.4f", r.validationAUC),
+                String(format: "%.4f", auc.value(r.testRaw)),
+                String(format: "%.4f → %.4f", ece.value(r.testRaw), ece.value(r.test)),
+                String(format: "%.4f", brier.value(r.test)),
+                String(r.nTest),
+            ]
+            let cells = zip(titles, values).map { title, value in
+                String(repeating: " ", count: max(0, title.count - value.count)) + value
+            }
+            print(String(format: "%6d", r.window) + "  \(UTC.dayString(r.spec.trainStart)) → \(UTC.dayString(r.spec.testEnd))  " + cells.joined(separator: "  "))
         }
         print(String(format: "walk-forward efficiency (mean test AUC − 0.5) / (mean validation AUC − 0.5): %.3f", efficiency))
     }
@@ -305,34 +314,24 @@ struct MetricsSummary {
     var calibrationMethod: String
     var extra: [String: Double]
 
+    /// The metrics under the keys of ``MetricField`` (README's `--json` keys), then the run's own.
     func json() throws -> String {
-        func v(_ x: Double) -> Any { x.isNaN ? NSNull() : x }
-        var object: [String: Any] = [
-            "auc": v(raw.auc), "auc_calibrated": v(calibrated.auc), "logloss": v(calibrated.logLoss),
-            "logloss_raw": v(raw.logLoss), "brier": v(calibrated.brier), "brier_raw": v(raw.brier),
-            "ece_raw": v(raw.ece), "ece_calibrated": v(calibrated.ece),
-            "precision_at_threshold": v(calibrated.precisionAtThreshold), "count_at_threshold": calibrated.countAtThreshold,
-            "precision_at_threshold_raw": v(raw.precisionAtThreshold), "threshold": calibrated.threshold,
-            "n_train": nTrain, "n_val": nValidation, "n_test": nTest, "positive_rate": v(calibrated.positiveRate),
-            "best_iteration": bestIteration, "model_path": modelPath, "calibration": calibrationMethod,
+        var object = CalibratedMetrics(raw: raw, calibrated: calibrated).jsonObject
+        let run: [String: Any] = [
+            "n_train": nTrain, "n_val": nValidation, "n_test": nTest, "best_iteration": bestIteration,
+            "model_path": modelPath, "calibration": calibrationMethod,
         ]
-        for (k, x) in extra { object[k] = v(x) }
+        object.merge(run) { _, new in new }
+        for (k, x) in extra { object[k] = x.isNaN ? NSNull() : x }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }
 
     func table() -> String {
-        func f(_ x: Double) -> String { x.isNaN ? "–" : String(format: "%.4f", x) }
-        return """
-            metric                raw      calibrated
-            AUC                   \(f(raw.auc))   \(f(calibrated.auc))
-            log-loss              \(f(raw.logLoss))   \(f(calibrated.logLoss))
-            Brier                 \(f(raw.brier))   \(f(calibrated.brier))
-            ECE (10 bins)         \(f(raw.ece))   \(f(calibrated.ece))
-            precision@\(String(format: "%.2f", raw.threshold))        \(f(raw.precisionAtThreshold))   \(f(calibrated.precisionAtThreshold))  (\(calibrated.countAtThreshold) rows)
-            positive rate         \(f(raw.positiveRate))
-            best iteration        \(bestIteration); calibration: \(calibrationMethod)
-            """
+        let rate = raw.positiveRate.isNaN ? "–" : String(format: "%.4f", raw.positiveRate)
+        return CalibratedMetrics(raw: raw, calibrated: calibrated).textTable(footer: [
+            ("positive rate", rate), ("best iteration", "\(bestIteration); calibration: \(calibrationMethod)"),
+        ])
     }
 }
 
