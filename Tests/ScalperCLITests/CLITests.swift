@@ -157,7 +157,8 @@ struct FeaturesCLITests {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let out = dir.path("features.csv")
-        let r = try await ScalperProcess.run(["features", "--klines", GoldenFeatures.path.path, "--out", out])
+        let input = try GoldenFeatures.writeCSV(into: dir.url)
+        let r = try await ScalperProcess.run(["features", "--klines", input.path, "--out", out])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stderr.contains("wrote 5000 rows × 42 features"))
         let golden = try GoldenFeatures.load()
