@@ -44,6 +44,7 @@ python3 - "$work/backtest.json" >> "$ours" <<'PY'
 import json, sys
 m = json.load(open(sys.argv[1]))
 print(f"bench backtest.bars_per_s {m['bars_per_s']:.0f} bars/s")
+print(f"bench backtest.replay_bars_per_s {m['replay_bars_per_s']:.0f} bars/s")
 PY
 echo "== CryptoScalper: scalper exchange (200 pairs, 1x) + scalper scan for 30 s over loopback" >&2
 "$bin" exchange --store "$work/bench.sqlite" --port 0 --pairs 200 --speed 1 > "$work/exchange.log" 2>&1 &

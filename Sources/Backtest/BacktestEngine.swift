@@ -42,7 +42,7 @@ public struct BacktestEquityPoint: Codable, Equatable, Sendable {
     public var equity: Double
 }
 
-/// Replays history through the same ``TradingEngine`` paper trading uses, with a simulated executor.
+/// Replays history through the same ``TradingEngine`` paper trading uses, on the simulated venue under the bar rule.
 ///
 /// Features are causal, so predictions for every row are made in one batch up front; the replay
 /// then walks bar times in order across symbols. A signal at the close of bar t enters at the open
@@ -124,38 +124,54 @@ public enum BacktestEngine {
         return PreparedBacktest(series: series, predictions: predictions, timings: timings)
     }
 
-    /// Replays prepared bars and predictions through a ``TradingEngine`` with `settings`.
-    public static func replay(_ prepared: PreparedBacktest, settings: BacktestSettings) -> BacktestResult {
+    /// Replays prepared bars and predictions through the ``TradingEngine`` with `settings`, on the
+    /// simulated venue under the bar rule (``BarReplay``, the same core a parity-mode session runs).
+    ///
+    /// Every symbol's filters come from `filters` where given (exchangeInfo kept in the store), else
+    /// from the one derivation over its bars, as the local exchange derives them.
+    public static func replay(
+        _ prepared: PreparedBacktest,
+        settings: BacktestSettings,
+        filters: [String: SymbolFilters] = [:]
+    ) -> BacktestResult {
         let clock = ContinuousClock()
         let start = clock.now
         var timings = prepared.timings
         let series = prepared.series
         let predictions = prepared.predictions
         let firstTime = series.compactMap { $0.klines.first?.openTime }.min() ?? 0
-        let defaults = SymbolFilters(
-            lotStep: settings.execution.defaultLotStep,
-            tickSize: settings.execution.defaultTickSize,
-            minNotional: settings.execution.defaultMinNotional
-        )
-        var engine = TradingEngine(
+        let engineSettings = EngineSettings(
             capital: settings.capital,
-            startTime: firstTime,
             signals: settings.signals,
             risk: settings.risk,
             execution: settings.execution,
-            executor: SimulatedExecutor(
-                takerFee: settings.execution.takerFee,
-                slippageBps: settings.execution.slippageBps,
-                filters: [:],
-                defaultFilters: defaults
-            ),
-            filters: { _ in defaults }
+            exits: .bar,
+            session: "backtest"
         )
-        // Merge the series by bar time.
+        var core = BarReplay(
+            engine: TradingEngine(settings: engineSettings, startTime: firstTime),
+            venue: SimulatedVenue(model: FillModel(settings.execution), rule: .bar, quoteBalance: settings.capital)
+        )
+        for (symbol, klines) in series {
+            if let f = filters[symbol] ?? SymbolFilters.derived(from: klines) { core.setFilters(f, for: symbol) }
+        }
+        var trades: [TradeRecord] = []
+        var curve: [BacktestEquityPoint] = []
+        curve.reserveCapacity(series.map(\.klines.count).max() ?? 0)
+        func collect(_ records: [TradingRecord]) {
+            for record in records {
+                switch record {
+                case .trade(let t): trades.append(t)
+                case .equity(let time, let equity): curve.append(BacktestEquityPoint(time: time, equity: equity))
+                default: break
+                }
+            }
+        }
+        // Merge the series by bar time: one minute, every symbol's bar of it, decided once.
         var cursor = [Int](repeating: 0, count: series.count)
         var replayed = 0
         var lastClose: Int64 = firstTime
-        var bars: [(symbol: String, bar: Kline)] = []
+        var bars: [SymbolBar] = []
         var due: [Prediction] = []
         while true {
             var next = Int64.max
@@ -166,30 +182,29 @@ public enum BacktestEngine {
             bars.removeAll(keepingCapacity: true)
             due.removeAll(keepingCapacity: true)
             for (s, entry) in series.enumerated() where cursor[s] < entry.klines.count && entry.klines[cursor[s]].openTime == next {
-                let bar = entry.klines[cursor[s]]
-                bars.append((entry.symbol, bar))
+                bars.append(SymbolBar(symbol: entry.symbol, bar: entry.klines[cursor[s]]))
                 if let p = predictions[s][cursor[s]] { due.append(p) }
                 cursor[s] += 1
             }
             replayed += bars.count
-            engine.process(bars: bars, predictions: due)
-            lastClose = bars[0].bar.closeTime + 1
+            collect(core.step(MinuteClose(openTime: next, bars: bars, predictions: due)))
+            lastClose = next + 60_000
         }
-        engine.closeAll(reason: .manual, time: lastClose)
+        collect(core.finish(time: lastClose))
         timings["replay_s"] = Trainer.seconds(clock.now - start)
 
-        let curve = engine.equityCurve.map { BacktestEquityPoint(time: $0.time, equity: $0.equity) }
+        let engine = core.engine
         let metrics = BacktestMetrics.compute(
-            trades: engine.portfolio.trades,
+            trades: trades,
             equityCurve: curve,
             startingCapital: settings.capital,
-            finalEquity: engine.portfolio.cash,
-            feesPaid: engine.portfolio.feesPaid,
+            finalEquity: engine.equity,
+            feesPaid: engine.feesPaid,
             exposureMilliseconds: engine.exposureMilliseconds,
             series: series,
             signals: engine.signalCount,
             refusals: engine.risk.refusals
         )
-        return BacktestResult(trades: engine.portfolio.trades, equityCurve: curve, metrics: metrics, barsReplayed: replayed, timings: timings)
+        return BacktestResult(trades: trades, equityCurve: curve, metrics: metrics, barsReplayed: replayed, timings: timings)
     }
 }

@@ -100,15 +100,18 @@ public enum BacktestRunWriter {
         return target
     }
 
-    /// The spec's trade columns; money with 8 decimals so sums are exact to the cent.
+    /// The seed's trade columns plus the model's probability and confidence at entry; money with 8
+    /// decimals so sums are exact to the cent.
     public static func tradesCSV(_ trades: [TradeRecord]) -> String {
-        var lines = ["timestamp,symbol,side,entry_price,exit_price,quantity,pnl_usdt,pnl_pct,duration_sec,exit_reason,fees"]
+        var lines = [
+            "timestamp,symbol,side,entry_price,exit_price,quantity,pnl_usdt,pnl_pct,duration_sec,exit_reason,fees,probability,confidence"
+        ]
         for t in trades {
             lines.append(
                 [
                     UTC.isoString(t.entryTime), t.symbol, t.side.rawValue, fmt(t.entryPrice), fmt(t.exitPrice),
                     fmt(t.quantity), fmt(t.pnlUSDT), String(format: "%.6f", t.pnlPct), String(format: "%.0f", t.durationSeconds),
-                    t.exitReason.rawValue, fmt(t.fees),
+                    t.exitReason.rawValue, fmt(t.fees), String(format: "%.6f", t.probability), String(format: "%.6f", t.confidence),
                 ].joined(separator: ",")
             )
         }

@@ -22,6 +22,12 @@ public enum RefusalReason: String, Codable, Sendable, CaseIterable {
     case insufficientCashAtFill = "INSUFFICIENT_CASH_AT_FILL"
     /// Approved at a close, dropped because the symbol had no bar at the next open (a gap).
     case noBarAtFill = "NO_BAR_AT_FILL"
+    /// Entries are paused by the user.
+    case paused = "PAUSED"
+    /// The venue rejected the entry order.
+    case venueRejected = "VENUE_REJECTED"
+    /// The entry order ended (cancelled, expired) with nothing filled.
+    case entryNotFilled = "ENTRY_NOT_FILLED"
 }
 
 /// The risk manager's answer to a signal.
@@ -38,7 +44,7 @@ public enum RiskDecision: Equatable, Sendable {
 /// rounded down to the lot step, and refused below the minimum notional. The daily loss is
 /// equity now against equity at the last UTC midnight; the kill switch trips at a drawdown of
 /// max_drawdown_pct from the equity peak and stays on until ``resetKillSwitch()``.
-public struct RiskManager: Sendable {
+public struct RiskManager: Codable, Sendable {
     /// The rules.
     public let configuration: RiskConfiguration
     /// Whether the kill switch is on.

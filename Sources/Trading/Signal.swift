@@ -1,7 +1,7 @@
 import Foundation
 
 /// What the model says about one symbol at one bar's close, as the signal generator sees it.
-public struct Prediction: Equatable, Sendable {
+public struct Prediction: Codable, Equatable, Sendable {
     /// The symbol.
     public var symbol: String
     /// Close time of the bar the prediction is for (ms).
@@ -27,7 +27,7 @@ public struct Prediction: Equatable, Sendable {
 }
 
 /// A proposed long entry with its exits, size and reason.
-public struct Signal: Equatable, Sendable {
+public struct Signal: Codable, Equatable, Sendable {
     /// The symbol.
     public var symbol: String
     /// When the signal was made (ms).
@@ -45,6 +45,10 @@ public struct Signal: Equatable, Sendable {
     public var score: Double
     /// Why, in words.
     public var reason: String
+    /// The calibrated probability behind it.
+    public var probability: Double
+    /// The confidence behind it.
+    public var confidence: Double
 }
 
 /// Turns predictions into ranked signals.
@@ -85,7 +89,9 @@ public struct SignalGenerator: Sendable {
                     takeProfit: p.price * (1 + c.takeProfitPct),
                     suggestedCapitalFraction: min(risk.maxPositionPct, risk.maxLossPerTradePct / c.stopLossPct),
                     score: score,
-                    reason: reason
+                    reason: reason,
+                    probability: p.probabilityUp,
+                    confidence: p.confidence
                 )
             )
         }

@@ -63,18 +63,12 @@ public struct ExecutionConfiguration: Codable, Equatable, Sendable {
     public var takerFee = 0.001
     /// Slippage against the trader on every market fill, basis points.
     public var slippageBps = 2.0
-    /// A position still open after this many seconds is closed at the bar's close.
+    /// A position still open after this many seconds is sold at market (under the bar rule: at the next bar's open).
     public var timeoutSeconds = 300.0
     /// Trailing stop distance from the highest price since entry, fraction; 0 turns it off.
     public var trailingStopPct = 0.0
     /// When stop-loss and take-profit both lie inside one bar, assume the stop came first.
     public var stopFirstWhenBothHit = true
-    /// Exchange filters used when a symbol has none of its own: quantity step, price tick, minimum notional.
-    public var defaultLotStep = 0.001
-    /// Default price tick.
-    public var defaultTickSize = 0.0001
-    /// Default minimum order value in quote currency.
-    public var defaultMinNotional = 5.0
 
     enum CodingKeys: String, CodingKey {
         case takerFee = "taker_fee"
@@ -82,9 +76,6 @@ public struct ExecutionConfiguration: Codable, Equatable, Sendable {
         case timeoutSeconds = "timeout_seconds"
         case trailingStopPct = "trailing_stop_pct"
         case stopFirstWhenBothHit = "stop_first_when_both_hit"
-        case defaultLotStep = "default_lot_step"
-        case defaultTickSize = "default_tick_size"
-        case defaultMinNotional = "default_min_notional"
     }
 
     /// The defaults.

@@ -152,9 +152,6 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             "execution.trailing_stop_pct",
             "must be in [0, 1) (0 = off)"
         )
-        try check(execution.defaultLotStep > 0, "execution.default_lot_step", "must be > 0")
-        try check(execution.defaultTickSize > 0, "execution.default_tick_size", "must be > 0")
-        try check(execution.defaultMinNotional >= 0, "execution.default_min_notional", "must be ≥ 0")
         try check(backtest.capital > 0, "backtest.capital", "must be > 0")
         try check(!backtest.runsDir.isEmpty, "backtest.runs_dir", "must not be empty")
         try check(

@@ -286,7 +286,9 @@ struct BacktestCLITests {
             #expect(trades > 0)
             // Total P&L recomputed from trades.csv equals the reported figure to the cent.
             let csv = try String(contentsOfFile: "\(runs)/\(id)/trades.csv", encoding: .utf8).split(separator: "\n")
-            #expect(csv.first == "timestamp,symbol,side,entry_price,exit_price,quantity,pnl_usdt,pnl_pct,duration_sec,exit_reason,fees")
+            #expect(
+                csv.first == "timestamp,symbol,side,entry_price,exit_price,quantity,pnl_usdt,pnl_pct,duration_sec,exit_reason,fees,probability,confidence"
+            )
             #expect(csv.count == trades + 1)
             let sum = csv.dropFirst().reduce(0.0) { $0 + (Double($1.split(separator: ",")[6]) ?? .nan) }
             let reported = try #require(m["total_pnl_usdt"] as? Double)

@@ -12,7 +12,7 @@ struct BacktestCommand: AsyncParsableCommand {
         commandName: "backtest",
         abstract: "Backtest a saved model on stored klines through the Trading code; writes a run folder.",
         discussion: """
-            Signals at a bar's close enter at the next bar's open; stop-loss, take-profit, timeout and trailing stop are checked inside bars (stop first when both levels are inside one bar). Fees, slippage, lot and tick rounding and every risk rule apply. The run goes to <runs-dir>/YYYY-MM-DD_HHMM_<desc>/ (config.json, trades.csv, metrics.csv, summary.txt, equity.svg).
+            The bar rule: a market order decided at a bar's close (an entry, a timeout, the kill switch) fills at the next bar's open ± slippage; the stop and target rest as a list and trigger inside bars (stop first when both levels are inside one bar; a bar opening through the stop fills at its open). Commission as Binance takes it (a buy pays in the base asset, a sell in the quote), lot and tick rounding from the symbol's filters, and every risk rule apply. The run goes to <runs-dir>/YYYY-MM-DD_HHMM_<desc>/ (config.json, trades.csv, metrics.csv, summary.txt, equity.svg).
             """
     )
 
@@ -126,7 +126,8 @@ enum BacktestJSON {
             "worst_trade_usdt": v(m.worstTrade), "exposure": v(m.exposure), "total_return": v(m.totalReturn),
             "buy_and_hold_return": v(m.buyAndHoldReturn), "starting_capital": v(m.startingCapital),
             "final_equity": v(m.finalEquity), "signals": m.signals, "refusals": m.refusals, "exits": m.exits,
-            "bars": bars, "seconds": v(seconds), "bars_per_s": v(Double(bars) / max(seconds, 1e-9)), "timings": timings,
+            "bars": bars, "seconds": v(seconds), "bars_per_s": v(Double(bars) / max(seconds, 1e-9)),
+            "replay_bars_per_s": v(Double(bars) / max(timings["replay_s"] ?? .nan, 1e-9)), "timings": timings,
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
