@@ -58,6 +58,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 /// `…/spot/…` or `…/futures/um/…`, a `futures-um` folder) gets that market; any other series has
 /// none yet (`SeriesSummary.market == nil`), and the next bars stored into it record theirs
 /// (``StoreInsertResult/settledUnknownMarket`` says so, and the CLI prints it).
+///
+/// Each (symbol, market)'s trading filters from Binance's exchangeInfo are kept as the decimal text
+/// Binance sent, from the newest document stored (migration `v4-symbol-filters`);
+/// ``sourcedSymbolFilters(symbol:market:)`` is the one lookup, deriving filters from the whole 1m
+/// series where there are none (MarketStore+SymbolFilters.swift).
 public final class MarketStore: Sendable {
     /// Where the database lives.
     public let path: String
@@ -207,6 +212,30 @@ public final class MarketStore: Sendable {
                 )
             }
         }
+        migrator.registerMigration("v4-symbol-filters") { db in
+            // Each (symbol, market)'s filters from the newest exchangeInfo stored, as the decimal
+            // text Binance sent (never REAL, so nothing is lost to Double), with where the
+            // document came from and its serverTime. See MarketStore+SymbolFilters.swift.
+            try db.execute(
+                sql: """
+                    CREATE TABLE symbol_filters (
+                        symbol TEXT NOT NULL,
+                        market TEXT NOT NULL CHECK (market IN ('spot', 'futures-um')),
+                        tick_size TEXT NOT NULL,
+                        step_size TEXT NOT NULL,
+                        min_qty TEXT NOT NULL,
+                        max_qty TEXT NOT NULL,
+                        min_notional TEXT NOT NULL,
+                        max_notional TEXT,
+                        notional_filter TEXT NOT NULL CHECK (notional_filter IN ('NOTIONAL', 'MIN_NOTIONAL')),
+                        source TEXT NOT NULL,
+                        server_time INTEGER NOT NULL,
+                        stored_at INTEGER NOT NULL,
+                        PRIMARY KEY (symbol, market)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 
@@ -229,7 +258,7 @@ public final class MarketStore: Sendable {
     }
 
     /// What `kline_series` says of one series' market.
-    private enum SeriesMarket {
+    enum SeriesMarket {
         /// The store has no such series.
         case newSeries
         /// An old series (stored before markets were recorded) whose market nothing has named yet.
@@ -238,7 +267,7 @@ public final class MarketStore: Sendable {
         case recorded(BinanceMarket)
     }
 
-    private static func seriesMarket(_ db: Database, symbol: String, interval: KlineInterval) throws -> SeriesMarket {
+    static func seriesMarket(_ db: Database, symbol: String, interval: KlineInterval) throws -> SeriesMarket {
         let row = try Row.fetchOne(
             db,
             sql: "SELECT market FROM kline_series WHERE symbol = ? AND interval = ?",
@@ -433,30 +462,32 @@ public final class MarketStore: Sendable {
                         """,
                     arguments: [symbol, interval.name, from, to]
                 )
-                while let row = try cursor.next() {
-                    func value(_ i: Int) -> Double { (row[i] as Double?) ?? .nan }
-                    out.append(
-                        Kline(
-                            openTime: row[0],
-                            open: row[1],
-                            high: row[2],
-                            low: row[3],
-                            close: row[4],
-                            volume: value(5),
-                            closeTime: row[6],
-                            quoteVolume: value(7),
-                            tradeCount: value(8),
-                            takerBuyBaseVolume: value(9),
-                            takerBuyQuoteVolume: value(10),
-                            ignore: value(11)
-                        )
-                    )
-                }
+                while let row = try cursor.next() { out.append(Self.kline(from: row)) }
                 return out
             }
         } catch {
             throw StoreError(path: path, message: "cannot read klines of \(symbol) \(interval): \(error)")
         }
+    }
+
+    /// A bar from a row of `open_time, open, high, low, close, volume, close_time, quote_volume,
+    /// trade_count, taker_buy_base, taker_buy_quote, ignore`; a NULL (missing) value reads as NaN.
+    static func kline(from row: Row) -> Kline {
+        func value(_ i: Int) -> Double { (row[i] as Double?) ?? .nan }
+        return Kline(
+            openTime: row[0],
+            open: row[1],
+            high: row[2],
+            low: row[3],
+            close: row[4],
+            volume: value(5),
+            closeTime: row[6],
+            quoteVolume: value(7),
+            tradeCount: value(8),
+            takerBuyBaseVolume: value(9),
+            takerBuyQuoteVolume: value(10),
+            ignore: value(11)
+        )
     }
 
     /// The open times of bars in `[from, to)` that the store lacks, as half-open ranges of open times.
