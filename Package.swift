@@ -97,6 +97,7 @@ let package = Package(
             dependencies: [
                 "ScalperCore", "Trading", "Features", "Model", "LinearAlgebra",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

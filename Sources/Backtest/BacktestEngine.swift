@@ -1,4 +1,5 @@
 import Features
+import Logging
 import Foundation
 import LinearAlgebra
 public import Model
@@ -155,15 +156,18 @@ public enum BacktestEngine {
         for (symbol, klines) in series {
             if let f = filters[symbol] ?? SymbolFilters.derived(from: klines) { core.setFilters(f, for: symbol) }
         }
+        let logger = Logger(label: "scalper.backtest")
         var trades: [TradeRecord] = []
         var curve: [BacktestEquityPoint] = []
         curve.reserveCapacity(series.map(\.klines.count).max() ?? 0)
         func collect(_ records: [TradingRecord]) {
             for record in records {
                 switch record {
-                case .trade(let t): trades.append(t)
+                case .trade(let t):
+                    trades.append(t)
+                    RecordLog.log(record, to: logger, verbose: false)
                 case .equity(let time, let equity): curve.append(BacktestEquityPoint(time: time, equity: equity))
-                default: break
+                default: RecordLog.log(record, to: logger, verbose: false)
                 }
             }
         }
