@@ -48,6 +48,37 @@ public struct ExchangeSettings: Sendable {
 /// recorded snapshot and diff events, and its diff events, book tickers and trades are sent as
 /// recorded, at their own times and with their own ids. Prices and quantities are strings, as
 /// Binance sends them.
+///
+/// ## Lock-step mode
+///
+/// On a ``LockStepClock`` (`scalper exchange --lock-step`) the clock moves only when the
+/// registered clients say so. The protocol, over any WebSocket connection (`/ws`, `/ws/<stream>`,
+/// `/stream?streams=…`), in the shape of SUBSCRIBE:
+///
+/// - `{"method":"LOCKSTEP.REGISTER","params":{"client":"<name>"},"id":1}` registers the client
+///   `<name>` (1…100 characters, no quotes or backslashes) on this connection. Reply
+///   `{"result":null,"id":1}`. Subscribe first (in the URL or by SUBSCRIBE): right after the reply
+///   the connection sends every subscribed stream's frames due up to now, then the mark
+///   `{"e":"lockStep","E":<T>}` with T = the sim time now (ms).
+/// - After each step of the clock the connection sends the frames due through the new time T,
+///   then the mark `{"e":"lockStep","E":<T>}`: everything due on this connection through T is
+///   above it.
+/// - `{"method":"LOCKSTEP.DONE","params":{"client":"<name>","through":<T>},"id":2}` says the
+///   client has acted on everything through T (ms, an integer). Reply `{"result":null,"id":2}`.
+///   The clock moves on (by ``LockStepClock/stepMs``) once every registered client is done
+///   through its time and every connection has written what is due.
+/// - A client whose connection closes is still waited for. It registers again under the same
+///   name on a new connection (subscribe, then LOCKSTEP.REGISTER): that connection first sends
+///   every subscribed stream's frames after the last T it was done through (some may repeat what
+///   the old connection sent before it closed), then the mark. One gone longer than
+///   ``LockStepClock/reconnectTimeout`` is dropped, with a warning in the log; registering again
+///   after that is a new client.
+/// - Errors come as `{"error":{"code":2,"msg":"…"},"id":N}`: a LOCKSTEP method on an exchange
+///   not in lock-step mode, a missing or bad `client` or `through`, DONE of a client not
+///   registered (or dropped).
+///
+/// REST `/api/v3/time` answers the lock-step time. A client that acts on REST as well registers on
+/// the WebSocket connection that carries the streams it acts on.
 public final class ExchangeServer: Sendable {
     /// The market replayed.
     public let market: ReplayMarket
@@ -112,10 +143,15 @@ public final class ExchangeServer: Sendable {
             let list = context.request.uri.queryParameters["streams"].map { $0.split(separator: "/").map(String.init) } ?? []
             try await self.serve(inbound: inbound, outbound: outbound, initial: list, combined: true, logger: logger)
         }
+        var services: [any Service] = []
+        if let lockStep = clock as? LockStepClock {
+            services.append(LockStepStepper(clock: lockStep, server: self, logger: logger))
+        }
         let app = Application(
             router: router,
             server: .http1WebSocketUpgrade(webSocketRouter: wsRouter),
             configuration: .init(address: .hostname("127.0.0.1", port: port)),
+            services: services,
             onServerRunning: { channel in await onStart(channel.localAddress?.port ?? 0) },
             logger: logger
         )
@@ -225,6 +261,8 @@ public final class ExchangeServer: Sendable {
         let opened = clock.now
         sentThrough.update { $0[connection] = opened }
         defer { sentThrough.update { $0[connection] = nil } }
+        let lockStep = clock as? LockStepClock
+        defer { lockStep?.disconnected(connection: connection, logger: logger) }
         let continuation = outbox.continuation
         let enqueue: @Sendable (Outgoing) -> Void = { item in
             pending.value.add(1, ordering: .relaxed)
@@ -236,8 +274,9 @@ public final class ExchangeServer: Sendable {
                     guard case .text(let text) = message else { continue }
                     subscriptions.state.withLock { subs in
                         let before = subs
-                        let reply = self.control(text, subscriptions: &subs)
-                        enqueue(.reply(reply, unsubscribed: before.subtracting(subs)))
+                        let outcome = self.control(text, subscriptions: &subs, connection: connection, logger: logger)
+                        enqueue(.reply(outcome.reply, unsubscribed: before.subtracting(subs)))
+                        if outcome.registered { enqueue(.lockStepCatchUp(resumingAfter: outcome.resumingAfter)) }
                     }
                 }
             }
@@ -279,6 +318,9 @@ public final class ExchangeServer: Sendable {
                 // Each stream carries on from where it was last sent up to, so nothing is sent twice;
                 // a new subscription starts at the tick before it was first due.
                 var sentUpTo: [String: Int64] = [:]
+                // The last tick whose frames are all out, and the last lock-step mark sent.
+                var lastSent = opened
+                var lastMarked = Int64.min
                 for await item in outbox.stream {
                     defer { pending.value.subtract(1, ordering: .relaxed) }
                     switch item {
@@ -301,7 +343,32 @@ public final class ExchangeServer: Sendable {
                         sentUpTo[stream] = to
                         for frame in frames { try await outbound.write(.text(frame)) }
                     case .sent(let time):
+                        lastSent = time
+                        if let lockStep, time > lastMarked, lockStep.isRegistered(connection: connection) {
+                            try await outbound.write(.text(Self.lockStepMark(time)))
+                            lastMarked = time
+                        }
                         sentThrough.update { $0[connection] = max($0[connection] ?? time, time) }
+                    case .lockStepCatchUp(let resumingAfter):
+                        // A client just registered: every subscribed stream is brought up to now
+                        // (from where a returning client was done, as its old connection may have
+                        // lost what followed), then the mark. The clock waits for this client, so
+                        // `now` stays put until it answers.
+                        let time = self.now
+                        let due = subscriptions.state.withLock { subs in
+                            subs.sorted().map { stream -> (String, Int64, Int64, [String]) in
+                                let sent = sentUpTo[stream] ?? lastSent
+                                let from = min(resumingAfter ?? sent, sent)
+                                let to = max(time, from)
+                                return (stream, from, to, self.frames(streams: [stream], from: from, to: to, combined: combined))
+                            }
+                        }
+                        for (stream, _, to, frames) in due {
+                            sentUpTo[stream] = to
+                            for frame in frames { try await outbound.write(.text(frame)) }
+                        }
+                        try await outbound.write(.text(Self.lockStepMark(time)))
+                        lastMarked = max(lastMarked, time)
                     }
                 }
             }
@@ -312,14 +379,30 @@ public final class ExchangeServer: Sendable {
         }
     }
 
-    /// Handles a SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS request against a connection's
-    /// subscriptions; returns the reply.
-    func control(_ text: String, subscriptions subs: inout Set<String>) -> String {
+    /// What a control request did: its reply, and whether it registered a lock-step client.
+    struct ControlOutcome {
+        var reply: String
+        /// Whether a LOCKSTEP.REGISTER succeeded.
+        var registered = false
+        /// For a client that came back, the time it was done through (see ``LockStepClock``).
+        var resumingAfter: Int64?
+    }
+
+    /// Handles a SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS or LOCKSTEP.REGISTER / LOCKSTEP.DONE
+    /// request of connection `connection` against its subscriptions.
+    func control(_ text: String, subscriptions subs: inout Set<String>, connection: UInt64, logger: Logger) -> ControlOutcome {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
             let method = object["method"] as? String
-        else { return #"{"error":{"code":2,"msg":"Invalid request"},"id":null}"# }
+        else { return ControlOutcome(reply: #"{"error":{"code":2,"msg":"Invalid request"},"id":null}"#) }
         let id = (object["id"] as? Int).map(String.init) ?? "null"
-        let params = (object["params"] as? [String] ?? []).map { $0.lowercased() }
+        if method.hasPrefix("LOCKSTEP.") {
+            return lockStepControl(method, params: object["params"], id: id, connection: connection, logger: logger)
+        }
+        return ControlOutcome(reply: subscriptionControl(method, params: object["params"], id: id, subscriptions: &subs))
+    }
+
+    private func subscriptionControl(_ method: String, params: Any?, id: String, subscriptions subs: inout Set<String>) -> String {
+        let params = (params as? [String] ?? []).map { $0.lowercased() }
         switch method {
         case "SUBSCRIBE":
             // Nothing is subscribed unless every stream asked for is valid and they all fit.
@@ -340,6 +423,40 @@ public final class ExchangeServer: Sendable {
             return #"{"error":{"code":2,"msg":"Unknown method \#(method)"},"id":\#(id)}"#
         }
     }
+
+    private func lockStepControl(_ method: String, params: Any?, id: String, connection: UInt64, logger: Logger) -> ControlOutcome {
+        func failure(_ message: String) -> ControlOutcome {
+            ControlOutcome(reply: #"{"error":{"code":2,"msg":"\#(message)"},"id":\#(id)}"#)
+        }
+        guard let lockStep = clock as? LockStepClock else {
+            return failure("\(method): the exchange is not in lock-step mode (scalper exchange --lock-step)")
+        }
+        let params = params as? [String: Any] ?? [:]
+        guard let client = params["client"] as? String, !client.isEmpty, client.utf8.count <= 100,
+            !client.contains(where: { $0 == "\"" || $0 == "\\" || $0.isNewline })
+        else {
+            return failure("\(method) needs params.client, a name of 1 to 100 characters without quotes or backslashes")
+        }
+        switch method {
+        case "LOCKSTEP.REGISTER":
+            let resumingAfter = lockStep.register(client, connection: connection, logger: logger)
+            return ControlOutcome(reply: #"{"result":null,"id":\#(id)}"#, registered: true, resumingAfter: resumingAfter)
+        case "LOCKSTEP.DONE":
+            guard let through = (params["through"] as? Int).map(Int64.init) else {
+                return failure("LOCKSTEP.DONE needs params.through, a sim time in whole ms")
+            }
+            guard lockStep.done(client, through: through) else {
+                return failure("LOCKSTEP.DONE: no lock-step client \(client) is registered (LOCKSTEP.REGISTER first; one gone longer than the timeout was dropped)")
+            }
+            return ControlOutcome(reply: #"{"result":null,"id":\#(id)}"#)
+        default:
+            return failure("Unknown method \(method)")
+        }
+    }
+
+    /// The frame that tells a lock-step client every frame due on its connection through sim
+    /// time `time` is above it.
+    static func lockStepMark(_ time: Int64) -> String { #"{"e":"lockStep","E":\#(time)}"# }
 
     private func isKnown(_ stream: String) -> Bool {
         if stream == "!miniticker@arr" { return true }
@@ -474,6 +591,27 @@ enum Outgoing: Sendable {
     case reply(String, unsubscribed: Set<String>)
     case due(stream: String, previousTick: Int64, upTo: Int64)
     case sent(through: Int64)
+    /// A lock-step client registered: bring every stream up to now, from `resumingAfter` at the
+    /// latest, then send the mark.
+    case lockStepCatchUp(resumingAfter: Int64?)
+}
+
+/// Steps a ``LockStepClock`` while the exchange runs: a service of the exchange's application.
+struct LockStepStepper: Service {
+    let clock: LockStepClock
+    let server: ExchangeServer
+    let logger: Logger
+
+    func run() async throws {
+        let (clock, server, logger) = (clock, server, logger)
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await clock.run(sent: { try await server.waitUntilSent(through: $0) }, logger: logger)
+            }
+        } catch is CancellationError {
+            // Shutting down.
+        }
+    }
 }
 
 /// Items queued for a connection and not yet written.

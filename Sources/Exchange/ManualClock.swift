@@ -3,8 +3,7 @@
 /// Each ``advance(to:)`` wakes every task waiting in ``tick(after:)`` for a time it passes, with
 /// the time advanced to, so the exchange's connections send exactly the frames due up to it, as
 /// slowly as the machine likes. Pair it with ``ExchangeServer/waitUntilSent(through:)`` to know
-/// when they have. This is also the mechanism of a lock-step exchange (issue #11): whoever
-/// gathers the clients' "done through T" calls `advance` once every registered client is done.
+/// when they have. ``LockStepClock`` is the same mechanism driven by the exchange's clients.
 public final class ManualClock: SimClock {
     private let gate: SimTimeGate<Int64>
 

@@ -30,14 +30,15 @@ func sampleMarket(pairs: Int? = nil) throws -> ReplayMarket {
 func withExchange<R: Sendable>(
     market: ReplayMarket,
     settings: ExchangeSettings = ExchangeSettings(),
-    clock: ManualClock,
+    clock: any SimClock,
+    logger: Logger = quietLogger,
     _ body: @Sendable (ExchangeServer, Int) async throws -> R
 ) async throws -> R {
     let server = ExchangeServer(market: market, settings: settings, clock: clock)
     let (ports, continuation) = AsyncStream<Int>.makeStream()
     return try await withThrowingTaskGroup(of: R?.self) { group in
         group.addTask {
-            try await server.run(port: 0, logger: quietLogger) { port in continuation.yield(port) }
+            try await server.run(port: 0, logger: logger) { port in continuation.yield(port) }
             return nil
         }
         var iterator = ports.makeAsyncIterator()
