@@ -93,6 +93,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Session",
+            dependencies: [
+                "ScalperCore", "Trading",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Backtest",
             dependencies: [
                 "ScalperCore", "Trading", "Features", "Model", "LinearAlgebra",
@@ -158,6 +167,11 @@ let package = Package(
         .testTarget(
             name: "TradingTests",
             dependencies: ["Trading", "ScalperCore", "ScalperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SessionTests",
+            dependencies: ["Session", "Trading", "ScalperCore", "ScalperTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
