@@ -43,36 +43,47 @@ public struct BacktestEquityPoint: Codable, Equatable, Sendable {
     public var equity: Double
 }
 
-/// Replays history through the same ``TradingEngine`` paper trading uses, on the simulated venue under the bar rule.
-///
-/// Features are causal, so predictions for every row are made in one batch up front; the replay
-/// then walks bar times in order across symbols. A signal at the close of bar t enters at the open
-/// of bar t+1; exits are checked inside bars (stop first when both levels are inside one bar).
-/// Rows still in a segment's warm-up make no predictions. Positions left at the end are closed
-/// at the last close (reason MANUAL).
 /// Bars and the model's predictions for them, ready to replay under any settings.
 public struct PreparedBacktest: Sendable {
-    /// Bars per symbol.
+    /// Bars per symbol that are replayed (from the window's start; the warm-up history before it is not).
     public var series: [(symbol: String, klines: [Kline])]
-    /// Predictions aligned to the bars (nil during warm-up).
+    /// Predictions aligned to the replayed bars (nil before the first tradable bar and in warm-up).
     public var predictions: [[Prediction?]]
     /// Seconds spent on features and predictions.
     public var timings: [String: Double]
+    /// Symbols whose first tradable bar moved past the window's start for lack of warm-up history,
+    /// in words (empty when every symbol had its full warm-up).
+    public var warmupNotes: [String] = []
 }
 
+/// Replays history through the same ``TradingEngine`` paper trading uses, on the simulated venue
+/// under the bar rule.
+///
+/// Warm-up on trading paths (as a session does it): the feature kernel starts `warmupBars` bars
+/// before the first bar that may trade; the history before the window's start is read for that and
+/// never traded. Where fewer bars precede the start, the first tradable bar moves forward by what
+/// is missing and ``PreparedBacktest/warmupNotes`` says so. Features are causal, so predictions for
+/// every row are made in one batch up front; the replay then walks the window minute by minute
+/// across symbols: a signal at a bar's close enters at the next bar's open, stops and targets rest
+/// and trigger inside bars (stop first when both lie in one), timeouts fill at the next open.
+/// Positions left at the end are sold at the last close (reason MANUAL).
 public enum BacktestEngine {
-    /// Runs a backtest of `predictor` over `series`.
+    /// Runs a backtest of `predictor` over `series` (warm-up history, then the window from `tradableFrom`).
     public static func run(
         series: [(symbol: String, klines: [Kline])],
         predictor: Predictor,
         settings: BacktestSettings,
-        interval: KlineInterval = .oneMinute
+        interval: KlineInterval = .oneMinute,
+        tradableFrom: Int64 = .min,
+        warmupBars: Int = 0
     ) throws -> BacktestResult {
         let prepared = try prepare(
             series: series,
             predictor: predictor,
             interval: interval,
-            minimumProbability: settings.signals.minProbability
+            minimumProbability: settings.signals.minProbability,
+            tradableFrom: tradableFrom,
+            warmupBars: warmupBars
         )
         return replay(prepared, settings: settings)
     }
@@ -83,11 +94,17 @@ public enum BacktestEngine {
     /// Rows whose calibrated probability is below `minimumProbability` cannot become signals, so
     /// they get no prediction (their confidence and move are never needed); a sweep passes the
     /// lowest `min_probability` it tries.
+    ///
+    /// `series` holds each symbol's warm-up history followed by the window, which starts at
+    /// `tradableFrom`; only bars from there on are replayed, and a bar predicts only when at least
+    /// `warmupBars` bars of its series precede it.
     public static func prepare(
         series: [(symbol: String, klines: [Kline])],
         predictor: Predictor,
         interval: KlineInterval = .oneMinute,
-        minimumProbability: Double = 0
+        minimumProbability: Double = 0,
+        tradableFrom: Int64 = .min,
+        warmupBars: Int = 0
     ) throws -> PreparedBacktest {
         let clock = ContinuousClock()
         var timings: [String: Double] = [:]
@@ -95,8 +112,14 @@ public enum BacktestEngine {
         let warmup = predictor.metadata.configuration.warmupBars
         // Per symbol: predictions aligned to bars (nil in warm-up).
         var predictions: [[Prediction?]] = []
+        var replayed: [(symbol: String, klines: [Kline])] = []
+        var notes: [String] = []
         var featureSeconds = 0.0
-        for (symbol, klines) in series {
+        for (symbol, given) in series {
+            // The kernel starts exactly `warmupBars` bars before the window (fewer where history is
+            // short), as a session's does, so both compute the very same features.
+            let givenStart = given.partitionPoint { $0.openTime < tradableFrom }
+            let klines = warmupBars > 0 ? Array(given[max(0, givenStart - warmupBars)...]) : given
             let featureStart = clock.now
             let table = try BatchFeatures.compute(klines, interval: interval)
             featureSeconds += Trainer.seconds(clock.now - featureStart)
@@ -104,12 +127,20 @@ public enum BacktestEngine {
                 table.features.converted(to: Float.self),
                 whereProbabilityAtLeast: minimumProbability
             )
-            var aligned = [Prediction?](repeating: nil, count: klines.count)
+            let windowStart = klines.partitionPoint { $0.openTime < tradableFrom }
+            let firstTradable = max(windowStart, warmupBars)
+            if firstTradable > windowStart, windowStart < klines.count {
+                let moved = firstTradable < klines.count ? "trading starts \(UTC.minuteString(klines[firstTradable].openTime))" : "it never trades"
+                notes.append(
+                    "\(symbol): \(windowStart) bars before \(UTC.minuteString(klines[windowStart].openTime)), \(warmupBars) wanted for warm-up; \(moved)"
+                )
+            }
+            var aligned = [Prediction?](repeating: nil, count: klines.count - windowStart)
             // The training rule (`FeatureTable.isPastWarmup`): the model never saw warm-up rows.
             let isPastWarmup = table.isPastWarmup(warmupBars: warmup)
-            for i in klines.indices {
+            for i in firstTradable..<max(klines.count, firstTradable) {
                 guard isPastWarmup[i], let r = results[i] else { continue }
-                aligned[i] = Prediction(
+                aligned[i - windowStart] = Prediction(
                     symbol: symbol,
                     time: klines[i].closeTime + 1,
                     price: klines[i].close,
@@ -119,10 +150,11 @@ public enum BacktestEngine {
                 )
             }
             predictions.append(aligned)
+            replayed.append((symbol, Array(klines[windowStart...])))
         }
         timings["features_s"] = featureSeconds
         timings["predict_s"] = Trainer.seconds(clock.now - start) - featureSeconds
-        return PreparedBacktest(series: series, predictions: predictions, timings: timings)
+        return PreparedBacktest(series: replayed, predictions: predictions, timings: timings, warmupNotes: notes)
     }
 
     /// Replays prepared bars and predictions through the ``TradingEngine`` with `settings`, on the

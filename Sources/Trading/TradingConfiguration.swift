@@ -81,3 +81,18 @@ public struct ExecutionConfiguration: Codable, Equatable, Sendable {
     /// The defaults.
     public init() {}
 }
+
+/// Settings of every trading path, backtest and session alike (the `trading:` section).
+public struct TradingPathConfiguration: Codable, Equatable, Sendable {
+    /// Bars the feature kernel sees before the first bar that may trade (LIVE-DESIGN §5): a backtest
+    /// reads them from the store before its window, a session fetches them over REST. With fewer,
+    /// the first tradable bar moves forward by what is missing.
+    public var warmupBars = 1_000
+
+    enum CodingKeys: String, CodingKey {
+        case warmupBars = "warmup_bars"
+    }
+
+    /// The defaults.
+    public init() {}
+}

@@ -1,3 +1,4 @@
+import Features
 import Foundation
 import Logging
 import MarketData
@@ -73,6 +74,7 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     var signals = SignalConfiguration()
     var risk = RiskConfiguration()
     var execution = ExecutionConfiguration()
+    var trading = TradingPathConfiguration()
     var backtest = Backtest()
     var logging = Logging()
 
@@ -151,6 +153,11 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             execution.trailingStopPct >= 0 && execution.trailingStopPct < 1,
             "execution.trailing_stop_pct",
             "must be in [0, 1) (0 = off)"
+        )
+        try check(
+            trading.warmupBars >= FeatureSpec.warmUpBars,
+            "trading.warmup_bars",
+            "must be ≥ \(FeatureSpec.warmUpBars) (the longest indicator's warm-up)"
         )
         try check(backtest.capital > 0, "backtest.capital", "must be > 0")
         try check(!backtest.runsDir.isEmpty, "backtest.runs_dir", "must not be empty")
@@ -259,7 +266,7 @@ enum ConfigurationLoader {
     }
 
     /// The sections in the order `config/default.yaml` lists them.
-    static let sectionOrder = ["store", "import", "download", "model", "signals", "risk", "execution", "backtest", "logging"]
+    static let sectionOrder = ["store", "import", "download", "model", "signals", "risk", "execution", "trading", "backtest", "logging"]
 
     // MARK: Trees
 

@@ -55,7 +55,8 @@ struct BacktestCommand: AsyncParsableCommand {
         guard !list.isEmpty else { throw ValidationError("--symbols is empty") }
         let storePath = global.storePath(settings)
         let store = try MarketStore(path: storePath)
-        let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
+        let warmupBars = settings.trading.warmupBars
+        let series = try loadTradingSeries(store, symbols: list, interval: interval, from: start, to: end, warmupBars: warmupBars)
         var backtest = BacktestSettings()
         backtest.capital = capital ?? settings.backtest.capital
         backtest.signals = settings.signals
@@ -64,7 +65,16 @@ struct BacktestCommand: AsyncParsableCommand {
         try predictor.setThreads(settings.model.effectiveThreads)
         let clock = ContinuousClock()
         let started = clock.now
-        let result = try BacktestEngine.run(series: series, predictor: predictor, settings: backtest, interval: interval)
+        let prepared = try BacktestEngine.prepare(
+            series: series,
+            predictor: predictor,
+            interval: interval,
+            minimumProbability: backtest.signals.minProbability,
+            tradableFrom: start,
+            warmupBars: warmupBars
+        )
+        for line in prepared.warmupNotes { note("warm-up: \(line)") }
+        let result = BacktestEngine.replay(prepared, settings: backtest)
         let seconds = Model.Trainer.seconds(clock.now - started)
         let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)
         let now = UTC.now()
@@ -131,5 +141,21 @@ enum BacktestJSON {
         ]
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// Each symbol's window `[from, to)` (refused when it has no bars, naming the symbol) preceded by up
+/// to `warmupBars` bars of stored history for the feature kernel (never traded).
+func loadTradingSeries(
+    _ store: MarketStore,
+    symbols: [String],
+    interval: KlineInterval,
+    from: Int64,
+    to: Int64,
+    warmupBars: Int
+) throws -> [(symbol: String, klines: [Kline])] {
+    try loadSeries(store, symbols: symbols, interval: interval, from: from, to: to).map { symbol, window in
+        let history = try store.klines(symbol: symbol, interval: interval, from: from - Int64(warmupBars) * interval.milliseconds, to: from)
+        return (symbol, Array(history.suffix(warmupBars)) + window)
     }
 }

@@ -53,7 +53,8 @@ struct SweepCommand: AsyncParsableCommand {
         guard let interval = KlineInterval(predictor.metadata.interval) else { throw fail("unknown interval") }
         let list = symbolList(window.symbols)
         let store = try MarketStore(path: global.storePath(settings))
-        let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
+        let warmupBars = settings.trading.warmupBars
+        let series = try loadTradingSeries(store, symbols: list, interval: interval, from: start, to: end, warmupBars: warmupBars)
         var base = BacktestSettings()
         base.capital = settings.backtest.capital
         base.signals = settings.signals
@@ -63,7 +64,15 @@ struct SweepCommand: AsyncParsableCommand {
         // The lowest min_probability any combination uses decides which rows need full predictions.
         let sweptProbabilities = parameters.first { $0.key == "signals.min_probability" }?.values ?? []
         let floor = ([base.signals.minProbability] + sweptProbabilities).min() ?? 0
-        let prepared = try BacktestEngine.prepare(series: series, predictor: predictor, interval: interval, minimumProbability: floor)
+        let prepared = try BacktestEngine.prepare(
+            series: series,
+            predictor: predictor,
+            interval: interval,
+            minimumProbability: floor,
+            tradableFrom: start,
+            warmupBars: warmupBars
+        )
+        for line in prepared.warmupNotes { note("warm-up: \(line)") }
         let clock = ContinuousClock()
         let started = clock.now
         let results = try Sweep.run(prepared, base: base, parameters: parameters)
