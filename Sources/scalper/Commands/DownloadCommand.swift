@@ -7,27 +7,29 @@ import ScalperCore
 struct DownloadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "download",
-        abstract: "Download klines (Binance Vision zips or REST /api/v3/klines) into the store, resuming.",
+        abstract: "Download klines (Binance Vision zips or REST /api/v3/klines), and with --exchange-info the symbols' filters, into the store.",
         discussion: """
             Only what the store lacks is fetched, so re-running after an interruption continues where it stopped. Vision zips are verified against their .CHECKSUM; REST pages respect X-MBX-USED-WEIGHT-1M and retry 429/418/5xx with backoff.
 
             The bars are stored for the market they come from: --market for Vision, spot for REST (/api/v3/klines is Binance's spot API). A symbol and interval the store holds for the other market is refused before anything is fetched.
+
+            --exchange-info also fetches <REST base>/api/v3/exchangeInfo (spot; the local exchange serves one too) and stores every listed symbol's tick, step and minimum notional as the exact text Binance sent; a symbol's filters are replaced only by a newer document (by its serverTime). The REST base is --base-url when the bars come over REST or no bars are asked for, else download.rest_base_url. It is a flag, not part of every REST download: Vision downloads need it as much (Vision serves no exchangeInfo), one request (weight 20) covers every symbol, and filters change rarely. With --exchange-info and no --from/--to, no bars are fetched, and --symbols only names the symbols whose filters to print. Symbols without stored filters get filters derived from their whole 1m series (see `scalper data list`).
             """
     )
 
     @OptionGroup var global: GlobalOptions
 
     @Option(help: "Comma-separated symbols, e.g. BTCUSDT,ETHUSDT.")
-    var symbols: String
+    var symbols: String?
 
     @Option(help: "Kline interval.")
     var interval: String = "1m"
 
     @Option(help: "First day or instant, UTC (YYYY-MM-DD[THH:MM]).")
-    var from: String
+    var from: String?
 
     @Option(help: "End, exclusive, UTC (YYYY-MM-DD[THH:MM]).")
-    var to: String
+    var to: String?
 
     @Option(help: "vision or rest (default: download.source of the config).")
     var source: String?
@@ -38,6 +40,13 @@ struct DownloadCommand: AsyncParsableCommand {
     @Option(help: "Market to fetch and store the bars for: spot or futures-um (default: download.market of the config). REST fetches spot only.")
     var market: String?
 
+    @Flag(help: "Also fetch <REST base>/api/v3/exchangeInfo and store every symbol's spot filters (tick, step, minimum notional).")
+    var exchangeInfo = false
+
+    /// Whether bars are asked for (--from and --to; with --exchange-info, --symbols alone only
+    /// names the symbols whose filters to print).
+    private var downloadsBars: Bool { !exchangeInfo || from != nil || to != nil }
+
     func validate() throws {
         if KlineInterval(interval) == nil { throw ValidationError("unknown interval '\(interval)'") }
         if let source, !["vision", "rest"].contains(source) { throw ValidationError("--source must be vision or rest") }
@@ -45,6 +54,10 @@ struct DownloadCommand: AsyncParsableCommand {
             throw ValidationError("--market must be spot or futures-um")
         }
         if let baseURL, URL(string: baseURL)?.scheme == nil { throw ValidationError("--base-url '\(baseURL)' is not a URL") }
+        guard downloadsBars else { return }
+        guard symbols != nil, let from, let to else {
+            throw ValidationError("give --symbols, --from and --to (or --exchange-info alone to fetch filters only)")
+        }
         _ = try parseWindow(from: from, to: to)
     }
 
@@ -53,14 +66,13 @@ struct DownloadCommand: AsyncParsableCommand {
         let settings = configuration.download
         // Validated above.
         let interval = KlineInterval(interval)!
-        let (start, end) = try parseWindow(from: from, to: to)
-        let list = symbols.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
+        let list = (symbols ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).uppercased() }
             .filter { !$0.isEmpty }
-        if list.isEmpty { throw ValidationError("--symbols is empty") }
+        if downloadsBars && list.isEmpty { throw ValidationError("--symbols is empty") }
         let source = self.source ?? settings.source
         // download.market is checked when the configuration loads, --market in validate().
         let market = BinanceMarket(rawValue: self.market ?? settings.market)!
-        if source == "rest" && market != RESTKlineDownloader.market {
+        if downloadsBars && source == "rest" && market != RESTKlineDownloader.market {
             throw fail(
                 "--source rest fetches \(RESTKlineDownloader.market) klines (/api/v3/klines), not \(market); use --source vision for \(market), or --market \(RESTKlineDownloader.market)"
             )
@@ -80,6 +92,33 @@ struct DownloadCommand: AsyncParsableCommand {
             futureToleranceMilliseconds: Int64(configuration.import.futureToleranceSeconds * 1000)
         )
         var failed = false
+        if exchangeInfo {
+            // Validated in validate() or by the configuration.
+            let base = URL(string: (source == "rest" || !downloadsBars ? baseURL : nil) ?? settings.restBaseURL)!
+            do {
+                let r = try await ExchangeInfoDownloader(store: store, client: client, baseURL: base).download()
+                print(
+                    "exchangeInfo \(r.source) of \(UTC.isoString(r.serverTime)): filters of \(counted(r.symbols.count, "\(r.market) symbol")), \(exchangeInfoOutcome(r.stored))"
+                )
+                if !r.skipped.isEmpty { print("  skipped \(r.skipped.count): \(r.skipped.prefix(5).map(\.description).joined(separator: "; "))") }
+                let listed = Set(r.symbols)
+                for symbol in list {
+                    guard listed.contains(symbol) else {
+                        print("  \(symbol) is not in exchangeInfo")
+                        continue
+                    }
+                    print("  \(symbol): \(try store.sourcedSymbolFilters(symbol: symbol, market: r.market))")
+                }
+            } catch {
+                failed = true
+                note("error: \(error)")
+            }
+        }
+        guard downloadsBars, let from, let to else {
+            if failed { throw ExitCode.failure }
+            return
+        }
+        let (start, end) = try parseWindow(from: from, to: to)
         for symbol in list {
             do {
                 let report: DownloadReport
