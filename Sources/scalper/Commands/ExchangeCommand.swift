@@ -12,6 +12,8 @@ struct ExchangeCommand: AsyncParsableCommand {
         abstract: "Run a local Binance-compatible exchange (REST + WebSocket) replaying the store on 127.0.0.1.",
         discussion: """
             REST: /api/v3/ping, time, exchangeInfo, ticker/24hr, klines, depth. WebSocket: /ws/<stream>, /stream?streams=a/b, SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS; streams <s>@miniTicker, !miniTicker@arr, <s>@kline_1m, <s>@bookTicker, <s>@depth20@100ms, <s>@depth@100ms, <s>@trade. Order books, book tickers and trades are replayed from recordings in the store where they cover the sim time (scalper data import <recording.gz>), otherwise modelled from the bars. The clock starts a day into the data (or at --from) and runs --speed times real time. By default every series with more than a day of 1m bars is served; name others with --symbols.
+
+            --lock-step: the clock moves only when every registered client is done. A client registers over its WebSocket connection with {"method":"LOCKSTEP.REGISTER","params":{"client":"<name>"},"id":1}; after each step the connection sends the frames due, then {"e":"lockStep","E":<sim ms>}; the client answers {"method":"LOCKSTEP.DONE","params":{"client":"<name>","through":<sim ms>},"id":2} once it has acted on them. A client that disconnects is waited for until it registers again under its name (it is then sent what it missed) or for --lock-step-timeout seconds. With no client registered the clock stands.
             """
     )
 
@@ -41,10 +43,21 @@ struct ExchangeCommand: AsyncParsableCommand {
     @Option(help: "Seed of the within-bar paths and the book model.")
     var seed: UInt64 = 42
 
+    @Flag(help: "Lock-step: the clock moves a step only once every registered client said it is done (--speed then only converts --forced-disconnect to sim seconds).")
+    var lockStep = false
+
+    @Option(help: "Lock-step: sim seconds per step.")
+    var lockStepStep = 1.0
+
+    @Option(help: "Lock-step: seconds a disconnected client is waited for before it is dropped.")
+    var lockStepTimeout = 60.0
+
     func validate() throws {
         guard (1...1_000).contains(speed) else { throw ValidationError("--speed must be between 1 and 1000") }
         if let pairs, !(1...2_000).contains(pairs) { throw ValidationError("--pairs must be between 1 and 2000") }
         if let from, UTC.parse(from) == nil { throw ValidationError("--from is not YYYY-MM-DD[THH:MM[:SS]]") }
+        guard lockStepStep >= 0.001, lockStepStep <= 86_400 else { throw ValidationError("--lock-step-step must be between 0.001 and 86400 sim seconds") }
+        guard lockStepTimeout > 0, lockStepTimeout.isFinite else { throw ValidationError("--lock-step-timeout must be a positive number of seconds") }
     }
 
     func run() async throws {
@@ -70,7 +83,17 @@ struct ExchangeCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        let server = ExchangeServer(market: market, settings: exchangeSettings)
+        let server: ExchangeServer
+        if lockStep {
+            let clock = LockStepClock(
+                start: exchangeSettings.startTime ?? ExchangeServer.defaultStart(of: market),
+                stepMs: Int64((lockStepStep * 1_000).rounded()),
+                reconnectTimeout: .milliseconds(Int64((lockStepTimeout * 1_000).rounded()))
+            )
+            server = ExchangeServer(market: market, settings: exchangeSettings, clock: clock)
+        } else {
+            server = ExchangeServer(market: market, settings: exchangeSettings)
+        }
         var logger = Logger(label: "scalper.exchange")
         logger.logLevel = .warning
         do {
@@ -81,9 +104,14 @@ struct ExchangeCommand: AsyncParsableCommand {
     }
 
     private func serve(_ server: ExchangeServer, market: ReplayMarket, logger: Logger) async throws {
-        let speed = self.speed
+        let pace: String
+        if let clock = server.clock as? LockStepClock {
+            pace = "lock-step (clients: LOCKSTEP.REGISTER / LOCKSTEP.DONE; step \(Double(clock.stepMs) / 1_000) s, reconnect timeout \(lockStepTimeout) s; waiting for a client)"
+        } else {
+            pace = "speed \(speed)×"
+        }
         try await server.run(port: port, logger: logger) { bound in
-            var line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, speed \(speed)×, sim time \(UTC.minuteString(server.now))\n"
+            var line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, \(pace), sim time \(UTC.minuteString(server.now))\n"
             for (symbol, book) in market.recorded.sorted(by: { $0.key < $1.key }) {
                 if let span = book.bookSpan {
                     line += "  \(symbol): recorded order book \(UTC.isoString(span.lowerBound)) … \(UTC.isoString(span.upperBound)); seeded model outside it\n"
