@@ -54,6 +54,10 @@ public struct PreparedBacktest: Sendable {
     /// Symbols whose first tradable bar moved past the window's start for lack of warm-up history,
     /// in words (empty when every symbol had its full warm-up).
     public var warmupNotes: [String] = []
+    /// Each symbol's filters (the store's lookup: exchangeInfo, else the derivation over its whole
+    /// stored series, as the local exchange serves them); a symbol missing here derives them from
+    /// the bars replayed.
+    public var filters: [String: SymbolFilters] = [:]
 }
 
 /// Replays history through the same ``TradingEngine`` paper trading uses, on the simulated venue
@@ -186,7 +190,9 @@ public enum BacktestEngine {
             venue: SimulatedVenue(model: FillModel(settings.execution), rule: .bar, quoteBalance: settings.capital)
         )
         for (symbol, klines) in series {
-            if let f = filters[symbol] ?? SymbolFilters.derived(from: klines) { core.setFilters(f, for: symbol) }
+            if let f = filters[symbol] ?? prepared.filters[symbol] ?? SymbolFilters.derived(from: klines) {
+                core.setFilters(f, for: symbol)
+            }
         }
         let logger = Logger(label: "scalper.backtest")
         var trades: [TradeRecord] = []

@@ -20,15 +20,20 @@ public struct StreamingFeatures: Sendable {
     /// Open time of the last bar accepted.
     public var lastOpenTime: Int64? { kernel.lastOpenTime }
 
+    /// Bars accepted since the indicators last (re)started, the last one included: the streaming
+    /// form of ``FeatureTable/isPastWarmup(warmupBars:)`` is `barsSinceRestart > warmupBars`.
+    public private(set) var barsSinceRestart = 0
+
     /// Advances by one closed bar and returns its 42 features (NaN during warm-up).
     ///
     /// - Throws: ``FeatureError`` for a NaN, infinite or non-positive price, a negative or NaN
     ///   volume, or a bar that does not come after the previous one; the state is unchanged then.
     public mutating func update(_ bar: Kline, book: BookFeatures? = nil) throws(FeatureError) -> [Double] {
-        try buffer.withUnsafeMutableBufferPointer { (out) throws(FeatureError) in
+        let restarted = try buffer.withUnsafeMutableBufferPointer { (out) throws(FeatureError) in
             // Non-nil: the buffer always holds 42 elements.
-            _ = try kernel.update(bar, book: book, into: out.baseAddress!)
+            try kernel.update(bar, book: book, into: out.baseAddress!)
         }
+        barsSinceRestart = restarted || barsSinceRestart == 0 ? 1 : barsSinceRestart + 1
         return buffer
     }
 }

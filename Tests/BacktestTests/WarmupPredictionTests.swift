@@ -8,7 +8,7 @@ import Trading
 import XGBoost
 
 /// A deterministic random walk of 1-minute bars (0.15 % moves), valid in every column.
-private func randomWalk(count: Int, start: Int64, seed: UInt64) -> [Kline] {
+func randomWalk(count: Int, start: Int64, seed: UInt64) -> [Kline] {
     var state = seed
     func uniform() -> Double {
         // SplitMix64 step: the same bars every run.
@@ -35,7 +35,7 @@ private func randomWalk(count: Int, start: Int64, seed: UInt64) -> [Kline] {
 }
 
 /// A small model trained on a random walk, saved and loaded as a bundle.
-private func trainedPredictor(start: Int64) throws -> (Predictor, ModelConfiguration, URL) {
+func trainedPredictor(start: Int64) throws -> (Predictor, ModelConfiguration, URL) {
     var configuration = ModelConfiguration()
     configuration.maxRounds = 5
     configuration.earlyStoppingRounds = 5

@@ -65,7 +65,7 @@ struct BacktestCommand: AsyncParsableCommand {
         try predictor.setThreads(settings.model.effectiveThreads)
         let clock = ContinuousClock()
         let started = clock.now
-        let prepared = try BacktestEngine.prepare(
+        var prepared = try BacktestEngine.prepare(
             series: series,
             predictor: predictor,
             interval: interval,
@@ -74,6 +74,7 @@ struct BacktestCommand: AsyncParsableCommand {
             warmupBars: warmupBars
         )
         for line in prepared.warmupNotes { note("warm-up: \(line)") }
+        for symbol in list { prepared.filters[symbol] = try store.symbolFilters(symbol: symbol) }
         let result = BacktestEngine.replay(prepared, settings: backtest)
         let seconds = Model.Trainer.seconds(clock.now - started)
         let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)

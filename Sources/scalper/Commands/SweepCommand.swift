@@ -64,7 +64,7 @@ struct SweepCommand: AsyncParsableCommand {
         // The lowest min_probability any combination uses decides which rows need full predictions.
         let sweptProbabilities = parameters.first { $0.key == "signals.min_probability" }?.values ?? []
         let floor = ([base.signals.minProbability] + sweptProbabilities).min() ?? 0
-        let prepared = try BacktestEngine.prepare(
+        var prepared = try BacktestEngine.prepare(
             series: series,
             predictor: predictor,
             interval: interval,
@@ -73,6 +73,7 @@ struct SweepCommand: AsyncParsableCommand {
             warmupBars: warmupBars
         )
         for line in prepared.warmupNotes { note("warm-up: \(line)") }
+        for symbol in list { prepared.filters[symbol] = try store.symbolFilters(symbol: symbol) }
         let clock = ContinuousClock()
         let started = clock.now
         let results = try Sweep.run(prepared, base: base, parameters: parameters)
