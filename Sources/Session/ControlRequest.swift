@@ -27,6 +27,21 @@ public struct ControlRequest: Equatable, Sendable {
     /// commit with ``SessionStore/markApplied(_:)``, or still pending).
     public var appliedSequence: Int64?
 
+    /// Creates one.
+    public init(
+        id: ControlRequestID,
+        control: UserControl,
+        requestedAt: Int64,
+        appliedAt: Int64? = nil,
+        appliedSequence: Int64? = nil
+    ) {
+        self.id = id
+        self.control = control
+        self.requestedAt = requestedAt
+        self.appliedAt = appliedAt
+        self.appliedSequence = appliedSequence
+    }
+
     /// Whether the session has not applied it yet.
     public var isPending: Bool { appliedAt == nil }
 }

@@ -24,7 +24,8 @@ public enum SessionEvent: Codable, Equatable, Sendable {
     /// The event's time (ms): event time for market and venue events, the closing minute's close.
     public var time: Int64 {
         switch self {
-        case .started(let time), .trade(_, _, let time), .timer(let time), .control(_, let time, _), .finished(let time):
+        case .started(let time), .trade(_, _, let time), .timer(let time), .control(_, let time, _),
+            .finished(let time):
             time
         case .minuteClosed(let minute): minute.closeTime
         case .orderUpdated(let update): update.time

@@ -22,7 +22,11 @@ extension SessionStore {
     ///
     /// Nothing is stored when anything is refused.
     @discardableResult
-    public func commit<State: SessionState>(event: SessionEvent, newState: State, commands: [TradingCommand]) throws(SessionStoreError) -> CommitResult {
+    public func commit<State: SessionState>(
+        event: SessionEvent,
+        newState: State,
+        commands: [TradingCommand]
+    ) throws(SessionStoreError) -> CommitResult {
         let time = now()
         let what = "commit the \(event.kind) event at \(event.time)"
         let stateJSON: String
@@ -95,23 +99,47 @@ extension SessionStore {
     /// an order in any other status (it may be at the venue already: look it up instead) and for
     /// a leg of a list (lists are sent whole: ``markSending(listClientOrderID:)``).
     public func markSending(clientOrderID: String) throws(SessionStoreError) {
-        try transition(order: clientOrderID, from: .intended, to: .sending, reason: nil, doing: "send order \(clientOrderID)")
+        try transition(
+            order: clientOrderID,
+            from: .intended,
+            to: .sending,
+            reason: nil,
+            doing: "send order \(clientOrderID)"
+        )
     }
 
     /// `intended → sending` for both legs of a list, just before the list is sent.
     public func markSending(listClientOrderID: String) throws(SessionStoreError) {
-        try transition(list: listClientOrderID, from: .intended, to: .sending, reason: nil, doing: "send list \(listClientOrderID)")
+        try transition(
+            list: listClientOrderID,
+            from: .intended,
+            to: .sending,
+            reason: nil,
+            doing: "send list \(listClientOrderID)"
+        )
     }
 
     /// `sending → unknown`: the order was sent and no answer came (a timeout, a dropped connection).
     /// It must be looked up at the venue, never sent again blindly.
     public func markUnknown(clientOrderID: String, reason: String) throws(SessionStoreError) {
-        try transition(order: clientOrderID, from: .sending, to: .unknown, reason: reason, doing: "mark order \(clientOrderID) unknown")
+        try transition(
+            order: clientOrderID,
+            from: .sending,
+            to: .unknown,
+            reason: reason,
+            doing: "mark order \(clientOrderID) unknown"
+        )
     }
 
     /// `sending → unknown` for both legs of a list.
     public func markUnknown(listClientOrderID: String, reason: String) throws(SessionStoreError) {
-        try transition(list: listClientOrderID, from: .sending, to: .unknown, reason: reason, doing: "mark list \(listClientOrderID) unknown")
+        try transition(
+            list: listClientOrderID,
+            from: .sending,
+            to: .unknown,
+            reason: reason,
+            doing: "mark list \(listClientOrderID) unknown"
+        )
     }
 
     // MARK: Venue answers
@@ -136,7 +164,11 @@ extension SessionStore {
     /// Whether a fill with this venue trade id is stored for `symbol`.
     public func hasFill(symbol: String, tradeID: Int64) throws(SessionStoreError) -> Bool {
         try read("look up fill \(tradeID) of \(symbol)") { db in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ?", arguments: [symbol, tradeID]) ?? false
+            try Bool.fetchOne(
+                db,
+                sql: "SELECT 1 FROM fills WHERE symbol = ? AND trade_id = ?",
+                arguments: [symbol, tradeID]
+            ) ?? false
         }
     }
 
@@ -164,14 +196,19 @@ extension SessionStore {
 
     private func insert(_ order: OrderRow, sequence: Int64, time: Int64, in db: Database) throws {
         let o = order.request
-        if let existing = try Row.fetchOne(db, sql: "SELECT status, request FROM orders WHERE client_order_id = ?", arguments: [o.clientOrderID]) {
+        if let existing = try Row.fetchOne(
+            db,
+            sql: "SELECT status, request FROM orders WHERE client_order_id = ?",
+            arguments: [o.clientOrderID]
+        ) {
             let status: String = existing["status"]
             let request: String = existing["request"]
             // The same intent committed again (a shell retrying a commit) is no new order.
             if status == OrderStatus.intended.rawValue, request == order.json { return }
             throw SessionStoreError(
                 path: path,
-                message: "client order id \(o.clientOrderID) is stored already (\(status)): a venue takes a reused id as a new order once the first is final"
+                message:
+                    "client order id \(o.clientOrderID) is stored already (\(status)): a venue takes a reused id as a new order once the first is final"
             )
         }
         try db.execute(
@@ -182,23 +219,40 @@ extension SessionStore {
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
-                o.clientOrderID, order.list, o.leg.rawValue, o.symbol, o.side.rawValue, o.type.rawValue, o.timeInForce?.rawValue,
+                o.clientOrderID, order.list, o.leg.rawValue, o.symbol, o.side.rawValue, o.type.rawValue,
+                o.timeInForce?.rawValue,
                 order.quantity, order.price, order.stopPrice, o.decisionTime, OrderStatus.intended.rawValue, order.json,
                 sequence, time, time,
             ]
         )
     }
 
-    private func insertCancel(target: String, isList: Bool, symbol: String, sequence: Int64, time: Int64, in db: Database) throws {
+    private func insertCancel(
+        target: String,
+        isList: Bool,
+        symbol: String,
+        sequence: Int64,
+        time: Int64,
+        in db: Database
+    ) throws {
         let column = isList ? "list_client_order_id" : "client_order_id"
-        let statuses = try String.fetchAll(db, sql: "SELECT status FROM orders WHERE \(column) = ?", arguments: [target])
+        let statuses = try String.fetchAll(
+            db,
+            sql: "SELECT status FROM orders WHERE \(column) = ?",
+            arguments: [target]
+        )
         guard !statuses.isEmpty else {
-            throw SessionStoreError(path: path, message: "cancel of \(isList ? "list" : "order") \(target): no such \(isList ? "list" : "order") in the store")
+            throw SessionStoreError(
+                path: path,
+                message:
+                    "cancel of \(isList ? "list" : "order") \(target): no such \(isList ? "list" : "order") in the store"
+            )
         }
         // A target already final needs no cancel: stored as answered, for the record.
         let final = statuses.allSatisfy { OrderStatus(rawValue: $0)?.isFinal == true }
         try db.execute(
-            sql: "INSERT INTO cancels (target, is_list, symbol, sequence, requested_at, answered_at) VALUES (?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO cancels (target, is_list, symbol, sequence, requested_at, answered_at) VALUES (?, ?, ?, ?, ?, ?)",
             arguments: [target, isList, symbol, sequence, time, final ? time : nil]
         )
     }
@@ -224,7 +278,8 @@ extension SessionStore {
             (kind, time, reason) = ("anomaly", t, message)
         }
         try db.execute(
-            sql: "INSERT INTO records (sequence, kind, time, symbol, reason, value, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            sql:
+                "INSERT INTO records (sequence, kind, time, symbol, reason, value, record) VALUES (?, ?, ?, ?, ?, ?, ?)",
             arguments: [sequence, kind, time, symbol, reason, value, try Self.encode(record)]
         )
     }
@@ -251,18 +306,34 @@ extension SessionStore {
                     ON CONFLICT (symbol, trade_id) DO NOTHING
                     """,
                 arguments: [
-                    u.symbol, fill.tradeID, u.clientOrderID, DecimalText.exact(fill.price), DecimalText.exact(fill.quantity),
+                    u.symbol, fill.tradeID, u.clientOrderID, DecimalText.exact(fill.price),
+                    DecimalText.exact(fill.quantity),
                     DecimalText.exact(fill.commission), fill.commissionAsset.rawValue, fill.time, time,
                 ]
             )
             duplicate = db.changesCount == 0
         }
-        guard let row = try Row.fetchOne(db, sql: "SELECT status FROM orders WHERE client_order_id = ?", arguments: [u.clientOrderID]) else {
-            return UpdateOutcome(isKnownOrder: false, previousStatus: nil, status: nil, isDuplicateFill: duplicate, isStaleStatus: false)
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: "SELECT status FROM orders WHERE client_order_id = ?",
+                arguments: [u.clientOrderID]
+            )
+        else {
+            return UpdateOutcome(
+                isKnownOrder: false,
+                previousStatus: nil,
+                status: nil,
+                isDuplicateFill: duplicate,
+                isStaleStatus: false
+            )
         }
         let text: String = row["status"]
         guard let previous = OrderStatus(rawValue: text) else {
-            throw SessionStoreError(path: path, message: "order \(u.clientOrderID) has status \(text), which this version does not know")
+            throw SessionStoreError(
+                path: path,
+                message: "order \(u.clientOrderID) has status \(text), which this version does not know"
+            )
         }
         let moves = !previous.isFinal && Self.rank(u.status) >= Self.rank(previous)
         if moves {
@@ -296,9 +367,18 @@ extension SessionStore {
             sql: "UPDATE cancels SET answered_at = ? WHERE answered_at IS NULL AND is_list = 0 AND target = ?",
             arguments: [time, clientOrderID]
         )
-        guard let list = try String.fetchOne(db, sql: "SELECT list_client_order_id FROM orders WHERE client_order_id = ?", arguments: [clientOrderID])
+        guard
+            let list = try String.fetchOne(
+                db,
+                sql: "SELECT list_client_order_id FROM orders WHERE client_order_id = ?",
+                arguments: [clientOrderID]
+            )
         else { return }
-        let statuses = try String.fetchAll(db, sql: "SELECT status FROM orders WHERE list_client_order_id = ?", arguments: [list])
+        let statuses = try String.fetchAll(
+            db,
+            sql: "SELECT status FROM orders WHERE list_client_order_id = ?",
+            arguments: [list]
+        )
         guard statuses.allSatisfy({ OrderStatus(rawValue: $0)?.isFinal == true }) else { return }
         try db.execute(
             sql: "UPDATE cancels SET answered_at = ? WHERE answered_at IS NULL AND is_list = 1 AND target = ?",
@@ -306,31 +386,62 @@ extension SessionStore {
         )
     }
 
-    private func transition(order id: String, from: OrderStatus, to: OrderStatus, reason: String?, doing: String) throws(SessionStoreError) {
+    private func transition(
+        order id: String,
+        from: OrderStatus,
+        to: OrderStatus,
+        reason: String?,
+        doing: String
+    ) throws(SessionStoreError) {
         let time = now()
         try write(doing) { db in
-            guard let row = try Row.fetchOne(db, sql: "SELECT status, list_client_order_id FROM orders WHERE client_order_id = ?", arguments: [id]) else {
+            guard
+                let row = try Row.fetchOne(
+                    db,
+                    sql: "SELECT status, list_client_order_id FROM orders WHERE client_order_id = ?",
+                    arguments: [id]
+                )
+            else {
                 throw SessionStoreError(path: path, message: "\(doing): no such order in the store")
             }
             if let list: String = row["list_client_order_id"] {
-                throw SessionStoreError(path: path, message: "\(doing): it is a leg of list \(list); lists are sent and looked up whole")
+                throw SessionStoreError(
+                    path: path,
+                    message: "\(doing): it is a leg of list \(list); lists are sent and looked up whole"
+                )
             }
             try check(status: row["status"], of: id, from: from, to: to, doing: doing)
             try db.execute(
-                sql: "UPDATE orders SET status = ?, last_reason = COALESCE(?, last_reason), updated_at = ? WHERE client_order_id = ?",
+                sql:
+                    "UPDATE orders SET status = ?, last_reason = COALESCE(?, last_reason), updated_at = ? WHERE client_order_id = ?",
                 arguments: [to.rawValue, reason, time, id]
             )
         }
     }
 
-    private func transition(list id: String, from: OrderStatus, to: OrderStatus, reason: String?, doing: String) throws(SessionStoreError) {
+    private func transition(
+        list id: String,
+        from: OrderStatus,
+        to: OrderStatus,
+        reason: String?,
+        doing: String
+    ) throws(SessionStoreError) {
         let time = now()
         try write(doing) { db in
-            let rows = try Row.fetchAll(db, sql: "SELECT client_order_id, status FROM orders WHERE list_client_order_id = ?", arguments: [id])
-            guard !rows.isEmpty else { throw SessionStoreError(path: path, message: "\(doing): no such list in the store") }
-            for row in rows { try check(status: row["status"], of: row["client_order_id"], from: from, to: to, doing: doing) }
+            let rows = try Row.fetchAll(
+                db,
+                sql: "SELECT client_order_id, status FROM orders WHERE list_client_order_id = ?",
+                arguments: [id]
+            )
+            guard !rows.isEmpty else {
+                throw SessionStoreError(path: path, message: "\(doing): no such list in the store")
+            }
+            for row in rows {
+                try check(status: row["status"], of: row["client_order_id"], from: from, to: to, doing: doing)
+            }
             try db.execute(
-                sql: "UPDATE orders SET status = ?, last_reason = COALESCE(?, last_reason), updated_at = ? WHERE list_client_order_id = ?",
+                sql:
+                    "UPDATE orders SET status = ?, last_reason = COALESCE(?, last_reason), updated_at = ? WHERE list_client_order_id = ?",
                 arguments: [to.rawValue, reason, time, id]
             )
         }
@@ -338,13 +449,20 @@ extension SessionStore {
 
     private func check(status: String, of id: String, from: OrderStatus, to: OrderStatus, doing: String) throws {
         guard status == from.rawValue else {
-            let advice = from == .intended ? ": it may be at the venue already; look it up by client order id instead of sending it" : ""
-            throw SessionStoreError(path: path, message: "\(doing): order \(id) is \(status), not \(from.rawValue)\(advice)")
+            let advice =
+                from == .intended
+                ? ": it may be at the venue already; look it up by client order id instead of sending it" : ""
+            throw SessionStoreError(
+                path: path,
+                message: "\(doing): order \(id) is \(status), not \(from.rawValue)\(advice)"
+            )
         }
     }
 
     private func log(_ update: OrderUpdate, _ outcome: UpdateOutcome) {
-        let metadata: Logger.Metadata = ["order": "\(update.clientOrderID)", "symbol": "\(update.symbol)", "status": "\(update.status.rawValue)"]
+        let metadata: Logger.Metadata = [
+            "order": "\(update.clientOrderID)", "symbol": "\(update.symbol)", "status": "\(update.status.rawValue)",
+        ]
         if outcome.isDuplicateFill, let fill = update.fill {
             logger.warning("fill \(fill.tradeID) stored already; not stored again", metadata: metadata)
         }
@@ -352,7 +470,10 @@ extension SessionStore {
             logger.warning("update would move the order back from \(status.rawValue); kept", metadata: metadata)
         }
         if !outcome.isKnownOrder {
-            logger.warning("update for an order this session did not store\(update.fill == nil ? "" : "; its fill is stored")", metadata: metadata)
+            logger.warning(
+                "update for an order this session did not store\(update.fill == nil ? "" : "; its fill is stored")",
+                metadata: metadata
+            )
         }
     }
 }

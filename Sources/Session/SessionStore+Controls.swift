@@ -8,8 +8,15 @@ extension SessionStore {
     public func requestControl(_ control: UserControl) throws(SessionStoreError) -> ControlRequest {
         let time = now()
         return try write("request \(control.rawValue)") { db in
-            try db.execute(sql: "INSERT INTO controls (control, requested_at) VALUES (?, ?)", arguments: [control.rawValue, time])
-            return ControlRequest(id: ControlRequestID(rawValue: db.lastInsertedRowID), control: control, requestedAt: time)
+            try db.execute(
+                sql: "INSERT INTO controls (control, requested_at) VALUES (?, ?)",
+                arguments: [control.rawValue, time]
+            )
+            return ControlRequest(
+                id: ControlRequestID(rawValue: db.lastInsertedRowID),
+                control: control,
+                requestedAt: time
+            )
         }
     }
 
@@ -37,7 +44,11 @@ extension SessionStore {
             arguments: [time, sequence, id.rawValue]
         )
         guard db.changesCount == 1 else {
-            let applied = try Int64.fetchOne(db, sql: "SELECT applied_at FROM controls WHERE id = ?", arguments: [id.rawValue])
+            let applied = try Int64.fetchOne(
+                db,
+                sql: "SELECT applied_at FROM controls WHERE id = ?",
+                arguments: [id.rawValue]
+            )
             let why = applied.map { "it was applied at \($0) already" } ?? "no such request"
             throw SessionStoreError(path: path, message: "mark control \(id) applied: \(why)")
         }
@@ -51,7 +62,9 @@ extension SessionStore {
         return try rows.map { row in
             let text: String = row["control"]
             guard let control = UserControl(rawValue: text) else {
-                throw DatabaseError(message: "control \(row["id"] as Int64) is \(text), which this version does not know")
+                throw DatabaseError(
+                    message: "control \(row["id"] as Int64) is \(text), which this version does not know"
+                )
             }
             return ControlRequest(
                 id: ControlRequestID(rawValue: row["id"]),

@@ -14,7 +14,10 @@ extension SessionStore {
             if let row = try Row.fetchOne(db, sql: "SELECT * FROM engine_state WHERE id = 1") {
                 let kind: String = row["kind"]
                 guard kind == State.stateKind else {
-                    throw SessionStoreError(path: path, message: "recover: the store holds a \(kind) state, not a \(State.stateKind)")
+                    throw SessionStoreError(
+                        path: path,
+                        message: "recover: the store holds a \(kind) state, not a \(State.stateKind)"
+                    )
                 }
                 state = try Self.decode(State.self, from: row["state"])
                 lastEvent = try Self.decode(SessionEvent.self, from: row["last_event"])
@@ -27,7 +30,8 @@ extension SessionStore {
             )
             let cancels = try Row.fetchAll(
                 db,
-                sql: "SELECT target, is_list, symbol, sequence, requested_at FROM cancels WHERE answered_at IS NULL ORDER BY id"
+                sql:
+                    "SELECT target, is_list, symbol, sequence, requested_at FROM cancels WHERE answered_at IS NULL ORDER BY id"
             ).map { row in
                 let target: String = row["target"]
                 return PendingCancel(
@@ -52,7 +56,8 @@ extension SessionStore {
             metadata: [
                 "sequence": "\(recovery.sequence)", "never_sent": "\(recovery.neverSent.count)",
                 "to_look_up": "\(recovery.toLookUp.count)", "working": "\(recovery.working.count)",
-                "pending_cancels": "\(recovery.pendingCancels.count)", "pending_controls": "\(recovery.pendingControls.count)",
+                "pending_cancels": "\(recovery.pendingCancels.count)",
+                "pending_controls": "\(recovery.pendingControls.count)",
             ]
         )
         return recovery
@@ -80,7 +85,10 @@ extension SessionStore {
                 func number(_ column: String) throws -> Double {
                     let text: String = row[column]
                     guard let value = DecimalText.parse(text) else {
-                        throw SessionStoreError(path: path, message: "fill \(tradeID): \(column) \(text) is not a number")
+                        throw SessionStoreError(
+                            path: path,
+                            message: "fill \(tradeID): \(column) \(text) is not a number"
+                        )
                     }
                     return value
                 }
@@ -108,19 +116,35 @@ extension SessionStore {
     /// The records of commits after `sequence` (all of them by default), in order.
     public func records(after sequence: Int64 = 0) throws(SessionStoreError) -> [StoredRecord] {
         try read("read the records") { db in
-            try Row.fetchAll(db, sql: "SELECT sequence, record FROM records WHERE sequence > ? ORDER BY id", arguments: [sequence]).map { row in
-                StoredRecord(sequence: row["sequence"], record: try Self.decode(TradingRecord.self, from: row["record"]))
+            try Row.fetchAll(
+                db,
+                sql: "SELECT sequence, record FROM records WHERE sequence > ? ORDER BY id",
+                arguments: [sequence]
+            ).map { row in
+                StoredRecord(
+                    sequence: row["sequence"],
+                    record: try Self.decode(TradingRecord.self, from: row["record"])
+                )
             }
         }
     }
 
-    static func fetchOrders(_ db: Database, where condition: String?, arguments: StatementArguments = [], path: String) throws -> [StoredOrder] {
-        let sql = "SELECT * FROM orders \(condition.map { "WHERE \($0)" } ?? "") ORDER BY sequence, created_at, client_order_id"
+    static func fetchOrders(
+        _ db: Database,
+        where condition: String?,
+        arguments: StatementArguments = [],
+        path: String
+    ) throws -> [StoredOrder] {
+        let sql =
+            "SELECT * FROM orders \(condition.map { "WHERE \($0)" } ?? "") ORDER BY sequence, created_at, client_order_id"
         return try Row.fetchAll(db, sql: sql, arguments: arguments).map { row in
             let id: String = row["client_order_id"]
             let text: String = row["status"]
             guard let status = OrderStatus(rawValue: text) else {
-                throw SessionStoreError(path: path, message: "order \(id) has status \(text), which this version does not know")
+                throw SessionStoreError(
+                    path: path,
+                    message: "order \(id) has status \(text), which this version does not know"
+                )
             }
             return StoredOrder(
                 request: try decode(OrderRequest.self, from: row["request"]),

@@ -38,10 +38,14 @@ public final class SessionStore: Sendable {
     /// digits, `.`, `_` and `-` (it becomes a folder name).
     public static func relativePath(session name: String) throws(SessionStoreError) -> String {
         let allowed = name.unicodeScalars.allSatisfy { c in
-            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_" || c == "-"
+            (c >= "a" && c <= "z") || (c >= "A" && c <= "Z") || (c >= "0" && c <= "9") || c == "." || c == "_"
+                || c == "-"
         }
         guard !name.isEmpty, !name.hasPrefix("."), allowed else {
-            throw SessionStoreError(path: name, message: "a session name takes letters, digits, '.', '_' and '-', and does not start with '.'")
+            throw SessionStoreError(
+                path: name,
+                message: "a session name takes letters, digits, '.', '_' and '-', and does not start with '.'"
+            )
         }
         return "sessions/\(name)/session.sqlite"
     }
@@ -64,13 +68,18 @@ public final class SessionStore: Sendable {
         self.logger = logger
         self.now = now
         if !FileManager.default.fileExists(atPath: path) {
-            guard createIfMissing else { throw SessionStoreError(path: path, message: "no session store here (is the session name right?)") }
+            guard createIfMissing else {
+                throw SessionStoreError(path: path, message: "no session store here (is the session name right?)")
+            }
             let directory = (path as NSString).deletingLastPathComponent
             if !directory.isEmpty {
                 do {
                     try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 } catch {
-                    throw SessionStoreError(path: path, message: "cannot create the folder \(directory): \(error.localizedDescription)")
+                    throw SessionStoreError(
+                        path: path,
+                        message: "cannot create the folder \(directory): \(error.localizedDescription)"
+                    )
                 }
             }
         }
@@ -93,7 +102,9 @@ public final class SessionStore: Sendable {
     }
 
     /// The system's wall clock in milliseconds since 1970 (the default `now`).
-    @Sendable public static func wallClockMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
+    @Sendable public static func wallClockMilliseconds() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down))
+    }
 
     // MARK: Meta
 
@@ -101,16 +112,25 @@ public final class SessionStore: Sendable {
     /// restart time and the model, profile and settings now in force (the first start time stays).
     /// A store belongs to one session: another name is refused.
     @discardableResult
-    public func start(name: String, model: String, profile: String, configurationJSON: String) throws(SessionStoreError) -> SessionMeta {
+    public func start(
+        name: String,
+        model: String,
+        profile: String,
+        configurationJSON: String
+    ) throws(SessionStoreError) -> SessionMeta {
         let time = now()
         return try write("start session \(name)") { db in
             if let row = try Row.fetchOne(db, sql: "SELECT name FROM meta WHERE id = 1") {
                 let stored: String = row["name"]
                 guard stored == name else {
-                    throw SessionStoreError(path: self.path, message: "this store belongs to session \(stored), not \(name)")
+                    throw SessionStoreError(
+                        path: self.path,
+                        message: "this store belongs to session \(stored), not \(name)"
+                    )
                 }
                 try db.execute(
-                    sql: "UPDATE meta SET model = ?, profile = ?, config = ?, resumed_at = ?, schema_version = ? WHERE id = 1",
+                    sql:
+                        "UPDATE meta SET model = ?, profile = ?, config = ?, resumed_at = ?, schema_version = ? WHERE id = 1",
                     arguments: [model, profile, configurationJSON, time, Self.schemaVersion]
                 )
             } else {
@@ -123,7 +143,10 @@ public final class SessionStore: Sendable {
                 )
             }
             guard let meta = try Self.fetchMeta(db) else {
-                throw SessionStoreError(path: self.path, message: "start session \(name): the meta row is missing after writing it")
+                throw SessionStoreError(
+                    path: self.path,
+                    message: "start session \(name): the meta row is missing after writing it"
+                )
             }
             return meta
         }
@@ -177,14 +200,22 @@ public final class SessionStore: Sendable {
     static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "+inf", negativeInfinity: "-inf", nan: "nan")
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(
+            positiveInfinity: "+inf",
+            negativeInfinity: "-inf",
+            nan: "nan"
+        )
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
     /// Reads JSON written by ``encode(_:)``.
     static func decode<T: Decodable>(_ type: T.Type, from text: String) throws -> T {
         let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "+inf", negativeInfinity: "-inf", nan: "nan")
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(
+            positiveInfinity: "+inf",
+            negativeInfinity: "-inf",
+            nan: "nan"
+        )
         return try decoder.decode(type, from: Data(text.utf8))
     }
 }

@@ -42,6 +42,14 @@ public struct StoredFill: Equatable, Sendable {
     public var fill: OrderFill
     /// Wall-clock time it was stored (ms).
     public var recordedAt: Int64
+
+    /// Creates one.
+    public init(symbol: String, clientOrderID: String, fill: OrderFill, recordedAt: Int64) {
+        self.symbol = symbol
+        self.clientOrderID = clientOrderID
+        self.fill = fill
+        self.recordedAt = recordedAt
+    }
 }
 
 /// A cancel the engine asked for that has not been answered: the target is not final yet.
@@ -63,6 +71,14 @@ public struct PendingCancel: Equatable, Sendable {
     public var sequence: Int64
     /// Wall-clock time it was asked for (ms).
     public var requestedAt: Int64
+
+    /// Creates one.
+    public init(target: Target, symbol: String, sequence: Int64, requestedAt: Int64) {
+        self.target = target
+        self.symbol = symbol
+        self.sequence = sequence
+        self.requestedAt = requestedAt
+    }
 }
 
 /// One ``TradingRecord`` as stored, with the commit that produced it.
@@ -71,6 +87,12 @@ public struct StoredRecord: Equatable, Sendable {
     public var sequence: Int64
     /// The record.
     public var record: TradingRecord
+
+    /// Creates one.
+    public init(sequence: Int64, record: TradingRecord) {
+        self.sequence = sequence
+        self.record = record
+    }
 }
 
 /// What storing a venue's update did.
@@ -87,6 +109,21 @@ public struct UpdateOutcome: Equatable, Sendable {
     /// The update would have moved the order back (a late NEW after FILLED, any change of a final
     /// status): the stored status is kept.
     public var isStaleStatus: Bool
+
+    /// Creates one.
+    public init(
+        isKnownOrder: Bool,
+        previousStatus: OrderStatus?,
+        status: OrderStatus?,
+        isDuplicateFill: Bool,
+        isStaleStatus: Bool
+    ) {
+        self.isKnownOrder = isKnownOrder
+        self.previousStatus = previousStatus
+        self.status = status
+        self.isDuplicateFill = isDuplicateFill
+        self.isStaleStatus = isStaleStatus
+    }
 }
 
 /// What a commit stored.
@@ -95,4 +132,10 @@ public struct CommitResult: Equatable, Sendable {
     public var sequence: Int64
     /// For an ``SessionEvent/orderUpdated(_:)`` event, what storing the update did.
     public var update: UpdateOutcome?
+
+    /// Creates one.
+    public init(sequence: Int64, update: UpdateOutcome?) {
+        self.sequence = sequence
+        self.update = update
+    }
 }

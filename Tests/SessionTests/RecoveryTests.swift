@@ -14,7 +14,9 @@ private enum CrashChild {
     /// Set only in a child started by ``SessionCrashTests``.
     static var environment: (store: String, point: CrashPoint, marker: String)? {
         let env = ProcessInfo.processInfo.environment
-        guard let store = env[storeVariable], let point = env[pointVariable].flatMap(CrashPoint.init), let marker = env[markerVariable] else {
+        guard let store = env[storeVariable], let point = env[pointVariable].flatMap(CrashPoint.init),
+            let marker = env[markerVariable]
+        else {
             return nil
         }
         return (store, point, marker)
@@ -27,7 +29,10 @@ private enum CrashChild {
 /// The child's half of ``SessionCrashTests``: skipped in a normal run.
 @Suite("Session crash child (runs only as a child process of the crash tests)")
 struct SessionCrashChild {
-    @Test("Runs the session's first steps and waits at the named point to be killed", .enabled(if: CrashChild.environment != nil))
+    @Test(
+        "Runs the session's first steps and waits at the named point to be killed",
+        .enabled(if: CrashChild.environment != nil)
+    )
     func runUntilKilled() throws {
         let env = try #require(CrashChild.environment)
         let store = try SessionStore(path: env.store)
@@ -107,7 +112,9 @@ struct SessionCrashTests {
 
 @Suite("A state restored from the store continues exactly")
 struct StoredStateContinuationTests {
-    @Test("A parity-mode replay restarted from its store at every minute gives the same records, and the store holds them all")
+    @Test(
+        "A parity-mode replay restarted from its store at every minute gives the same records, and the store holds them all"
+    )
     func barReplayRestartedEveryMinute() throws {
         var prices: [Double] = []
         var rng = SplitMix64(seed: 11)
@@ -130,7 +137,10 @@ struct StoredStateContinuationTests {
         }
         let s = engineSettings(exits: .bar, trailing: 0.004)
         func fresh() -> BarReplay {
-            var r = BarReplay(engine: TradingEngine(settings: s, startTime: t0), venue: SimulatedVenue(model: FillModel(s.execution), rule: .bar, quoteBalance: s.capital))
+            var r = BarReplay(
+                engine: TradingEngine(settings: s, startTime: t0),
+                venue: SimulatedVenue(model: FillModel(s.execution), rule: .bar, quoteBalance: s.capital)
+            )
             r.setFilters(testFilters, for: "TESTUSDT")
             return r
         }
@@ -154,7 +164,11 @@ struct StoredStateContinuationTests {
         }
         let store = try SessionStore(path: path, createIfMissing: false)
         var replay = try #require(store.recover(as: BarReplay.self).state)
-        try store.commit(event: .finished(time: end), newState: replay, commands: replay.finish(time: end).map { .record($0) })
+        try store.commit(
+            event: .finished(time: end),
+            newState: replay,
+            commands: replay.finish(time: end).map { .record($0) }
+        )
 
         let recovery = try store.recover(as: BarReplay.self)
         let stored = try store.records()

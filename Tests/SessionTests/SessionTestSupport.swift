@@ -24,8 +24,17 @@ let t0 = Int64(1_690_848_000_000)  // 2023-08-01 00:00 UTC
 func bar(_ i: Int, open: Double, high: Double, low: Double, close: Double) -> Kline {
     let t = t0 + Int64(i) * 60_000
     return Kline(
-        openTime: t, open: open, high: high, low: low, close: close, volume: 1_000, closeTime: t + 59_999,
-        quoteVolume: 1_000 * close, tradeCount: 10, takerBuyBaseVolume: 500, takerBuyQuoteVolume: 500 * close
+        openTime: t,
+        open: open,
+        high: high,
+        low: low,
+        close: close,
+        volume: 1_000,
+        closeTime: t + 59_999,
+        quoteVolume: 1_000 * close,
+        tradeCount: 10,
+        takerBuyBaseVolume: 500,
+        takerBuyQuoteVolume: 500 * close
     )
 }
 
@@ -35,10 +44,23 @@ let testFilters = SymbolFilters(lotStep: 0.001, tickSize: 0.01, minNotional: 5)
 
 /// A strong prediction for TESTUSDT at the close of `b`.
 func strongPrediction(_ b: Kline) -> Prediction {
-    Prediction(symbol: "TESTUSDT", time: b.closeTime + 1, price: b.close, probabilityUp: 0.9, confidence: 0.9, predictedMovePct: 0.5)
+    Prediction(
+        symbol: "TESTUSDT",
+        time: b.closeTime + 1,
+        price: b.close,
+        probabilityUp: 0.9,
+        confidence: 0.9,
+        predictedMovePct: 0.5
+    )
 }
 
-func engineSettings(exits: ExitMode, session: String = "store-test", fee: Double = 0.001, slippage: Double = 2, trailing: Double = 0) -> EngineSettings {
+func engineSettings(
+    exits: ExitMode,
+    session: String = "store-test",
+    fee: Double = 0.001,
+    slippage: Double = 2,
+    trailing: Double = 0
+) -> EngineSettings {
     var signals = SignalConfiguration()
     signals.takeProfitPct = 0.01
     signals.stopLossPct = 0.01
@@ -48,7 +70,14 @@ func engineSettings(exits: ExitMode, session: String = "store-test", fee: Double
     execution.trailingStopPct = trailing
     var risk = RiskConfiguration()
     risk.maxLossPerTradePct = 1  // size by max_position_pct
-    return EngineSettings(capital: 10_000, signals: signals, risk: risk, execution: execution, exits: exits, session: session)
+    return EngineSettings(
+        capital: 10_000,
+        signals: signals,
+        risk: risk,
+        execution: execution,
+        exits: exits,
+        session: session
+    )
 }
 
 /// Sorted-keys JSON of a value: two states are the same state when their JSON is the same.
@@ -107,7 +136,11 @@ enum CrashScript {
 
         let b = flat(0)
         _ = venue.trade(symbol: "TESTUSDT", price: b.close, time: b.closeTime)
-        let minute = MinuteClose(openTime: b.openTime, bars: [SymbolBar(symbol: "TESTUSDT", bar: b)], predictions: [strongPrediction(b)])
+        let minute = MinuteClose(
+            openTime: b.openTime,
+            bars: [SymbolBar(symbol: "TESTUSDT", bar: b)],
+            predictions: [strongPrediction(b)]
+        )
         let decided = engine.minuteClosed(minute)
         try store.commit(event: .minuteClosed(minute), newState: engine, commands: decided)
         try reached(.committed, engine)
@@ -180,7 +213,10 @@ enum CrashScript {
         #expect(orders.count == (reachedFill ? 3 : 1))
         #expect(legs.count == (reachedFill ? 2 : 0))
         #expect(try store.fills().map(\.clientOrderID) == (reachedFill ? [entry.clientOrderID] : []))
-        #expect(entry.status == (reachedFill ? .filled : point == .accepted ? .accepted : point == .committed ? .intended : .sending))
+        #expect(
+            entry.status
+                == (reachedFill ? .filled : point == .accepted ? .accepted : point == .committed ? .intended : .sending)
+        )
         let answered = ![.committed, .sending, .sent].contains(point)
         #expect(recovery.lastEvent?.kind == (answered ? "order-updated" : "minute-closed"))
 
@@ -195,4 +231,42 @@ enum CrashScript {
         if point == .committed { try store.markSending(clientOrderID: entry.clientOrderID) }
         if point == .filled, let list = legs.first?.listClientOrderID { try store.markSending(listClientOrderID: list) }
     }
+}
+
+/// An engine (no fees, no slippage, exits at the venue) that decided a TESTUSDT entry at the close of minute 0.
+func decidedEntry() throws -> (
+    engine: TradingEngine, minute: MinuteClose, commands: [TradingCommand], entry: OrderRequest
+) {
+    var engine = TradingEngine(settings: engineSettings(exits: .venue, fee: 0, slippage: 0), startTime: t0)
+    engine.setFilters(testFilters, for: "TESTUSDT")
+    let b = flat(0)
+    let minute = MinuteClose(
+        openTime: b.openTime,
+        bars: [SymbolBar(symbol: "TESTUSDT", bar: b)],
+        predictions: [strongPrediction(b)]
+    )
+    let commands = engine.minuteClosed(minute)
+    return (engine, minute, commands, try #require(submits(commands).first))
+}
+
+/// A fill of `order` in full at `price`.
+func filled(_ order: OrderRequest, tradeID: Int64, price: Double, time: Int64) -> OrderUpdate {
+    OrderUpdate(
+        clientOrderID: order.clientOrderID,
+        symbol: order.symbol,
+        status: .filled,
+        fill: OrderFill(
+            tradeID: tradeID,
+            price: price,
+            quantity: order.quantity,
+            commission: 0,
+            commissionAsset: .base,
+            time: time
+        ),
+        time: time
+    )
+}
+
+func accepted(_ order: OrderRequest, time: Int64) -> OrderUpdate {
+    OrderUpdate(clientOrderID: order.clientOrderID, symbol: order.symbol, status: .accepted, time: time)
 }
