@@ -89,7 +89,7 @@ struct SessionCrashTests {
     }
 
     @Test(
-        "A shell that throws at each step leaves a store whose recovery, from a second connection while the first is open, is the same",
+        "A shell that throws at each step leaves the same recovery, read through a second connection while the first is open",
         arguments: CrashPoint.allCases
     )
     func thrownInProcess(at point: CrashPoint) throws {
