@@ -47,7 +47,8 @@ public struct ExchangeSettings: Sendable {
 /// Where the store holds a recording of a symbol's streams, its books are rebuilt from the
 /// recorded snapshot and diff events, and its diff events, book tickers and trades are sent as
 /// recorded, at their own times and with their own ids. Prices and quantities are strings, as
-/// Binance sends them.
+/// Binance sends them: a price as a whole number of the pair's ticks with 8 decimals, and
+/// `exchangeInfo` gives each pair's ``ReplayPair/filters`` (tick, step, minimum notional).
 ///
 /// ## Lock-step mode
 ///
@@ -184,7 +185,7 @@ public final class ExchangeServer: Sendable {
             var bars = market.klines(symbol, from: start, to: end, limit: explicitStart == nil ? limit + 1 : limit, now: t)
             if explicitStart == nil { bars = Array(bars.suffix(limit)) }
             let rows = bars.map { k in
-                "[\(k.openTime),\"\(f(k.open))\",\"\(f(k.high))\",\"\(f(k.low))\",\"\(f(k.close))\",\"\(f(k.volume))\",\(k.closeTime),\"\(f(k.quoteVolume))\",\(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),\"\(f(k.takerBuyBaseVolume))\",\"\(f(k.takerBuyQuoteVolume))\",\"0\"]"
+                "[\(k.openTime),\"\(price(k.open, symbol))\",\"\(price(k.high, symbol))\",\"\(price(k.low, symbol))\",\"\(price(k.close, symbol))\",\"\(f(k.volume))\",\(k.closeTime),\"\(f(k.quoteVolume))\",\(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),\"\(f(k.takerBuyBaseVolume))\",\"\(f(k.takerBuyQuoteVolume))\",\"0\"]"
             }
             return json("[" + rows.joined(separator: ",") + "]", weight: 2)
         }
@@ -197,7 +198,7 @@ public final class ExchangeServer: Sendable {
                 return error(400, -1121, "Invalid symbol.")
             }
             let weight = limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1_000 ? 50 : 250
-            return json(#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids)),"asks":\#(levels(book.asks))}"#, weight: weight)
+            return json(#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#, weight: weight)
         }
     }
 
@@ -218,10 +219,11 @@ public final class ExchangeServer: Sendable {
 
     private func exchangeInfo() -> String {
         let symbols = market.symbols.compactMap { s -> String? in
-            guard let p = market.pairs[s] else { return nil }
-            let tick = String(format: "%.\(p.priceDecimals)f", pow(10, -Double(p.priceDecimals)))
+            guard let filters = market.pairs[s]?.filters else { return nil }
+            let tick = filters.tickSizeText
+            let step = filters.lotStepText
             let base = s.hasSuffix("USDT") ? String(s.dropLast(4)) : s
-            return #"{"symbol":"\#(s)","status":"TRADING","baseAsset":"\#(base)","quoteAsset":"USDT","isSpotTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"\#(tick)","maxPrice":"1000000.00000000","tickSize":"\#(tick)"},{"filterType":"LOT_SIZE","minQty":"0.00100000","maxQty":"9000000.00000000","stepSize":"0.00100000"},{"filterType":"NOTIONAL","minNotional":"5.00000000","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}]}"#
+            return #"{"symbol":"\#(s)","status":"TRADING","baseAsset":"\#(base)","quoteAsset":"USDT","isSpotTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"\#(tick)","maxPrice":"1000000.00000000","tickSize":"\#(tick)"},{"filterType":"LOT_SIZE","minQty":"\#(step)","maxQty":"9000000.00000000","stepSize":"\#(step)"},{"filterType":"NOTIONAL","minNotional":"\#(filters.minNotionalText)","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}]}"#
         }
         return #"{"timezone":"UTC","serverTime":\#(now),"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],"symbols":[\#(symbols.joined(separator: ","))]}"#
     }
@@ -231,11 +233,12 @@ public final class ExchangeServer: Sendable {
         guard let s = market.state(symbol, at: t) else { return nil }
         let change = s.price - s.open24
         let pct = s.open24 != 0 ? change / s.open24 * 100 : 0
-        return #"{"symbol":"\#(symbol)","priceChange":"\#(f(change))","priceChangePercent":"\#(String(format: "%.3f", pct))","lastPrice":"\#(f(s.price))","openPrice":"\#(f(s.open24))","highPrice":"\#(f(s.high24))","lowPrice":"\#(f(s.low24))","volume":"\#(f(s.volume24))","quoteVolume":"\#(f(s.quoteVolume24))","openTime":\#(t - 86_400_000),"closeTime":\#(t),"count":\#(s.trades24)}"#
+        return #"{"symbol":"\#(symbol)","priceChange":"\#(price(change, symbol))","priceChangePercent":"\#(String(format: "%.3f", pct))","lastPrice":"\#(price(s.price, symbol))","openPrice":"\#(price(s.open24, symbol))","highPrice":"\#(price(s.high24, symbol))","lowPrice":"\#(price(s.low24, symbol))","volume":"\#(f(s.volume24))","quoteVolume":"\#(f(s.quoteVolume24))","openTime":\#(t - 86_400_000),"closeTime":\#(t),"count":\#(s.trades24)}"#
     }
 
-    private func levels(_ side: [(Double, Double)]) -> String {
-        "[" + side.map { "[\"\(f($0.0))\",\"\(f($0.1))\"]" }.joined(separator: ",") + "]"
+    /// Book levels of `symbol`: prices on its tick, quantities as they are.
+    private func levels(_ side: [(Double, Double)], _ symbol: String) -> String {
+        "[" + side.map { "[\"\(price($0.0, symbol))\",\"\(f($0.1))\"]" }.joined(separator: ",") + "]"
     }
 
     // MARK: WebSocket
@@ -501,14 +504,14 @@ public final class ExchangeServer: Sendable {
                 // Recorded best bid/ask updates, as they came.
                 for b in market.recorded[symbol]?.bookTickers(after: from, upTo: to) ?? [] {
                     let t = b.ticker
-                    emit(stream, #"{"u":\#(t.updateID),"s":"\#(symbol)","b":"\#(f(t.bid.price))","B":"\#(f(t.bid.quantity))","a":"\#(f(t.ask.price))","A":"\#(f(t.ask.quantity))"}"#)
+                    emit(stream, #"{"u":\#(t.updateID),"s":"\#(symbol)","b":"\#(price(t.bid.price, symbol))","B":"\#(f(t.bid.quantity))","a":"\#(price(t.ask.price, symbol))","A":"\#(f(t.ask.quantity))"}"#)
                 }
             case "bookticker", "depth20@100ms", "depth20":
                 guard secondChanged, let book = market.book(symbol, at: to) else { continue }
                 if parts[1] == "bookticker" {
-                    emit(stream, #"{"u":\#(book.updateID),"s":"\#(symbol)","b":"\#(f(book.bids[0].0))","B":"\#(f(book.bids[0].1))","a":"\#(f(book.asks[0].0))","A":"\#(f(book.asks[0].1))"}"#)
+                    emit(stream, #"{"u":\#(book.updateID),"s":"\#(symbol)","b":"\#(price(book.bids[0].0, symbol))","B":"\#(f(book.bids[0].1))","a":"\#(price(book.asks[0].0, symbol))","A":"\#(f(book.asks[0].1))"}"#)
                 } else {
-                    emit(stream, #"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids)),"asks":\#(levels(book.asks))}"#)
+                    emit(stream, #"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#)
                 }
             case "depth@100ms", "depth":
                 // Diff events between the model's book at the previous tick and now: U = previous u + 1,
@@ -520,7 +523,7 @@ public final class ExchangeServer: Sendable {
                 let recording = market.recorded[symbol]
                 for e in recording?.depthEvents(after: from, upTo: to) ?? [] {
                     let pu = e.previousFinalUpdateID.map { #","pu":\#($0)"# } ?? ""
-                    emit(stream, #"{"e":"depthUpdate","E":\#(e.eventTime),"s":"\#(symbol)","U":\#(e.firstUpdateID),"u":\#(e.finalUpdateID)\#(pu),"b":\#(levels(e.bids.map { ($0.price, $0.quantity) })),"a":\#(levels(e.asks.map { ($0.price, $0.quantity) }))}"#)
+                    emit(stream, #"{"e":"depthUpdate","E":\#(e.eventTime),"s":"\#(symbol)","U":\#(e.firstUpdateID),"u":\#(e.finalUpdateID)\#(pu),"b":\#(levels(e.bids.map { ($0.price, $0.quantity) }, symbol)),"a":\#(levels(e.asks.map { ($0.price, $0.quantity) }, symbol))}"#)
                 }
                 var second = from / 1_000 * 1_000
                 while second + 1_000 <= to / 1_000 * 1_000 {
@@ -529,17 +532,18 @@ public final class ExchangeServer: Sendable {
                     guard let before = market.book(symbol, at: second), let after = market.book(symbol, at: second + 1_000) else { continue }
                     let bids = diff(before.bids, after.bids)
                     let asks = diff(before.asks, after.asks)
-                    emit(stream, #"{"e":"depthUpdate","E":\#(second + 1_000),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids)),"a":\#(levels(asks))}"#)
+                    emit(stream, #"{"e":"depthUpdate","E":\#(second + 1_000),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids, symbol)),"a":\#(levels(asks, symbol))}"#)
                 }
             case "trade" where market.recorded[symbol]?.trades.covers(to, \.time) == true:
                 for t in market.recorded[symbol]?.trades(after: from, upTo: to) ?? [] {
-                    emit(stream, #"{"e":"trade","E":\#(t.time),"s":"\#(symbol)","t":\#(t.id),"p":"\#(f(t.price))","q":"\#(f(t.quantity))","T":\#(t.time),"m":\#(t.buyerIsMaker),"M":true}"#)
+                    emit(stream, #"{"e":"trade","E":\#(t.time),"s":"\#(symbol)","t":\#(t.id),"p":"\#(price(t.price, symbol))","q":"\#(f(t.quantity))","T":\#(t.time),"m":\#(t.buyerIsMaker),"M":true}"#)
                 }
             case "trade":
                 guard secondChanged, let st = market.state(symbol, at: to) else { continue }
-                let quantity = max(0.001, (st.volume24 / 86_400 * 1_000).rounded() / 1_000)
+                // A second's share of the day's volume, on the step.
+                let quantity = market.pairs[symbol]?.filters.onStep(st.volume24 / 86_400) ?? st.volume24 / 86_400
                 let buyerIsMaker = (mix(market.seed ^ UInt64(bitPattern: to)) & 1) == 0
-                emit(stream, #"{"e":"trade","E":\#(to),"s":"\#(symbol)","t":\#(to / 1_000),"p":"\#(f(st.price))","q":"\#(f(quantity))","T":\#(to),"m":\#(buyerIsMaker),"M":true}"#)
+                emit(stream, #"{"e":"trade","E":\#(to),"s":"\#(symbol)","t":\#(to / 1_000),"p":"\#(price(st.price, symbol))","q":"\#(f(quantity))","T":\#(to),"m":\#(buyerIsMaker),"M":true}"#)
             default:
                 continue
             }
@@ -565,14 +569,19 @@ public final class ExchangeServer: Sendable {
 
     private func miniTicker(_ symbol: String, at time: Int64) -> String? {
         guard let s = market.state(symbol, at: time) else { return nil }
-        return #"{"e":"24hrMiniTicker","E":\#(time),"s":"\#(symbol)","c":"\#(f(s.price))","o":"\#(f(s.open24))","h":"\#(f(s.high24))","l":"\#(f(s.low24))","v":"\#(f(s.volume24))","q":"\#(f(s.quoteVolume24))"}"#
+        return #"{"e":"24hrMiniTicker","E":\#(time),"s":"\#(symbol)","c":"\#(price(s.price, symbol))","o":"\#(price(s.open24, symbol))","h":"\#(price(s.high24, symbol))","l":"\#(price(s.low24, symbol))","v":"\#(f(s.volume24))","q":"\#(f(s.quoteVolume24))"}"#
     }
 
     private func kline(_ symbol: String, _ k: Kline, eventTime: Int64, closed: Bool) -> String {
-        #"{"e":"kline","E":\#(eventTime),"s":"\#(symbol)","k":{"t":\#(k.openTime),"T":\#(k.closeTime),"s":"\#(symbol)","i":"1m","f":0,"L":0,"o":"\#(f(k.open))","c":"\#(f(k.close))","h":"\#(f(k.high))","l":"\#(f(k.low))","v":"\#(f(k.volume))","n":\#(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),"x":\#(closed),"q":"\#(f(k.quoteVolume))","V":"\#(f(k.takerBuyBaseVolume))","Q":"\#(f(k.takerBuyQuoteVolume))","B":"0"}}"#
+        #"{"e":"kline","E":\#(eventTime),"s":"\#(symbol)","k":{"t":\#(k.openTime),"T":\#(k.closeTime),"s":"\#(symbol)","i":"1m","f":0,"L":0,"o":"\#(price(k.open, symbol))","c":"\#(price(k.close, symbol))","h":"\#(price(k.high, symbol))","l":"\#(price(k.low, symbol))","v":"\#(f(k.volume))","n":\#(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),"x":\#(closed),"q":"\#(f(k.quoteVolume))","V":"\#(f(k.takerBuyBaseVolume))","Q":"\#(f(k.takerBuyQuoteVolume))","B":"0"}}"#
     }
 
-    /// A price or quantity as Binance writes it: fixed 8 decimals (rounded half away from zero).
+    /// A price of `symbol` as Binance writes it: a whole number of the symbol's ticks, 8 decimals.
+    private func price(_ x: Double, _ symbol: String) -> String {
+        market.pairs[symbol]?.filters.priceText(x) ?? f(x)
+    }
+
+    /// A quantity as Binance writes it: fixed 8 decimals (rounded half away from zero).
     private func f(_ x: Double) -> String {
         guard x.isFinite, abs(x) < 9e9 else { return x.isFinite ? String(format: "%.8f", x) : "0" }
         let scaled = (abs(x) * 1e8).rounded()

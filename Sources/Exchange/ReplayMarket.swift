@@ -63,10 +63,9 @@ public struct ReplayPair: Sendable {
     let shift: Int64
     /// Prices multiplied by this.
     let scale: Double
-    /// Price decimals.
-    public let priceDecimals: Int
-    /// Quantity decimals.
-    public let quantityDecimals: Int
+    /// Tick, step and minimum notional: every price served lies on the tick, the book model's
+    /// quantities on the step.
+    public let filters: SymbolFilters
 }
 
 /// What the market looks like for one pair at one instant.
@@ -100,6 +99,12 @@ public struct TickerState: Equatable, Sendable {
 /// same stream. When more pairs are asked for than the store holds, further pairs are derived from
 /// the real series: each is the base series shifted by k × 97 minutes (wrapping round the recorded
 /// span) and scaled by 1 + 0.013 k, under the name `<BASE>D<k>USDT` (for example `FILD3USDT`).
+///
+/// Each pair has ``SymbolFilters``: a real symbol those given (the store's, see
+/// `MarketStore.symbolFilters(symbol:market:)`), else ``SymbolFilters/derived(from:)`` of its
+/// series (the store's whole series, as the CLI loads it); a derived pair
+/// ``SymbolFilters/derived(price:)`` of its base's reference price times its scale. Every price
+/// served (bars, the price within a bar, 24 h figures, the book model) is put on the pair's tick.
 public final class ReplayMarket: Sendable {
     /// Pairs by symbol.
     public let pairs: [String: ReplayPair]
@@ -117,10 +122,12 @@ public final class ReplayMarket: Sendable {
 
     /// Builds a market from real series and, if `pairCount` exceeds them, derived pairs; `recordings`
     /// (of real symbols) replace the book model and the modelled trades where they cover the time.
+    /// `filters` are the real symbols' filters; one not given is derived from its series.
     public init(
         series: [(symbol: String, klines: [Kline])],
         recordings: [RecordedStreams] = [],
         pairCount: Int? = nil,
+        filters: [String: SymbolFilters] = [:],
         seed: UInt64 = 42
     ) throws {
         let usable = series.filter { $0.klines.count >= 2 }
@@ -136,10 +143,13 @@ public final class ReplayMarket: Sendable {
         }
         var pairs: [String: ReplayPair] = [:]
         var symbols: [String] = []
-        func decimals(_ price: Double) -> Int { min(8, max(2, Int((-log10(price)).rounded(.up)) + 4)) }
+        var reference: [String: Double] = [:]
         for b in bases {
-            let p = b.bars[b.bars.count / 2].close
-            pairs[b.symbol] = ReplayPair(symbol: b.symbol, source: b.symbol, base: b, shift: 0, scale: 1, priceDecimals: decimals(p), quantityDecimals: 3)
+            guard let own = filters[b.symbol] ?? SymbolFilters.derived(from: b.bars) else {
+                throw ExchangeError("\(b.symbol): no filters given and its middle bar has no positive close to derive them from")
+            }
+            reference[b.symbol] = b.bars[b.bars.count / 2].close
+            pairs[b.symbol] = ReplayPair(symbol: b.symbol, source: b.symbol, base: b, shift: 0, scale: 1, filters: own)
             symbols.append(b.symbol)
         }
         let target = max(pairCount ?? bases.count, bases.count)
@@ -149,10 +159,12 @@ public final class ReplayMarket: Sendable {
                 let root = b.symbol.hasSuffix("USDT") ? String(b.symbol.dropLast(4)) : b.symbol
                 let name = "\(root)D\(k)USDT"
                 let scale = 1 + 0.013 * Double(k)
-                let p = b.bars[b.bars.count / 2].close * scale
+                guard let price = reference[b.symbol], price > 0, price.isFinite else {
+                    throw ExchangeError("\(b.symbol): its middle bar has no positive close to derive \(name)'s filters from")
+                }
                 pairs[name] = ReplayPair(
                     symbol: name, source: b.symbol, base: b, shift: Int64(k) * 97 * 60_000, scale: scale,
-                    priceDecimals: decimals(p), quantityDecimals: 3
+                    filters: SymbolFilters.derived(price: price * scale)
                 )
                 symbols.append(name)
             }
@@ -250,16 +262,20 @@ public final class ReplayMarket: Sendable {
         let quote24 = base.prefixQuoteVolume[i] - base.prefixQuoteVolume[from] + partial.quote
         let trades24 = base.prefixTrades[i] - base.prefixTrades[from] + partial.trades
         let open24 = i >= 1_440 ? base.bars[i - 1_440].close : base.bars[0].open
+        // Scaled, then put on the tick (monotone, so low ≤ price ≤ high still holds).
         let s = pair.scale
+        let grid = pair.filters
         let shift = time - t
         let shown = Kline(
-            openTime: bar.openTime + shift, open: partial.open * s, high: partial.high * s, low: partial.low * s,
-            close: partial.close * s, volume: partial.volume, closeTime: bar.closeTime + shift, quoteVolume: partial.quote * s,
-            tradeCount: partial.trades, takerBuyBaseVolume: partial.takerBase, takerBuyQuoteVolume: partial.takerQuote * s
+            openTime: bar.openTime + shift, open: grid.onTick(partial.open * s), high: grid.onTick(partial.high * s),
+            low: grid.onTick(partial.low * s), close: grid.onTick(partial.close * s), volume: partial.volume,
+            closeTime: bar.closeTime + shift, quoteVolume: partial.quote * s, tradeCount: partial.trades,
+            takerBuyBaseVolume: partial.takerBase, takerBuyQuoteVolume: partial.takerQuote * s
         )
         return TickerState(
-            time: time, price: partial.close * s, open24: open24 * s, high24: high24 * s, low24: low24 * s, volume24: volume24,
-            quoteVolume24: quote24 * s, trades24: Int(trades24), bar: shown, barFraction: fraction
+            time: time, price: shown.close, open24: grid.onTick(open24 * s), high24: grid.onTick(high24 * s),
+            low24: grid.onTick(low24 * s), volume24: volume24, quoteVolume24: quote24 * s, trades24: Int(trades24), bar: shown,
+            barFraction: fraction
         )
     }
 
@@ -277,10 +293,12 @@ public final class ReplayMarket: Sendable {
             let b = pair.base.bars[i]
             if b.openTime == bt {
                 let s = pair.scale
+                let grid = pair.filters
                 let shift = t - bt
                 out.append(
                     Kline(
-                        openTime: b.openTime + shift, open: b.open * s, high: b.high * s, low: b.low * s, close: b.close * s,
+                        openTime: b.openTime + shift, open: grid.onTick(b.open * s), high: grid.onTick(b.high * s),
+                        low: grid.onTick(b.low * s), close: grid.onTick(b.close * s),
                         volume: b.volume, closeTime: b.closeTime + shift, quoteVolume: b.quoteVolume * s,
                         tradeCount: b.tradeCount, takerBuyBaseVolume: b.takerBuyBaseVolume,
                         takerBuyQuoteVolume: b.takerBuyQuoteVolume * s
@@ -310,29 +328,33 @@ public final class ReplayMarket: Sendable {
         return modelBook(symbol, at: rawTime, levels: levels)
     }
 
-    /// The seeded model's book (see ``book(_:at:levels:)``), whatever is recorded.
+    /// The seeded model's book (see ``book(_:at:levels:)``), whatever is recorded. Its prices lie
+    /// on the pair's tick and its quantities on its step: levels are counted in whole ticks.
     func modelBook(_ symbol: String, at rawTime: Int64, levels: Int = 20) -> (bids: [(Double, Double)], asks: [(Double, Double)], updateID: Int64)? {
         let time = rawTime / 1_000 * 1_000
         guard let pair = pairs[symbol], let s = state(symbol, at: time) else { return nil }
-        let tick = pow(10, -Double(pair.priceDecimals))
+        let grid = pair.filters
+        let tick = grid.tickSize
         let range = max(s.bar.high - s.bar.low, tick)
-        let step = max(tick, (range * 0.02 / tick).rounded() * tick)
-        let halfSpread = max(tick, (range * 0.05 / tick).rounded() * tick) / 2
-        let mid = (s.price / tick).rounded() * tick
-        let perLevel = max(0.001, (s.volume24 / 1_440) * 0.05)
+        // In ticks: the gap between levels, the spread, and the best bid and ask around the price.
+        let gap = max(1, Int64((range * 0.02 / tick).rounded()))
+        let spread = max(1, Int64((range * 0.05 / tick).rounded()))
+        let bestBid = Int64((s.price / tick).rounded()) - spread / 2
+        let bestAsk = bestBid + spread
+        let perLevel = (s.volume24 / 1_440) * 0.05
         var bids: [(Double, Double)] = []
         var asks: [(Double, Double)] = []
         var h = mix(seed ^ UInt64(bitPattern: time / 1_000) ^ symbol.stableHash)
         // The model is 20 levels deep: diffs are computed over those, so a snapshot never holds a
         // level the diffs would not keep up to date.
-        for k in 0..<min(levels, 20) {
+        for k in 0..<Int64(min(levels, 20)) {
             h = mix(h)
             let noise = 0.5 + Double(h % 1_000) / 1_000
-            let q = (perLevel * (1 + Double(k) * 0.15) * noise * 1_000).rounded() / 1_000
-            bids.append((max(tick, mid - halfSpread - Double(k) * step), max(0.001, q)))
+            let bid = grid.onTick(Double(max(1, bestBid - k * gap)) * tick)
+            bids.append((bid, grid.onStep(perLevel * (1 + Double(k) * 0.15) * noise)))
             h = mix(h)
             let noise2 = 0.5 + Double(h % 1_000) / 1_000
-            asks.append((mid + halfSpread + Double(k) * step, max(0.001, (perLevel * (1 + Double(k) * 0.15) * noise2 * 1_000).rounded() / 1_000)))
+            asks.append((grid.onTick(Double(bestAsk + k * gap) * tick), grid.onStep(perLevel * (1 + Double(k) * 0.15) * noise2)))
         }
         return (bids, asks, recorded[symbol]?.modelUpdateID(second: time) ?? time)
     }

@@ -77,12 +77,22 @@ struct ExchangeCommand: AsyncParsableCommand {
         exchangeSettings.startTime = from.flatMap { UTC.parse($0) }
         exchangeSettings.forcedDisconnectSeconds = forcedDisconnect
         exchangeSettings.dropProbability = dropProbability
+        // Each real symbol's filters as the store gives them (exchangeInfo, else the one derivation
+        // over its whole 1m series), so the exchange and a backtest round alike.
+        let sourced = try wanted.map { try store.sourcedSymbolFilters(symbol: $0) }
         let market: ReplayMarket
         do {
-            market = try ReplayMarket(series: series, recordings: recordings, pairCount: pairs, seed: seed)
+            market = try ReplayMarket(
+                series: series,
+                recordings: recordings,
+                pairCount: pairs,
+                filters: Dictionary(uniqueKeysWithValues: sourced.map { ($0.symbol, $0.filters) }),
+                seed: seed
+            )
         } catch {
             throw fail("\(error)")
         }
+        let fromExchangeInfo = sourced.filter { $0.source.name == "exchangeInfo" }.count
         let server: ExchangeServer
         if lockStep {
             let clock = LockStepClock(
@@ -97,13 +107,13 @@ struct ExchangeCommand: AsyncParsableCommand {
         var logger = Logger(label: "scalper.exchange")
         logger.logLevel = .warning
         do {
-            try await serve(server, market: market, logger: logger)
+            try await serve(server, market: market, filtersLine: "filters: \(fromExchangeInfo) from exchangeInfo, \(market.symbols.count - fromExchangeInfo) derived", logger: logger)
         } catch {
             throw fail("the exchange could not serve on 127.0.0.1:\(port): \(error)")
         }
     }
 
-    private func serve(_ server: ExchangeServer, market: ReplayMarket, logger: Logger) async throws {
+    private func serve(_ server: ExchangeServer, market: ReplayMarket, filtersLine: String, logger: Logger) async throws {
         let pace: String
         if let clock = server.clock as? LockStepClock {
             pace = "lock-step (clients: LOCKSTEP.REGISTER / LOCKSTEP.DONE; step \(Double(clock.stepMs) / 1_000) s, reconnect timeout \(lockStepTimeout) s; waiting for a client)"
@@ -111,7 +121,7 @@ struct ExchangeCommand: AsyncParsableCommand {
             pace = "speed \(speed)×"
         }
         try await server.run(port: port, logger: logger) { bound in
-            var line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, \(pace), sim time \(UTC.minuteString(server.now))\n"
+            var line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, \(pace), sim time \(UTC.minuteString(server.now))\n  \(filtersLine)\n"
             for (symbol, book) in market.recorded.sorted(by: { $0.key < $1.key }) {
                 if let span = book.bookSpan {
                     line += "  \(symbol): recorded order book \(UTC.isoString(span.lowerBound)) … \(UTC.isoString(span.upperBound)); seeded model outside it\n"
