@@ -54,7 +54,9 @@ struct LockStepSession {
     mutating func reply(to id: Int) async throws -> String {
         while let message = try await messages.next() {
             guard case .text(let text) = message else { continue }
-            if text.hasPrefix(#"{"result""#) || text.hasPrefix(#"{"error""#), text.hasSuffix(#""id":\#(id)}"#) { return text }
+            if text.hasPrefix(#"{"result""#) || text.hasPrefix(#"{"error""#), text.hasSuffix(#""id":\#(id)}"#) {
+                return text
+            }
         }
         throw ConnectionEnded(id: id, frames: [])
     }
@@ -110,7 +112,8 @@ struct KlineFrame: Equatable, Sendable {
 
 /// The exchange's `/api/v3/time`.
 func restTime(port: Int) async throws -> Int64 {
-    let body = try await URLSessionFetcher().get(URL(string: "http://127.0.0.1:\(port)/api/v3/time")!, headers: [:]).body
+    let body = try await URLSessionFetcher().get(URL(string: "http://127.0.0.1:\(port)/api/v3/time")!, headers: [:])
+        .body
     let object = try #require(try JSONSerialization.jsonObject(with: body) as? [String: Any])
     return try #require((object["serverTime"] as? NSNumber)?.int64Value)
 }

@@ -100,7 +100,11 @@ struct LockStepTests {
         }
         #expect(closed == 2)
         // Ids 3…92 were the DONEs; each step's replies are that step's DONE's.
-        #expect(run.steps.prefix(90).enumerated().allSatisfy { k, step in step.replies == [#"{"result":null,"id":\#(k + 3)}"#] })
+        #expect(
+            run.steps.prefix(90).enumerated().allSatisfy { k, step in
+                step.replies == [#"{"result":null,"id":\#(k + 3)}"#]
+            }
+        )
         #expect(run.ids == [93, 94, 95, 96])
         #expect(
             run.errors == [
@@ -118,7 +122,10 @@ struct LockStepTests {
         let clock = ManualClock(start: sampleDay(1))
         let reply = try await withExchange(market: try sampleMarket(), clock: clock) { _, port in
             let reply = Mutex("")
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) { inbound, outbound, _ in
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) {
+                inbound,
+                outbound,
+                _ in
                 var client = LockStepSession("paper", inbound, outbound)
                 let id = try await client.send("LOCKSTEP.REGISTER", params: #"{"client":"paper"}"#)
                 let text = try await client.reply(to: id)
@@ -163,7 +170,9 @@ struct LockStepTests {
                                 try await client.done(through: step.time)
                                 step = try #require(try await client.nextStep())
                                 let least = done.withLock { $0.values.min() ?? .min }
-                                if least < step.time - 1_000 { early.append("\(name) got \(step.time) with a client done through \(least)") }
+                                if least < step.time - 1_000 {
+                                    early.append("\(name) got \(step.time) with a client done through \(least)")
+                                }
                                 steps.append(step)
                             }
                             result.withLock { $0 = (steps, early) }
@@ -185,11 +194,17 @@ struct LockStepTests {
         #expect(fast.1.isEmpty && slow.1.isEmpty, "\(fast.1 + slow.1)")
         // Each client's own streams, every step: the mini ticker each second; the kline by the rule.
         for step in fast.0.dropFirst() {
-            #expect(step.frames.count == 1 && step.frames.allSatisfy { $0.contains(#""E":\#(step.time),"#) }, "at \(step.time)")
+            #expect(
+                step.frames.count == 1 && step.frames.allSatisfy { $0.contains(#""E":\#(step.time),"#) },
+                "at \(step.time)"
+            )
         }
         for step in slow.0.dropFirst() {
             let frames = try step.frames.map(KlineFrame.init)
-            #expect(frames.count == expectedKlineFrames(at: step.time, symbols: 1) && frames.allSatisfy { $0.eventTime == step.time })
+            #expect(
+                frames.count == expectedKlineFrames(at: step.time, symbols: 1)
+                    && frames.allSatisfy { $0.eventTime == step.time }
+            )
         }
     }
 
@@ -284,10 +299,14 @@ struct LockStepTests {
             var standing: [Int64] = []
         }
         let state = Shared(Run())
-        let run = try await withExchange(market: try sampleMarket(), clock: clock, logger: log.logger(level: .warning)) { _, port in
+        let run = try await withExchange(market: try sampleMarket(), clock: clock, logger: log.logger(level: .warning))
+        { _, port in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/filusdt@trade", logger: quietLogger) {
+                    try await WebSocketClient.connect(
+                        url: "ws://127.0.0.1:\(port)/ws/filusdt@trade",
+                        logger: quietLogger
+                    ) {
                         inbound,
                         outbound,
                         _ in
@@ -305,7 +324,10 @@ struct LockStepTests {
                     }
                 }
                 group.addTask {
-                    try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws/nearusdt@trade", logger: quietLogger) {
+                    try await WebSocketClient.connect(
+                        url: "ws://127.0.0.1:\(port)/ws/nearusdt@trade",
+                        logger: quietLogger
+                    ) {
                         inbound,
                         outbound,
                         _ in
@@ -324,9 +346,15 @@ struct LockStepTests {
                 try await group.waitForAll()
             }
             // Dropped, its name is free: a DONE under it is refused.
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) { inbound, outbound, _ in
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) {
+                inbound,
+                outbound,
+                _ in
                 var client = LockStepSession("leaves", inbound, outbound)
-                let id = try await client.send("LOCKSTEP.DONE", params: #"{"client":"leaves","through":\#(start + 3_000)}"#)
+                let id = try await client.send(
+                    "LOCKSTEP.DONE",
+                    params: #"{"client":"leaves","through":\#(start + 3_000)}"#
+                )
                 let reply = try await client.reply(to: id)
                 state.withLock { $0.staleDone = reply }
                 try await client.close()
@@ -345,12 +373,20 @@ struct LockStepTests {
         let leftAt = try #require(run.leftAt)
         let fourth = try #require(run.stayMarks.first { $0.time == start + 4_000 })
         #expect(fourth.at - leftAt >= .milliseconds(300))
-        #expect(run.staleDone.hasPrefix(#"{"error":{"code":2,"msg":"LOCKSTEP.DONE: no lock-step client leaves is registered"#))
+        #expect(
+            run.staleDone.hasPrefix(
+                #"{"error":{"code":2,"msg":"LOCKSTEP.DONE: no lock-step client leaves is registered"#
+            )
+        )
         #expect(run.standing == [start + 10_000, start + 10_000])
         let warnings = log.lines.withLock { $0 }.filter { $0.contains("lock-step client") }
         #expect(warnings.count == 2)
-        #expect(warnings.first?.hasPrefix("warning: lock-step client leaves dropped at sim time \(start + 3_000)") == true)
-        #expect(warnings.last?.hasPrefix("warning: lock-step client stays dropped at sim time \(start + 10_000)") == true)
+        #expect(
+            warnings.first?.hasPrefix("warning: lock-step client leaves dropped at sim time \(start + 3_000)") == true
+        )
+        #expect(
+            warnings.last?.hasPrefix("warning: lock-step client stays dropped at sim time \(start + 10_000)") == true
+        )
     }
 
     @Test(
