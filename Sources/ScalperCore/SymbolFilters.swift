@@ -30,10 +30,13 @@ public struct SymbolFilters: Codable, Equatable, Hashable, Sendable {
         return SymbolFilters(lotStep: pow(10, -Double(q)), tickSize: pow(10, -Double(d)), minNotional: 5)
     }
 
-    /// The reference price the derivation uses for a stored series: the close of its middle bar.
+    /// The index of the bar whose close the derivation uses in a series of `barCount` bars: the middle one.
+    public static func referenceIndex(barCount: Int) -> Int { barCount / 2 }
+
+    /// The derived filters of a stored series, from the close of its middle bar.
     public static func derived(from klines: [Kline]) -> SymbolFilters? {
         guard !klines.isEmpty else { return nil }
-        let price = klines[klines.count / 2].close
+        let price = klines[referenceIndex(barCount: klines.count)].close
         return price > 0 && price.isFinite ? derived(price: price) : nil
     }
 
@@ -70,12 +73,14 @@ public struct SymbolFilters: Codable, Equatable, Hashable, Sendable {
     /// The quantity as Binance wants it: exact decimal text from a whole number of steps, never
     /// from printing a Double (0.1 + 0.2 prints 0.30000000000000004; 300 steps of 0.001 print 0.300).
     public func format(quantity: Double) -> String {
-        Self.text(units: steps(quantity), decimals: quantityDecimals)
+        let d = quantityDecimals
+        return Self.text(units: Int64((Double(steps(quantity)) * lotStep * pow(10, Double(d))).rounded()), decimals: d)
     }
 
     /// The price as exact decimal text from a whole number of ticks (the nearest).
     public func format(price: Double) -> String {
-        Self.text(units: Int64((price / tickSize).rounded()), decimals: priceDecimals)
+        let d = priceDecimals
+        return Self.text(units: Int64((roundPrice(price) * pow(10, Double(d))).rounded()), decimals: d)
     }
 
     /// `units` × 10^−decimals as text.

@@ -41,6 +41,10 @@ struct SymbolFiltersTests {
         #expect(SymbolFilters(lotStep: 1, tickSize: 0.01, minNotional: 5).format(quantity: 7.9) == "7")
         #expect(SymbolFilters.text(units: 5, decimals: 8) == "0.00000005")
         #expect(SymbolFilters.text(units: -1_234, decimals: 2) == "-12.34")
+        // Increments that are not powers of ten print on their own grid too.
+        let quarter = SymbolFilters(lotStep: 0.5, tickSize: 0.25, minNotional: 5)
+        #expect(quarter.format(price: 1.3) == "1.25" && quarter.format(price: 101.4) == "101.50")
+        #expect(quarter.format(quantity: 7.9) == "7.5")
     }
 
     @Test("Rounding to the tick goes against the trader: up for buys, down for sells")
