@@ -254,9 +254,18 @@ public struct TradingEngine: Codable, Sendable {
         exposedThisMinute = !holdings.isEmpty
         lastMinute = minute.openTime
 
-        // Positions: timeouts first, then the trailing stop moves with the bar's high.
+        // Positions: exits the venue turned away last time are tried again (once a minute, never in a
+        // loop within one event); then timeouts; then the trailing stop moves with the bar's high.
         for symbol in holdings.keys.sorted() {
-            guard var h = holdings[symbol], h.closing == nil, !h.entryWorking else { continue }
+            guard var h = holdings[symbol], !h.entryWorking else { continue }
+            if let reason = h.closing {
+                if h.exitOrderID == nil && h.listID == nil {
+                    h.closing = nil
+                    holdings[symbol] = h
+                    out += close(symbol, reason: reason, reference: marks[symbol] ?? h.entryPrice, time: time)
+                }
+                continue
+            }
             if Double(time - h.entryTime) / 1_000 >= settings.execution.timeoutSeconds {
                 out += close(symbol, reason: .timeout, reference: marks[symbol] ?? h.entryPrice, time: time)
                 continue
@@ -475,6 +484,13 @@ public struct TradingEngine: Codable, Sendable {
                 return out
             }
             risk.recordEntry(time: h.entryTime)
+            if let reason = h.closing {
+                // The kill switch or the user cancelled an entry that had partly filled: exit what came.
+                h.closing = nil
+                holdings[symbol] = h
+                out += close(symbol, reason: reason, reference: marks[symbol] ?? h.entryPrice, time: time)
+                return out
+            }
             holdings[symbol] = h
             if settings.exits != .tick { out += protect(symbol, time: time) }
         case .exit:
@@ -482,13 +498,23 @@ public struct TradingEngine: Codable, Sendable {
             holdings[symbol] = h
             if status == .filled || h.held < filters(for: symbol, price: marks[symbol] ?? h.entryPrice).lotStep {
                 out += settle(symbol, time: time)
+            } else if status == .rejected, let reason, Self.isPermanent(reason) {
+                // The venue will never take this quantity (below its filters, or not there to sell):
+                // what is left is kept as dust, valued and sold with the symbol's next exit.
+                out.append(
+                    .record(.anomaly(message: "exit \(order.clientOrderID) rejected: \(reason); \(h.held) kept as dust", time: time))
+                )
+                out += settle(symbol, time: time)
             } else {
-                // Rejected or cancelled with base still held: try again with a new attempt.
-                out.append(.record(.anomaly(message: "exit \(order.clientOrderID) \(status.rawValue)\(reason.map { ": \($0)" } ?? ""); retrying", time: time)))
-                let why = h.closing ?? .manual
-                h.closing = nil
-                holdings[symbol] = h
-                out += close(symbol, reason: why, reference: marks[symbol] ?? h.entryPrice, time: time)
+                // Turned away for now (cancelled, expired, a transient rejection): tried again at the next minute.
+                out.append(
+                    .record(
+                        .anomaly(
+                            message: "exit \(order.clientOrderID) \(status.rawValue)\(reason.map { ": \($0)" } ?? ""); retried at the next minute",
+                            time: time
+                        )
+                    )
+                )
             }
         case .target, .stop:
             h.legIDs.removeAll { $0 == order.clientOrderID }
@@ -515,6 +541,10 @@ public struct TradingEngine: Codable, Sendable {
             } else if status == .rejected {
                 out.append(.record(.anomaly(message: "protective list for \(symbol) rejected\(reason.map { ": \($0)" } ?? ""); exiting at market", time: time)))
                 out += close(symbol, reason: .manual, reference: marks[symbol] ?? h.entryPrice, time: time)
+            } else if h.sold == 0 {
+                // The venue ended the list by itself with nothing sold: protect the position again.
+                out.append(.record(.anomaly(message: "protective list for \(symbol) \(status.rawValue) by the venue; placed again", time: time)))
+                out += protect(symbol, time: time)
             }
         case .list:
             break
@@ -588,6 +618,10 @@ public struct TradingEngine: Codable, Sendable {
             guard let h = holdings[symbol] else { continue }
             if h.entryWorking {
                 if let id = orders.values.first(where: { $0.symbol == symbol && $0.leg == .entry })?.clientOrderID {
+                    var working = h
+                    working.closing = reason
+                    working.exitReference = marks[symbol] ?? h.entryPrice
+                    holdings[symbol] = working
                     out.append(.cancel(symbol: symbol, clientOrderID: id))
                 }
                 continue
@@ -626,6 +660,11 @@ public struct TradingEngine: Codable, Sendable {
             confidence: h.confidence
         )
         return [.record(.trade(record))]
+    }
+
+    /// Rejections no retry can cure: Binance's filter failures and an account without the asset.
+    static func isPermanent(_ reason: String) -> Bool {
+        reason.hasPrefix("Filter failure") || reason == SimulatedVenue.insufficientBalance || reason.hasPrefix("Invalid quantity")
     }
 
     private func trailingStop(_ h: Holding) -> Double {

@@ -86,8 +86,12 @@ public struct FillModel: Codable, Equatable, Sendable {
     /// Which leg of a resting stop/target pair `bar` triggers, and at what price (bar rule): the stop
     /// (a market sell once triggered: at the stop, or the open when the bar opens below it, then
     /// slipped) before the target when both lie in the bar and `stopFirstWhenBothHit`; the target
-    /// (a resting limit: at its price, or the open when the bar opens above it, no slippage).
+    /// (a resting limit: at its price, or the open when the bar opens above it, no slippage). A bar
+    /// opening through a level settles that level at its open before anything else.
     public func barTrigger(stop: Double, target: Double, bar: Kline, filters: SymbolFilters) -> (leg: OrderLeg, price: Double)? {
+        // A bar that opens through either level settles it at the open, whichever the rule for both.
+        if bar.open <= stop { return (.stop, slipped(bar.open, side: .sell, filters: filters)) }
+        if bar.open >= target { return (.target, bar.open) }
         let stopHit = bar.low <= stop
         let targetHit = bar.high >= target
         if stopHit && (!targetHit || stopFirstWhenBothHit) {

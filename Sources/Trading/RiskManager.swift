@@ -147,7 +147,10 @@ public struct RiskManager: Codable, Sendable {
         // Cash must cover the order and its fee at a price a little above the reference (slippage).
         let affordable = filters.roundQuantity(cash / (price * 1.01 * (1 + takerFee)))
         if affordable < quantity { quantity = affordable }
-        if quantity * price < filters.minNotional {
+        // What is held after a base-asset commission, floored to the step, must still be sellable at
+        // the stop: an exit below the minimum notional would be refused by the venue.
+        let held = filters.roundQuantity(quantity * (1 - takerFee))
+        if quantity * price < filters.minNotional || held * signal.stopLoss < filters.minNotional {
             return .refused(quantity <= 0 && cash < equity * 0.01 ? .insufficientCash : .belowMinNotional)
         }
         return .approved(quantity: quantity)

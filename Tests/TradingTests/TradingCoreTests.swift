@@ -372,3 +372,87 @@ struct EngineConservationTests {
         #expect(tradesSeen > 10)
     }
 }
+
+@Suite("The trading core when the venue says no")
+struct VenueRefusalTests {
+    /// A tick-mode engine holding 10 TESTUSDT bought at 100, with its entry order's id.
+    private func holding() throws -> TradingEngine {
+        var e = TradingEngine(settings: settings(exits: .tick), startTime: t0)
+        e.setFilters(filters, for: "TESTUSDT")
+        let p = Prediction(symbol: "TESTUSDT", time: t0 + 60_000, price: 100, probabilityUp: 0.9, confidence: 0.9, predictedMovePct: 0.5)
+        let commands = e.minuteClosed(MinuteClose(openTime: t0, bars: [SymbolBar(symbol: "TESTUSDT", bar: flat(0))], predictions: [p]))
+        let order = try #require(commands.compactMap { if case .submit(let o) = $0 { o } else { nil } }.first)
+        let fill = OrderFill(tradeID: 1, price: 100, quantity: order.quantity, commission: 0, commissionAsset: .base, time: t0 + 60_000)
+        _ = e.orderUpdated(OrderUpdate(clientOrderID: order.clientOrderID, symbol: "TESTUSDT", status: .filled, fill: fill, time: t0 + 60_000))
+        return e
+    }
+
+    private func exitOrder(_ commands: [TradingCommand]) -> OrderRequest? {
+        commands.compactMap { if case .submit(let o) = $0, o.leg == .exit { o } else { nil } }.first
+    }
+
+    @Test("An exit the venue can never take (a filter failure) settles the rest as dust, once, with no retry loop")
+    func permanentRejection() throws {
+        var e = try holding()
+        let exit = try #require(exitOrder(e.trade(symbol: "TESTUSDT", price: 98.9, time: t0 + 90_000)))
+        let out = e.orderUpdated(
+            OrderUpdate(clientOrderID: exit.clientOrderID, symbol: "TESTUSDT", status: .rejected, reason: "Filter failure: NOTIONAL", time: t0 + 90_000)
+        )
+        #expect(exitOrder(out) == nil)
+        #expect(out.contains { if case .record(.trade) = $0 { true } else { false } })
+        #expect(e.holdings.isEmpty && e.dust["TESTUSDT"] == 10)
+        // The next minute sends nothing for it.
+        let next = e.minuteClosed(MinuteClose(openTime: t0 + 60_000, bars: [SymbolBar(symbol: "TESTUSDT", bar: flat(1, 99))], predictions: []))
+        #expect(exitOrder(next) == nil)
+    }
+
+    @Test("An exit turned away for now is tried again at the next minute with a new id, not in a loop within the event")
+    func transientRejection() throws {
+        var e = try holding()
+        let exit = try #require(exitOrder(e.trade(symbol: "TESTUSDT", price: 98.9, time: t0 + 90_000)))
+        let out = e.orderUpdated(
+            OrderUpdate(clientOrderID: exit.clientOrderID, symbol: "TESTUSDT", status: .rejected, reason: "Too many new orders.", time: t0 + 90_000)
+        )
+        #expect(exitOrder(out) == nil && e.holdings["TESTUSDT"]?.closing == .stopLoss)
+        let again = try #require(exitOrder(e.minuteClosed(MinuteClose(openTime: t0 + 60_000, bars: [SymbolBar(symbol: "TESTUSDT", bar: flat(1, 99))], predictions: []))))
+        #expect(again.clientOrderID != exit.clientOrderID && again.quantity == exit.quantity)
+    }
+
+    @Test("The kill switch cancels a partly filled entry and sells what came, at market")
+    func killSwitchPartialEntry() throws {
+        var e = TradingEngine(settings: settings(exits: .bar), startTime: t0)
+        e.setFilters(filters, for: "TESTUSDT")
+        let p = Prediction(symbol: "TESTUSDT", time: t0 + 60_000, price: 100, probabilityUp: 0.9, confidence: 0.9, predictedMovePct: 0.5)
+        let commands = e.minuteClosed(MinuteClose(openTime: t0, bars: [SymbolBar(symbol: "TESTUSDT", bar: flat(0))], predictions: [p]))
+        let order = try #require(commands.compactMap { if case .submit(let o) = $0 { o } else { nil } }.first)
+        let part = OrderFill(tradeID: 1, price: 100, quantity: 4, commission: 0, commissionAsset: .base, time: t0 + 60_000)
+        _ = e.orderUpdated(OrderUpdate(clientOrderID: order.clientOrderID, symbol: "TESTUSDT", status: .partiallyFilled, fill: part, time: t0 + 60_000))
+        let cancel = e.control(.closeAll, time: t0 + 61_000)
+        #expect(cancel == [.cancel(symbol: "TESTUSDT", clientOrderID: order.clientOrderID)])
+        let after = e.orderUpdated(OrderUpdate(clientOrderID: order.clientOrderID, symbol: "TESTUSDT", status: .cancelled, time: t0 + 61_000))
+        let exit = try #require(exitOrder(after))
+        #expect(exit.quantity == 4 && exit.type == .market)
+        #expect(!after.contains { if case .submitList = $0 { true } else { false } })
+    }
+
+    @Test("A bar opening above the target settles the target at the open, even when its low also reaches the stop")
+    func openThroughTarget() {
+        let model = FillModel(takerFee: 0, slippageBps: 0)
+        let b = bar(5, open: 102, high: 102.5, low: 98, close: 99)
+        #expect(model.barTrigger(stop: 99, target: 101, bar: b, filters: filters)! == (.target, 102))
+        let down = bar(5, open: 98.5, high: 101.5, low: 98, close: 101)
+        var targetFirst = FillModel(takerFee: 0, slippageBps: 0)
+        targetFirst.stopFirstWhenBothHit = false
+        #expect(targetFirst.barTrigger(stop: 99, target: 101, bar: down, filters: filters)! == (.stop, 98.5))
+    }
+
+    @Test("An entry whose held quantity after the base commission would be unsellable at the stop is refused up front")
+    func sizedToStaySellable() {
+        var risk = RiskConfiguration()
+        risk.maxLossPerTradePct = 1
+        var r = replay(settings(fee: 0.001, risk: risk, capital: 50.05))  // 10 % = 5.005 USDT at 100: 0.05 bought, 0.0499 held
+        let records = run(&r, [flat(0), flat(1), flat(2)])
+        #expect(records.contains(.refused(symbol: "TESTUSDT", reason: .belowMinNotional, time: t0 + 60_000)))
+        #expect(r.engine.holdings.isEmpty)
+    }
+}
