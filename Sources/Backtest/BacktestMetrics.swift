@@ -113,3 +113,150 @@ public struct BacktestMetrics: Codable, Equatable, Sendable {
         )
     }
 }
+
+/// One backtest figure, named once for every output: its key in `scalper backtest --json`, its row
+/// in `metrics.csv`, its key in the runs database (`scalper runs show/compare`) and the name
+/// `scalper sweep --metric` ranks by.
+///
+/// Counts by reason are one field per reason (`refused_<reason>`, `exits_<reason>`, lower case),
+/// every reason listed even when it never happened, so the set of names is the same for every run.
+/// A value that is not a number (NaN: no trades; ±∞: profit factor without losers) is `null` in
+/// JSON and `NULL` in the database, and `nan`, `inf` or `-inf` in `metrics.csv`.
+public struct BacktestMetricField: Sendable {
+    /// What a figure measures, which decides how it is written.
+    public enum Unit: String, Sendable {
+        /// A number of things: written as an integer.
+        case count
+        /// Quote currency (USDT).
+        case usdt
+        /// A share or a return: 0.12 is 12 %.
+        case fraction
+        /// A dimensionless ratio (profit factor, Sharpe, Sortino).
+        case ratio
+        /// Seconds.
+        case seconds
+    }
+
+    /// The name in every output, e.g. `total_pnl_usdt`.
+    public let name: String
+    /// What the value measures.
+    public let unit: Unit
+    private let read: @Sendable (BacktestMetrics) -> Double
+
+    init(_ name: String, _ unit: Unit, read: @escaping @Sendable (BacktestMetrics) -> Double) {
+        self.name = name
+        self.unit = unit
+        self.read = read
+    }
+
+    /// The figure in `metrics`.
+    public func value(_ metrics: BacktestMetrics) -> Double { read(metrics) }
+
+    /// The figure as a `JSONSerialization` value: an `Int` for counts, a `Double` otherwise, and
+    /// `NSNull` when it is not finite.
+    public func jsonValue(_ metrics: BacktestMetrics) -> Any {
+        let x = value(metrics)
+        guard x.isFinite else { return NSNull() }
+        return unit == .count ? Int(x) : x
+    }
+
+    /// The figure as `metrics.csv` writes it: an integer for counts, 8 decimals otherwise (exact to
+    /// the cent for money), `nan`, `inf` or `-inf` when not finite.
+    public func csvText(_ value: Double) -> String {
+        if value.isNaN { return "nan" }
+        if value.isInfinite { return value > 0 ? "inf" : "-inf" }
+        return unit == .count ? String(format: "%.0f", value) : String(format: "%.8f", value)
+    }
+
+    /// The figure for a terminal table: an integer for counts, otherwise 4 decimals (1 from 100 up);
+    /// `–` when missing or not finite.
+    public func displayText(_ value: Double?) -> String {
+        guard let value, value.isFinite else { return "–" }
+        if unit == .count { return String(format: "%.0f", value) }
+        return abs(value) >= 100 ? String(format: "%.1f", value) : String(format: "%.4f", value)
+    }
+
+    /// Closed trades.
+    public static let trades = BacktestMetricField("trades", .count) { Double($0.trades) }
+    /// Share of trades with a positive net P&L.
+    public static let winRate = BacktestMetricField("win_rate", .fraction) { $0.winRate }
+    /// Gross profit of winners over gross loss of losers.
+    public static let profitFactor = BacktestMetricField("profit_factor", .ratio) { $0.profitFactor }
+    /// Σ net P&L of all trades.
+    public static let totalPnL = BacktestMetricField("total_pnl_usdt", .usdt) { $0.totalPnL }
+    /// Mean net P&L per trade.
+    public static let averagePnL = BacktestMetricField("average_pnl_usdt", .usdt) { $0.averagePnL }
+    /// Fees paid.
+    public static let feesPaid = BacktestMetricField("fees_paid_usdt", .usdt) { $0.feesPaid }
+    /// Largest fall of equity from a previous peak.
+    public static let maxDrawdown = BacktestMetricField("max_drawdown", .fraction) { $0.maxDrawdown }
+    /// Annualised Sharpe ratio of daily returns.
+    public static let sharpe = BacktestMetricField("sharpe", .ratio) { $0.sharpe }
+    /// Annualised Sortino ratio of daily returns.
+    public static let sortino = BacktestMetricField("sortino", .ratio) { $0.sortino }
+    /// Mean time in a trade.
+    public static let averageDuration = BacktestMetricField("average_duration_sec", .seconds) { $0.averageDurationSeconds }
+    /// Best trade's net P&L.
+    public static let bestTrade = BacktestMetricField("best_trade_usdt", .usdt) { $0.bestTrade }
+    /// Worst trade's net P&L.
+    public static let worstTrade = BacktestMetricField("worst_trade_usdt", .usdt) { $0.worstTrade }
+    /// Share of the replayed time with a position open.
+    public static let exposure = BacktestMetricField("exposure", .fraction) { $0.exposure }
+    /// Return of the account over the window.
+    public static let totalReturn = BacktestMetricField("total_return", .fraction) { $0.totalReturn }
+    /// Equal-weight buy-and-hold return of the same symbols.
+    public static let buyAndHoldReturn = BacktestMetricField("buy_and_hold_return", .fraction) { $0.buyAndHoldReturn }
+    /// Starting capital.
+    public static let startingCapital = BacktestMetricField("starting_capital", .usdt) { $0.startingCapital }
+    /// Final equity.
+    public static let finalEquity = BacktestMetricField("final_equity", .usdt) { $0.finalEquity }
+    /// Signals the generator produced.
+    public static let signals = BacktestMetricField("signals", .count) { Double($0.signals) }
+
+    /// Risk refusals for `reason` (`refused_max_open_positions`).
+    public static func refused(_ reason: RefusalReason) -> BacktestMetricField {
+        BacktestMetricField("refused_\(reason.rawValue.lowercased())", .count) { Double($0.refusals[reason.rawValue] ?? 0) }
+    }
+
+    /// Trades closed for `reason` (`exits_tp`).
+    public static func exits(_ reason: ExitReason) -> BacktestMetricField {
+        BacktestMetricField("exits_\(reason.rawValue.lowercased())", .count) { Double($0.exits[reason.rawValue] ?? 0) }
+    }
+
+    /// Every figure, in the order `metrics.csv` and `scalper runs show` list them.
+    public static let all: [BacktestMetricField] =
+        [
+            trades, winRate, profitFactor, totalPnL, averagePnL, feesPaid, maxDrawdown, sharpe, sortino, averageDuration,
+            bestTrade, worstTrade, exposure, totalReturn, buyAndHoldReturn, startingCapital, finalEquity, signals,
+        ]
+        + RefusalReason.allCases.sorted { $0.rawValue < $1.rawValue }.map(BacktestMetricField.refused)
+        + ExitReason.allCases.sorted { $0.rawValue < $1.rawValue }.map(BacktestMetricField.exits)
+
+    /// Every name, in table order.
+    public static var names: [String] { all.map(\.name) }
+
+    /// The field called `name`, or an error listing every valid name.
+    public static func named(_ name: String) throws(UnknownBacktestMetric) -> BacktestMetricField {
+        guard let field = all.first(where: { $0.name == name }) else { throw UnknownBacktestMetric(name: name) }
+        return field
+    }
+}
+
+/// A metric name that is not in ``BacktestMetricField/all``.
+public struct UnknownBacktestMetric: Error, Equatable, CustomStringConvertible {
+    /// The name asked for.
+    public var name: String
+
+    public var description: String {
+        "unknown backtest metric '\(name)'; valid names: \(BacktestMetricField.names.joined(separator: ", "))"
+    }
+}
+
+extension BacktestMetrics {
+    /// Every field of ``BacktestMetricField/all`` under its name, as a `JSONSerialization` object.
+    public var jsonObject: [String: Any] {
+        var object: [String: Any] = [:]
+        for field in BacktestMetricField.all { object[field.name] = field.jsonValue(self) }
+        return object
+    }
+}

@@ -118,20 +118,10 @@ public enum BacktestRunWriter {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    /// `metric,value` rows.
+    /// `metric,value` rows, one per ``BacktestMetricField`` in table order.
     public static func metricsCSV(_ m: BacktestMetrics) -> String {
-        var rows: [(String, String)] = [
-            ("trades", String(m.trades)), ("win_rate", fmt(m.winRate)), ("profit_factor", fmt(m.profitFactor)),
-            ("total_pnl_usdt", fmt(m.totalPnL)), ("average_pnl_usdt", fmt(m.averagePnL)), ("fees_paid_usdt", fmt(m.feesPaid)),
-            ("max_drawdown", fmt(m.maxDrawdown)), ("sharpe", fmt(m.sharpe)), ("sortino", fmt(m.sortino)),
-            ("average_duration_sec", fmt(m.averageDurationSeconds)), ("best_trade_usdt", fmt(m.bestTrade)),
-            ("worst_trade_usdt", fmt(m.worstTrade)), ("exposure", fmt(m.exposure)), ("total_return", fmt(m.totalReturn)),
-            ("buy_and_hold_return", fmt(m.buyAndHoldReturn)), ("starting_capital", fmt(m.startingCapital)),
-            ("final_equity", fmt(m.finalEquity)), ("signals", String(m.signals)),
-        ]
-        for (k, v) in m.refusals.sorted(by: { $0.key < $1.key }) { rows.append(("refused_\(k.lowercased())", String(v))) }
-        for (k, v) in m.exits.sorted(by: { $0.key < $1.key }) { rows.append(("exits_\(k.lowercased())", String(v))) }
-        return "metric,value\n" + rows.map { "\($0.0),\($0.1)" }.joined(separator: "\n") + "\n"
+        let rows = BacktestMetricField.all.map { "\($0.name),\($0.csvText($0.value(m)))" }
+        return "metric,value\n" + rows.joined(separator: "\n") + "\n"
     }
 
     /// A readable summary.

@@ -14,10 +14,21 @@ public struct RunSummary: Sendable, Equatable {
     public var symbols: String
     /// Window.
     public var window: String
-    /// Metric name → value.
+    /// Metric name → value, as stored: the names of ``BacktestMetricField`` (a run recorded by an
+    /// older version may lack some and hold names no longer in the table); NaN where the stored
+    /// value is `NULL` (not finite).
     public var metrics: [String: Double]
     /// Parameter name → value (flattened settings).
     public var parameters: [String: String]
+
+    /// The metric names to show for `runs`, in order: every ``BacktestMetricField`` of the table,
+    /// then, sorted and with no field, any other name one of them stored (a run recorded by an
+    /// older version).
+    public static func metricRows(_ runs: [RunSummary]) -> [(name: String, field: BacktestMetricField?)] {
+        let names = Set(BacktestMetricField.names)
+        let others = Set(runs.flatMap(\.metrics.keys)).subtracting(names).sorted()
+        return BacktestMetricField.all.map { ($0.name, $0) } + others.map { ($0, nil) }
+    }
 }
 
 /// The SQLite database of runs (`<runs-dir>/runs.sqlite`): runs, their parameters, metrics and trades.
@@ -53,15 +64,8 @@ public final class RunDatabase: Sendable {
     /// Records one run in a single transaction.
     public func record(config: BacktestRunConfig, result: BacktestResult) throws {
         let parameters = Self.flatten(config.settings)
-        let m = result.metrics
-        var metrics: [String: Double] = [
-            "trades": Double(m.trades), "win_rate": m.winRate, "profit_factor": m.profitFactor, "total_pnl_usdt": m.totalPnL,
-            "average_pnl_usdt": m.averagePnL, "fees_paid_usdt": m.feesPaid, "max_drawdown": m.maxDrawdown, "sharpe": m.sharpe,
-            "sortino": m.sortino, "average_duration_sec": m.averageDurationSeconds, "best_trade_usdt": m.bestTrade,
-            "worst_trade_usdt": m.worstTrade, "exposure": m.exposure, "total_return": m.totalReturn,
-            "buy_and_hold_return": m.buyAndHoldReturn, "final_equity": m.finalEquity, "signals": Double(m.signals),
-        ]
-        for (k, v) in m.refusals { metrics["refused_\(k.lowercased())"] = Double(v) }
+        // One row per table field; a run recorded before a field existed simply lacks its row.
+        let metrics = BacktestMetricField.all.map { ($0.name, $0.value(result.metrics)) }
         try queue.write { db in
             try db.execute(
                 sql: "INSERT INTO run (id, created_at, model, symbols, window_from, window_to, description) VALUES (?, ?, ?, ?, ?, ?, ?)",
