@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Trading
 
 /// One swept parameter: a settings key and the values it takes.
 public struct SweepParameter: Sendable, Equatable {
@@ -58,6 +59,7 @@ public enum Sweep {
     public static func apply(_ settings: BacktestSettings, key: String, value: Double) throws -> BacktestSettings {
         let p = key.split(separator: ".").map(String.init)
         if p == ["backtest", "capital"] {
+            guard value > 0 else { throw SweepError("\(key) = \(Sweep.format(value)): backtest.capital must be > 0") }
             var s = settings
             s.capital = value
             return s
@@ -67,11 +69,19 @@ public enum Sweep {
         else { throw SweepError("cannot set \(key)") }
         if section[p[1]] is Bool { section[p[1]] = value != 0 } else { section[p[1]] = value }
         object[p[0]] = section
+        let decoded: BacktestSettings
         do {
-            return try JSONDecoder().decode(BacktestSettings.self, from: JSONSerialization.data(withJSONObject: object))
+            decoded = try JSONDecoder().decode(BacktestSettings.self, from: JSONSerialization.data(withJSONObject: object))
         } catch {
             throw SweepError("\(key) = \(value) is not a valid value for that setting")
         }
+        // The ranges the config loader checks: max_trades_per_hour=0 would block every entry.
+        let problems = decoded.signals.problems.map { ("signals", $0) } + decoded.risk.problems.map { ("risk", $0) }
+            + decoded.execution.problems.map { ("execution", $0) }
+        if let (section, problem) = problems.first(where: { "\($0.0).\($0.1.key)" == key }) ?? problems.first {
+            throw SweepError("\(key) = \(Sweep.format(value)): \(section).\(problem)")
+        }
+        return decoded
     }
 
     /// Every combination of the parameters' values (the first parameter varies slowest).

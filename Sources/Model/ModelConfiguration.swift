@@ -91,8 +91,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         try check(warmupBars >= 0, "warmup_bars", "must be ≥ 0")
         try check(
             trainFraction > 0 && trainFraction < validationFraction && validationFraction < 1,
-            "train_fraction/validation_fraction",
-            "need 0 < train < validation < 1"
+            "train_fraction",
+            "need 0 < train_fraction < validation_fraction < 1"
         )
         try check(threshold > 0 && threshold < 1, "threshold", "must be in (0, 1)")
         try check(confidenceSlices >= 2, "confidence_slices", "must be ≥ 2")

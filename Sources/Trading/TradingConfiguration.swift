@@ -96,3 +96,59 @@ public struct TradingPathConfiguration: Codable, Equatable, Sendable {
     /// The defaults.
     public init() {}
 }
+
+/// A setting out of its range: the key path inside its section and why.
+public struct SettingProblem: Equatable, Sendable, CustomStringConvertible {
+    /// The key inside its section (`max_trades_per_hour`).
+    public var key: String
+    /// What is wrong.
+    public var why: String
+
+    /// `key: why`.
+    public var description: String { "\(key): \(why)" }
+}
+
+extension SignalConfiguration {
+    /// Values out of range, by key (`signals.` omitted); empty when all are valid.
+    public var problems: [SettingProblem] {
+        var out: [SettingProblem] = []
+        func check(_ ok: Bool, _ key: String, _ why: String) { if !ok { out.append(SettingProblem(key: key, why: why)) } }
+        check(minProbability > 0 && minProbability < 1, "min_probability", "must be in (0, 1)")
+        check((0...1).contains(minConfidence), "min_confidence", "must be in [0, 1]")
+        check(minPredictedMovePct >= 0, "min_predicted_move_pct", "must be ≥ 0")
+        check(takeProfitPct > 0 && takeProfitPct < 1, "take_profit_pct", "must be in (0, 1)")
+        check(stopLossPct > 0 && stopLossPct < 1, "stop_loss_pct", "must be in (0, 1)")
+        check(maxSignalsPerBar >= 1, "max_signals_per_bar", "must be ≥ 1")
+        return out
+    }
+}
+
+extension RiskConfiguration {
+    /// Values out of range, by key (`risk.` omitted); a limit of 0 would silently block every entry.
+    public var problems: [SettingProblem] {
+        var out: [SettingProblem] = []
+        func check(_ ok: Bool, _ key: String, _ why: String) { if !ok { out.append(SettingProblem(key: key, why: why)) } }
+        let unit = { (x: Double) in x > 0 && x <= 1 }
+        check(unit(maxPositionPct), "max_position_pct", "must be in (0, 1]")
+        check(unit(maxLossPerTradePct), "max_loss_per_trade_pct", "must be in (0, 1]")
+        check(unit(dailyLossLimitPct), "daily_loss_limit_pct", "must be in (0, 1]")
+        check(maxDrawdownPct > 0 && maxDrawdownPct < 1, "max_drawdown_pct", "must be in (0, 1)")
+        check(maxOpenPositions >= 1, "max_open_positions", "must be ≥ 1 (0 would block every entry)")
+        check(maxTradesPerHour >= 1, "max_trades_per_hour", "must be ≥ 1 (0 would block every entry)")
+        check(maxTradesPerDay >= 1, "max_trades_per_day", "must be ≥ 1 (0 would block every entry)")
+        return out
+    }
+}
+
+extension ExecutionConfiguration {
+    /// Values out of range, by key (`execution.` omitted).
+    public var problems: [SettingProblem] {
+        var out: [SettingProblem] = []
+        func check(_ ok: Bool, _ key: String, _ why: String) { if !ok { out.append(SettingProblem(key: key, why: why)) } }
+        check(takerFee >= 0 && takerFee < 0.1, "taker_fee", "must be in [0, 0.1)")
+        check(slippageBps >= 0 && slippageBps < 10_000, "slippage_bps", "must be in [0, 10000)")
+        check(timeoutSeconds > 0, "timeout_seconds", "must be > 0")
+        check(trailingStopPct >= 0 && trailingStopPct < 1, "trailing_stop_pct", "must be in [0, 1) (0 = off)")
+        return out
+    }
+}

@@ -128,32 +128,10 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             throw ConfigurationError(key: parts.first ?? "model", why: parts.count > 1 ? parts[1] : text)
         }
         try check(!model.modelsDir.isEmpty, "model.models_dir", "must not be empty")
-        try check(
-            signals.minProbability > 0 && signals.minProbability < 1,
-            "signals.min_probability",
-            "must be in (0, 1)"
-        )
-        try check((0...1).contains(signals.minConfidence), "signals.min_confidence", "must be in [0, 1]")
-        try check(signals.minPredictedMovePct >= 0, "signals.min_predicted_move_pct", "must be ≥ 0")
-        try check(signals.takeProfitPct > 0 && signals.takeProfitPct < 1, "signals.take_profit_pct", "must be in (0, 1)")
-        try check(signals.stopLossPct > 0 && signals.stopLossPct < 1, "signals.stop_loss_pct", "must be in (0, 1)")
-        try check(signals.maxSignalsPerBar >= 1, "signals.max_signals_per_bar", "must be ≥ 1")
-        try check(unit(risk.maxPositionPct), "risk.max_position_pct", "must be in (0, 1]")
-        try check(unit(risk.maxLossPerTradePct), "risk.max_loss_per_trade_pct", "must be in (0, 1]")
-        try check(unit(risk.dailyLossLimitPct), "risk.daily_loss_limit_pct", "must be in (0, 1]")
-        try check(risk.maxDrawdownPct > 0 && risk.maxDrawdownPct < 1, "risk.max_drawdown_pct", "must be in (0, 1)")
-        // A limit of 0 would silently block every entry: refuse it rather than run a backtest that cannot trade.
-        try check(risk.maxOpenPositions >= 1, "risk.max_open_positions", "must be ≥ 1 (0 would block every entry)")
-        try check(risk.maxTradesPerHour >= 1, "risk.max_trades_per_hour", "must be ≥ 1 (0 would block every entry)")
-        try check(risk.maxTradesPerDay >= 1, "risk.max_trades_per_day", "must be ≥ 1 (0 would block every entry)")
-        try check(execution.takerFee >= 0 && execution.takerFee < 0.1, "execution.taker_fee", "must be in [0, 0.1)")
-        try check(execution.slippageBps >= 0 && execution.slippageBps < 10_000, "execution.slippage_bps", "must be in [0, 10000)")
-        try check(execution.timeoutSeconds > 0, "execution.timeout_seconds", "must be > 0")
-        try check(
-            execution.trailingStopPct >= 0 && execution.trailingStopPct < 1,
-            "execution.trailing_stop_pct",
-            "must be in [0, 1) (0 = off)"
-        )
+        // The trading sections check themselves, so a sweep that sets them checks the same ranges.
+        for (section, problems) in [("signals", signals.problems), ("risk", risk.problems), ("execution", execution.problems)] {
+            if let first = problems.first { throw ConfigurationError(key: "\(section).\(first.key)", why: first.why) }
+        }
         try check(
             trading.warmupBars >= FeatureSpec.warmUpBars,
             "trading.warmup_bars",
@@ -239,7 +217,17 @@ enum ConfigurationLoader {
         do {
             try configuration.validate()
         } catch var error {
-            error.file = origin[error.key]
+            // A check across keys names one of them; the file that set either of them is to blame.
+            let related = [
+                "download.backoff_max_seconds": ["download.backoff_initial_seconds"],
+                "model.train_fraction": ["model.validation_fraction"],
+            ]
+            if origin[error.key] == nil, let other = related[error.key]?.first(where: { origin[$0] != nil }) {
+                error.why += " (\(other) was set)"
+                error.file = origin[other]
+            } else {
+                error.file = origin[error.key]
+            }
             if let value = value(at: error.key, in: tree) { error.why = "\(render(value)): \(error.why)" }
             throw error
         }
@@ -353,9 +341,11 @@ enum ConfigurationLoader {
         }
     }
 
-    /// YAML scalars JSON has no type for (timestamps) become their text, so the decoder reports a type error.
+    /// YAML scalars JSON has no type for (timestamps, .nan, .inf) become their text, so the decoder
+    /// reports a type error naming the key.
     private static func jsonValue(_ value: Any) -> Any {
         switch value {
+        case let d as Double where !d.isFinite: "\(d)"
         case is String, is Bool, is Int, is Double, is NSNull: value
         case let list as [Any]: list.map(jsonValue)
         default: "\(value)"

@@ -58,6 +58,12 @@ struct ConfigurationCLITests {
             ("execution: 3\n", "execution: must be a mapping of keys, found 3"),
             ("model:\n  max_depth:\n", "model.max_depth: has no value"),
             ("logging:\n  level: loud\n", "logging.level: 'loud': must be one of"),
+            ("risk:\n  max_position_pct: .nan\n", "risk.max_position_pct: expected a number, found 'nan'"),
+            (
+                "download:\n  backoff_initial_seconds: 100\n",
+                "download.backoff_max_seconds: 60: must be ≥ download.backoff_initial_seconds (download.backoff_initial_seconds was set)"
+            ),
+            ("model:\n  validation_fraction: 0.5\n", "model.train_fraction: 0.7: need 0 < train_fraction < validation_fraction < 1 (model.validation_fraction was set)"),
         ]
     )
     func badValues(yaml: String, expected: String) async throws {
