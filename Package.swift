@@ -75,6 +75,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Binance",
+            dependencies: [
+                "ScalperCore", "MarketData",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Exchange",
             dependencies: [
                 "ScalperCore", "MarketData",
@@ -159,6 +168,14 @@ let package = Package(
                 "Exchange", "Scanner", "MarketData", "ScalperCore", "ScalperTestSupport", "Features",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "BinanceTests",
+            dependencies: [
+                "Binance", "Exchange", "MarketData", "ScalperCore", "ScalperTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,144 @@
+public import Foundation
+public import MarketData
+public import ScalperCore
+
+/// Binance's REST market data as a paper or live session needs it: warm-up 1 m bars, each
+/// symbol's filters and the server's time. Works against `api.binance.com` and against
+/// `scalper exchange` alike (the same paths and shapes).
+public struct BinanceREST: Sendable {
+    /// The REST base URL (`https://api.binance.com`, `http://127.0.0.1:<port>`).
+    public let baseURL: URL
+    /// Bars per `/api/v3/klines` page (Binance's maximum is 1,000).
+    public let pageLimit: Int
+    private let fetcher: any HTTPFetching
+
+    /// Creates a client of `baseURL`.
+    ///
+    /// - Parameter pageLimit: bars asked for per klines request, 1 … 1,000.
+    public init(baseURL: URL, pageLimit: Int = 1_000, fetcher: any HTTPFetching = URLSessionFetcher(timeoutSeconds: 30)) {
+        precondition((1...1_000).contains(pageLimit), "Binance serves 1 to 1,000 klines per request")
+        self.baseURL = baseURL
+        self.pageLimit = pageLimit
+        self.fetcher = fetcher
+    }
+
+    /// The `count` most recent 1 m bars of `symbol` that closed by `time` (open time at most
+    /// `time − 60 000`), oldest first.
+    ///
+    /// Pages backwards through `/api/v3/klines` with `startTime`/`endTime` windows of
+    /// ``pageLimit`` minutes, so minutes the exchange has no bar for (an outage) are skipped and
+    /// older bars fetched instead. Stops at the first window with no bar at all: the symbol's
+    /// history starts there, and fewer than `count` bars are returned.
+    ///
+    /// - Throws: ``BinanceError`` naming the URL of a request that failed or answered something
+    ///   other than klines in the window asked for.
+    public func klines(_ symbol: String, count: Int, closedBy time: Int64) async throws -> [Kline] {
+        precondition(count >= 0, "a negative number of bars")
+        let minute: Int64 = 60_000
+        // The last bar closed by `time`: close time openTime + 59 999 < time.
+        let latestOpen = time - minute
+        var end = latestOpen / minute * minute
+        if latestOpen % minute < 0 { end -= minute }
+        var pages: [[Kline]] = []
+        var held = 0
+        while held < count {
+            let start = end - Int64(pageLimit - 1) * minute
+            let url = try makeURL(
+                "api/v3/klines",
+                [
+                    ("symbol", symbol), ("interval", "1m"), ("startTime", String(start)), ("endTime", String(end)),
+                    ("limit", String(pageLimit)),
+                ]
+            )
+            let body = try await get(url)
+            let page: [Kline]
+            do {
+                page = try RESTKlineDownloader.parseKlines(body, url: url)
+            } catch {
+                throw BinanceError(url: url.absoluteString, message: "\(error)")
+            }
+            guard !page.isEmpty else { break }
+            for (k, bar) in page.enumerated() {
+                guard bar.openTime >= start, bar.openTime <= end, bar.openTime % minute == 0 else {
+                    throw BinanceError(
+                        url: url.absoluteString,
+                        message: "bar \(k) opens at \(bar.openTime), outside the window \(start)…\(end) asked for"
+                    )
+                }
+                guard k == 0 || bar.openTime > page[k - 1].openTime else {
+                    throw BinanceError(
+                        url: url.absoluteString,
+                        message: "bar \(k) opens at \(bar.openTime), not after bar \(k - 1) (\(page[k - 1].openTime))"
+                    )
+                }
+            }
+            pages.append(page)
+            held += page.count
+            end = start - minute
+        }
+        let bars = pages.reversed().flatMap { $0 }
+        return Array(bars.suffix(count))
+    }
+
+    /// Each tradable symbol's filters from `/api/v3/exchangeInfo` (parsed by
+    /// `ExchangeInfoDocument.parse`; symbols whose filters cannot be used are left out).
+    ///
+    /// - Throws: ``BinanceError`` naming the URL, with the field at fault for a malformed document.
+    public func symbolFilters() async throws -> [String: SymbolFilters] {
+        let url = try makeURL("api/v3/exchangeInfo", [])
+        let body = try await get(url)
+        let document: ExchangeInfoDocument
+        do {
+            document = try ExchangeInfoDocument.parse(body, source: url.absoluteString)
+        } catch {
+            throw BinanceError(url: url.absoluteString, message: "\(error)")
+        }
+        var filters: [String: SymbolFilters] = [:]
+        for symbol in document.symbols { filters[symbol.symbol] = symbol.symbolFilters }
+        return filters
+    }
+
+    /// The exchange's time, ms (`/api/v3/time`; in lock-step mode, the lock-step clock).
+    ///
+    /// - Throws: ``BinanceError`` naming the URL.
+    public func serverTime() async throws -> Int64 {
+        let url = try makeURL("api/v3/time", [])
+        let body = try await get(url)
+        guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+            let value = object["serverTime"], !(value is String), let number = value as? NSNumber,
+            number.doubleValue == number.doubleValue.rounded()
+        else {
+            throw BinanceError(url: url.absoluteString, message: "expected {\"serverTime\":<ms>}, got \(preview(body))")
+        }
+        return number.int64Value
+    }
+
+    // MARK: Plumbing
+
+    private func makeURL(_ path: String, _ query: [(String, String)]) throws -> URL {
+        var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)
+        if !query.isEmpty { components?.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) } }
+        guard let url = components?.url else {
+            throw BinanceError(url: baseURL.absoluteString + "/" + path, message: "cannot build a URL with \(query)")
+        }
+        return url
+    }
+
+    /// One GET; a transport failure or a status other than 200 becomes a ``BinanceError``.
+    private func get(_ url: URL) async throws -> Data {
+        let response: HTTPResponse
+        do {
+            response = try await fetcher.get(url, headers: [:])
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw BinanceError(url: url.absoluteString, message: "request failed: \(error.localizedDescription)")
+        }
+        guard response.status == 200 else {
+            throw BinanceError(url: url.absoluteString, message: "HTTP \(response.status): \(preview(response.body))")
+        }
+        return response.body
+    }
+
+    private func preview(_ body: Data) -> String { String(decoding: body.prefix(300), as: UTF8.self) }
+}
