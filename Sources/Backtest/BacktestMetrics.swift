@@ -168,12 +168,16 @@ public struct BacktestMetricField: Sendable {
         return unit == .count ? String(format: "%.0f", value) : String(format: "%.8f", value)
     }
 
-    /// The figure for a terminal table: an integer for counts, otherwise 4 decimals (1 from 100 up);
-    /// `–` when missing or not finite.
+    /// The figure for a terminal table: an integer for counts, 2 decimals for USDT, 1 for seconds,
+    /// 4 for fractions and ratios (1 from 100 up); `–` when missing or not finite.
     public func displayText(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "–" }
-        if unit == .count { return String(format: "%.0f", value) }
-        return abs(value) >= 100 ? String(format: "%.1f", value) : String(format: "%.4f", value)
+        switch unit {
+        case .count: return String(format: "%.0f", value)
+        case .usdt: return String(format: "%.2f", value)
+        case .seconds: return String(format: "%.1f", value)
+        case .fraction, .ratio: return abs(value) >= 100 ? String(format: "%.1f", value) : String(format: "%.4f", value)
+        }
     }
 
     /// Closed trades.
