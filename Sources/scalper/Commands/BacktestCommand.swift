@@ -119,6 +119,8 @@ struct BacktestCommand: AsyncParsableCommand {
     }
 }
 
+/// `scalper backtest --json`: every ``BacktestMetricField`` under its name (the names of
+/// `metrics.csv` and the runs database), plus the run's id and folder and the replay's speed.
 enum BacktestJSON {
     static func encode(
         _ m: BacktestMetrics,
@@ -129,17 +131,14 @@ enum BacktestJSON {
         timings: [String: Double]
     ) throws -> String {
         func v(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
-        let object: [String: Any] = [
-            "run_id": runID, "run_path": path, "trades": m.trades, "win_rate": v(m.winRate), "profit_factor": v(m.profitFactor),
-            "total_pnl_usdt": v(m.totalPnL), "average_pnl_usdt": v(m.averagePnL), "fees_paid_usdt": v(m.feesPaid),
-            "max_drawdown": v(m.maxDrawdown), "sharpe": v(m.sharpe), "sortino": v(m.sortino),
-            "average_duration_sec": v(m.averageDurationSeconds), "best_trade_usdt": v(m.bestTrade),
-            "worst_trade_usdt": v(m.worstTrade), "exposure": v(m.exposure), "total_return": v(m.totalReturn),
-            "buy_and_hold_return": v(m.buyAndHoldReturn), "starting_capital": v(m.startingCapital),
-            "final_equity": v(m.finalEquity), "signals": m.signals, "refusals": m.refusals, "exits": m.exits,
-            "bars": bars, "seconds": v(seconds), "bars_per_s": v(Double(bars) / max(seconds, 1e-9)),
+        var object = m.jsonObject
+        let run: [String: Any] = [
+            "run_id": runID, "run_path": path, "bars": bars, "seconds": v(seconds), "bars_per_s": v(Double(bars) / max(seconds, 1e-9)),
             "replay_bars_per_s": v(Double(bars) / max(timings["replay_s"] ?? .nan, 1e-9)), "timings": timings,
         ]
+        // The run's own keys never share a name with a metric; merging would silently drop one if they did.
+        precondition(Set(run.keys).isDisjoint(with: object.keys), "a run key has a metric's name")
+        object.merge(run) { metric, _ in metric }
         let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self)
     }

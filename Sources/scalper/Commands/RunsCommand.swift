@@ -27,9 +27,16 @@ struct RunsCommand: AsyncParsableCommand {
         }
     }
 
-    static let columns = ["trades", "win_rate", "profit_factor", "total_pnl_usdt", "max_drawdown", "sharpe", "total_return"]
+    /// The metrics `runs list` shows for each run.
+    static let columns: [BacktestMetricField] = [.trades, .winRate, .profitFactor, .totalPnL, .maxDrawdown, .sharpe, .totalReturn]
 
-    static func f(_ x: Double?) -> String {
+    /// The width of the metric-name column: the longest name of the table, plus room.
+    static let nameWidth = BacktestMetricField.names.map(\.count).max().map { $0 + 2 } ?? 28
+
+    /// A value in a terminal table: as its field writes it, or with 4 decimals (1 from 100 up) for a
+    /// name an older version stored that the table no longer has.
+    static func f(_ x: Double?, _ field: BacktestMetricField?) -> String {
+        if let field { return field.displayText(x) }
         guard let x, x.isFinite else { return "–" }
         return abs(x) >= 100 ? String(format: "%.1f", x) : String(format: "%.4f", x)
     }
@@ -44,7 +51,7 @@ struct RunsCommand: AsyncParsableCommand {
             for r in runs {
                 print(r.id.padding(toLength: 46, withPad: " ", startingAt: 0) + " \(r.model)  \(r.symbols)  \(r.window)")
                 print(
-                    "    " + RunsCommand.columns.map { "\($0) \(RunsCommand.f(r.metrics[$0]))" }.joined(separator: "  ")
+                    "    " + RunsCommand.columns.map { "\($0.name) \($0.displayText(r.metrics[$0.name]))" }.joined(separator: "  ")
                 )
             }
         }
@@ -58,7 +65,9 @@ struct RunsCommand: AsyncParsableCommand {
         func run() async throws {
             guard let r = try options.database().run(id) else { throw fail("no run \(id)") }
             print("run \(r.id)\nmodel \(r.model)  symbols \(r.symbols)  window \(r.window)  created \(r.createdAt)\n\nmetrics")
-            for (k, v) in r.metrics.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(toLength: 28, withPad: " ", startingAt: 0)) \(RunsCommand.f(v))") }
+            for (key, field) in RunSummary.metricRows([r]) {
+                print("  \(key.padding(toLength: RunsCommand.nameWidth, withPad: " ", startingAt: 0)) \(RunsCommand.f(r.metrics[key], field))")
+            }
             print("\nparameters")
             for (k, v) in r.parameters.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(toLength: 40, withPad: " ", startingAt: 0)) \(v)") }
         }
@@ -74,14 +83,14 @@ struct RunsCommand: AsyncParsableCommand {
             let db = try options.database()
             guard let a = try db.run(first) else { throw fail("no run \(first)") }
             guard let b = try db.run(second) else { throw fail("no run \(second)") }
-            print("metric".padding(toLength: 28, withPad: " ", startingAt: 0) + " A            B            B − A")
-            for key in Set(a.metrics.keys).union(b.metrics.keys).sorted() {
+            print("metric".padding(toLength: RunsCommand.nameWidth, withPad: " ", startingAt: 0) + " A            B            B − A")
+            for (key, field) in RunSummary.metricRows([a, b]) {
                 let (x, y) = (a.metrics[key], b.metrics[key])
-                let delta = (x != nil && y != nil) ? y! - x! : nil
+                let delta = x.flatMap { x in y.map { $0 - x } }
                 print(
-                    key.padding(toLength: 28, withPad: " ", startingAt: 0) + " "
-                        + RunsCommand.f(x).padding(toLength: 12, withPad: " ", startingAt: 0) + " "
-                        + RunsCommand.f(y).padding(toLength: 12, withPad: " ", startingAt: 0) + " " + RunsCommand.f(delta)
+                    key.padding(toLength: RunsCommand.nameWidth, withPad: " ", startingAt: 0) + " "
+                        + RunsCommand.f(x, field).padding(toLength: 12, withPad: " ", startingAt: 0) + " "
+                        + RunsCommand.f(y, field).padding(toLength: 12, withPad: " ", startingAt: 0) + " " + RunsCommand.f(delta, field)
                 )
             }
             let differing = Set(a.parameters.keys).union(b.parameters.keys).sorted().filter { a.parameters[$0] != b.parameters[$0] }

@@ -26,8 +26,8 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "A swept parameter, e.g. min_probability=0.55:0.80:0.05 (repeatable).")
     var param: [String]
 
-    @Option(help: "Metric to rank by (a metrics.csv name, e.g. total_pnl_usdt, sharpe, profit_factor).")
-    var metric = "total_pnl_usdt"
+    @Option(help: "Metric to rank by: a name of metrics.csv and of `scalper backtest --json` (total_pnl_usdt, sharpe, profit_factor, …).")
+    var metric = BacktestMetricField.totalPnL.name
 
     @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
     var runsDir: String?
@@ -38,12 +38,18 @@ struct SweepCommand: AsyncParsableCommand {
     func validate() throws {
         if param.isEmpty { throw ValidationError("give at least one --param") }
         for p in param { _ = try SweepParameter(parsing: p) }
+        do {
+            _ = try BacktestMetricField.named(metric)
+        } catch {
+            throw ValidationError("--metric: \(error)")
+        }
     }
 
     func run() async throws {
         let settings = try global.loadConfiguration()
         let (start, end) = try parseWindow(from: window.from, to: window.to)
         let parameters = try param.map { try SweepParameter(parsing: $0) }
+        let rankField = try BacktestMetricField.named(metric)
         let predictor: Predictor
         do {
             predictor = try ModelBundle.load(model)
@@ -101,7 +107,7 @@ struct SweepCommand: AsyncParsableCommand {
             )
             try BacktestRunWriter.write(r.result, config: config, to: root)
             try database.record(config: config, result: r.result)
-            let value = try metricValue(r.result.metrics)
+            let value = rankField.value(r.result.metrics)
             ranked.append((r.values, value, config.id, r.result.metrics))
         }
         ranked.sort { ($0.value.isNaN ? -Double.infinity : $0.value) > ($1.value.isNaN ? -Double.infinity : $1.value) }
@@ -110,7 +116,8 @@ struct SweepCommand: AsyncParsableCommand {
         for (i, r) in ranked.prefix(top).enumerated() {
             let cells = r.values.map { Sweep.format($0).padding(toLength: 20, withPad: " ", startingAt: 0) }.joined()
             print(
-                String(format: "%4d  ", i + 1) + cells + String(format: "%-16.4f%6d  %7.2f%%  %6.2f%%  ", r.value, r.m.trades, r.m.winRate * 100, r.m.maxDrawdown * 100) + r.id
+                String(format: "%4d  ", i + 1) + cells + rankField.displayText(r.value).padding(toLength: 16, withPad: " ", startingAt: 0)
+                    + String(format: "%6d  %7.2f%%  %6.2f%%  ", r.m.trades, r.m.winRate * 100, r.m.maxDrawdown * 100) + r.id
             )
         }
         if parameters.count >= 2 {
@@ -126,15 +133,6 @@ struct SweepCommand: AsyncParsableCommand {
             try Data(svg.utf8).write(to: path)
             print("heatmap: \(path.path)")
         }
-    }
-
-    private func metricValue(_ m: BacktestMetrics) throws -> Double {
-        let csv = BacktestRunWriter.metricsCSV(m)
-        for line in csv.split(separator: "\n").dropFirst() {
-            let kv = line.split(separator: ",")
-            if kv.count == 2, kv[0] == metric { return Double(kv[1]) ?? .nan }
-        }
-        throw ValidationError("unknown --metric '\(metric)' (see metrics.csv of a run)")
     }
 }
 
