@@ -324,6 +324,9 @@ public final class ExchangeServer: Sendable {
                 // The last tick whose frames are all out, and the last lock-step mark sent.
                 var lastSent = opened
                 var lastMarked = Int64.min
+                // Whether this writer has sent a registration's catch-up: marks of ticks come only
+                // after it, so none precedes the REGISTER reply or repeats the catch-up's.
+                var caughtUp = false
                 for await item in outbox.stream {
                     defer { pending.value.subtract(1, ordering: .relaxed) }
                     switch item {
@@ -347,7 +350,7 @@ public final class ExchangeServer: Sendable {
                         for frame in frames { try await outbound.write(.text(frame)) }
                     case .sent(let time):
                         lastSent = time
-                        if let lockStep, time > lastMarked, lockStep.isRegistered(connection: connection) {
+                        if let lockStep, caughtUp, time > lastMarked, lockStep.isRegistered(connection: connection) {
                             try await outbound.write(.text(Self.lockStepMark(time)))
                             lastMarked = time
                         }
@@ -372,6 +375,7 @@ public final class ExchangeServer: Sendable {
                         }
                         try await outbound.write(.text(Self.lockStepMark(time)))
                         lastMarked = max(lastMarked, time)
+                        caughtUp = true
                     }
                 }
             }

@@ -20,7 +20,8 @@ private func sameClose(_ text: String, _ close: Double) -> Bool {
 @Suite("The exchange in lock-step mode, over loopback", .serialized, .timeLimit(.minutes(5)))
 struct LockStepTests {
     @Test(
-        "With no client the clock stands; once one registers it moves a sim second per DONE and never before, and /api/v3/time is the lock-step time"
+        "With no client the clock stands; once one registers it moves a sim second per DONE and never before, and /api/v3/time is the lock-step time",
+        .timeLimit(.minutes(1))
     )
     func waitsForDone() async throws {
         let start = sampleDay(1) + 30_000
@@ -117,7 +118,7 @@ struct LockStepTests {
         )
     }
 
-    @Test("An exchange on another clock answers LOCKSTEP methods with an error")
+    @Test("An exchange on another clock answers LOCKSTEP methods with an error", .timeLimit(.minutes(1)))
     func notInLockStep() async throws {
         let clock = ManualClock(start: sampleDay(1))
         let reply = try await withExchange(market: try sampleMarket(), clock: clock) { _, port in
@@ -140,7 +141,10 @@ struct LockStepTests {
         )
     }
 
-    @Test("Two clients: each step comes only once both said done through the one before, and both see every step")
+    @Test(
+        "Two clients: each step comes only once both said done through the one before, and both see every step",
+        .timeLimit(.minutes(1))
+    )
     func twoClients() async throws {
         let start = sampleDay(2) + 5_000
         let clock = LockStepClock(start: start)
@@ -209,7 +213,8 @@ struct LockStepTests {
     }
 
     @Test(
-        "A client cut by the exchange, or leaving on its own, is waited for; registered again, it gets every frame it was due exactly once"
+        "A client cut by the exchange, or leaving on its own, is waited for; registered again, it gets every frame it was due exactly once",
+        .timeLimit(.minutes(1))
     )
     func reconnects() async throws {
         // The exchange cuts each connection after 45 sim seconds; the client also leaves once, at 100 s.
@@ -285,7 +290,8 @@ struct LockStepTests {
     }
 
     @Test(
-        "A client gone longer than the timeout is dropped with a warning and the others go on; once no client is left the clock stands"
+        "A client gone longer than the timeout is dropped with a warning and the others go on; once no client is left the clock stands",
+        .timeLimit(.minutes(1))
     )
     func timeoutDrops() async throws {
         let start = sampleDay(1)
@@ -312,13 +318,17 @@ struct LockStepTests {
                         _ in
                         var client = LockStepSession("stays", inbound, outbound)
                         try await client.register()
+                        var step = try await client.nextStep()
+                        // Counted once the first mark came, that is once the exchange registered
+                        // it: neither says done before both are registered.
                         registered.withLock { $0 += 1 }
-                        while let step = try await client.nextStep() {
-                            while registered.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(1)) }
-                            state.withLock { $0.stayMarks.append((step.time, .now)) }
+                        while registered.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(1)) }
+                        while let current = step {
+                            state.withLock { $0.stayMarks.append((current.time, .now)) }
                             // Leaves, without a word, once the clock reached 10 s.
-                            if step.time >= start + 10_000 { break }
-                            try await client.done(through: step.time)
+                            if current.time >= start + 10_000 { break }
+                            try await client.done(through: current.time)
+                            step = try await client.nextStep()
                         }
                         try await client.close()
                     }
@@ -333,11 +343,15 @@ struct LockStepTests {
                         _ in
                         var client = LockStepSession("leaves", inbound, outbound)
                         try await client.register()
+                        var step = try await client.nextStep()
                         registered.withLock { $0 += 1 }
-                        while let step = try await client.nextStep() {
-                            while registered.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(1)) }
-                            try await client.done(through: step.time)
-                            if step.time == start + 2_000 { break }
+                        while registered.withLock({ $0 }) < 2 { try await Task.sleep(for: .milliseconds(1)) }
+                        while let current = step {
+                            try await client.done(through: current.time)
+                            // `>=`: a client that saw a later first mark leaves too (and the checks
+                            // below fail) rather than moving the clock forever.
+                            if current.time >= start + 2_000 { break }
+                            step = try await client.nextStep()
                         }
                         state.withLock { $0.leftAt = .now }
                         try await client.close()
