@@ -76,10 +76,13 @@ public enum Sweep {
             throw SweepError("\(key) = \(value) is not a valid value for that setting")
         }
         // The ranges the config loader checks: max_trades_per_hour=0 would block every entry.
-        let problems = decoded.signals.problems.map { ("signals", $0) } + decoded.risk.problems.map { ("risk", $0) }
-            + decoded.execution.problems.map { ("execution", $0) }
-        if let (section, problem) = problems.first(where: { "\($0.0).\($0.1.key)" == key }) ?? problems.first {
-            throw SweepError("\(key) = \(Sweep.format(value)): \(section).\(problem)")
+        var problems: [(section: String, problem: SettingProblem)] = []
+        for p in decoded.signals.problems { problems.append(("signals", p)) }
+        for p in decoded.risk.problems { problems.append(("risk", p)) }
+        for p in decoded.execution.problems { problems.append(("execution", p)) }
+        let named = problems.first { "\($0.section).\($0.problem.key)" == key } ?? problems.first
+        if let named {
+            throw SweepError("\(key) = \(Sweep.format(value)): \(named.section).\(named.problem)")
         }
         return decoded
     }

@@ -27,10 +27,19 @@ extension FeatureTable {
     public func isPastWarmup(warmupBars: Int) -> [Bool] {
         let n = features.rows
         var mask = [Bool](repeating: true, count: n)
-        for start in segmentStarts where start < n {
-            for i in start..<min(start + max(warmupBars, 0), n) { mask[i] = false }
+        var segment = 0
+        for i in 0..<n {
+            while segment + 1 < segmentStarts.count && segmentStarts[segment + 1] <= i { segment += 1 }
+            let start = segmentStarts.isEmpty ? 0 : segmentStarts[segment]
+            mask[i] = Self.isPastWarmup(barsSinceRestart: i - start + 1, warmupBars: warmupBars)
         }
         return mask
+    }
+
+    /// The warm-up rule, for batch and streaming alike: a bar is past the warm-up when more than
+    /// `warmupBars` bars (itself included) have come since the indicators last (re)started.
+    public static func isPastWarmup(barsSinceRestart: Int, warmupBars: Int) -> Bool {
+        barsSinceRestart > max(warmupBars, 0)
     }
 }
 

@@ -21,7 +21,8 @@ public struct StreamingFeatures: Sendable {
     public var lastOpenTime: Int64? { kernel.lastOpenTime }
 
     /// Bars accepted since the indicators last (re)started, the last one included: the streaming
-    /// form of ``FeatureTable/isPastWarmup(warmupBars:)`` is `barsSinceRestart > warmupBars`.
+    /// form of ``FeatureTable/isPastWarmup(warmupBars:)`` is
+    /// ``FeatureTable/isPastWarmup(barsSinceRestart:warmupBars:)``.
     public private(set) var barsSinceRestart = 0
 
     /// Advances by one closed bar and returns its 42 features (NaN during warm-up).

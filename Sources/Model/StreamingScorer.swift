@@ -46,7 +46,8 @@ public struct StreamingScorer: Sendable {
     public mutating func update(_ bar: Kline, book: BookFeatures? = nil) throws(FeatureError) -> Row {
         let values = try features.update(bar, book: book)
         barsSeen += 1
-        let tradable = barsSeen > tradingWarmupBars && features.barsSinceRestart > trainingWarmupBars
+        let tradable = barsSeen > tradingWarmupBars
+            && FeatureTable.isPastWarmup(barsSinceRestart: features.barsSinceRestart, warmupBars: trainingWarmupBars)
         return Row(values: values, tradable: tradable)
     }
 

@@ -299,6 +299,20 @@ struct BacktestCLITests {
                 #expect(FileManager.default.fileExists(atPath: "\(runs)/\(id)/\(file)"))
             }
         }
+        // The log reaches standard error in the seed's format, at the level asked for.
+        let debug = try await ScalperProcess.run([
+            "backtest", "--store", store, "--config", overlay, "--model", "\(models)/bt", "--symbols", "FILUSDT",
+            "--from", "2023-09-01", "--to", "2023-09-03", "--runs-dir", runs, "--log-level", "debug",
+        ])
+        #expect(debug.status == 0, "\(debug.stderr)")
+        let lines = debug.stderr.split(separator: "\n").filter { $0.contains(" | DEBUG | backtest | signal ") }
+        #expect(!lines.isEmpty, "\(debug.stderr.prefix(2_000))")
+        #expect(lines.allSatisfy { $0.range(of: #"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} \| DEBUG \| backtest \| signal "#, options: .regularExpression) != nil })
+        let quiet = try await ScalperProcess.run([
+            "backtest", "--store", store, "--config", overlay, "--model", "\(models)/bt", "--symbols", "FILUSDT",
+            "--from", "2023-09-01", "--to", "2023-09-03", "--runs-dir", runs,
+        ])
+        #expect(!quiet.stderr.contains("| DEBUG |"))
         let list = try await ScalperProcess.run(["runs", "list", "--runs-dir", runs])
         #expect(list.status == 0 && ids.allSatisfy { list.stdout.contains($0) })
         let show = try await ScalperProcess.run(["runs", "show", "--runs-dir", runs, ids[0]])
