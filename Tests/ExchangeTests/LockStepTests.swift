@@ -21,7 +21,7 @@ private func sameClose(_ text: String, _ close: Double) -> Bool {
 struct LockStepTests {
     @Test(
         "With no client the clock stands; once one registers it moves a sim second per DONE and never before, and /api/v3/time is the lock-step time",
-        .timeLimit(.minutes(1))
+        .timeLimit(.minutes(2))
     )
     func waitsForDone() async throws {
         let start = sampleDay(1) + 30_000
@@ -214,7 +214,7 @@ struct LockStepTests {
 
     @Test(
         "A client cut by the exchange, or leaving on its own, is waited for; registered again, it gets every frame it was due exactly once",
-        .timeLimit(.minutes(1))
+        .timeLimit(.minutes(2))
     )
     func reconnects() async throws {
         // The exchange cuts each connection after 45 sim seconds; the client also leaves once, at 100 s.
