@@ -151,7 +151,7 @@ struct ExportNotebookCommand: AsyncParsableCommand {
     @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
     var runsDir: String?
 
-    @Option(help: "Output file (default: notebooks-export/<run>.ipynb).")
+    @Option(help: "Output file (default: notebooks-export/<run>.ipynb in the workspace).")
     var out: String?
 
     func run() async throws {
@@ -164,7 +164,7 @@ struct ExportNotebookCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        let path = out ?? "notebooks-export/\(run).ipynb"
+        let path = out ?? global.workspace.resolve("notebooks-export/\(run).ipynb")
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try data.write(to: URL(fileURLWithPath: path))
         print("wrote \(path)")
