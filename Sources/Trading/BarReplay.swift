@@ -27,7 +27,7 @@ public struct BarReplay: Codable, Sendable {
     /// One minute; returns what the engine recorded.
     public mutating func step(_ minute: MinuteClose) -> [TradingRecord] {
         var records: [TradingRecord] = []
-        var opened = venue.minuteOpened(openTime: minute.openTime, symbols: Set(minute.bars.map(\.symbol)))
+        var opened = venue.waiting.isEmpty ? [] : venue.minuteOpened(openTime: minute.openTime, symbols: Set(minute.bars.map(\.symbol)))
         for b in minute.bars { opened += venue.barOpened(symbol: b.symbol, bar: b.bar) }
         feed(opened, into: &records)
         var traded: [OrderUpdate] = []

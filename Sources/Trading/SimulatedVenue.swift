@@ -137,6 +137,7 @@ public struct SimulatedVenue: Codable, Sendable {
     /// Bar rule, a new minute: entries waiting for a symbol with no bar in it expire (they are
     /// not filled late); exits keep waiting for the symbol's next bar.
     public mutating func minuteOpened(openTime: Int64, symbols: Set<String>) -> [OrderUpdate] {
+        guard !waiting.isEmpty else { return [] }
         var updates: [OrderUpdate] = []
         waiting.removeAll { order in
             guard order.leg == .entry, !symbols.contains(order.symbol) else { return false }
@@ -181,6 +182,7 @@ public struct SimulatedVenue: Codable, Sendable {
     /// Bar rule, second half: resting lists of `symbol` trigger from the bar's range.
     public mutating func barTraded(symbol: String, bar: Kline) -> [OrderUpdate] {
         lastPrice[symbol] = bar.close
+        guard !lists.isEmpty else { return [] }
         var updates: [OrderUpdate] = []
         for id in lists.keys.sorted() {
             guard let list = lists[id], list.symbol == symbol, let stop = list.stop.stopPrice, let target = list.target.price else { continue }
