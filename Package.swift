@@ -68,7 +68,7 @@ let package = Package(
         .target(
             name: "Scanner",
             dependencies: [
-                "LinearAlgebra", "Features", "MarketData", "ScalperCore",
+                "LinearAlgebra", "Features", "MarketData", "ScalperCore", "Binance",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],

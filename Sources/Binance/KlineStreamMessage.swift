@@ -39,13 +39,25 @@ public enum KlineStreamMessage: Sendable, Equatable {
             throw KlineStreamMessageError("\(stream): event \(data["e"].map { "\($0)" } ?? "none"), not a kline")
         }
         guard let k = data["k"] as? [String: Any] else { throw KlineStreamMessageError("\(stream): kline without k") }
-        let context = "\(stream) k"
-        guard let symbol = k["s"] as? String, data["s"] as? String == symbol else {
-            throw KlineStreamMessageError("\(context).s: missing or not the event's symbol")
+        let (symbol, interval, bar, isClosed) = try klineObject(k, context: "\(stream) k")
+        guard data["s"] as? String == symbol else {
+            throw KlineStreamMessageError("\(stream) k.s: missing or not the event's symbol")
         }
         guard stream.lowercased().hasPrefix(symbol.lowercased() + "@kline_") else {
-            throw KlineStreamMessageError("\(context).s: \(symbol) is not the stream's symbol")
+            throw KlineStreamMessageError("\(stream) k.s: \(symbol) is not the stream's symbol")
         }
+        return .kline(symbol: symbol, interval: interval, bar: bar, isClosed: isClosed)
+    }
+
+    /// The `k` object of a kline event — the one reading of Binance's kline frames, used by the feed
+    /// and the scanner alike: symbol, interval, all 12 columns, and whether the bar is final.
+    ///
+    /// - Throws: ``KlineStreamMessageError`` naming the field (`<context>.<key>`).
+    public static func klineObject(
+        _ k: [String: Any],
+        context: String = "k"
+    ) throws(KlineStreamMessageError) -> (symbol: String, interval: String, bar: Kline, isClosed: Bool) {
+        guard let symbol = k["s"] as? String else { throw KlineStreamMessageError("\(context).s: missing") }
         guard let interval = k["i"] as? String else { throw KlineStreamMessageError("\(context).i: missing") }
         guard let isClosed = k["x"] as? Bool, !(k["x"] is String) else { throw KlineStreamMessageError("\(context).x: not a boolean") }
         let bar = Kline(
@@ -65,7 +77,7 @@ public enum KlineStreamMessage: Sendable, Equatable {
         guard bar.closeTime > bar.openTime else {
             throw KlineStreamMessageError("\(context): closes at \(bar.closeTime), not after it opens (\(bar.openTime))")
         }
-        return .kline(symbol: symbol, interval: interval, bar: bar, isClosed: isClosed)
+        return (symbol, interval, bar, isClosed)
     }
 
     /// A JSON integer (not a string, not a fraction, not a boolean).

@@ -1,3 +1,4 @@
+import Binance
 import Features
 public import Foundation
 import HummingbirdWSClient
@@ -277,9 +278,7 @@ public actor ScannerService {
             return
         }
         if stream.hasSuffix("@kline_1m") {
-            guard let k = data["k"] as? [String: Any], let closed = k["x"] as? Bool, let symbol = k["s"] as? String,
-                let bar = Self.kline(k)
-            else {
+            guard let k = data["k"] as? [String: Any], let (symbol, _, bar, closed) = try? KlineStreamMessage.klineObject(k) else {
                 statistics.malformed += 1
                 return
             }
@@ -393,18 +392,6 @@ public actor ScannerService {
         }
         guard response.status == 200 else { throw ScannerServiceError("\(url): HTTP \(response.status)") }
         return try JSONSerialization.jsonObject(with: response.body)
-    }
-
-    static func kline(_ k: [String: Any]) -> Kline? {
-        func d(_ key: String) -> Double? { (k[key] as? String).flatMap(Double.init) }
-        guard let t = (k["t"] as? NSNumber)?.int64Value, let close = (k["T"] as? NSNumber)?.int64Value, let o = d("o"),
-            let h = d("h"), let l = d("l"), let c = d("c"), let v = d("v")
-        else { return nil }
-        return Kline(
-            openTime: t, open: o, high: h, low: l, close: c, volume: v, closeTime: close, quoteVolume: d("q") ?? .nan,
-            tradeCount: (k["n"] as? NSNumber)?.doubleValue ?? .nan, takerBuyBaseVolume: d("V") ?? .nan,
-            takerBuyQuoteVolume: d("Q") ?? .nan
-        )
     }
 }
 
