@@ -128,6 +128,23 @@ public final class ExchangeServer: Sendable {
         _ = try await sentThrough.wait(until: time)
     }
 
+    /// Serves on 127.0.0.1 on a free port for the duration of `body` (given the port), then stops:
+    /// how tests and in-process clients run an exchange beside them.
+    public func serving<R: Sendable>(logger: Logger, _ body: @Sendable (Int) async throws -> R) async throws -> R {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        return try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask {
+                try await self.run(port: 0, logger: logger) { port in continuation.yield(port) }
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw CancellationError() }
+            let result = try await body(port)
+            group.cancelAll()
+            return result
+        }
+    }
+
     /// Runs until cancelled, calling `onStart` with the bound port.
     public func run(port: Int = 0, logger: Logger, onStart: @escaping @Sendable (Int) async -> Void) async throws {
         let router = Router(context: BasicWebSocketRequestContext.self)

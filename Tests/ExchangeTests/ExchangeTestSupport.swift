@@ -35,18 +35,7 @@ func withExchange<R: Sendable>(
     _ body: @Sendable (ExchangeServer, Int) async throws -> R
 ) async throws -> R {
     let server = ExchangeServer(market: market, settings: settings, clock: clock)
-    let (ports, continuation) = AsyncStream<Int>.makeStream()
-    return try await withThrowingTaskGroup(of: R?.self) { group in
-        group.addTask {
-            try await server.run(port: 0, logger: logger) { port in continuation.yield(port) }
-            return nil
-        }
-        var iterator = ports.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        let result = try await body(server, port)
-        group.cancelAll()
-        return result
-    }
+    return try await server.serving(logger: logger) { port in try await body(server, port) }
 }
 
 /// Moves `clock` to `time` and waits until every connection to `server` has written its frames
