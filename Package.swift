@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "Session",
             dependencies: [
-                "ScalperCore", "Trading",
+                "ScalperCore", "Trading", "Binance", "Model", "Features",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -124,7 +124,8 @@ let package = Package(
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "Scanner", "Exchange", "LinearAlgebra", "XGBoost",
+                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "Scanner", "Exchange", "Session", "LinearAlgebra",
+                "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -103,18 +103,8 @@ public enum BacktestRunWriter {
     /// The seed's trade columns plus the model's probability and confidence at entry; money with 8
     /// decimals so sums are exact to the cent.
     public static func tradesCSV(_ trades: [TradeRecord]) -> String {
-        var lines = [
-            "timestamp,symbol,side,entry_price,exit_price,quantity,pnl_usdt,pnl_pct,duration_sec,exit_reason,fees,probability,confidence"
-        ]
-        for t in trades {
-            lines.append(
-                [
-                    UTC.isoString(t.entryTime), t.symbol, t.side.rawValue, fmt(t.entryPrice), fmt(t.exitPrice),
-                    fmt(t.quantity), fmt(t.pnlUSDT), String(format: "%.6f", t.pnlPct), String(format: "%.0f", t.durationSeconds),
-                    t.exitReason.rawValue, fmt(t.fees), String(format: "%.6f", t.probability), String(format: "%.6f", t.confidence),
-                ].joined(separator: ",")
-            )
-        }
+        var lines = [TradeRecord.csvHeader]
+        for t in trades { lines.append(t.csvFields.joined(separator: ",")) }
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -145,12 +135,6 @@ public enum BacktestRunWriter {
             refused by risk   \(m.refusals.isEmpty ? "none" : m.refusals.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
 
             """
-    }
-
-    static func fmt(_ x: Double) -> String {
-        if x.isNaN { return "nan" }
-        if x.isInfinite { return x > 0 ? "inf" : "-inf" }
-        return String(format: "%.8f", x)
     }
 }
 

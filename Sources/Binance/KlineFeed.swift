@@ -13,6 +13,11 @@ public struct KlineFeedSettings: Sendable {
     public var backoffInitialSeconds = 0.5
     /// Longest wait between reconnects, seconds.
     public var backoffMaxSeconds = 30.0
+    /// Also follow each symbol's `<symbol>@trade` stream (a session whose exits watch trades).
+    public var tradeStreams = false
+
+    /// Streams per symbol: its klines, and its trades when followed.
+    var streamsPerSymbol: Int { tradeStreams ? 2 : 1 }
 
     /// Settings for `webSocketURL` with Binance's limits.
     public init(webSocketURL: String) {
@@ -75,16 +80,20 @@ public actor KlineFeed {
         self.settings = settings
         self.logger = logger
         followed = Set(symbols)
-        connectionSymbols = stride(from: 0, to: symbols.count, by: settings.maxStreamsPerConnection).map {
-            Array(symbols[$0..<min($0 + settings.maxStreamsPerConnection, symbols.count)])
+        let perConnection = max(1, settings.maxStreamsPerConnection / settings.streamsPerSymbol)
+        connectionSymbols = stride(from: 0, to: symbols.count, by: perConnection).map {
+            Array(symbols[$0..<min($0 + perConnection, symbols.count)])
         }
         (events, continuation) = AsyncStream.makeStream(of: KlineFeedEvent.self, bufferingPolicy: .unbounded)
     }
 
     /// The combined-stream URL of connection `index`.
     public nonisolated func streamURL(connection index: Int) -> String {
-        settings.webSocketURL + "/stream?streams="
-            + connectionSymbols[index].map { "\($0.lowercased())@kline_1m" }.joined(separator: "/")
+        let tradeStreams = settings.tradeStreams
+        return settings.webSocketURL + "/stream?streams="
+            + connectionSymbols[index].map { s in
+                tradeStreams ? "\(s.lowercased())@kline_1m/\(s.lowercased())@trade" : "\(s.lowercased())@kline_1m"
+            }.joined(separator: "/")
     }
 
     /// How many connections the feed keeps open.
@@ -245,6 +254,13 @@ public actor KlineFeed {
             lastClosed[symbol] = bar.openTime
             statistics.closedBars += 1
             continuation.yield(.closedBar(symbol: symbol, bar))
+        case .trade(let symbol, let price, _, let time, _):
+            guard settings.tradeStreams, followed.contains(symbol), connectionSymbols[index].contains(symbol) else {
+                skip(text, because: "\(symbol) trades are not a stream of this connection")
+                return
+            }
+            statistics.trades += 1
+            continuation.yield(.trade(symbol: symbol, price: price, time: time))
         case .lockStepMark(let time):
             marks[index] = max(marks[index] ?? time, time)
             // A mark holds for the feed once every connection has passed it.

@@ -5,6 +5,8 @@ public import ScalperCore
 public enum KlineStreamMessage: Sendable, Equatable {
     /// A `<symbol>@kline_<interval>` frame: the bar so far, or (`isClosed`) the final bar.
     case kline(symbol: String, interval: String, bar: Kline, isClosed: Bool)
+    /// A `<symbol>@trade` frame: one trade print (`T` its event time, `t` its id).
+    case trade(symbol: String, price: Double, quantity: Double, time: Int64, id: Int64)
     /// The lock-step exchange's mark `{"e":"lockStep","E":T}`: every frame due through T came before.
     case lockStepMark(Int64)
     /// A reply to a request (`{"result":…,"id":N}`).
@@ -35,6 +37,16 @@ public enum KlineStreamMessage: Sendable, Equatable {
         }
         guard let stream = object["stream"] as? String else { throw KlineStreamMessageError("no stream name") }
         guard let data = object["data"] as? [String: Any] else { throw KlineStreamMessageError("\(stream): no data object") }
+        if data["e"] as? String == "trade" {
+            guard let symbol = data["s"] as? String else { throw KlineStreamMessageError("\(stream) s: missing") }
+            guard stream.lowercased() == symbol.lowercased() + "@trade" else {
+                throw KlineStreamMessageError("\(stream) s: \(symbol) is not the stream's symbol")
+            }
+            let price = try decimal(data, "p", in: stream)
+            let quantity = try decimal(data, "q", in: stream)
+            guard price > 0, quantity > 0 else { throw KlineStreamMessageError("\(stream): a trade needs a positive price and quantity") }
+            return .trade(symbol: symbol, price: price, quantity: quantity, time: try integer(data, "T", in: stream), id: try integer(data, "t", in: stream))
+        }
         guard data["e"] as? String == "kline" else {
             throw KlineStreamMessageError("\(stream): event \(data["e"].map { "\($0)" } ?? "none"), not a kline")
         }

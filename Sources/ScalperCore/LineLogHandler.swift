@@ -10,6 +10,14 @@ import Synchronization
 /// command can bootstrap logging before it has read its configuration and set the level after.
 public struct LineLogHandler: LogHandler {
     private static let threshold = Mutex<Logger.Level>(.info)
+    private static let file = Mutex<RotatingLogFile?>(nil)
+
+    /// A file every handler of the process also writes its lines to (a session's rotating log);
+    /// nil: standard error only.
+    public static var processFile: RotatingLogFile? {
+        get { file.withLock { $0 } }
+        set { file.withLock { $0 = newValue } }
+    }
 
     /// The level below which nothing is written, for every handler of the process.
     public static var processLevel: Logger.Level {
@@ -58,6 +66,7 @@ public struct LineLogHandler: LogHandler {
         )
         line.append("\n")
         sink(line)
+        Self.processFile?.write(line)
     }
 
     /// One line, without the newline.

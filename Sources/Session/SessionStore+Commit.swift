@@ -75,6 +75,7 @@ extension SessionStore {
                     """,
                 arguments: [State.stateKind, stateJSON, sequence, eventJSON, event.kind, event.time, time]
             )
+            faultPoint?("mid-snapshot")
             for order in orders { try insert(order, sequence: sequence, time: time, in: db) }
             for command in commands {
                 switch command {

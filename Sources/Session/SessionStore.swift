@@ -31,6 +31,9 @@ public final class SessionStore: Sendable {
     let queue: DatabaseQueue
     let logger: Logger
     let now: @Sendable () -> Int64
+    /// Called with `mid-snapshot` inside each event's transaction, after the state row is written and
+    /// before the commit (the crash tests' hook: see ``FaultPoints``).
+    let faultPoint: (@Sendable (String) -> Void)?
 
     /// The store's path relative to the workspace folder: `sessions/NAME/session.sqlite`.
     ///
@@ -58,13 +61,16 @@ public final class SessionStore: Sendable {
     ///   - logger: duplicates, stale updates and recoveries are logged here.
     ///   - now: the wall clock (ms) for the store's own timestamps (`created_at`, `requested_at`, …);
     ///     event times come inside the events.
+    ///   - faultPoint: a test hook called at `mid-snapshot` (nil: none).
     public init(
         path: String,
         createIfMissing: Bool = true,
         logger: Logger = Logger(label: "scalper.session"),
-        now: @escaping @Sendable () -> Int64 = SessionStore.wallClockMilliseconds
+        now: @escaping @Sendable () -> Int64 = SessionStore.wallClockMilliseconds,
+        faultPoint: (@Sendable (String) -> Void)? = nil
     ) throws(SessionStoreError) {
         self.path = path
+        self.faultPoint = faultPoint
         self.logger = logger
         self.now = now
         if !FileManager.default.fileExists(atPath: path) {

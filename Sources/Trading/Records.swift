@@ -1,3 +1,6 @@
+import Foundation
+import ScalperCore
+
 /// Buy or sell.
 public enum Side: String, Codable, Sendable {
     /// Buy.
@@ -84,5 +87,25 @@ public struct TradeRecord: Equatable, Sendable, Codable {
         self.fees = fees
         self.probability = probability
         self.confidence = confidence
+    }
+}
+
+extension TradeRecord {
+    /// The seed's `trades.csv` columns plus the model's probability and confidence at entry.
+    public static let csvHeader =
+        "timestamp,symbol,side,entry_price,exit_price,quantity,pnl_usdt,pnl_pct,duration_sec,exit_reason,fees,probability,confidence"
+
+    /// The trade as ``csvHeader``'s fields: money with 8 decimals so sums are exact to the cent.
+    public var csvFields: [String] {
+        func money(_ x: Double) -> String {
+            if x.isNaN { return "nan" }
+            if x.isInfinite { return x > 0 ? "inf" : "-inf" }
+            return String(format: "%.8f", x)
+        }
+        return [
+            UTC.isoString(entryTime), symbol, side.rawValue, money(entryPrice), money(exitPrice), money(quantity), money(pnlUSDT),
+            String(format: "%.6f", pnlPct), String(format: "%.0f", durationSeconds), exitReason.rawValue, money(fees),
+            String(format: "%.6f", probability), String(format: "%.6f", confidence),
+        ]
     }
 }

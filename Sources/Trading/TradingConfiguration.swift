@@ -88,9 +88,16 @@ public struct TradingPathConfiguration: Codable, Equatable, Sendable {
     /// reads them from the store before its window, a session fetches them over REST. With fewer,
     /// the first tradable bar moves forward by what is missing.
     public var warmupBars = 1_000
+    /// Who owns a session's exits (`--exits`): `tick`, `bar` (parity with the backtest) or `venue`.
+    public var exits = ExitMode.tick
+    /// When a session stops (SIGINT/SIGTERM, the end of `--duration`): close positions at market
+    /// (true) or keep them in the store for the next start.
+    public var closeOnStop = true
 
     enum CodingKeys: String, CodingKey {
         case warmupBars = "warmup_bars"
+        case exits
+        case closeOnStop = "close_on_stop"
     }
 
     /// The defaults.

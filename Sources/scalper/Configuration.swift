@@ -65,6 +65,69 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
 
     struct Logging: Codable, Sendable, Equatable {
         var level = "info"
+        var dir = "logs"
+        var maxFileMB = 10.0
+        var filesKept = 5
+
+        enum CodingKeys: String, CodingKey {
+            case level, dir
+            case maxFileMB = "max_file_mb"
+            case filesKept = "files_kept"
+        }
+    }
+
+    /// Where a session's market data comes from, per profile (REST and streams together).
+    struct Binance: Codable, Sendable, Equatable {
+        var profile = "local"
+        var localRestURL = "http://127.0.0.1:8765"
+        var localWSURL = "ws://127.0.0.1:8765"
+        var testnetRestURL = "https://testnet.binance.vision"
+        var testnetWSURL = "wss://stream.testnet.binance.vision"
+        var demoRestURL = "https://demo-api.binance.com"
+        var demoWSURL = "wss://demo-stream.binance.com:9443"
+        var liveRestURL = "https://api.binance.com"
+        var liveWSURL = "wss://stream.binance.com:9443"
+        var reconnectInitialSeconds = 0.5
+        var reconnectMaxSeconds = 30.0
+
+        enum CodingKeys: String, CodingKey {
+            case profile
+            case localRestURL = "local_rest_url"
+            case localWSURL = "local_ws_url"
+            case testnetRestURL = "testnet_rest_url"
+            case testnetWSURL = "testnet_ws_url"
+            case demoRestURL = "demo_rest_url"
+            case demoWSURL = "demo_ws_url"
+            case liveRestURL = "live_rest_url"
+            case liveWSURL = "live_ws_url"
+            case reconnectInitialSeconds = "reconnect_initial_seconds"
+            case reconnectMaxSeconds = "reconnect_max_seconds"
+        }
+
+        static let profiles = ["local", "testnet", "demo", "live"]
+
+        /// The REST and WebSocket base URLs of `profile`.
+        func urls(_ profile: String) -> (rest: String, ws: String) {
+            switch profile {
+            case "testnet": (testnetRestURL, testnetWSURL)
+            case "demo": (demoRestURL, demoWSURL)
+            case "live": (liveRestURL, liveWSURL)
+            default: (localRestURL, localWSURL)
+            }
+        }
+    }
+
+    /// A session's clocks.
+    struct Timing: Codable, Sendable, Equatable {
+        var barDeadlineMs = 5_000
+        var statsEveryMinutes = 60
+        var refreshSeconds = 5.0
+
+        enum CodingKeys: String, CodingKey {
+            case barDeadlineMs = "bar_deadline_ms"
+            case statsEveryMinutes = "stats_every_minutes"
+            case refreshSeconds = "refresh_seconds"
+        }
     }
 
     var store = Store()
@@ -76,6 +139,8 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     var execution = ExecutionConfiguration()
     var trading = TradingPathConfiguration()
     var backtest = Backtest()
+    var binance = Binance()
+    var timing = Timing()
     var logging = Logging()
 
     /// The same settings with every relative path (store, download cache, models, runs) made
@@ -86,6 +151,7 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         copy.download.cacheDir = workspace.resolve(download.cacheDir)
         copy.model.modelsDir = workspace.resolve(model.modelsDir)
         copy.backtest.runsDir = workspace.resolve(backtest.runsDir)
+        copy.logging.dir = workspace.resolve(logging.dir)
         return copy
     }
 
@@ -139,6 +205,27 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         )
         try check(backtest.capital > 0, "backtest.capital", "must be > 0")
         try check(!backtest.runsDir.isEmpty, "backtest.runs_dir", "must not be empty")
+        try check(Binance.profiles.contains(binance.profile), "binance.profile", "must be one of local, testnet, demo, live")
+        for (key, url) in [
+            ("binance.local_rest_url", binance.localRestURL), ("binance.local_ws_url", binance.localWSURL),
+            ("binance.testnet_rest_url", binance.testnetRestURL), ("binance.testnet_ws_url", binance.testnetWSURL),
+            ("binance.demo_rest_url", binance.demoRestURL), ("binance.demo_ws_url", binance.demoWSURL),
+            ("binance.live_rest_url", binance.liveRestURL), ("binance.live_ws_url", binance.liveWSURL),
+        ] {
+            try check(URL(string: url)?.scheme != nil && URL(string: url)?.host != nil, key, "'\(url)' is not a URL")
+        }
+        try check(binance.reconnectInitialSeconds > 0, "binance.reconnect_initial_seconds", "must be > 0")
+        try check(
+            binance.reconnectMaxSeconds >= binance.reconnectInitialSeconds,
+            "binance.reconnect_max_seconds",
+            "must be ≥ binance.reconnect_initial_seconds"
+        )
+        try check((0...60_000).contains(timing.barDeadlineMs), "timing.bar_deadline_ms", "must be 0…60000")
+        try check(timing.statsEveryMinutes >= 0, "timing.stats_every_minutes", "must be ≥ 0 (0: no Stats lines)")
+        try check(timing.refreshSeconds > 0, "timing.refresh_seconds", "must be > 0")
+        try check(!logging.dir.isEmpty, "logging.dir", "must not be empty")
+        try check(logging.maxFileMB > 0, "logging.max_file_mb", "must be > 0")
+        try check(logging.filesKept >= 1, "logging.files_kept", "must be ≥ 1")
         try check(
             LineLogHandler.level(named: logging.level) != nil,
             "logging.level",
@@ -221,6 +308,7 @@ enum ConfigurationLoader {
             let related = [
                 "download.backoff_max_seconds": ["download.backoff_initial_seconds"],
                 "model.train_fraction": ["model.validation_fraction"],
+                "binance.reconnect_max_seconds": ["binance.reconnect_initial_seconds"],
             ]
             if origin[error.key] == nil, let other = related[error.key]?.first(where: { origin[$0] != nil }) {
                 error.why += " (\(other) was set)"
@@ -254,7 +342,9 @@ enum ConfigurationLoader {
     }
 
     /// The sections in the order `config/default.yaml` lists them.
-    static let sectionOrder = ["store", "import", "download", "model", "signals", "risk", "execution", "trading", "backtest", "logging"]
+    static let sectionOrder = [
+        "store", "import", "download", "model", "signals", "risk", "execution", "trading", "backtest", "binance", "timing", "logging",
+    ]
 
     // MARK: Trees
 

@@ -10,6 +10,8 @@ public struct ScalperProcess: Sendable {
         public var stdout: String
         /// Standard error.
         public var stderr: String
+        /// Whether a signal ended the process (``status`` is then its number).
+        public var killedBySignal: Bool
     }
 
     /// The binary: next to the test bundle in the build folder.
@@ -60,6 +62,29 @@ public struct ScalperProcess: Sendable {
         try await start(arguments, environment: environment, directory: directory).wait()
     }
 
+    /// Standard output so far (the process may still be running).
+    public var outputSoFar: String { (try? String(contentsOf: out, encoding: .utf8)) ?? "" }
+
+    /// Whether the process is still running.
+    public var isRunning: Bool { process.isRunning }
+
+    /// Sends `signal` (SIGINT, SIGTERM, …).
+    public func send(_ signal: Int32) {
+        Foundation.kill(process.processIdentifier, signal)
+    }
+
+    /// Waits (polling, up to `seconds`) until standard output has a line starting with `prefix`; returns it.
+    public func waitForLine(startingWith prefix: String, seconds: Double = 60) async throws -> String {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1_000))
+        while ContinuousClock.now < deadline {
+            if let line = outputSoFar.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return String(line) }
+            guard process.isRunning else { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let err = (try? String(contentsOf: self.err, encoding: .utf8)) ?? ""
+        throw ScalperProcessError(message: "no line starting with '\(prefix)' within \(seconds) s; stderr: \(err.suffix(2_000))")
+    }
+
     /// Sends SIGKILL, as a crash or `kill -9` would.
     public func kill() {
         Foundation.kill(process.processIdentifier, SIGKILL)
@@ -75,7 +100,18 @@ public struct ScalperProcess: Sendable {
         return Result(
             status: process.terminationStatus,
             stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? ""
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "",
+            killedBySignal: process.terminationReason == .uncaughtSignal
         )
     }
+}
+
+/// A child process did not do what a test waited for.
+public struct ScalperProcessError: Error, CustomStringConvertible {
+    /// What did not happen.
+    public var message: String
+    /// Creates one.
+    public init(message: String) { self.message = message }
+    /// The message.
+    public var description: String { message }
 }

@@ -1,0 +1,598 @@
+import Binance
+import Foundation
+public import Logging
+public import Model
+import ScalperCore
+import Trading
+
+/// What a session shows on each refresh (the terminal view, or one JSON object with `--json`).
+public struct PaperStatus: Codable, Sendable {
+    /// A candidate's last prediction against the threshold.
+    public struct Candidate: Codable, Sendable {
+        /// The symbol.
+        public var symbol: String
+        /// Calibrated probability at its last closed bar (nil while warming up).
+        public var probability: Double?
+        /// The signal threshold (`signals.min_probability`).
+        public var threshold: Double
+        /// Whether the model was trained on this symbol (the pooled model trades others, marked).
+        public var inTrainingSet: Bool
+    }
+
+    /// An open position.
+    public struct Position: Codable, Sendable {
+        /// The symbol.
+        public var symbol: String
+        /// Average entry price.
+        public var entryPrice: Double
+        /// Latest price.
+        public var mark: Double
+        /// Unrealised P&L in USDT (before the exit commission).
+        public var unrealisedUSDT: Double
+        /// Seconds in trade (event time).
+        public var secondsInTrade: Double
+        /// The timeout, seconds.
+        public var timeoutSeconds: Double
+        /// Stop and target prices.
+        public var stopLoss: Double
+        /// Target price.
+        public var takeProfit: Double
+    }
+
+    /// The session's name.
+    public var session: String
+    /// Event time of the last decided minute's close (ms).
+    public var time: Int64?
+    /// Equity (USDT) at the latest marks.
+    public var equity: Double
+    /// Starting capital.
+    public var capital: Double
+    /// Free cash.
+    public var cash: Double
+    /// Closed trades so far.
+    public var trades: Int
+    /// Realised P&L so far (sum over closed trades).
+    public var realisedUSDT: Double
+    /// Minutes decided.
+    public var minutes: Int
+    /// Entries paused by the user.
+    public var paused: Bool
+    /// Kill switch tripped (drawdown limit).
+    public var killSwitch: Bool
+    /// Followed symbols.
+    public var candidates: [Candidate]
+    /// Open positions.
+    public var positions: [Position]
+    /// Malformed frames skipped so far.
+    public var malformedFrames: Int
+    /// Reconnects so far.
+    public var reconnects: Int
+}
+
+/// How a session ended.
+public struct PaperSummary: Codable, Sendable {
+    /// The final status.
+    public var status: PaperStatus
+    /// Why it ended: `duration`, `signal`, `already-finished`.
+    public var reason: String
+    /// Whether positions were closed at the end (`trading.close_on_stop`).
+    public var positionsClosed: Bool
+    /// First tradable minute (ms) and the last decided minute's close (ms).
+    public var from: Int64
+    /// The last decided minute's close.
+    public var to: Int64?
+    /// Bars a deadline decided a minute without, and bars that came after their minute was decided.
+    public var missedBars: Int
+    /// Late bars, skipped.
+    public var lateBars: Int
+}
+
+/// A session could not start or go on; the message names what is wrong.
+public struct PaperSessionError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong.
+    public var message: String
+    /// Creates one.
+    public init(_ message: String) { self.message = message }
+    /// The message.
+    public var description: String { message }
+}
+
+/// `scalper paper`: closed bars of the followed symbols → streaming features → model → the trading
+/// core with the simulated venue → the session store, one transaction per event, before anything
+/// is acted on (the lock-step DONE, the log, `trades.csv`).
+///
+/// Start and restart are one path: the store's state (or a new one), each symbol's kernel fed again
+/// from its warm-up start over REST, the bars after the last decided minute fetched and decided in
+/// order, then the stream. A SIGKILL at any point loses nothing (the last commit holds everything
+/// decided; what came after it is decided again from the same bars, the same way) and duplicates
+/// nothing (a decided minute is never decided again, order ids are derived from decisions).
+public final class PaperSession {
+    /// Settings.
+    public let settings: PaperSettings
+    private let predictor: Predictor
+    private let store: SessionStore
+    private let rest: BinanceREST
+    private let logger: Logger
+    private let faults: FaultPoints
+    private let onStatus: (PaperStatus) -> Void
+    private let trainedOn: Set<String>
+
+    private var state: PaperState!
+    private var scorers: [String: StreamingScorer] = [:]
+    private var predictions: [Int64: [String: Prediction]] = [:]
+    private var lastProbability: [String: Double] = [:]
+    private var trades: TradesFile!
+    private var tradeCount = 0
+    private var realised = 0.0
+    private var killSwitch = false
+    private var feed: KlineFeed?
+    private var feedStatistics = KlineFeedStatistics()
+    private var lastRefresh = ContinuousClock.now
+    private var lastControlPoll = ContinuousClock.now
+    private var serverOffset: Int64 = 0
+    private var stopRequested = false
+
+    /// Creates a session; nothing runs before ``run()``.
+    ///
+    /// - Parameters:
+    ///   - onStatus: called at each refresh with the status to show.
+    public init(
+        settings: PaperSettings,
+        predictor: Predictor,
+        logger: Logger,
+        faults: FaultPoints = FaultPoints(),
+        onStatus: @escaping (PaperStatus) -> Void
+    ) throws {
+        self.settings = settings
+        self.predictor = predictor
+        self.logger = logger
+        self.faults = faults
+        self.onStatus = onStatus
+        trainedOn = Set(predictor.metadata.symbols)
+        rest = BinanceREST(baseURL: settings.restURL)
+        store = try SessionStore(path: settings.storePath, logger: logger, faultPoint: { faults.reach($0) })
+    }
+
+    // MARK: Run
+
+    /// Runs until `--duration` of event time has been decided, or a stop is asked (``requestStop()``).
+    public func run(stops: AsyncStream<Void>) async throws -> PaperSummary {
+        let recovery = try store.recover(as: PaperState.self)
+        try store.start(
+            name: settings.name,
+            model: settings.modelPath,
+            profile: settings.profile,
+            configurationJSON: try SessionStore.encode(settings.engine)
+        )
+        trades = try TradesFile(path: settings.tradesPath, model: predictor.metadata.name)
+        let serverTime: Int64
+        do {
+            serverTime = try await rest.serverTime()
+        } catch {
+            throw PaperSessionError("the market data at \(settings.restURL.absoluteString) does not answer: \(error)")
+        }
+        serverOffset = serverTime - Self.wallMilliseconds()
+
+        if let stored = recovery.state {
+            guard stored.symbols == settings.symbols else {
+                throw PaperSessionError(
+                    "session \(settings.name) follows \(stored.symbols.joined(separator: ",")), not \(settings.symbols.joined(separator: ",")): start it with the same --symbols, or choose another --session"
+                )
+            }
+            state = stored
+            logger.info(
+                "session resumed",
+                metadata: [
+                    "session": "\(settings.name)", "minutes": "\(stored.minutesDecided)",
+                    "last": "\(stored.assembler.lastDecided.map { UTC.minuteString($0) } ?? "none")",
+                ]
+            )
+            // Trades committed before a crash are in the store; the file is rebuilt from it.
+            let closed = try store.records().compactMap { r -> TradeRecord? in if case .trade(let t) = r.record { t } else { nil } }
+            for t in closed { account(t) }
+            try trades.rewrite(closed)
+            if stored.finished { return summary(reason: "already-finished") }
+        } else {
+            state = try await newState(serverTime: serverTime)
+        }
+        try await catchUp(serverTime: serverTime)
+        if state.finished { return summary(reason: "duration") }
+        return try await follow(stops: stops)
+    }
+
+    /// A new session's state: filters, the warm-up history's start, the first tradable minute.
+    private func newState(serverTime: Int64) async throws -> PaperState {
+        let filters: [String: SymbolFilters]
+        do {
+            filters = try await rest.symbolFilters()
+        } catch {
+            throw PaperSessionError("cannot read exchangeInfo at \(settings.restURL.absoluteString): \(error)")
+        }
+        let tradableFrom = Self.floorMinute(serverTime)
+        var warmupStart: [String: Int64] = [:]
+        for symbol in settings.symbols {
+            let bars = try await history(symbol, count: settings.warmupBars, closedBy: tradableFrom)
+            warmupStart[symbol] = bars.first?.openTime ?? tradableFrom
+            if bars.count < settings.warmupBars {
+                logger.warning(
+                    "short warm-up: the first tradable bar moves forward",
+                    metadata: ["symbol": "\(symbol)", "bars": "\(bars.count)", "wanted": "\(settings.warmupBars)"]
+                )
+            }
+        }
+        let settings = self.settings.engine
+        let engine = TradingEngine(settings: settings, startTime: tradableFrom)
+        let model = FillModel(settings.execution)
+        var core: PaperCore
+        switch settings.exits {
+        case .bar:
+            core = .bar(BarReplay(engine: engine, venue: SimulatedVenue(model: model, rule: .bar, quoteBalance: settings.capital)))
+        case .tick, .venue:
+            core = .continuous(
+                ContinuousReplay(engine: engine, venue: SimulatedVenue(model: model, rule: .continuous, quoteBalance: settings.capital))
+            )
+        }
+        for symbol in self.settings.symbols {
+            if let f = filters[symbol] { core.setFilters(f, for: symbol) } else {
+                logger.warning("no exchangeInfo filters: derived from prices", metadata: ["symbol": "\(symbol)"])
+            }
+        }
+        var assembler = MinuteAssembler(deadline: self.settings.lockStep ? nil : self.settings.barDeadlineMs)
+        _ = assembler.follow(Set(self.settings.symbols))
+        let end = self.settings.durationSeconds.map { tradableFrom + Int64(($0 / 60).rounded(.up)) * 60_000 }
+        let outside = self.settings.symbols.filter { !trainedOn.contains($0) }
+        if !outside.isEmpty {
+            logger.info("symbols outside the model's training set are traded (pooled model)", metadata: ["symbols": "\(outside.joined(separator: ","))"])
+        }
+        logger.info(
+            "session started",
+            metadata: [
+                "session": "\(self.settings.name)", "symbols": "\(self.settings.symbols.joined(separator: ","))",
+                "exits": "\(settings.exits.rawValue)", "tradable_from": "\(UTC.minuteString(tradableFrom))",
+                "until": "\(end.map { UTC.minuteString($0) } ?? "stopped")", "capital": "\(settings.capital)",
+            ]
+        )
+        return PaperState(
+            symbols: self.settings.symbols,
+            exits: settings.exits,
+            core: core,
+            assembler: assembler,
+            warmupStart: warmupStart,
+            tradableFrom: tradableFrom,
+            endTime: end
+        )
+    }
+
+    /// Feeds every symbol's kernel from its warm-up start through `serverTime` over REST, deciding
+    /// the minutes after the last one decided, in order.
+    private func catchUp(serverTime: Int64) async throws {
+        for symbol in settings.symbols {
+            let start = state.warmupStart[symbol] ?? state.tradableFrom
+            scorers[symbol] = StreamingScorer(
+                symbol: symbol,
+                tradingWarmupBars: settings.warmupBars,
+                trainingWarmupBars: predictor.metadata.configuration.warmupBars
+            )
+            let count = Int((serverTime - start) / 60_000) + 1
+            let bars = try await history(symbol, count: count, closedBy: serverTime).filter { $0.openTime >= start }
+            for bar in bars { try handleBar(symbol: symbol, bar: bar) }
+            if state.finished { return }
+        }
+    }
+
+    /// Follows the streams until the end.
+    private func follow(stops: AsyncStream<Void>) async throws -> PaperSummary {
+        var feedSettings = KlineFeedSettings(webSocketURL: settings.webSocketURL)
+        feedSettings.backoffInitialSeconds = settings.reconnectInitialSeconds
+        feedSettings.backoffMaxSeconds = settings.reconnectMaxSeconds
+        feedSettings.tradeStreams = state.core.watchesTrades
+        let feed = KlineFeed(symbols: settings.symbols, settings: feedSettings, logger: logger)
+        self.feed = feed
+        for symbol in settings.symbols {
+            if let last = scorers[symbol]?.lastOpenTime { await feed.markDelivered(symbol: symbol, through: last) }
+        }
+        enum Input: Sendable {
+            case feed(KlineFeedEvent)
+            case tick
+            case stop
+        }
+        let (inputs, continuation) = AsyncStream.makeStream(of: Input.self)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await feed.run() }
+            group.addTask {
+                for await event in feed.events { continuation.yield(.feed(event)) }
+                continuation.finish()
+            }
+            group.addTask {
+                for await _ in stops { continuation.yield(.stop) }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(250))
+                    continuation.yield(.tick)
+                }
+            }
+            if settings.lockStep { try await feed.register(client: settings.name) }
+            var reason = "feed-ended"
+            loop: for await input in inputs {
+                switch input {
+                case .feed(.closedBar(let symbol, let bar)):
+                    try handleBar(symbol: symbol, bar: bar)
+                case .feed(.trade(let symbol, let price, let time)):
+                    try handleTrade(symbol: symbol, price: price, time: time)
+                case .feed(.lockStepMark(let time)):
+                    try clock(time)
+                    try pollControls(force: false)
+                    if !state.finished { try await feed.done(through: time) }
+                case .feed(.reconnected(let gap)):
+                    try await backfill(gap)
+                case .feed(.requestRejected(let reply)):
+                    logger.warning("the exchange refused a request", metadata: ["reply": "\(reply)"])
+                case .tick:
+                    if !settings.lockStep {
+                        let now = Self.wallMilliseconds() + serverOffset
+                        try decide(state.assembler.timer(now: now))
+                        try clock(now)
+                    }
+                    try pollControls(force: false)
+                    await refresh(force: false)
+                case .stop:
+                    stopRequested = true
+                    reason = "signal"
+                }
+                if state.finished && reason == "feed-ended" { reason = "duration" }
+                if state.finished || stopRequested { break loop }
+            }
+            group.cancelAll()
+            continuation.finish()
+            if stopRequested && !state.finished { try stop() }
+            await refresh(force: true)
+            return summary(reason: reason)
+        }
+    }
+
+    // MARK: Bars and minutes
+
+    /// One closed bar, from REST or the stream: features, the prediction, then the minutes it completes.
+    private func handleBar(symbol: String, bar: Kline) throws {
+        guard var scorer = scorers[symbol] else { return }
+        if let last = scorer.lastOpenTime, bar.openTime <= last { return }
+        let row: StreamingScorer.Row
+        do {
+            row = try scorer.update(bar)
+        } catch {
+            logger.warning("bar skipped", metadata: ["symbol": "\(symbol)", "open": "\(UTC.minuteString(bar.openTime))", "error": "\(error)"])
+            return
+        }
+        scorers[symbol] = scorer
+        guard bar.openTime >= state.tradableFrom else { return }
+        if let last = state.assembler.lastDecided, bar.openTime <= last { return }
+        if row.tradable {
+            let r = try predictor.predict(row: row.float32)
+            lastProbability[symbol] = r.probabilityUp
+            predictions[bar.openTime, default: [:]][symbol] = Prediction(
+                symbol: symbol,
+                time: bar.closeTime + 1,
+                price: bar.close,
+                probabilityUp: r.probabilityUp,
+                confidence: r.confidence,
+                predictedMovePct: r.predictedMovePct
+            )
+        }
+        let (decided, late) = state.assembler.barClosed(symbol: symbol, bar: bar)
+        if late {
+            state.lateBars += 1
+            logger.warning("late bar dropped: its minute was decided without it", metadata: ["symbol": "\(symbol)", "open": "\(UTC.minuteString(bar.openTime))"])
+        }
+        try decide(decided)
+    }
+
+    /// A trade print: the continuous core judges exits on it. Committed when it changed a position
+    /// (a print with nothing open only moves a mark, which the next minute sets again).
+    private func handleTrade(symbol: String, price: Double, time: Int64) throws {
+        guard !state.finished, time >= state.tradableFrom else { return }
+        let held = state.core.engine.holdings[symbol] != nil
+        let records = state.core.trade(symbol: symbol, price: price, time: time)
+        if held || !records.isEmpty { try commit(.trade(symbol: symbol, price: price, time: time), records) }
+    }
+
+    /// Event time moved (a lock-step mark, or the wall clock outside lock-step): timeouts of
+    /// positions that saw no trade.
+    private func clock(_ time: Int64) throws {
+        guard state.core.watchesTrades, !state.finished, !state.core.engine.holdings.isEmpty else { return }
+        let records = state.core.timer(time: time)
+        if !records.isEmpty { try commit(.timer(time: time), records) }
+    }
+
+    /// Steps the core through decided minutes, committing each before anything acts on it.
+    private func decide(_ minutes: [MinuteAssembler.Decided]) throws {
+        for d in minutes {
+            if state.finished { return }
+            if let end = state.endTime, d.openTime + 60_000 > end { return }
+            let order = Dictionary(uniqueKeysWithValues: state.symbols.enumerated().map { ($1, $0) })
+            let bars = d.bars.sorted { (order[$0.symbol] ?? .max) < (order[$1.symbol] ?? .max) }
+            let due = predictions.removeValue(forKey: d.openTime) ?? [:]
+            let minute = MinuteClose(openTime: d.openTime, bars: bars, predictions: bars.compactMap { due[$0.symbol] })
+            if !d.missing.isEmpty {
+                state.missedBars += d.missing.count
+                logger.warning("minute decided without some bars", metadata: ["minute": "\(UTC.minuteString(d.openTime))", "missing": "\(d.missing.joined(separator: ","))"])
+            }
+            var records = state.core.step(minute)
+            state.minutesDecided += 1
+            var event = SessionEvent.minuteClosed(minute)
+            if let end = state.endTime, minute.closeTime >= end {
+                records += finishSession(at: minute.closeTime)
+                event = .finished(time: minute.closeTime)
+            }
+            try commit(event, records)
+            if settings.statsEveryMinutes > 0, state.minutesDecided % settings.statsEveryMinutes == 0 { logStats() }
+        }
+    }
+
+    /// The end of the session's duration: positions closed (or kept, as configured).
+    private func finishSession(at time: Int64) -> [TradingRecord] {
+        state.finished = true
+        return settings.closeOnStop ? state.core.finish(time: time) : []
+    }
+
+    /// SIGINT/SIGTERM: no new entries; positions closed or kept; state flushed.
+    private func stop() throws {
+        let time = state.core.engine.lastMinute.map { $0 + 60_000 } ?? state.tradableFrom
+        var records = state.core.control(.pause, time: time)
+        if settings.closeOnStop {
+            records += state.core.finish(time: time)
+            state.finished = true
+        }
+        try commit(.control(.pause, time: time, request: nil), records)
+        logger.info("session stopped", metadata: ["positions": settings.closeOnStop ? "closed" : "kept"])
+    }
+
+    /// Commits an event's state and records, then acts: logs, `trades.csv`.
+    private func commit(_ event: SessionEvent, _ records: [TradingRecord]) throws {
+        faults.reach("before-send")
+        try store.commit(event: event, newState: state, commands: records.map { .record($0) })
+        faults.reach("after-send")
+        var closed: [TradeRecord] = []
+        for record in records {
+            RecordLog.log(record, to: logger, verbose: true)
+            switch record {
+            case .trade(let t):
+                closed.append(t)
+                account(t)
+            case .killSwitch: killSwitch = true
+            default: break
+            }
+        }
+        if !closed.isEmpty {
+            faults.reach("after-fill-stored")
+            try trades.append(closed)
+        }
+    }
+
+    private func account(_ t: TradeRecord) {
+        tradeCount += 1
+        realised += t.pnlUSDT
+    }
+
+    /// Applies the controls `scalper paper ctl` left in the store (at most every half second).
+    private func pollControls(force: Bool) throws {
+        let now = ContinuousClock.now
+        guard force || now - lastControlPoll >= .milliseconds(500) else { return }
+        lastControlPoll = now
+        for request in try store.pendingControls() {
+            let time = state.core.engine.lastMinute.map { $0 + 60_000 } ?? state.tradableFrom
+            logger.info("control", metadata: ["control": "\(request.control.rawValue)", "request": "\(request.id)"])
+            let records = state.core.control(request.control, time: time)
+            if request.control == .resetKillSwitch { killSwitch = false }
+            try commit(.control(request.control, time: time, request: request.id), records)
+        }
+    }
+
+    /// A dropped connection's symbols: their bars after the last delivered, over REST.
+    private func backfill(_ gap: KlineFeedGap) async throws {
+        let now = Self.wallMilliseconds() + serverOffset
+        let serverTime = (try? await rest.serverTime()) ?? now
+        for symbol in gap.symbols {
+            guard let last = scorers[symbol]?.lastOpenTime else { continue }
+            let count = Int((serverTime - last) / 60_000) + 1
+            let bars = try await history(symbol, count: count, closedBy: serverTime).filter { $0.openTime > last }
+            logger.info("backfilled after a reconnect", metadata: ["symbol": "\(symbol)", "bars": "\(bars.count)"])
+            for bar in bars { try handleBar(symbol: symbol, bar: bar) }
+            if let through = scorers[symbol]?.lastOpenTime { await feed?.markDelivered(symbol: symbol, through: through) }
+        }
+    }
+
+    private func history(_ symbol: String, count: Int, closedBy time: Int64) async throws -> [Kline] {
+        do {
+            return try await rest.klines(symbol, count: max(0, count), closedBy: time)
+        } catch {
+            throw PaperSessionError("cannot fetch \(symbol)'s bars from \(settings.restURL.absoluteString): \(error)")
+        }
+    }
+
+    // MARK: Views
+
+    private func logStats() {
+        let e = state.core.engine
+        logger.info(
+            "Stats:",
+            metadata: [
+                "equity": "\(String(format: "%.2f", e.equity))", "trades": "\(tradeCount)", "open": "\(e.holdings.count)",
+                "minutes": "\(state.minutesDecided)", "pnl": "\(String(format: "%.2f", realised))",
+                "malformed": "\(feedStatistics.malformed)", "reconnects": "\(feedStatistics.reconnects)",
+            ]
+        )
+    }
+
+    private func refresh(force: Bool) async {
+        let now = ContinuousClock.now
+        guard force || now - lastRefresh >= .milliseconds(Int64(settings.refreshSeconds * 1_000)) else { return }
+        lastRefresh = now
+        if let feed { feedStatistics = await feed.statistics }
+        onStatus(status())
+    }
+
+    /// The status now.
+    public func status() -> PaperStatus {
+        let e = state.core.engine
+        let time = e.lastMinute.map { $0 + 60_000 }
+        let positions = e.holdings.values.sorted { $0.symbol < $1.symbol }.filter { !$0.entryWorking }.map { h in
+            let mark = e.marks[h.symbol] ?? h.entryPrice
+            return PaperStatus.Position(
+                symbol: h.symbol,
+                entryPrice: h.entryPrice,
+                mark: mark,
+                unrealisedUSDT: h.held * mark - h.cost,
+                secondsInTrade: Double((time ?? h.entryTime) - h.entryTime) / 1_000,
+                timeoutSeconds: settings.engine.execution.timeoutSeconds,
+                stopLoss: h.stopLoss,
+                takeProfit: h.takeProfit
+            )
+        }
+        return PaperStatus(
+            session: settings.name,
+            time: time,
+            equity: e.equity,
+            capital: settings.engine.capital,
+            cash: e.cash,
+            trades: tradeCount,
+            realisedUSDT: realised,
+            minutes: state.minutesDecided,
+            paused: e.paused,
+            killSwitch: killSwitch,
+            candidates: state.symbols.map {
+                PaperStatus.Candidate(
+                    symbol: $0,
+                    probability: lastProbability[$0],
+                    threshold: settings.engine.signals.minProbability,
+                    inTrainingSet: trainedOn.contains($0)
+                )
+            },
+            positions: positions,
+            malformedFrames: feedStatistics.malformed,
+            reconnects: feedStatistics.reconnects
+        )
+    }
+
+    private func summary(reason: String) -> PaperSummary {
+        PaperSummary(
+            status: status(),
+            reason: reason,
+            positionsClosed: settings.closeOnStop,
+            from: state.tradableFrom,
+            to: state.core.engine.lastMinute.map { $0 + 60_000 },
+            missedBars: state.missedBars,
+            lateBars: state.lateBars
+        )
+    }
+
+    // MARK: Time
+
+    private static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
+
+    /// The open time of the minute containing `time` (ms).
+    static func floorMinute(_ time: Int64) -> Int64 {
+        let m: Int64 = 60_000
+        return time >= 0 ? time / m * m : -((-time + m - 1) / m) * m
+    }
+}

@@ -1,0 +1,127 @@
+public import Foundation
+import Synchronization
+public import Trading
+
+/// Everything a paper session runs with, resolved by the CLI from its options and the config.
+public struct PaperSettings: Sendable {
+    /// The session's name: its folder `sessions/NAME/`, its lock-step client name, the prefix of its order ids.
+    public var name: String
+    /// The session's folder (`sessions/NAME` in the workspace): `session.sqlite`, `trades.csv`.
+    public var folder: String
+    /// The symbols followed, in the order given (upper case).
+    public var symbols: [String]
+    /// The model's folder, as given (recorded in the store's meta row).
+    public var modelPath: String
+    /// The profile whose market data the session follows (`local`, `testnet`, `demo`, `live`).
+    public var profile: String
+    /// The engine's settings (capital, signals, risk, execution, exits, the session name).
+    public var engine: EngineSettings
+    /// How long the session trades, seconds of event time from its first tradable minute (nil: until stopped).
+    public var durationSeconds: Double?
+    /// Register with `scalper exchange --lock-step` and say DONE after acting on each mark.
+    public var lockStep: Bool
+    /// REST base URL of the market data.
+    public var restURL: URL
+    /// WebSocket base URL of the market data (combined streams at `/stream`).
+    public var webSocketURL: String
+    /// Bars the feature kernel sees before the first tradable bar (`trading.warmup_bars`).
+    public var warmupBars: Int
+    /// Outside lock-step: how long after a minute's close to wait for its late bars, ms (`timing.bar_deadline_ms`).
+    public var barDeadlineMs: Int64
+    /// A `Stats:` log line every this many decided minutes (`timing.stats_every_minutes`).
+    public var statsEveryMinutes: Int
+    /// Seconds between terminal refreshes (`timing.refresh_seconds`).
+    public var refreshSeconds: Double
+    /// On SIGINT/SIGTERM or the end of `--duration`: close positions at market (true) or keep them
+    /// in the store for the next start (`trading.close_on_stop`).
+    public var closeOnStop: Bool
+    /// Reconnect backoff, seconds (`binance.reconnect_initial_seconds`, `binance.reconnect_max_seconds`).
+    public var reconnectInitialSeconds: Double
+    /// Longest wait between reconnects, seconds.
+    public var reconnectMaxSeconds: Double
+
+    /// Creates settings; every field is public for the CLI to fill.
+    public init(
+        name: String,
+        folder: String,
+        symbols: [String],
+        modelPath: String,
+        profile: String,
+        engine: EngineSettings,
+        durationSeconds: Double?,
+        lockStep: Bool,
+        restURL: URL,
+        webSocketURL: String,
+        warmupBars: Int,
+        barDeadlineMs: Int64,
+        statsEveryMinutes: Int,
+        refreshSeconds: Double,
+        closeOnStop: Bool,
+        reconnectInitialSeconds: Double,
+        reconnectMaxSeconds: Double
+    ) {
+        self.name = name
+        self.folder = folder
+        self.symbols = symbols
+        self.modelPath = modelPath
+        self.profile = profile
+        self.engine = engine
+        self.durationSeconds = durationSeconds
+        self.lockStep = lockStep
+        self.restURL = restURL
+        self.webSocketURL = webSocketURL
+        self.warmupBars = warmupBars
+        self.barDeadlineMs = barDeadlineMs
+        self.statsEveryMinutes = statsEveryMinutes
+        self.refreshSeconds = refreshSeconds
+        self.closeOnStop = closeOnStop
+        self.reconnectInitialSeconds = reconnectInitialSeconds
+        self.reconnectMaxSeconds = reconnectMaxSeconds
+    }
+
+    /// The store's path: `<folder>/session.sqlite`.
+    public var storePath: String { folder + "/session.sqlite" }
+    /// The trades file: `<folder>/trades.csv`.
+    public var tradesPath: String { folder + "/trades.csv" }
+}
+
+/// Named points where a test makes a session kill itself (SIGKILL), from `SCALPER_FAULT`:
+/// `point` or `point@n` (the n-th time it is reached, 1 by default), several comma-separated.
+///
+/// Points: `before-send` (a minute decided, nothing stored: the orders it made were never sent),
+/// `after-send` (stored and answered by the venue, the lock-step DONE not yet said),
+/// `after-fill-stored` (after a commit that stored a closed trade's fills), `mid-snapshot`
+/// (inside the store's transaction, after the state row was written, before the commit).
+/// Nothing else reads it; unset, no point fires.
+public final class FaultPoints: Sendable {
+    private let targets: [String: Int]
+    private let counts = Mutex<[String: Int]>([:])
+
+    /// Reads `SCALPER_FAULT` from the environment.
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        var targets: [String: Int] = [:]
+        for part in (environment["SCALPER_FAULT"] ?? "").split(separator: ",") {
+            let pieces = part.split(separator: "@")
+            let name = String(pieces[0]).trimmingCharacters(in: .whitespaces)
+            let n = pieces.count > 1 ? Int(pieces[1]) ?? 1 : 1
+            if !name.isEmpty { targets[name] = n }
+        }
+        self.targets = targets
+    }
+
+    /// Whether any point is armed.
+    public var isArmed: Bool { !targets.isEmpty }
+
+    /// Reached `point`: kills the process with SIGKILL when it is the armed one and its count is due.
+    public func reach(_ point: String) {
+        guard let due = targets[point] else { return }
+        let n = counts.withLock { c in
+            c[point, default: 0] += 1
+            return c[point] ?? 0
+        }
+        if n == due {
+            FileHandle.standardError.write(Data("fault point \(point)@\(due): SIGKILL\n".utf8))
+            kill(getpid(), SIGKILL)
+        }
+    }
+}

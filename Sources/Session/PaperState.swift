@@ -1,0 +1,156 @@
+public import ScalperCore
+public import Trading
+
+/// Everything a paper session must find again after a crash, committed with every event: the
+/// trading core (engine and simulated venue, whose orders and fills live inside it, so the venue's
+/// answers are stored with the state they produced), the minute assembler, and where the session's
+/// history starts and ends.
+///
+/// What is not here is rebuilt on restart from the exchange: each symbol's feature kernel is fed
+/// again from ``warmupStart`` (the kernel is causal, so the same bars give the same state), and the
+/// bars after the last decided minute are fetched and decided in order.
+public struct PaperState: SessionState {
+    /// `paper`.
+    public static var stateKind: String { "paper" }
+
+    /// The followed symbols, in the order the session was started with (minutes list their bars in it).
+    public var symbols: [String]
+    /// Who owns exits (`tick` or `bar`).
+    public var exits: ExitMode
+    /// The trading core: bar rule (parity mode) or continuous (ticks).
+    public var core: PaperCore
+    /// Decides each minute once.
+    public var assembler: MinuteAssembler
+    /// Per symbol, the open time of the first bar its feature kernel saw (the warm-up's first).
+    public var warmupStart: [String: Int64]
+    /// Open time of the first minute that may trade (the first after the warm-up).
+    public var tradableFrom: Int64
+    /// Close time of the last minute the session trades (nil: until stopped).
+    public var endTime: Int64?
+    /// True once the session has ended (positions closed or kept as configured): a restart only reports.
+    public var finished = false
+    /// Minutes decided so far.
+    public var minutesDecided = 0
+    /// Bars skipped because their minute had been decided without them (after a deadline).
+    public var lateBars = 0
+    /// Followed symbols skipped at a deadline, summed over minutes.
+    public var missedBars = 0
+
+    /// The engine inside the core.
+    public var tradingEngine: TradingEngine { core.engine }
+
+    /// Creates the state of a new session.
+    public init(
+        symbols: [String],
+        exits: ExitMode,
+        core: PaperCore,
+        assembler: MinuteAssembler,
+        warmupStart: [String: Int64],
+        tradableFrom: Int64,
+        endTime: Int64?
+    ) {
+        self.symbols = symbols
+        self.exits = exits
+        self.core = core
+        self.assembler = assembler
+        self.warmupStart = warmupStart
+        self.tradableFrom = tradableFrom
+        self.endTime = endTime
+    }
+}
+
+/// The trading core of a paper session: the engine with the simulated venue in-process.
+///
+/// - ``bar(_:)``: the backtest's ``BarReplay`` itself (`--exits bar`, parity mode): market orders
+///   decided at a close fill at the next open, stops and targets trigger inside bars.
+/// - ``continuous(_:)``: ``ContinuousReplay`` (`--exits tick`): market orders fill at once on
+///   the live book (or the last price ± slippage), the engine watches trades for its exits.
+public enum PaperCore: Codable, Sendable {
+    /// Parity mode.
+    case bar(BarReplay)
+    /// Tick mode.
+    case continuous(ContinuousReplay)
+
+    /// The engine.
+    public var engine: TradingEngine {
+        switch self {
+        case .bar(let r): r.engine
+        case .continuous(let r): r.engine
+        }
+    }
+
+    /// Sets a symbol's filters on the engine and the venue.
+    public mutating func setFilters(_ f: SymbolFilters, for symbol: String) {
+        switch self {
+        case .bar(var r):
+            r.setFilters(f, for: symbol)
+            self = .bar(r)
+        case .continuous(var r):
+            r.setFilters(f, for: symbol)
+            self = .continuous(r)
+        }
+    }
+
+    /// One decided minute.
+    public mutating func step(_ minute: MinuteClose) -> [TradingRecord] {
+        switch self {
+        case .bar(var r):
+            let out = r.step(minute)
+            self = .bar(r)
+            return out
+        case .continuous(var r):
+            let out = r.step(minute)
+            self = .continuous(r)
+            return out
+        }
+    }
+
+    /// Whether the core acts on trade prints (tick and venue exits); the bar rule does not.
+    public var watchesTrades: Bool {
+        if case .continuous = self { true } else { false }
+    }
+
+    /// A trade print (continuous core; the bar rule ignores it).
+    public mutating func trade(symbol: String, price: Double, time: Int64) -> [TradingRecord] {
+        guard case .continuous(var r) = self else { return [] }
+        let out = r.trade(symbol: symbol, price: price, time: time)
+        self = .continuous(r)
+        return out
+    }
+
+    /// The shell's clock (continuous core: timeouts of positions without trades).
+    public mutating func timer(time: Int64) -> [TradingRecord] {
+        guard case .continuous(var r) = self else { return [] }
+        let out = r.timer(time: time)
+        self = .continuous(r)
+        return out
+    }
+
+    /// A user's control.
+    public mutating func control(_ c: UserControl, time: Int64) -> [TradingRecord] {
+        switch self {
+        case .bar(var r):
+            let out = r.control(c, time: time)
+            self = .bar(r)
+            return out
+        case .continuous(var r):
+            let out = r.control(c, time: time)
+            self = .continuous(r)
+            return out
+        }
+    }
+
+    /// The end of the session with positions closed.
+    public mutating func finish(time: Int64) -> [TradingRecord] {
+        switch self {
+        case .bar(var r):
+            let out = r.finish(time: time)
+            self = .bar(r)
+            return out
+        case .continuous(var r):
+            let out = r.finish(time: time)
+            self = .continuous(r)
+            return out
+        }
+    }
+}

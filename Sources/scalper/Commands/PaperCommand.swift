@@ -1,0 +1,328 @@
+import ArgumentParser
+import Backtest
+import Foundation
+import Logging
+import MarketData
+import Model
+import ScalperCore
+import Session
+import Trading
+
+/// `scalper paper`: paper trading on live (or replayed) market data with the simulated venue.
+struct PaperCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "paper",
+        abstract: "Paper-trade a model on live or replayed market data; state survives a crash.",
+        discussion: """
+            scalper paper run … starts (or resumes) a session; `scalper paper --model …` is the same. scalper paper ctl NAME status|pause|resume|reset-kill-switch|close-all acts on a running session through its store; scalper paper report NAME [--vs-backtest] reads one.
+            """,
+        subcommands: [PaperRunCommand.self, PaperControlCommand.self, PaperReportCommand.self],
+        defaultSubcommand: PaperRunCommand.self
+    )
+}
+
+/// `scalper paper run`.
+struct PaperRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Start or resume a paper session.",
+        discussion: """
+            Closed 1m bars of --symbols from the profile's combined streams → the same features and model as a backtest → signals, risk and the simulated venue. Each symbol's feature kernel starts trading.warmup_bars bars before the first tradable minute (fetched over REST); a minute is decided once every followed symbol's bar has closed (outside lock-step, timing.bar_deadline_ms after its close at most). --exits bar is the backtest's bar rule (parity mode); tick watches trades; venue rests an OCO list at the venue.
+
+            State goes to sessions/NAME/session.sqlite in the workspace, one transaction per event, before anything acts on it; starting a session whose store exists resumes it (bars missed meanwhile are fetched and decided in order). Logs: standard error and logging.dir/NAME.log (rotated). Trades: sessions/NAME/trades.csv. SIGINT/SIGTERM stop new entries, close or keep positions (trading.close_on_stop) and print a summary.
+
+            --lock-step registers with `scalper exchange --lock-step` as NAME and says DONE after acting on each mark: a replay runs as fast as the session and gives the same result on any machine.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Model bundle folder, e.g. models/N.")
+    var model: String
+
+    @Option(help: "Comma-separated symbols to follow, e.g. BTCUSDT,ETHUSDT.")
+    var symbols: String
+
+    @Option(help: "Starting capital in USDT (default: backtest.capital of the config).")
+    var capital: Double?
+
+    @Option(help: "Seconds of event time to trade from the first tradable minute, then stop (default: until stopped).")
+    var duration: Double?
+
+    @Option(help: "Session name: its folder sessions/NAME, its log, its order-id prefix.")
+    var session = "paper"
+
+    @Option(help: "Market data: local (scalper exchange on 127.0.0.1), testnet, demo or live (default: binance.profile).")
+    var profile: String?
+
+    @Option(help: "WebSocket base URL (default: the profile's).")
+    var wsURL: String?
+
+    @Option(help: "REST base URL (default: the profile's).")
+    var restURL: String?
+
+    @Option(help: "Who owns exits: tick, bar (parity with the backtest) or venue (default: trading.exits).")
+    var exits: String?
+
+    @Flag(help: "Register with a lock-step exchange (scalper exchange --lock-step).")
+    var lockStep = false
+
+    @Flag(help: "Print one JSON object per refresh, and the summary as JSON.")
+    var json = false
+
+    func validate() throws {
+        if let capital, !(capital > 0 && capital.isFinite) { throw ValidationError("--capital must be a positive number") }
+        if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
+        if let exits, ExitMode(rawValue: exits) == nil { throw ValidationError("--exits '\(exits)': must be tick, bar or venue") }
+        if let profile, !ScalperConfiguration.Binance.profiles.contains(profile) {
+            throw ValidationError("--profile '\(profile)': must be local, testnet, demo or live")
+        }
+        guard !symbolList(symbols).isEmpty else { throw ValidationError("--symbols is empty") }
+        guard Set(symbolList(symbols)).count == symbolList(symbols).count else { throw ValidationError("--symbols names a symbol twice") }
+    }
+
+    func run() async throws {
+        let settings = try global.loadConfiguration()
+        let relative: String
+        do {
+            relative = try SessionStore.relativePath(session: session)
+        } catch {
+            throw ValidationError("--session: \(error.message)")
+        }
+        let folder = (global.workspace.resolve(relative) as NSString).deletingLastPathComponent
+        let predictor: Predictor
+        do {
+            predictor = try ModelBundle.load(model)
+        } catch {
+            throw fail("\(error)")
+        }
+        guard predictor.metadata.interval == "1m" else {
+            throw fail("\(model): a session trades 1m bars; this model was trained on \(predictor.metadata.interval)")
+        }
+        let chosenProfile = profile ?? settings.binance.profile
+        let urls = settings.binance.urls(chosenProfile)
+        let rest = restURL ?? urls.rest
+        guard let restBase = URL(string: rest), restBase.scheme != nil else { throw ValidationError("--rest-url '\(rest)' is not a URL") }
+        let ws = wsURL ?? urls.ws
+        guard URL(string: ws)?.scheme.map({ ["ws", "wss"].contains($0) }) == true else {
+            throw ValidationError("--ws-url '\(ws)' is not a ws:// or wss:// URL")
+        }
+        let exitMode = exits.flatMap(ExitMode.init(rawValue:)) ?? settings.trading.exits
+        do {
+            LineLogHandler.processFile = try RotatingLogFile(
+                path: settings.logging.dir + "/\(session).log",
+                maxBytes: Int(settings.logging.maxFileMB * 1_048_576),
+                kept: settings.logging.filesKept
+            )
+        } catch {
+            throw fail("\(error)")
+        }
+        defer { LineLogHandler.processFile = nil }
+        try predictor.setThreads(1)
+        let paper = PaperSettings(
+            name: session,
+            folder: folder,
+            symbols: symbolList(symbols),
+            modelPath: model,
+            profile: chosenProfile,
+            engine: EngineSettings(
+                capital: capital ?? settings.backtest.capital,
+                signals: settings.signals,
+                risk: settings.risk,
+                execution: settings.execution,
+                exits: exitMode,
+                session: session
+            ),
+            durationSeconds: duration,
+            lockStep: lockStep,
+            restURL: restBase,
+            webSocketURL: ws,
+            warmupBars: settings.trading.warmupBars,
+            barDeadlineMs: Int64(settings.timing.barDeadlineMs),
+            statsEveryMinutes: settings.timing.statsEveryMinutes,
+            refreshSeconds: settings.timing.refreshSeconds,
+            closeOnStop: settings.trading.closeOnStop,
+            reconnectInitialSeconds: settings.binance.reconnectInitialSeconds,
+            reconnectMaxSeconds: settings.binance.reconnectMaxSeconds
+        )
+        let json = self.json
+        let runner: PaperSession
+        do {
+            runner = try PaperSession(
+                settings: paper,
+                predictor: predictor,
+                logger: Logger(label: "scalper.paper"),
+                onStatus: { status in print(json ? PaperView.json(status) : PaperView.line(status)) }
+            )
+        } catch {
+            throw fail("\(error)")
+        }
+        let (stops, stopContinuation) = AsyncStream.makeStream(of: Void.self)
+        let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler { stopContinuation.yield() }
+            source.resume()
+            return source
+        }
+        defer { for s in sources { s.cancel() } }
+        let summary: PaperSummary
+        do {
+            summary = try await runner.run(stops: stops)
+        } catch {
+            throw fail("\(error)")
+        }
+        print(json ? PaperView.json(summary) : PaperView.summary(summary, folder: folder))
+    }
+}
+
+/// `scalper paper ctl NAME ACTION`.
+struct PaperControlCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ctl",
+        abstract: "Act on a running session through its store: status, pause, resume, reset-kill-switch, close-all.",
+        discussion: "The session applies a control within a second (at its next event or refresh) and marks it applied; status reads the last committed state."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The session's name.")
+    var name: String
+
+    @Argument(help: "status, pause, resume, reset-kill-switch or close-all.")
+    var action: String
+
+    @Flag(help: "Print status as JSON.")
+    var json = false
+
+    func validate() throws {
+        guard action == "status" || UserControl(rawValue: action) != nil else {
+            throw ValidationError("'\(action)': must be status, pause, resume, reset-kill-switch or close-all")
+        }
+    }
+
+    func run() throws {
+        let store = try openSessionStore(global: global, name: name)
+        if let control = UserControl(rawValue: action) {
+            let request = try store.requestControl(control)
+            print("\(name): \(control.rawValue) requested (request \(request.id)); the session applies it at its next event")
+            return
+        }
+        let recovery = try store.recover(as: PaperState.self)
+        guard let state = recovery.state else {
+            print("\(name): started, nothing decided yet")
+            return
+        }
+        let engine = state.core.engine
+        let pending = recovery.pendingControls.map(\.control.rawValue)
+        if json {
+            let object: [String: Any] = [
+                "session": name, "minutes": state.minutesDecided, "equity": engine.equity, "cash": engine.cash,
+                "open_positions": engine.holdings.count, "paused": engine.paused, "finished": state.finished,
+                "last_minute": engine.lastMinute.map { UTC.isoString($0) } ?? NSNull(), "pending_controls": pending,
+            ]
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        print(
+            """
+            session \(name)\(state.finished ? " (finished)" : "")
+              last minute   \(engine.lastMinute.map { UTC.minuteString($0) } ?? "none")  (\(state.minutesDecided) decided)
+              equity        \(String(format: "%.2f", engine.equity)) USDT, cash \(String(format: "%.2f", engine.cash))
+              positions     \(engine.holdings.keys.sorted().joined(separator: ", ").nonEmpty ?? "none")
+              entries       \(engine.paused ? "paused" : "on")
+              pending       \(pending.joined(separator: ", ").nonEmpty ?? "no controls")
+            """
+        )
+    }
+}
+
+/// `scalper paper report NAME`.
+struct PaperReportCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "report",
+        abstract: "A session's trades and metrics; with --vs-backtest, a backtest of its window with the same model, trade by trade.",
+        discussion: "Trades match when symbol and entry minute agree; slippage is the session's entry and exit price against the backtest's, in basis points."
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "The session's name.")
+    var name: String
+
+    @Flag(help: "Backtest the session's window from the store with the session's model and settings, and compare.")
+    var vsBacktest = false
+
+    @Flag(help: "Print JSON.")
+    var json = false
+
+    func run() async throws {
+        let settings = try global.loadConfiguration()
+        let store = try openSessionStore(global: global, name: name)
+        guard let meta = try store.meta() else { throw fail("\(name): the store has no session yet") }
+        let recovery = try store.recover(as: PaperState.self)
+        guard let state = recovery.state else { throw fail("\(name): nothing decided yet") }
+        let trades = try store.records().compactMap { r -> TradeRecord? in if case .trade(let t) = r.record { t } else { nil } }
+        let to = state.core.engine.lastMinute.map { $0 + 60_000 } ?? state.tradableFrom
+        var report = PaperReport(session: name, model: meta.model, from: state.tradableFrom, to: to, trades: trades)
+        if vsBacktest {
+            let engineSettings: EngineSettings
+            do {
+                engineSettings = try JSONDecoder().decode(EngineSettings.self, from: Data(meta.configurationJSON.utf8))
+            } catch {
+                throw fail("\(name): cannot read the session's settings: \(error)")
+            }
+            let predictor: Predictor
+            do {
+                predictor = try ModelBundle.load(meta.model)
+            } catch {
+                throw fail("\(error)")
+            }
+            let market = try MarketStore(path: global.storePath(settings))
+            let series = try loadTradingSeries(
+                market,
+                symbols: state.symbols,
+                interval: .oneMinute,
+                from: state.tradableFrom,
+                to: to,
+                warmupBars: settings.trading.warmupBars
+            )
+            var prepared = try BacktestEngine.prepare(
+                series: series,
+                predictor: predictor,
+                minimumProbability: engineSettings.signals.minProbability,
+                tradableFrom: state.tradableFrom,
+                warmupBars: settings.trading.warmupBars
+            )
+            for symbol in state.symbols { prepared.filters[symbol] = try market.symbolFilters(symbol: symbol) }
+            var backtest = BacktestSettings()
+            backtest.capital = engineSettings.capital
+            backtest.signals = engineSettings.signals
+            backtest.risk = engineSettings.risk
+            backtest.execution = engineSettings.execution
+            report.compare(with: BacktestEngine.replay(prepared, settings: backtest).trades)
+        }
+        print(json ? report.json() : report.text())
+    }
+}
+
+/// Opens an existing session's store (never creates one).
+func openSessionStore(global: GlobalOptions, name: String) throws -> SessionStore {
+    let relative: String
+    do {
+        relative = try SessionStore.relativePath(session: name)
+    } catch {
+        throw ValidationError("session name: \(error.message)")
+    }
+    do {
+        return try SessionStore(path: global.workspace.resolve(relative), createIfMissing: false)
+    } catch {
+        throw fail("session \(name): \(error)")
+    }
+}
+
+extension String {
+    /// nil for the empty string.
+    var nonEmpty: String? { isEmpty ? nil : self }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import ScalperCore
+import Session
+import Trading
+
+/// How `scalper paper` shows a session: one plain line per refresh, or one JSON object.
+enum PaperView {
+    /// `2025-09-10 04:12  equity 10012.40 (+0.12 %)  trades 3  open BTCUSDT +1.20 60/300 s | p BTCUSDT 0.41 ETHUSDT 0.70*/0.65`.
+    static func line(_ s: PaperStatus) -> String {
+        let change = (s.equity / s.capital - 1) * 100
+        var out = "\(s.time.map { UTC.minuteString($0) } ?? "warming up")  equity \(String(format: "%.2f", s.equity)) (\(String(format: "%+.2f", change)) %)  trades \(s.trades)"
+        if s.paused { out += "  PAUSED" }
+        if s.killSwitch { out += "  KILL SWITCH" }
+        if !s.positions.isEmpty {
+            out += "  open " + s.positions.map {
+                "\($0.symbol) \(String(format: "%+.2f", $0.unrealisedUSDT)) \(Int($0.secondsInTrade))/\(Int($0.timeoutSeconds)) s"
+            }.joined(separator: ", ")
+        }
+        let candidates = s.candidates.map { c in
+            let p = c.probability.map { String(format: "%.2f", $0) + ($0 >= c.threshold ? "*" : "") } ?? "–"
+            return "\(c.symbol)\(c.inTrainingSet ? "" : "†") \(p)"
+        }
+        out += "  | p≥\(String(format: "%.2f", s.candidates.first?.threshold ?? 0)): " + candidates.joined(separator: " ")
+        return out
+    }
+
+    /// One JSON object, keys sorted.
+    static func json(_ value: some Encodable) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.keyEncodingStrategy = .convertToSnakeCase
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
+
+    /// The summary printed when a session ends.
+    static func summary(_ s: PaperSummary, folder: String) -> String {
+        let st = s.status
+        return """
+            session \(st.session) ended (\(s.reason)); positions \(s.positionsClosed ? "closed" : "kept")
+              window        \(UTC.minuteString(s.from)) … \(s.to.map { UTC.minuteString($0) } ?? "–") (\(st.minutes) minutes)
+              equity        \(String(format: "%.2f", st.equity)) USDT from \(String(format: "%.2f", st.capital)) (\(String(format: "%+.2f", (st.equity / st.capital - 1) * 100)) %)
+              trades        \(st.trades), realised \(String(format: "%+.2f", st.realisedUSDT)) USDT
+              feed          \(st.malformedFrames) malformed frames, \(st.reconnects) reconnects, \(s.missedBars) bars missed at a deadline, \(s.lateBars) late
+              files         \(folder)/trades.csv, \(folder)/session.sqlite
+            """
+    }
+}
+
+/// `scalper paper report`: a session's trades, and optionally a backtest's beside them.
+struct PaperReport: Encodable {
+    /// A trade of the session matched with the backtest's (same symbol, same entry minute).
+    struct Match: Encodable {
+        var symbol: String
+        var entryTime: String
+        var sessionPnL: Double
+        var backtestPnL: Double
+        /// Session entry price against the backtest's, basis points (positive: the session paid more).
+        var entrySlippageBps: Double
+        /// Session exit price against the backtest's, basis points (positive: the session got less).
+        var exitSlippageBps: Double
+        var sameExitReason: Bool
+    }
+
+    struct Comparison: Encodable {
+        var backtestTrades: Int
+        var backtestPnL: Double
+        var matched: [Match]
+        var onlyInSession: [String]
+        var onlyInBacktest: [String]
+        var identical: Bool
+    }
+
+    var session: String
+    var model: String
+    var from: Int64
+    var to: Int64
+    var trades: [TradeRecord]
+    var comparison: Comparison?
+
+    init(session: String, model: String, from: Int64, to: Int64, trades: [TradeRecord]) {
+        self.session = session
+        self.model = model
+        self.from = from
+        self.to = to
+        self.trades = trades
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case session, model, from, to, tradeCount = "trades", pnl, fees, winRate = "win_rate", comparison
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(session, forKey: .session)
+        try c.encode(model, forKey: .model)
+        try c.encode(UTC.isoString(from), forKey: .from)
+        try c.encode(UTC.isoString(to), forKey: .to)
+        try c.encode(trades.count, forKey: .tradeCount)
+        try c.encode(pnl, forKey: .pnl)
+        try c.encode(trades.reduce(0) { $0 + $1.fees }, forKey: .fees)
+        try c.encode(winRate, forKey: .winRate)
+        try c.encodeIfPresent(comparison, forKey: .comparison)
+    }
+
+    var pnl: Double { trades.reduce(0) { $0 + $1.pnlUSDT } }
+    var winRate: Double { trades.isEmpty ? 0 : Double(trades.filter { $0.pnlUSDT > 0 }.count) / Double(trades.count) }
+
+    mutating func compare(with backtest: [TradeRecord]) {
+        func key(_ t: TradeRecord) -> String { "\(t.symbol)@\(UTC.isoString(t.entryTime))" }
+        let theirs = Dictionary(backtest.map { (key($0), $0) }, uniquingKeysWith: { a, _ in a })
+        let ours = Set(trades.map(key))
+        var matched: [Match] = []
+        var onlyOurs: [String] = []
+        for t in trades {
+            guard let b = theirs[key(t)] else {
+                onlyOurs.append(key(t))
+                continue
+            }
+            matched.append(
+                Match(
+                    symbol: t.symbol,
+                    entryTime: UTC.isoString(t.entryTime),
+                    sessionPnL: t.pnlUSDT,
+                    backtestPnL: b.pnlUSDT,
+                    entrySlippageBps: (t.entryPrice / b.entryPrice - 1) * 10_000,
+                    exitSlippageBps: (1 - t.exitPrice / b.exitPrice) * 10_000,
+                    sameExitReason: t.exitReason == b.exitReason
+                )
+            )
+        }
+        let onlyTheirs = backtest.map(key).filter { !ours.contains($0) }
+        comparison = Comparison(
+            backtestTrades: backtest.count,
+            backtestPnL: backtest.reduce(0) { $0 + $1.pnlUSDT },
+            matched: matched,
+            onlyInSession: onlyOurs,
+            onlyInBacktest: onlyTheirs,
+            identical: trades == backtest
+        )
+    }
+
+    func json() -> String { PaperView.json(self) }
+
+    func text() -> String {
+        var out = """
+            session \(session) (model \(model)), \(UTC.minuteString(from)) … \(UTC.minuteString(to))
+              trades   \(trades.count), P&L \(String(format: "%+.2f", pnl)) USDT, win rate \(String(format: "%.1f", winRate * 100)) %
+            """
+        if let c = comparison {
+            let slip = c.matched.isEmpty ? 0 : c.matched.reduce(0) { $0 + $1.entrySlippageBps } / Double(c.matched.count)
+            out += """
+
+                  backtest \(c.backtestTrades) trades, P&L \(String(format: "%+.2f", c.backtestPnL)) USDT
+                  matched  \(c.matched.count) (mean entry slippage \(String(format: "%+.2f", slip)) bps), only in session \(c.onlyInSession.count), only in backtest \(c.onlyInBacktest.count)
+                  \(c.identical ? "identical trades" : "trades differ")
+                """
+            for k in c.onlyInSession { out += "\n  only in session:  \(k)" }
+            for k in c.onlyInBacktest { out += "\n  only in backtest: \(k)" }
+        }
+        return out
+    }
+}

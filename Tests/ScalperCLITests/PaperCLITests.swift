@@ -1,0 +1,181 @@
+import Foundation
+import ScalperTestSupport
+import Testing
+
+/// A workspace with the sample imported and a quick model trained on August 2023 (FILUSDT,
+/// NEARUSDT); sessions replay September through `scalper exchange --lock-step`.
+struct PaperWorkspace {
+    let dir: TemporaryDirectory
+    let store: String
+    let overlay: String
+    let model: String
+    static let symbols = "FILUSDT,NEARUSDT"
+    /// The replay starts here (the session's first tradable minute).
+    static let from = "2023-09-10T00:00"
+
+    init() async throws {
+        dir = try TemporaryDirectory()
+        store = dir.path("m.sqlite")
+        overlay = dir.path("paper.yaml")
+        model = dir.path("models/paper")
+        let imported = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
+        guard imported.status == 0 else { throw ScalperProcessError(message: "import failed: \(imported.stderr)") }
+        // A low threshold so that a few hours trade often; quick training.
+        try """
+            model:
+              max_rounds: 40
+              early_stopping_rounds: 10
+            signals:
+              min_probability: 0.2
+              min_confidence: 0.0
+            timing:
+              stats_every_minutes: 60
+            """.write(toFile: overlay, atomically: true, encoding: .utf8)
+        let train = try await ScalperProcess.run([
+            "train", "--store", store, "--config", overlay, "--symbols", Self.symbols, "--from", "2023-08-01",
+            "--to", "2023-09-01", "--name", "paper", "--models-dir", dir.path("models"),
+        ])
+        guard train.status == 0 else { throw ScalperProcessError(message: "train failed: \(train.stderr)") }
+    }
+
+    /// Starts a lock-step exchange on a free port; returns it and its port.
+    func exchange() async throws -> (ScalperProcess, Int) {
+        let process = try ScalperProcess.start([
+            "exchange", "--store", store, "--symbols", Self.symbols, "--from", Self.from, "--port", "0", "--lock-step",
+            "--lock-step-step", "60", "--lock-step-timeout", "600",
+        ])
+        let line = try await process.waitForLine(startingWith: "exchange: http://127.0.0.1:")
+        let port = line.dropFirst("exchange: http://127.0.0.1:".count).prefix { $0.isNumber }
+        guard let number = Int(port) else { throw ScalperProcessError(message: "no port in '\(line)'") }
+        return (process, number)
+    }
+
+    /// `scalper paper` arguments for a session against the exchange on `port`.
+    func paperArguments(session: String, port: Int, minutes: Int, exits: String = "bar") -> [String] {
+        [
+            "paper", "--home", dir.path("home"), "--config", overlay, "--model", model, "--symbols", Self.symbols,
+            "--session", session, "--exits", exits, "--lock-step", "--duration", String(minutes * 60),
+            "--rest-url", "http://127.0.0.1:\(port)", "--ws-url", "ws://127.0.0.1:\(port)", "--json",
+        ]
+    }
+
+    /// The session's trades.csv.
+    func trades(session: String) throws -> String {
+        try String(contentsOfFile: dir.path("home/sessions/\(session)/trades.csv"), encoding: .utf8)
+    }
+}
+
+@Suite("scalper paper against the lock-step local exchange")
+struct PaperCLITests {
+    @Test(
+        "Parity: paper --exits bar over a replayed window and scalper backtest of the same window give identical trades",
+        .timeLimit(.minutes(10))
+    )
+    func parityWithBacktest() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        let minutes = 240
+        let paper = try await ScalperProcess.run(w.paperArguments(session: "parity", port: port, minutes: minutes))
+        #expect(paper.status == 0, "\(paper.stderr.suffix(3_000))")
+        let summary = try #require(
+            paper.stdout.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        )
+        #expect(summary["reason"] as? String == "duration")
+        let status = try #require(summary["status"] as? [String: Any])
+        #expect(status["minutes"] as? Int == minutes)
+
+        let runs = w.dir.path("runs")
+        let backtest = try await ScalperProcess.run([
+            "backtest", "--store", w.store, "--config", w.overlay, "--model", w.model, "--symbols", PaperWorkspace.symbols,
+            "--from", PaperWorkspace.from, "--to", "2023-09-10T04:00", "--runs-dir", runs, "--json",
+        ])
+        #expect(backtest.status == 0, "\(backtest.stderr)")
+        let metrics = try #require(try JSONSerialization.jsonObject(with: Data(backtest.stdout.utf8)) as? [String: Any])
+        let runID = try #require(metrics["run_id"] as? String)
+        let expected = try String(contentsOfFile: "\(runs)/\(runID)/trades.csv", encoding: .utf8).split(separator: "\n")
+        let session = try w.trades(session: "parity").split(separator: "\n")
+        // The session's file has the backtest's columns plus the model's name.
+        #expect(session.first == expected.first.map { $0 + ",model" })
+        let sessionRows = session.dropFirst().map { String($0.split(separator: ",").dropLast().joined(separator: ",")) }
+        #expect(sessionRows.count >= 5, "too few trades to compare: \(sessionRows.count)")
+        #expect(sessionRows == expected.dropFirst().map(String.init))
+        #expect(status["trades"] as? Int == sessionRows.count)
+
+        // The report's own comparison says the same.
+        let report = try await ScalperProcess.run([
+            "paper", "report", "parity", "--home", w.dir.path("home"), "--store", w.store, "--config", w.overlay,
+            "--vs-backtest", "--json",
+        ])
+        #expect(report.status == 0, "\(report.stderr)")
+        let r = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [String: Any])
+        let comparison = try #require(r["comparison"] as? [String: Any])
+        #expect(comparison["identical"] as? Bool == true)
+        #expect((comparison["only_in_session"] as? [Any])?.isEmpty == true)
+        #expect((comparison["matched"] as? [Any])?.count == sessionRows.count)
+
+        // The log went to the rotating file in the seed's format, with a Stats: line.
+        let log = try String(contentsOfFile: w.dir.path("home/logs/parity.log"), encoding: .utf8)
+        #expect(log.contains(" | INFO | paper | Stats:"))
+        #expect(log.contains(" | INFO | paper | signal "))
+    }
+
+    @Test(
+        "Crash recovery in bar mode: 20 SIGKILLs (named points before a send, after a send, after a fill is stored, mid-snapshot, and seeded random moments), each restarted, end with exactly the trades of an uninterrupted run",
+        .timeLimit(.minutes(15))
+    )
+    func crashRecovery() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let minutes = 360
+        let (cleanExchange, cleanPort) = try await w.exchange()
+        let clean = try await ScalperProcess.run(w.paperArguments(session: "clean", port: cleanPort, minutes: minutes))
+        cleanExchange.kill()
+        #expect(clean.status == 0, "\(clean.stderr.suffix(3_000))")
+
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        let arguments = w.paperArguments(session: "crashed", port: port, minutes: minutes)
+        var random = SplitMix64(seed: 20_261_202)
+        let named = ["before-send", "after-send", "after-fill-stored", "mid-snapshot"]
+        var kills: [String] = []
+        var outcome = "running"
+        while kills.count < 20 {
+            let k = kills.count
+            let result: ScalperProcess.Result
+            let what: String
+            if k % 2 == 0 {
+                // A named point, reached the n-th time in this run.
+                let point = named[(k / 2) % named.count]
+                let n = 1 + Int(random.next() % (point == "after-fill-stored" ? 2 : 5))
+                what = "\(point)@\(n)"
+                result = try await ScalperProcess.run(arguments, environment: ["SCALPER_FAULT": what])
+            } else {
+                // A seeded random moment: startup, catch-up over REST or following the stream.
+                let delay = 50 + Int(random.next() % 700)
+                what = "random \(delay) ms"
+                let process = try ScalperProcess.start(arguments)
+                try await Task.sleep(for: .milliseconds(delay))
+                process.kill()
+                result = try await process.wait()
+            }
+            if result.killedBySignal && result.status == SIGKILL {
+                kills.append(what)
+            } else {
+                outcome = "ended before kill \(k + 1) (\(what)): status \(result.status) \(result.stderr.suffix(2_000))"
+                break
+            }
+        }
+        #expect(kills.count == 20, "\(outcome); kills: \(kills)")
+        let last = try await ScalperProcess.run(arguments)
+        #expect(last.status == 0, "\(last.stderr.suffix(3_000))")
+        let summary = try #require(
+            last.stdout.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        )
+        #expect((summary["status"] as? [String: Any])?["minutes"] as? Int == minutes)
+        let expected = try w.trades(session: "clean")
+        #expect(expected.split(separator: "\n").count > 5)
+        #expect(try w.trades(session: "crashed") == expected)
+    }
+}
