@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: setup build test demo bench clean
+.PHONY: setup build test demo bench soak clean
 
 setup:
 	@scripts/setup.sh
@@ -20,6 +20,10 @@ demo: setup
 
 bench: setup
 	scripts/bench.sh
+
+# A 29-day lock-step paper session over the sample (a few minutes; not part of test).
+soak: setup
+	scripts/soak.sh
 
 clean:
 	rm -rf .build datasets/demo.sqlite datasets/demo.sqlite-*
