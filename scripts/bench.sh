@@ -2,7 +2,9 @@
 # make bench: our release build and the Python reference (../shared/reference/bench/run.sh) in one
 # run on this machine, then one line per figure, `bench <name> <value> <unit>`, and
 # `ratio <name> <value>` where the reference has the same figure (higher is better).
-set -euo pipefail
+set -Eeuo pipefail
+# Any step that fails names itself before the script stops.
+trap 'echo "bench: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
 swift build -c release --product scalper >&2
@@ -12,13 +14,74 @@ ref_script=../shared/reference/bench/run.sh
 
 ref=$(mktemp)
 ours=$(mktemp)
+work=$(mktemp -d)
+# Background processes (exchanges, the followed session) die with the script, however it ends.
+bg_pids=()
+cleanup() {
+    local pid
+    for pid in "${bg_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${bg_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -f "$ref" "$ours"
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+# Stops a background process and reaps it.
+stop_process() {
+    kill "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+# start_exchange LOG ARG…: `scalper exchange --port 0 ARG…` in the background; waits (120 s at
+# most) for its `exchange: http://127.0.0.1:PORT …` line, then sets exchange_pid and port.
+start_exchange() {
+    local log=$1
+    shift
+    "$bin" exchange --port 0 "$@" > "$log" 2>&1 &
+    exchange_pid=$!
+    bg_pids+=("$exchange_pid")
+    local deadline=$((SECONDS + 120))
+    until grep -q '^exchange: ' "$log"; do
+        if ! kill -0 "$exchange_pid" 2>/dev/null; then
+            tail -20 "$log" >&2
+            die "scalper exchange $* exited before it listened (its log above)"
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            tail -20 "$log" >&2
+            die "scalper exchange $* did not listen within 120 s (its log above)"
+        fi
+        sleep 0.2
+    done
+    port=$(sed -n 's|^exchange: http://127.0.0.1:\([0-9]*\).*|\1|p' "$log")
+    [ -n "$port" ] || die "no port in the exchange's line: $(grep '^exchange: ' "$log")"
+}
+# served_symbols PORT: the symbols the exchange on PORT serves, comma-separated, in its order
+# (the real ones first, then the derived <BASE>D<k>USDT pairs).
+served_symbols() {
+    python3 - "$1" <<'PY'
+import json, sys, urllib.request
+info = json.load(urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/api/v3/exchangeInfo", timeout=30))
+print(",".join(s["symbol"] for s in info["symbols"]))
+PY
+}
+# utime + stime of a process in clock ticks: fields 14 and 15 of /proc/PID/stat, counted after
+# the parenthesised command name (which may hold spaces).
+cpu_ticks() {
+    local stat
+    stat=$(< "/proc/$1/stat") || die "process $1 is gone"
+    local -a f
+    read -ra f <<< "${stat##*) }"
+    echo $((f[11] + f[12]))
+}
 
 echo "== reference: $ref_script all (Python: TA-Lib, numpy, xgboost, scikit-learn)" >&2
 "$ref_script" all > "$ref"
 grep -E '^ref (predict\.features|train\.(timings_s\.total_s|peak_rss_mb|test_raw\.auc))' "$ref" >&2 || true
 
-work=$(mktemp -d)
-trap 'rm -f "$ref" "$ours"; rm -rf "$work"' EXIT
 klines=../shared/datasets/binance/futures-um/klines
 echo "== CryptoScalper: import FILUSDT 2023-08..10 + NEARUSDT 2023-08..09 into a fresh store" >&2
 "$bin" data import --store "$work/bench.sqlite" \
@@ -47,14 +110,10 @@ print(f"bench backtest.bars_per_s {m['bars_per_s']:.0f} bars/s")
 print(f"bench backtest.replay_bars_per_s {m['replay_bars_per_s']:.0f} bars/s")
 PY
 echo "== CryptoScalper: scalper exchange (200 pairs, 1x) + scalper scan for 30 s over loopback" >&2
-"$bin" exchange --store "$work/bench.sqlite" --port 0 --pairs 200 --speed 1 > "$work/exchange.log" 2>&1 &
-exchange_pid=$!
-for _ in $(seq 1 100); do grep -q "^exchange: " "$work/exchange.log" && break; sleep 0.2; done
-port=$(sed -n 's|^exchange: http://127.0.0.1:\([0-9]*\).*|\1|p' "$work/exchange.log")
+start_exchange "$work/exchange.log" --store "$work/bench.sqlite" --pairs 200 --speed 1
 "$bin" scan --ws-url "ws://127.0.0.1:$port" --rest-url "http://127.0.0.1:$port" --universe 200 --duration 30 --json \
     > /dev/null 2> "$work/scan.err" || true
-kill "$exchange_pid" 2>/dev/null || true
-wait "$exchange_pid" 2>/dev/null || true
+stop_process "$exchange_pid"
 tail -1 "$work/scan.err" >&2
 python3 - "$work/scan.err" >> "$ours" <<'PY'
 import re, sys
@@ -64,6 +123,91 @@ rss = re.search(r"peak RSS ([0-9.]+) MB", line)
 if p99: print(f"bench scanner.detect_p99_ms {p99.group(1)} ms")
 if rss: print(f"bench scanner.rss_mb_200_pairs {rss.group(1)} MB")
 PY
+echo "== CryptoScalper: scalper paper --exits bar, lock-step, 10 pairs, 8 simulated hours" >&2
+# Decision latency: from the arrival of the bar that completes a minute to the engine's commands
+# (that bar's features and prediction, the engine, the simulated venue). The fsynced store commit
+# that follows it, before anything acts, is reported on its own. Lock-step: the session sets the pace.
+paper_minutes=480
+start_exchange "$work/exchange-lockstep.log" --store "$work/bench.sqlite" --pairs 10 --from 2023-09-10T00:00 \
+    --lock-step --lock-step-step 60 --lock-step-timeout 600
+symbols=$(served_symbols "$port") || die "cannot read exchangeInfo from the lock-step exchange"
+[ "$(tr ',' '\n' <<< "$symbols" | wc -l)" -eq 10 ] || die "the lock-step exchange serves '$symbols', not 10 pairs"
+if ! "$bin" paper --home "$work/paper" --model "$work/models/bench" --symbols "$symbols" --session lockstep10 \
+    --exits bar --lock-step --duration $((paper_minutes * 60)) \
+    --rest-url "http://127.0.0.1:$port" --ws-url "ws://127.0.0.1:$port" --json \
+    > "$work/paper10.out" 2> "$work/paper10.err"; then
+    tail -20 "$work/paper10.err" >&2
+    die "scalper paper (lock-step, 10 pairs) failed (its standard error above)"
+fi
+stop_process "$exchange_pid"
+python3 - "$work/paper10.out" "$paper_minutes" >> "$ours" <<'PY' || die "the lock-step session's summary is not what was expected"
+import json, sys
+summary = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+status = summary["status"]
+if summary["reason"] != "duration" or status["minutes"] != int(sys.argv[2]) or summary["decision_p99_us"] is None:
+    sys.exit(f"bench: the lock-step session ended ({summary['reason']}) after {status['minutes']} of {sys.argv[2]} minutes")
+print(f"paper (lock-step, 10 pairs): {summary['streamed_decisions']} decisions from the stream, p50 {summary['decision_p50_us']:.0f} us, "
+      f"p99 {summary['decision_p99_us']:.0f} us; store commit p99 {summary['commit_p99_us']:.0f} us; "
+      f"{summary['missed_bars']} missed and {summary['late_bars']} late bars; {status['trades']} trades", file=sys.stderr)
+print(f"bench paper.decision_p99_us {summary['decision_p99_us']:.0f} us")
+print(f"bench paper.commit_p99_us {summary['commit_p99_us']:.0f} us")
+PY
+
+echo "== CryptoScalper: scalper paper following 150 pairs (exchange --speed 1, tick exits) for 60 s" >&2
+start_exchange "$work/exchange150.log" --store "$work/bench.sqlite" --pairs 150 --speed 1
+symbols=$(served_symbols "$port") || die "cannot read exchangeInfo from the 150-pair exchange"
+served=$(tr ',' '\n' <<< "$symbols" | wc -l)
+[ "$served" -eq 150 ] || die "the exchange serves $served pairs, not 150"
+"$bin" paper --home "$work/paper" --model "$work/models/bench" --symbols "$symbols" --session follow150 \
+    --rest-url "http://127.0.0.1:$port" --ws-url "ws://127.0.0.1:$port" --json \
+    > "$work/paper150.out" 2> "$work/paper150.err" &
+paper_pid=$!
+bg_pids+=("$paper_pid")
+# The session first fetches 1,000 bars per symbol over REST and feeds its kernels (warm-up); its
+# first JSON status line comes once it follows the streams. The 60 s CPU window starts there, so
+# the figure is the steady cost of following 150 pairs, without the one-off warm-up.
+deadline=$((SECONDS + 300))
+until [ -s "$work/paper150.out" ]; do
+    if ! kill -0 "$paper_pid" 2>/dev/null; then
+        tail -20 "$work/paper150.err" >&2
+        die "scalper paper (150 pairs) exited during its warm-up (its standard error above)"
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || die "scalper paper (150 pairs) printed no status within 300 s"
+    sleep 0.1
+done
+ticks0=$(cpu_ticks "$paper_pid")
+wall0=$(date +%s.%N)
+sleep 60
+ticks1=$(cpu_ticks "$paper_pid")
+wall1=$(date +%s.%N)
+# Peak resident set (VmHWM) of the whole run, warm-up included, read just before SIGTERM.
+hwm_kb=$(awk '$1 == "VmHWM:" { print $2 }' "/proc/$paper_pid/status")
+[ -n "$hwm_kb" ] || die "cannot read the session's VmHWM"
+kill -TERM "$paper_pid"
+paper_status=0
+wait "$paper_pid" || paper_status=$?
+if [ "$paper_status" -ne 0 ]; then
+    tail -20 "$work/paper150.err" >&2
+    die "scalper paper (150 pairs) exited with status $paper_status after SIGTERM (its standard error above)"
+fi
+stop_process "$exchange_pid"
+python3 - "$work/paper150.out" "$ticks0" "$ticks1" "$wall0" "$wall1" "$(getconf CLK_TCK)" "$hwm_kb" >> "$ours" <<'PY' \
+    || die "the 150-pair session's summary is not what was expected"
+import json, sys
+summary = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+status = summary["status"]
+if summary["reason"] != "signal":
+    sys.exit(f"bench: the 150-pair session ended ({summary['reason']}), not on SIGTERM")
+ticks0, ticks1, wall0, wall1, hz, hwm_kb = (float(x) for x in sys.argv[2:])
+window = wall1 - wall0
+cpu_pct = (ticks1 - ticks0) / hz / window * 100  # one core = 100 %
+print(f"paper (150 pairs, 1x): {ticks1 - ticks0:.0f} ticks of CPU in {window:.1f} s; {status['minutes']} minutes decided, "
+      f"{summary['streamed_decisions']} from the stream; {summary['missed_bars']} missed and {summary['late_bars']} late bars; "
+      f"{status['reconnects']} reconnects", file=sys.stderr)
+print(f"bench paper.cpu_pct_150_pairs {cpu_pct:.2f} %")
+print(f"bench paper.rss_mb_150_pairs {hwm_kb / 1024:.1f} MB")
+PY
+
 echo "== CryptoScalper: scalper bench (features, predict)" >&2
 "$bin" bench --model "$work/models/bench" >> "$ours"
 
