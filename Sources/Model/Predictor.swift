@@ -105,6 +105,17 @@ public final class Predictor {
         return out
     }
 
+    /// One row as a backtest scores it (``predict(_:whereProbabilityAtLeast:)``): the calibrated
+    /// probability, and the full result only when it reaches `threshold` (the move regressor and the
+    /// confidence slices cost several times the classifier, and a row below the signal threshold
+    /// never needs them).
+    public func predict(row: [Float], whereProbabilityAtLeast threshold: Double) throws -> (probability: Double, result: PredictionResult?) {
+        let matrix = Matrix(rows: 1, columns: row.count, storage: row)
+        let probability = try probabilities(matrix)[0]
+        guard probability >= threshold else { return (probability, nil) }
+        return (probability, try predict(matrix)[0])
+    }
+
     /// The full prediction for one row.
     public func predict(row: [Float]) throws -> PredictionResult {
         try predict(Matrix(rows: 1, columns: row.count, storage: row))[0]

@@ -85,6 +85,17 @@ public struct PaperSummary: Codable, Sendable {
     public var missedBars: Int
     /// Late bars, skipped.
     public var lateBars: Int
+    /// Minutes decided from the stream in this run, and the shell's time from the arrival of the bar
+    /// that completed each to the engine's commands (its features and prediction, the engine, the
+    /// simulated venue), µs.
+    public var streamedDecisions: Int
+    /// Median of those latencies, µs (nil without any).
+    public var decisionP50Us: Double?
+    /// 99th percentile, µs.
+    public var decisionP99Us: Double?
+    /// 99th percentile of the store's commit of a decided minute (one fsynced transaction), µs:
+    /// what write-before-act adds before the commands act.
+    public var commitP99Us: Double?
 }
 
 /// A session could not start or go on; the message names what is wrong.
@@ -131,6 +142,10 @@ public final class PaperSession {
     private var lastControlPoll = ContinuousClock.now
     private var serverOffset: Int64 = 0
     private var stopRequested = false
+    /// Set while a streamed bar is handled: when it arrived.
+    private var arrival: ContinuousClock.Instant?
+    private var decisionLatencies: [Double] = []
+    private var commitLatencies: [Double] = []
 
     /// Creates a session; nothing runs before ``run()``.
     ///
@@ -317,7 +332,9 @@ public final class PaperSession {
             loop: for await input in inputs {
                 switch input {
                 case .feed(.closedBar(let symbol, let bar)):
+                    arrival = ContinuousClock.now
                     try handleBar(symbol: symbol, bar: bar)
+                    arrival = nil
                 case .feed(.trade(let symbol, let price, let time)):
                     try handleTrade(symbol: symbol, price: price, time: time)
                 case .feed(.lockStepMark(let time)):
@@ -368,16 +385,22 @@ public final class PaperSession {
         guard bar.openTime >= state.tradableFrom else { return }
         if let last = state.assembler.lastDecided, bar.openTime <= last { return }
         if row.tradable {
-            let r = try predictor.predict(row: row.float32)
-            lastProbability[symbol] = r.probabilityUp
-            predictions[bar.openTime, default: [:]][symbol] = Prediction(
-                symbol: symbol,
-                time: bar.closeTime + 1,
-                price: bar.close,
-                probabilityUp: r.probabilityUp,
-                confidence: r.confidence,
-                predictedMovePct: r.predictedMovePct
+            // As the backtest: rows below the signal threshold get no prediction (they cannot signal).
+            let (probability, result) = try predictor.predict(
+                row: row.float32,
+                whereProbabilityAtLeast: settings.engine.signals.minProbability
             )
+            lastProbability[symbol] = probability
+            if let r = result {
+                predictions[bar.openTime, default: [:]][symbol] = Prediction(
+                    symbol: symbol,
+                    time: bar.closeTime + 1,
+                    price: bar.close,
+                    probabilityUp: r.probabilityUp,
+                    confidence: r.confidence,
+                    predictedMovePct: r.predictedMovePct
+                )
+            }
         }
         let (decided, late) = state.assembler.barClosed(symbol: symbol, bar: bar)
         if late {
@@ -387,13 +410,16 @@ public final class PaperSession {
         try decide(decided)
     }
 
-    /// A trade print: the continuous core judges exits on it. Committed when it changed a position
-    /// (a print with nothing open only moves a mark, which the next minute sets again).
+    /// A trade print: the continuous core judges exits on it. Committed when it made orders or
+    /// records, or moved a trailing stop's high; otherwise it only moved a mark, which the next
+    /// minute's close sets again (a restart does not replay prints: those it missed are missed as
+    /// a dropped connection's are), so an fsync per print buys nothing.
     private func handleTrade(symbol: String, price: Double, time: Int64) throws {
         guard !state.finished, time >= state.tradableFrom else { return }
-        let held = state.core.engine.holdings[symbol] != nil
+        let high = state.core.engine.holdings[symbol]?.highest
         let records = state.core.trade(symbol: symbol, price: price, time: time)
-        if held || !records.isEmpty { try commit(.trade(symbol: symbol, price: price, time: time), records) }
+        let trailing = settings.engine.execution.trailingStopPct > 0 && state.core.engine.holdings[symbol]?.highest != high
+        if !records.isEmpty || trailing { try commit(.trade(symbol: symbol, price: price, time: time), records) }
     }
 
     /// Event time moved (a lock-step mark, or the wall clock outside lock-step): timeouts of
@@ -418,6 +444,7 @@ public final class PaperSession {
                 logger.warning("minute decided without some bars", metadata: ["minute": "\(UTC.minuteString(d.openTime))", "missing": "\(d.missing.joined(separator: ","))"])
             }
             var records = state.core.step(minute)
+            let decided = ContinuousClock.now
             state.minutesDecided += 1
             var event = SessionEvent.minuteClosed(minute)
             if let end = state.endTime, minute.closeTime >= end {
@@ -425,6 +452,10 @@ public final class PaperSession {
                 event = .finished(time: minute.closeTime)
             }
             try commit(event, records)
+            if let arrival {
+                decisionLatencies.append(Self.microseconds(decided - arrival))
+                commitLatencies.append(Self.microseconds(ContinuousClock.now - decided))
+            }
             if settings.statsEveryMinutes > 0, state.minutesDecided % settings.statsEveryMinutes == 0 { logStats() }
         }
     }
@@ -575,18 +606,31 @@ public final class PaperSession {
     }
 
     private func summary(reason: String) -> PaperSummary {
-        PaperSummary(
+        let sorted = decisionLatencies.sorted()
+        let commits = commitLatencies.sorted()
+        func q(_ p: Double, _ sorted: [Double]) -> Double? {
+            sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+        }
+        return PaperSummary(
             status: status(),
             reason: reason,
             positionsClosed: settings.closeOnStop,
             from: state.tradableFrom,
             to: state.core.engine.lastMinute.map { $0 + 60_000 },
             missedBars: state.missedBars,
-            lateBars: state.lateBars
+            lateBars: state.lateBars,
+            streamedDecisions: sorted.count,
+            decisionP50Us: q(0.5, sorted),
+            decisionP99Us: q(0.99, sorted),
+            commitP99Us: q(0.99, commits)
         )
     }
 
     // MARK: Time
+
+    private static func microseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1e6 + Double(d.components.attoseconds) / 1e12
+    }
 
     private static func wallMilliseconds() -> Int64 { Int64((Date().timeIntervalSince1970 * 1_000).rounded(.down)) }
 

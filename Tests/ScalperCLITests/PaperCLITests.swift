@@ -13,7 +13,7 @@ struct PaperWorkspace {
     /// The replay starts here (the session's first tradable minute).
     static let from = "2023-09-10T00:00"
 
-    init() async throws {
+    init(extraConfig: String = "") async throws {
         dir = try TemporaryDirectory()
         store = dir.path("m.sqlite")
         overlay = dir.path("paper.yaml")
@@ -30,7 +30,8 @@ struct PaperWorkspace {
               min_confidence: 0.0
             timing:
               stats_every_minutes: 60
-            """.write(toFile: overlay, atomically: true, encoding: .utf8)
+              refresh_seconds: 0.2
+            """.appending(extraConfig).write(toFile: overlay, atomically: true, encoding: .utf8)
         let train = try await ScalperProcess.run([
             "train", "--store", store, "--config", overlay, "--symbols", Self.symbols, "--from", "2023-08-01",
             "--to", "2023-09-01", "--name", "paper", "--models-dir", dir.path("models"),
@@ -39,11 +40,13 @@ struct PaperWorkspace {
     }
 
     /// Starts a lock-step exchange on a free port; returns it and its port.
-    func exchange() async throws -> (ScalperProcess, Int) {
-        let process = try ScalperProcess.start([
-            "exchange", "--store", store, "--symbols", Self.symbols, "--from", Self.from, "--port", "0", "--lock-step",
-            "--lock-step-step", "60", "--lock-step-timeout", "600",
-        ])
+    func exchange(extra: [String] = []) async throws -> (ScalperProcess, Int) {
+        let process = try ScalperProcess.start(
+            [
+                "exchange", "--store", store, "--symbols", Self.symbols, "--from", Self.from, "--port", "0", "--lock-step",
+                "--lock-step-step", "60", "--lock-step-timeout", "600",
+            ] + extra
+        )
         let line = try await process.waitForLine(startingWith: "exchange: http://127.0.0.1:")
         let port = line.dropFirst("exchange: http://127.0.0.1:".count).prefix { $0.isNumber }
         guard let number = Int(port) else { throw ScalperProcessError(message: "no port in '\(line)'") }
@@ -57,6 +60,16 @@ struct PaperWorkspace {
             "--session", session, "--exits", exits, "--lock-step", "--duration", String(minutes * 60),
             "--rest-url", "http://127.0.0.1:\(port)", "--ws-url", "ws://127.0.0.1:\(port)", "--json",
         ]
+    }
+
+    /// The summary object: the last line of a `--json` session's standard output.
+    static func summary(_ result: ScalperProcess.Result) -> [String: Any]? {
+        result.stdout.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// The session's trades.csv rows (without the header), split into fields.
+    func tradeRows(session: String) throws -> [[String]] {
+        try trades(session: session).split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
     }
 
     /// The session's trades.csv.
@@ -177,5 +190,146 @@ struct PaperCLITests {
         let expected = try w.trades(session: "clean")
         #expect(expected.split(separator: "\n").count > 5)
         #expect(try w.trades(session: "crashed") == expected)
+    }
+
+    @Test(
+        "A feed whose connections the exchange drops every simulated hour reconnects, misses no closed bar and trades as an undisturbed session",
+        .timeLimit(.minutes(10))
+    )
+    func reconnectsWithoutLoss() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let minutes = 240
+        let (calm, calmPort) = try await w.exchange()
+        let undisturbed = try await ScalperProcess.run(w.paperArguments(session: "calm", port: calmPort, minutes: minutes))
+        calm.kill()
+        #expect(undisturbed.status == 0, "\(undisturbed.stderr.suffix(2_000))")
+        let (stormy, port) = try await w.exchange(extra: ["--forced-disconnect", "3600"])
+        defer { stormy.kill() }
+        let disturbed = try await ScalperProcess.run(w.paperArguments(session: "stormy", port: port, minutes: minutes))
+        #expect(disturbed.status == 0, "\(disturbed.stderr.suffix(2_000))")
+        let status = try #require(PaperWorkspace.summary(disturbed)?["status"] as? [String: Any])
+        #expect((status["reconnects"] as? Int ?? 0) >= 2)
+        #expect(status["minutes"] as? Int == minutes)
+        #expect(disturbed.stderr.contains("kline stream closed"))
+        #expect(try w.trades(session: "stormy") == w.trades(session: "calm"))
+    }
+
+    @Test(
+        "--exits tick: stops and targets trigger on trade prints inside the minute, timeouts at exactly 300 s of event time",
+        .timeLimit(.minutes(10))
+    )
+    func tickExits() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        let result = try await ScalperProcess.run(w.paperArguments(session: "tick", port: port, minutes: 240, exits: "tick"))
+        #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
+        #expect((PaperWorkspace.summary(result)?["status"] as? [String: Any])?["minutes"] as? Int == 240)
+        let rows = try w.tradeRows(session: "tick")
+        #expect(rows.count >= 5)
+        // duration_sec is column 9, exit_reason column 10 (1-based).
+        let inside = rows.filter { ["SL", "TP"].contains($0[9]) && (Double($0[8]) ?? 60) < 60 }
+        #expect(!inside.isEmpty, "no stop or target within a minute of entry: \(rows.map { $0[8] + " " + $0[9] })")
+        #expect(rows.filter { $0[9] == "TIMEOUT" }.allSatisfy { $0[8] == "300" })
+    }
+
+    @Test(
+        "ctl pauses and resumes a running session through its store; SIGTERM stops it with positions closed and a summary",
+        .timeLimit(.minutes(10))
+    )
+    func controlsAndSignals() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        // Ten simulated days: far longer than the test runs.
+        let session = try ScalperProcess.start(w.paperArguments(session: "ctl", port: port, minutes: 14_400, exits: "tick"))
+        defer { session.kill() }
+        func status() -> [String: Any]? {
+            session.outputSoFar.split(separator: "\n").last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        func waitFor(_ what: String, _ condition: ([String: Any]) -> Bool) async throws {
+            for _ in 0..<1_500 {
+                if let s = status(), condition(s) { return }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            Issue.record("timed out waiting for \(what); last status: \(String(describing: status()))")
+        }
+        try await waitFor("the first status") { ($0["minutes"] as? Int ?? 0) > 0 }
+        let ctl = ["--home", w.dir.path("home")]
+        let pause = try await ScalperProcess.run(["paper", "ctl", "ctl", "pause"] + ctl)
+        #expect(pause.status == 0 && pause.stdout.contains("pause requested"), "\(pause.stderr)")
+        try await waitFor("paused") { $0["paused"] as? Bool == true }
+        let shown = try await ScalperProcess.run(["paper", "ctl", "ctl", "status", "--json"] + ctl)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+        #expect(object["paused"] as? Bool == true)
+        #expect((object["pending_controls"] as? [String])?.isEmpty == true)
+        let resume = try await ScalperProcess.run(["paper", "ctl", "ctl", "resume"] + ctl)
+        #expect(resume.status == 0)
+        try await waitFor("resumed") { $0["paused"] as? Bool == false }
+        let bad = try await ScalperProcess.run(["paper", "ctl", "ctl", "explode"] + ctl)
+        #expect(bad.status != 0 && bad.stderr.contains("must be status, pause, resume, reset-kill-switch or close-all"))
+        let missing = try await ScalperProcess.run(["paper", "ctl", "nosuch", "status"] + ctl)
+        #expect(missing.status != 0 && missing.stderr.contains("no session store here"))
+
+        session.send(SIGTERM)
+        let result = try await session.wait()
+        #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
+        let summary = try #require(PaperWorkspace.summary(result))
+        #expect(summary["reason"] as? String == "signal")
+        #expect(summary["positions_closed"] as? Bool == true)
+        let final = try #require(summary["status"] as? [String: Any])
+        #expect((final["positions"] as? [Any])?.isEmpty == true)
+        #expect((final["minutes"] as? Int ?? 0) < 14_400)
+        #expect(try w.tradeRows(session: "ctl").count == final["trades"] as? Int)
+        let log = try String(contentsOfFile: w.dir.path("home/logs/ctl.log"), encoding: .utf8)
+        #expect(log.contains("control=pause") && log.contains("control=resume") && log.contains("session stopped"))
+    }
+
+    @Test("A session runs on config/small-account.yaml: 30 USDT, one position at a time", .timeLimit(.minutes(10)))
+    func smallAccount() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        var arguments = w.paperArguments(session: "small", port: port, minutes: 120)
+        let at = try #require(arguments.firstIndex(of: "--config"))
+        arguments[at + 1] = Fixtures.packageRoot.appendingPathComponent("config/small-account.yaml").path
+        let result = try await ScalperProcess.run(arguments)
+        #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
+        let status = try #require(PaperWorkspace.summary(result)?["status"] as? [String: Any])
+        #expect(status["capital"] as? Double == 30)
+        #expect(status["minutes"] as? Int == 120)
+        let equity = try #require(status["equity"] as? Double)
+        #expect(equity > 20 && equity < 40)
+    }
+
+    @Test("Bad input: a bundle of another feature version refuses to start naming both versions; bad options name themselves")
+    func badInput() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let old = w.dir.path("models/old")
+        try FileManager.default.copyItem(atPath: w.model, toPath: old)
+        let metadata = old + "/metadata.json"
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: metadata))) as? [String: Any])
+        let running = try #require(object["featureSpecVersion"] as? String)
+        object["featureSpecVersion"] = "v0-old"
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: metadata))
+        var arguments = w.paperArguments(session: "old", port: 9, minutes: 60)
+        let at = try #require(arguments.firstIndex(of: "--model"))
+        arguments[at + 1] = old
+        let refused = try await ScalperProcess.run(arguments)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("v0-old") && refused.stderr.contains(running), "\(refused.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: w.dir.path("home/sessions/old")))
+
+        let exits = try await ScalperProcess.run(w.paperArguments(session: "x", port: 9, minutes: 60, exits: "sideways"))
+        #expect(exits.status != 0 && exits.stderr.contains("--exits 'sideways'"))
+        let name = try await ScalperProcess.run(w.paperArguments(session: "../escape", port: 9, minutes: 60))
+        #expect(name.status != 0 && name.stderr.contains("--session"))
+        let unreachable = try await ScalperProcess.run(w.paperArguments(session: "nowhere", port: 9, minutes: 60))
+        #expect(unreachable.status != 0 && unreachable.stderr.contains("http://127.0.0.1:9"))
     }
 }

@@ -152,7 +152,8 @@ struct PaperRunCommand: AsyncParsableCommand {
                 settings: paper,
                 predictor: predictor,
                 logger: Logger(label: "scalper.paper"),
-                onStatus: { status in print(json ? PaperView.json(status) : PaperView.line(status)) }
+                // Written unbuffered: whole lines for a pipe or a file (a reader of --json never sees half an object).
+                onStatus: { status in writeLine(json ? PaperView.json(status) : PaperView.line(status)) }
             )
         } catch {
             throw fail("\(error)")
@@ -172,8 +173,13 @@ struct PaperRunCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        print(json ? PaperView.json(summary) : PaperView.summary(summary, folder: folder))
+        writeLine(json ? PaperView.json(summary) : PaperView.summary(summary, folder: folder))
     }
+}
+
+/// One line to standard output, unbuffered.
+func writeLine(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
 }
 
 /// `scalper paper ctl NAME ACTION`.

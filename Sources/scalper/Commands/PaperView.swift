@@ -42,6 +42,7 @@ enum PaperView {
               equity        \(String(format: "%.2f", st.equity)) USDT from \(String(format: "%.2f", st.capital)) (\(String(format: "%+.2f", (st.equity / st.capital - 1) * 100)) %)
               trades        \(st.trades), realised \(String(format: "%+.2f", st.realisedUSDT)) USDT
               feed          \(st.malformedFrames) malformed frames, \(st.reconnects) reconnects, \(s.missedBars) bars missed at a deadline, \(s.lateBars) late
+              decisions     \(s.streamedDecisions) from the stream, bar → commands p50 \(s.decisionP50Us.map { String(format: "%.0f", $0) } ?? "–") µs, p99 \(s.decisionP99Us.map { String(format: "%.0f", $0) } ?? "–") µs; store commit p99 \(s.commitP99Us.map { String(format: "%.0f", $0) } ?? "–") µs
               files         \(folder)/trades.csv, \(folder)/session.sqlite
             """
     }
