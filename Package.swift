@@ -202,7 +202,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScalperCLITests",
-            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features"],
+            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session"],
             swiftSettings: swiftSettings
         ),
     ],

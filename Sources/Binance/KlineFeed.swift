@@ -16,8 +16,11 @@ public struct KlineFeedSettings: Sendable {
     /// Also follow each symbol's `<symbol>@trade` stream (a session whose exits watch trades).
     public var tradeStreams = false
 
-    /// Streams per symbol: its klines, and its trades when followed.
-    var streamsPerSymbol: Int { tradeStreams ? 2 : 1 }
+    /// Also follow each symbol's `<symbol>@depth20@100ms` stream (the live book's features).
+    public var bookStreams = false
+
+    /// Streams per symbol: its klines, and its trades and book when followed.
+    var streamsPerSymbol: Int { 1 + (tradeStreams ? 1 : 0) + (bookStreams ? 1 : 0) }
 
     /// Settings for `webSocketURL` with Binance's limits.
     public init(webSocketURL: String) {
@@ -89,10 +92,14 @@ public actor KlineFeed {
 
     /// The combined-stream URL of connection `index`.
     public nonisolated func streamURL(connection index: Int) -> String {
-        let tradeStreams = settings.tradeStreams
+        let (trades, books) = (settings.tradeStreams, settings.bookStreams)
         return settings.webSocketURL + "/stream?streams="
-            + connectionSymbols[index].map { s in
-                tradeStreams ? "\(s.lowercased())@kline_1m/\(s.lowercased())@trade" : "\(s.lowercased())@kline_1m"
+            + connectionSymbols[index].map { symbol in
+                let s = symbol.lowercased()
+                var streams = ["\(s)@kline_1m"]
+                if trades { streams.append("\(s)@trade") }
+                if books { streams.append("\(s)@depth20@100ms") }
+                return streams.joined(separator: "/")
             }.joined(separator: "/")
     }
 
@@ -254,13 +261,20 @@ public actor KlineFeed {
             lastClosed[symbol] = bar.openTime
             statistics.closedBars += 1
             continuation.yield(.closedBar(symbol: symbol, bar))
-        case .trade(let symbol, let price, _, let time, _):
+        case .trade(let symbol, let price, _, let time, let id):
             guard settings.tradeStreams, followed.contains(symbol), connectionSymbols[index].contains(symbol) else {
                 skip(text, because: "\(symbol) trades are not a stream of this connection")
                 return
             }
             statistics.trades += 1
-            continuation.yield(.trade(symbol: symbol, price: price, time: time))
+            continuation.yield(.trade(symbol: symbol, price: price, time: time, id: id))
+        case .partialBook(let symbol, let book):
+            guard settings.bookStreams, followed.contains(symbol), connectionSymbols[index].contains(symbol) else {
+                skip(text, because: "\(symbol) depth is not a stream of this connection")
+                return
+            }
+            statistics.books += 1
+            continuation.yield(.book(symbol: symbol, book))
         case .lockStepMark(let time):
             marks[index] = max(marks[index] ?? time, time)
             // A mark holds for the feed once every connection has passed it.

@@ -5,8 +5,10 @@ public enum KlineFeedEvent: Sendable, Equatable {
     /// A closed 1 m bar, exactly as the exchange sent it: once per symbol and open time, and in
     /// open-time order per symbol.
     case closedBar(symbol: String, Kline)
-    /// A trade print of a followed symbol (with ``KlineFeedSettings/tradeStreams``), event time `T`.
-    case trade(symbol: String, price: Double, time: Int64)
+    /// A trade print of a followed symbol (with ``KlineFeedSettings/tradeStreams``), event time `T`, id `t`.
+    case trade(symbol: String, price: Double, time: Int64, id: Int64)
+    /// The top 20 levels of a followed symbol's book (with ``KlineFeedSettings/bookStreams``).
+    case book(symbol: String, DepthSnapshot)
     /// The lock-step exchange's mark: every frame due through this sim time (ms) on every
     /// connection of the feed has been delivered above it. Act on it, then call
     /// ``KlineFeed/done(through:)``.
@@ -62,6 +64,8 @@ public struct KlineFeedStatistics: Sendable, Equatable {
     public var rejectedRequests = 0
     /// Trade prints delivered.
     public var trades = 0
+    /// Book frames delivered.
+    public var books = 0
 
     /// All zero.
     public init() {}

@@ -7,6 +7,9 @@ public enum KlineStreamMessage: Sendable, Equatable {
     case kline(symbol: String, interval: String, bar: Kline, isClosed: Bool)
     /// A `<symbol>@trade` frame: one trade print (`T` its event time, `t` its id).
     case trade(symbol: String, price: Double, quantity: Double, time: Int64, id: Int64)
+    /// A `<symbol>@depth20@100ms` (or `@depth20`) frame: the top of the book, complete by itself
+    /// (spot partial-depth frames carry no symbol and no time; the symbol is the stream's).
+    case partialBook(symbol: String, DepthSnapshot)
     /// The lock-step exchange's mark `{"e":"lockStep","E":T}`: every frame due through T came before.
     case lockStepMark(Int64)
     /// A reply to a request (`{"result":…,"id":N}`).
@@ -37,6 +40,14 @@ public enum KlineStreamMessage: Sendable, Equatable {
         }
         guard let stream = object["stream"] as? String else { throw KlineStreamMessageError("no stream name") }
         guard let data = object["data"] as? [String: Any] else { throw KlineStreamMessageError("\(stream): no data object") }
+        if data["lastUpdateId"] != nil, let at = stream.range(of: "@depth") {
+            let symbol = String(stream[..<at.lowerBound]).uppercased()
+            let id = try integer(data, "lastUpdateId", in: stream)
+            return .partialBook(
+                symbol: symbol,
+                DepthSnapshot(lastUpdateID: id, bids: try levels(data, "bids", in: stream), asks: try levels(data, "asks", in: stream))
+            )
+        }
         if data["e"] as? String == "trade" {
             guard let symbol = data["s"] as? String else { throw KlineStreamMessageError("\(stream) s: missing") }
             guard stream.lowercased() == symbol.lowercased() + "@trade" else {
@@ -100,6 +111,20 @@ public enum KlineStreamMessage: Sendable, Equatable {
             throw KlineStreamMessageError("\(context).\(key): not a JSON integer")
         }
         return number.int64Value
+    }
+
+    /// `[["price","qty"], …]`, as Binance sends book levels.
+    private static func levels(_ object: [String: Any], _ key: String, in context: String) throws(KlineStreamMessageError) -> [PriceLevel] {
+        guard let rows = object[key] as? [Any] else { throw KlineStreamMessageError("\(context).\(key): not a list of levels") }
+        var out: [PriceLevel] = []
+        out.reserveCapacity(rows.count)
+        for row in rows {
+            guard let pair = row as? [Any], pair.count >= 2, let p = pair[0] as? String, let q = pair[1] as? String,
+                let price = Double(p), let quantity = Double(q), price > 0, quantity >= 0, price.isFinite, quantity.isFinite
+            else { throw KlineStreamMessageError("\(context).\(key): a level is not [\"price\",\"quantity\"]") }
+            out.append(PriceLevel(price: price, quantity: quantity))
+        }
+        return out
     }
 
     /// A JSON string of a decimal number, as Binance sends prices and quantities.

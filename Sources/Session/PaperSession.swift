@@ -1,4 +1,5 @@
 import Binance
+import Features
 import Foundation
 public import Logging
 public import Model
@@ -145,6 +146,12 @@ public final class PaperSession {
     /// Set while a streamed bar is handled: when it arrived.
     private var arrival: ContinuousClock.Instant?
     private var decisionLatencies: [Double] = []
+    /// The live books (depth20 frames), and recent trade prints per symbol (time, price, id).
+    private var books: [String: OrderBook] = [:]
+    private var recentTrades: [String: [(time: Int64, price: Double, id: Int64)]] = [:]
+    /// Book-feature rows of scored bars, stored with the next commit.
+    private var pendingBookRows: [BookFeatureRow] = []
+    private var lastBookRow: [String: BookFeatureRow] = [:]
     private var commitLatencies: [Double] = []
 
     /// Creates a session; nothing runs before ``run()``.
@@ -300,7 +307,8 @@ public final class PaperSession {
         var feedSettings = KlineFeedSettings(webSocketURL: settings.webSocketURL)
         feedSettings.backoffInitialSeconds = settings.reconnectInitialSeconds
         feedSettings.backoffMaxSeconds = settings.reconnectMaxSeconds
-        feedSettings.tradeStreams = state.core.watchesTrades
+        feedSettings.tradeStreams = state.core.watchesTrades || settings.bookFeatures
+        feedSettings.bookStreams = settings.bookFeatures
         let feed = KlineFeed(symbols: settings.symbols, settings: feedSettings, logger: logger)
         self.feed = feed
         for symbol in settings.symbols {
@@ -335,8 +343,11 @@ public final class PaperSession {
                     arrival = ContinuousClock.now
                     try handleBar(symbol: symbol, bar: bar)
                     arrival = nil
-                case .feed(.trade(let symbol, let price, let time)):
+                case .feed(.trade(let symbol, let price, let time, let id)):
+                    remember(symbol: symbol, price: price, time: time, id: id)
                     try handleTrade(symbol: symbol, price: price, time: time)
+                case .feed(.book(let symbol, let snapshot)):
+                    books[symbol, default: OrderBook()].replace(withPartial: snapshot)
                 case .feed(.lockStepMark(let time)):
                     try clock(time)
                     try pollControls(force: false)
@@ -374,9 +385,22 @@ public final class PaperSession {
     private func handleBar(symbol: String, bar: Kline) throws {
         guard var scorer = scorers[symbol] else { return }
         if let last = scorer.lastOpenTime, bar.openTime <= last { return }
+        // The live book at the bar's close: only for bars that came over the stream (a bar fetched
+        // over REST has no book of its time), from the first tradable minute on.
+        var book: BookFeatures?
+        if arrival != nil, bar.openTime >= state.tradableFrom, let live = books[symbol], live.isSynced {
+            let trade = recentTrades[symbol]?.last { $0.time <= bar.closeTime }
+            let features = live.features(lastTradePrice: trade?.price)
+            book = features
+            let bookRow = BookFeatureRow(symbol: symbol, openTime: bar.openTime, updateID: live.lastUpdateID, lastTradeID: trade?.id, values: features.values)
+            pendingBookRows.append(bookRow)
+            lastBookRow[symbol] = bookRow
+            recentTrades[symbol]?.removeAll { $0.time < (trade?.time ?? .min) }
+        }
         let row: StreamingScorer.Row
         do {
-            row = try scorer.update(bar)
+            // The model gets the book only when its bundle was trained with it (NaN, as in training, otherwise).
+            row = try scorer.update(bar, book: predictor.metadata.klineOnly ? nil : book)
         } catch {
             logger.warning("bar skipped", metadata: ["symbol": "\(symbol)", "open": "\(UTC.minuteString(bar.openTime))", "error": "\(error)"])
             return
@@ -408,6 +432,14 @@ public final class PaperSession {
             logger.warning("late bar dropped: its minute was decided without it", metadata: ["symbol": "\(symbol)", "open": "\(UTC.minuteString(bar.openTime))"])
         }
         try decide(decided)
+    }
+
+    /// Keeps a trade print for the book features' last price (the prints of the last two minutes).
+    private func remember(symbol: String, price: Double, time: Int64, id: Int64) {
+        var list = recentTrades[symbol, default: []]
+        list.append((time, price, id))
+        if list.count > 4_096 { list.removeFirst(list.count - 2_048) }
+        recentTrades[symbol] = list
     }
 
     /// A trade print: the continuous core judges exits on it. Committed when it made orders or
@@ -481,11 +513,19 @@ public final class PaperSession {
     /// Commits an event's state and records, then acts: logs, `trades.csv`.
     private func commit(_ event: SessionEvent, _ records: [TradingRecord]) throws {
         faults.reach("before-send")
-        try store.commit(event: event, newState: state, commands: records.map { .record($0) })
+        try store.commit(event: event, newState: state, commands: records.map { .record($0) }, bookRows: pendingBookRows)
+        pendingBookRows.removeAll()
         faults.reach("after-send")
         var closed: [TradeRecord] = []
         for record in records {
             RecordLog.log(record, to: logger, verbose: true)
+            if case .signal(let signal) = record, let row = lastBookRow[signal.symbol] {
+                var metadata: Logger.Metadata = ["symbol": "\(signal.symbol)", "update_id": "\(row.updateID)"]
+                for (name, value) in zip(FeatureSpec.names[FeatureSpec.orderBookRange], row.values) {
+                    metadata[name] = "\(String(format: "%.6g", value))"
+                }
+                logger.info("decision book", metadata: metadata)
+            }
             switch record {
             case .trade(let t):
                 closed.append(t)

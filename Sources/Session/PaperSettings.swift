@@ -35,6 +35,9 @@ public struct PaperSettings: Sendable {
     /// On SIGINT/SIGTERM or the end of `--duration`: close positions at market (true) or keep them
     /// in the store for the next start (`trading.close_on_stop`).
     public var closeOnStop: Bool
+    /// Follow each symbol's `depth20@100ms` and trade streams for the live book's features (logged with
+    /// each decision, stored for future training; the model gets them only if trained with them).
+    public var bookFeatures: Bool
     /// Reconnect backoff, seconds (`binance.reconnect_initial_seconds`, `binance.reconnect_max_seconds`).
     public var reconnectInitialSeconds: Double
     /// Longest wait between reconnects, seconds.
@@ -57,6 +60,7 @@ public struct PaperSettings: Sendable {
         statsEveryMinutes: Int,
         refreshSeconds: Double,
         closeOnStop: Bool,
+        bookFeatures: Bool,
         reconnectInitialSeconds: Double,
         reconnectMaxSeconds: Double
     ) {
@@ -75,6 +79,7 @@ public struct PaperSettings: Sendable {
         self.statsEveryMinutes = statsEveryMinutes
         self.refreshSeconds = refreshSeconds
         self.closeOnStop = closeOnStop
+        self.bookFeatures = bookFeatures
         self.reconnectInitialSeconds = reconnectInitialSeconds
         self.reconnectMaxSeconds = reconnectMaxSeconds
     }

@@ -19,13 +19,15 @@ extension SessionStore {
     ///   ``apply(update:venueOrderID:)`` would), so the fill and the state that counts it are
     ///   committed together; ``CommitResult/update`` says what storing it did.
     /// - A ``SessionEvent/control(_:time:request:)`` event marks its `controls` row applied.
+    /// - `bookRows`: the live book's features at the bars the event scored (`book_features`).
     ///
     /// Nothing is stored when anything is refused.
     @discardableResult
     public func commit<State: SessionState>(
         event: SessionEvent,
         newState: State,
-        commands: [TradingCommand]
+        commands: [TradingCommand],
+        bookRows: [BookFeatureRow] = []
     ) throws(SessionStoreError) -> CommitResult {
         let time = now()
         let what = "commit the \(event.kind) event at \(event.time)"
@@ -77,6 +79,15 @@ extension SessionStore {
             )
             faultPoint?("mid-snapshot")
             for order in orders { try insert(order, sequence: sequence, time: time, in: db) }
+            for row in bookRows {
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO book_features (symbol, open_time, update_id, last_trade_id, features, sequence)
+                        VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [row.symbol, row.openTime, row.updateID, row.lastTradeID, try Self.encode(row.values), sequence]
+                )
+            }
             for command in commands {
                 switch command {
                 case .cancel(let symbol, let id):

@@ -163,3 +163,43 @@ extension SessionStore {
         }
     }
 }
+
+/// The live book's features at one scored bar: what a session records for future training.
+public struct BookFeatureRow: Equatable, Sendable {
+    /// The symbol.
+    public var symbol: String
+    /// Open time of the bar the features belong to.
+    public var openTime: Int64
+    /// `lastUpdateId` of the depth frame the book stood at.
+    public var updateID: Int64
+    /// Id of the last trade print at or before the bar's close (the mid-vs-last feature's price), if any.
+    public var lastTradeID: Int64?
+    /// The eight book features in spec order (NaN where undefined).
+    public var values: [Double]
+
+    /// Creates a row.
+    public init(symbol: String, openTime: Int64, updateID: Int64, lastTradeID: Int64?, values: [Double]) {
+        self.symbol = symbol
+        self.openTime = openTime
+        self.updateID = updateID
+        self.lastTradeID = lastTradeID
+        self.values = values
+    }
+}
+
+extension SessionStore {
+    /// Every recorded book-feature row, by symbol and bar.
+    public func bookFeatureRows() throws(SessionStoreError) -> [BookFeatureRow] {
+        try read("read the book features") { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM book_features ORDER BY symbol, open_time").map { row in
+                BookFeatureRow(
+                    symbol: row["symbol"],
+                    openTime: row["open_time"],
+                    updateID: row["update_id"],
+                    lastTradeID: row["last_trade_id"],
+                    values: try Self.decode([Double].self, from: row["features"])
+                )
+            }
+        }
+    }
+}

@@ -104,6 +104,22 @@ extension SessionStore {
                     """
             )
         }
+        // The live book's features at each bar a session scored, for future training (v2).
+        migrator.registerMigration("v2-book-features") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE book_features (
+                        symbol TEXT NOT NULL,
+                        open_time INTEGER NOT NULL,
+                        update_id INTEGER NOT NULL,
+                        last_trade_id INTEGER,
+                        features TEXT NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        PRIMARY KEY (symbol, open_time)
+                    ) WITHOUT ROWID;
+                    """
+            )
+        }
         return migrator
     }
 }

@@ -26,7 +26,7 @@ public final class SessionStore: Sendable {
     /// Where the database lives.
     public let path: String
     /// The schema version this code writes (migrations up to it run at open).
-    public static let schemaVersion = 1
+    public static let schemaVersion = 2
 
     let queue: DatabaseQueue
     let logger: Logger

@@ -93,11 +93,15 @@ public struct TradingPathConfiguration: Codable, Equatable, Sendable {
     /// When a session stops (SIGINT/SIGTERM, the end of `--duration`): close positions at market
     /// (true) or keep them in the store for the next start.
     public var closeOnStop = true
+    /// A session follows each symbol's book (`depth20@100ms`) and trades for the order-book features:
+    /// logged with each decision and stored in the session for future training.
+    public var bookFeatures = true
 
     enum CodingKeys: String, CodingKey {
         case warmupBars = "warmup_bars"
         case exits
         case closeOnStop = "close_on_stop"
+        case bookFeatures = "book_features"
     }
 
     /// The defaults.

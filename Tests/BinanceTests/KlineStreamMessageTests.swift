@@ -38,7 +38,10 @@ struct KlineStreamMessageTests {
         arguments: [
             ("not json", "not a JSON object"),
             (#"{"stream":"bnbbtc@kline_1m"}"#, "bnbbtc@kline_1m: no data object"),
-            (#"{"stream":"bnbbtc@trade","data":{"e":"trade"}}"#, "bnbbtc@trade: event trade, not a kline"),
+            (#"{"stream":"bnbbtc@aggTrade","data":{"e":"aggTrade"}}"#, "bnbbtc@aggTrade: event aggTrade, not a kline"),
+            (#"{"stream":"bnbbtc@trade","data":{"e":"trade"}}"#, "bnbbtc@trade s: missing"),
+            (#"{"stream":"bnbbtc@trade","data":{"e":"trade","s":"BNBBTC","p":"0","q":"1","T":1,"t":2}}"#, "bnbbtc@trade: a trade needs a positive price and quantity"),
+            (#"{"stream":"bnbbtc@depth20@100ms","data":{"lastUpdateId":5,"bids":[["1"]],"asks":[]}}"#, "bnbbtc@depth20@100ms.bids: a level is not [\"price\",\"quantity\"]"),
             ("PRICE", "bnbbtc@kline_1m k.o: not a decimal string"),
             ("OPENTIME", "bnbbtc@kline_1m k.t: not a JSON integer"),
             ("CLOSED", "bnbbtc@kline_1m k.x: not a boolean"),
@@ -56,5 +59,23 @@ struct KlineStreamMessageTests {
             }
         let error = #expect(throws: KlineStreamMessageError.self) { try KlineStreamMessage.parse(text) }
         #expect(error?.message == reason)
+    }
+
+    @Test("Trade and depth20 frames give the print (price, quantity, T, id) and the book levels, the symbol from the stream")
+    func tradeAndBook() throws {
+        let trade = #"{"stream":"bnbbtc@trade","data":{"e":"trade","E":1672515782136,"s":"BNBBTC","t":12345,"p":"0.001","q":"100","T":1672515782136,"m":true,"M":true}}"#
+        #expect(try KlineStreamMessage.parse(trade) == .trade(symbol: "BNBBTC", price: 0.001, quantity: 100, time: 1_672_515_782_136, id: 12_345))
+        let book = #"{"stream":"bnbbtc@depth20@100ms","data":{"lastUpdateId":160,"bids":[["0.0024","10"]],"asks":[["0.0026","100"],["0.0027","0"]]}}"#
+        #expect(
+            try KlineStreamMessage.parse(book)
+                == .partialBook(
+                    symbol: "BNBBTC",
+                    DepthSnapshot(
+                        lastUpdateID: 160,
+                        bids: [PriceLevel(price: 0.0024, quantity: 10)],
+                        asks: [PriceLevel(price: 0.0026, quantity: 100), PriceLevel(price: 0.0027, quantity: 0)]
+                    )
+                )
+        )
     }
 }

@@ -30,7 +30,7 @@ func runLockStepSession(feed: KlineFeed, client: String, until endTime: Int64) a
                 switch event {
                 case .closedBar(let symbol, let bar):
                     record.bars[symbol, default: []].append(bar)
-                case .trade:
+                case .trade, .book:
                     break
                 case .lockStepMark(let time):
                     record.marks.append(time)

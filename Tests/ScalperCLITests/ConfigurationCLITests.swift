@@ -85,10 +85,10 @@ struct ConfigurationCLITests {
         let b = shown.stdout.split(separator: "\n")
         #expect(a.count == b.count && a.count > 60)
         let differing = zip(a, b).filter { $0 != $1 }.map { String($0.1).trimmingCharacters(in: .whitespaces) }
-        // The changed key, and the four paths now absolute in the workspace.
+        // The changed key, and the five paths now absolute in the workspace.
         #expect(
             differing.sorted() == [
-                "cache_dir: \"\(dir.url.path)/datasets/cache\"", "max_open_positions: 1",
+                "cache_dir: \"\(dir.url.path)/datasets/cache\"", "dir: \"\(dir.url.path)/logs\"", "max_open_positions: 1",
                 "models_dir: \"\(dir.url.path)/models\"", "path: \"\(dir.url.path)/datasets/market.sqlite\"",
                 "runs_dir: \"\(dir.url.path)/datasets/backtest_runs\"",
             ],

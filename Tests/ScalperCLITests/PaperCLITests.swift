@@ -40,11 +40,16 @@ struct PaperWorkspace {
     }
 
     /// Starts a lock-step exchange on a free port; returns it and its port.
-    func exchange(extra: [String] = []) async throws -> (ScalperProcess, Int) {
+    func exchange(
+        symbols: String = Self.symbols,
+        from: String = Self.from,
+        step: String = "60",
+        extra: [String] = []
+    ) async throws -> (ScalperProcess, Int) {
         let process = try ScalperProcess.start(
             [
-                "exchange", "--store", store, "--symbols", Self.symbols, "--from", Self.from, "--port", "0", "--lock-step",
-                "--lock-step-step", "60", "--lock-step-timeout", "600",
+                "exchange", "--store", store, "--symbols", symbols, "--from", from, "--port", "0", "--lock-step",
+                "--lock-step-step", step, "--lock-step-timeout", "600",
             ] + extra
         )
         let line = try await process.waitForLine(startingWith: "exchange: http://127.0.0.1:")
@@ -54,9 +59,9 @@ struct PaperWorkspace {
     }
 
     /// `scalper paper` arguments for a session against the exchange on `port`.
-    func paperArguments(session: String, port: Int, minutes: Int, exits: String = "bar") -> [String] {
+    func paperArguments(session: String, port: Int, minutes: Int, exits: String = "bar", symbols: String = Self.symbols) -> [String] {
         [
-            "paper", "--home", dir.path("home"), "--config", overlay, "--model", model, "--symbols", Self.symbols,
+            "paper", "--home", dir.path("home"), "--config", overlay, "--model", model, "--symbols", symbols,
             "--session", session, "--exits", exits, "--lock-step", "--duration", String(minutes * 60),
             "--rest-url", "http://127.0.0.1:\(port)", "--ws-url", "ws://127.0.0.1:\(port)", "--json",
         ]

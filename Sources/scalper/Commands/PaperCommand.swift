@@ -142,6 +142,7 @@ struct PaperRunCommand: AsyncParsableCommand {
             statsEveryMinutes: settings.timing.statsEveryMinutes,
             refreshSeconds: settings.timing.refreshSeconds,
             closeOnStop: settings.trading.closeOnStop,
+            bookFeatures: settings.trading.bookFeatures,
             reconnectInitialSeconds: settings.binance.reconnectInitialSeconds,
             reconnectMaxSeconds: settings.binance.reconnectMaxSeconds
         )
