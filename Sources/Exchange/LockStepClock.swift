@@ -18,6 +18,10 @@ public final class LockStepClock: SimClock {
     public let stepMs: Int64
     /// How long a registered client that disconnected is waited for before it is dropped.
     public let reconnectTimeout: Duration
+    /// The least wall time between two steps (zero: as fast as the clients go). A ceiling on the
+    /// replay's pace, never a floor: a test that kills a client at a wall-clock moment knows how far
+    /// the replay can have got, however fast the machine.
+    public let minimumStepInterval: Duration
 
     /// A registered client.
     struct Client: Sendable {
@@ -49,10 +53,13 @@ public final class LockStepClock: SimClock {
     /// - Parameters:
     ///   - stepMs: sim ms per step (> 0); one sim second by default.
     ///   - reconnectTimeout: how long a disconnected client is waited for.
-    public init(start: Int64, stepMs: Int64 = 1_000, reconnectTimeout: Duration = .seconds(60)) {
+    ///   - minimumStepInterval: the least wall time between two steps (zero: none).
+    public init(start: Int64, stepMs: Int64 = 1_000, reconnectTimeout: Duration = .seconds(60), minimumStepInterval: Duration = .zero) {
         precondition(stepMs > 0, "a lock-step clock needs a positive step")
+        precondition(minimumStepInterval >= .zero, "a lock-step clock's step interval cannot be negative")
         self.stepMs = stepMs
         self.reconnectTimeout = reconnectTimeout
+        self.minimumStepInterval = minimumStepInterval
         gate = SimTimeGate(State(now: start)) { state, time in state.now >= time ? state.now : nil }
     }
 
@@ -125,10 +132,15 @@ public final class LockStepClock: SimClock {
     /// Moves the clock a step at a time until cancelled: each step once every client is done
     /// through now and `sent(now)` has returned (every connection has written what is due).
     func run(sent: @Sendable (Int64) async throws -> Void, logger: Logger) async throws {
+        var lastStep = ContinuousClock.now
         while true {
             let time = now
             try await waitForClients(through: time, logger: logger)
             try await sent(time)
+            if minimumStepInterval > .zero {
+                try await Task.sleep(until: lastStep + minimumStepInterval, clock: .continuous)
+                lastStep = .now
+            }
             // Checked again under the lock: a client that registered meanwhile holds the clock.
             gate.update { state in
                 guard state.now == time, state.allDone(through: time) else { return }

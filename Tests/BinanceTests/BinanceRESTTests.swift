@@ -4,7 +4,7 @@ import Foundation
 import ScalperCore
 import Testing
 
-@Suite("BinanceREST against the local exchange, over loopback", .serialized, .timeLimit(.minutes(2)))
+@Suite("BinanceREST against the local exchange, over loopback", .serialized, .timeLimit(.minutes(10)))
 struct BinanceRESTTests {
     @Test("Warm-up: the 1,000 stored bars closed by a time (and 2,500 over three pages), bit for bit, oldest first")
     func warmUp() async throws {

@@ -4,7 +4,7 @@ import Foundation
 import ScalperCore
 import Testing
 
-@Suite("KlineFeed against the local exchange in lock-step mode, over loopback", .serialized, .timeLimit(.minutes(5)))
+@Suite("KlineFeed against the local exchange in lock-step mode, over loopback", .serialized, .timeLimit(.minutes(10)))
 struct KlineFeedTests {
     private let symbols = ["FILUSDT", "NEARUSDT"]
 

@@ -8,7 +8,7 @@ import ScalperTestSupport
 import Synchronization
 import Testing
 
-@Suite("The exchange's order-book streams", .timeLimit(.minutes(2)))
+@Suite("The exchange's order-book streams", .timeLimit(.minutes(10)))
 struct ExchangeBookTests {
     /// The frames a client received after each advance of the clock, and the REST snapshot it took.
     private struct Session: Sendable {

@@ -41,7 +41,7 @@ private struct Unexpected: Error, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
-@Suite("The exchange's symbol filters and price grid", .serialized, .timeLimit(.minutes(2)))
+@Suite("The exchange's symbol filters and price grid", .serialized, .timeLimit(.minutes(10)))
 struct ExchangeFiltersTests {
     @Test(
         "exchangeInfo gives each pair its SymbolFilters: those given, else derived over the whole series, and for a derived pair at its scaled price"

@@ -17,7 +17,7 @@ private struct Step: Sendable {
     var frames: [String]
 }
 
-@Suite("The local exchange and the scanner over loopback", .serialized, .timeLimit(.minutes(5)))
+@Suite("The local exchange and the scanner over loopback", .serialized, .timeLimit(.minutes(10)))
 struct ExchangeTests {
     @Test("scalper download's REST path works against the exchange and stores the very bars it replays")
     func downloadFromExchange() async throws {

@@ -17,11 +17,11 @@ private func sameClose(_ text: String, _ close: Double) -> Bool {
     Double(text).map { abs($0 - close) <= 1e-9 * max(1, abs(close)) } == true
 }
 
-@Suite("The exchange in lock-step mode, over loopback", .serialized, .timeLimit(.minutes(5)))
+@Suite("The exchange in lock-step mode, over loopback", .serialized, .timeLimit(.minutes(10)))
 struct LockStepTests {
     @Test(
         "With no client the clock stands; once one registers it moves a sim second per DONE and never before, and /api/v3/time is the lock-step time",
-        .timeLimit(.minutes(2))
+        .timeLimit(.minutes(10))
     )
     func waitsForDone() async throws {
         let start = sampleDay(1) + 30_000
@@ -118,7 +118,37 @@ struct LockStepTests {
         )
     }
 
-    @Test("An exchange on another clock answers LOCKSTEP methods with an error", .timeLimit(.minutes(1)))
+    @Test("A minimum step interval caps the pace: a client that answers at once still gets a step no sooner than the interval")
+    func minimumStepInterval() async throws {
+        let start = sampleDay(1)
+        let clock = LockStepClock(start: start, minimumStepInterval: .milliseconds(40))
+        let (times, elapsed) = try await withExchange(market: try sampleMarket(), clock: clock) { _, port in
+            let seen = Mutex(([Int64](), Duration.zero))
+            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@kline_1m", logger: quietLogger) {
+                inbound, outbound, _ in
+                var client = LockStepSession("fast", inbound, outbound)
+                try await client.register()
+                var current = try #require(try await client.nextStep()).time
+                var times: [Int64] = []
+                let began = ContinuousClock.now
+                for _ in 0..<10 {
+                    try await client.done(through: current)
+                    current = try #require(try await client.nextStep()).time
+                    times.append(current)
+                }
+                let elapsed = ContinuousClock.now - began
+                seen.withLock { $0 = (times, elapsed) }
+                try await client.close()
+            }
+            return seen.withLock { $0 }
+        }
+        #expect(times == (1...10).map { start + Int64($0) * 1_000 })
+        // A lower bound only: load can slow the steps, never speed them up. The first step may come
+        // sooner (its interval counts from when the clock began running).
+        #expect(elapsed >= .milliseconds(9 * 40))
+    }
+
+    @Test("An exchange on another clock answers LOCKSTEP methods with an error", .timeLimit(.minutes(10)))
     func notInLockStep() async throws {
         let clock = ManualClock(start: sampleDay(1))
         let reply = try await withExchange(market: try sampleMarket(), clock: clock) { _, port in
@@ -143,7 +173,7 @@ struct LockStepTests {
 
     @Test(
         "Two clients: each step comes only once both said done through the one before, and both see every step",
-        .timeLimit(.minutes(1))
+        .timeLimit(.minutes(10))
     )
     func twoClients() async throws {
         let start = sampleDay(2) + 5_000
@@ -214,7 +244,7 @@ struct LockStepTests {
 
     @Test(
         "A client cut by the exchange, or leaving on its own, is waited for; registered again, it gets every frame it was due exactly once",
-        .timeLimit(.minutes(2))
+        .timeLimit(.minutes(10))
     )
     func reconnects() async throws {
         // The exchange cuts each connection after 45 sim seconds; the client also leaves once, at 100 s.
@@ -291,7 +321,7 @@ struct LockStepTests {
 
     @Test(
         "A client gone longer than the timeout is dropped with a warning and the others go on; once no client is left the clock stands",
-        .timeLimit(.minutes(1))
+        .timeLimit(.minutes(10))
     )
     func timeoutDrops() async throws {
         let start = sampleDay(1)

@@ -8,7 +8,7 @@ import ScalperTestSupport
 import Synchronization
 import Testing
 
-@Suite("The exchange replays recorded order books", .serialized, .timeLimit(.minutes(2)))
+@Suite("The exchange replays recorded order books", .serialized, .timeLimit(.minutes(10)))
 struct RecordedExchangeTests {
     @Test(
         "At any instant the served book is the recording's own, with its ids; outside it the model's ids lead to and on from them"

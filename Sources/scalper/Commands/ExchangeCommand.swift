@@ -52,12 +52,18 @@ struct ExchangeCommand: AsyncParsableCommand {
     @Option(help: "Lock-step: seconds a disconnected client is waited for before it is dropped.")
     var lockStepTimeout = 60.0
 
+    @Option(help: "Lock-step: at least this many wall milliseconds between two steps (a ceiling on the pace; 0: as fast as the clients go).")
+    var lockStepMinIntervalMs = 0.0
+
     func validate() throws {
         guard (1...1_000).contains(speed) else { throw ValidationError("--speed must be between 1 and 1000") }
         if let pairs, !(1...2_000).contains(pairs) { throw ValidationError("--pairs must be between 1 and 2000") }
         if let from, UTC.parse(from) == nil { throw ValidationError("--from is not YYYY-MM-DD[THH:MM[:SS]]") }
         guard lockStepStep >= 0.001, lockStepStep <= 86_400 else { throw ValidationError("--lock-step-step must be between 0.001 and 86400 sim seconds") }
         guard lockStepTimeout > 0, lockStepTimeout.isFinite else { throw ValidationError("--lock-step-timeout must be a positive number of seconds") }
+        guard lockStepMinIntervalMs >= 0, lockStepMinIntervalMs <= 60_000 else {
+            throw ValidationError("--lock-step-min-interval-ms must be between 0 and 60000")
+        }
     }
 
     func run() async throws {
@@ -98,7 +104,8 @@ struct ExchangeCommand: AsyncParsableCommand {
             let clock = LockStepClock(
                 start: exchangeSettings.startTime ?? ExchangeServer.defaultStart(of: market),
                 stepMs: Int64((lockStepStep * 1_000).rounded()),
-                reconnectTimeout: .milliseconds(Int64((lockStepTimeout * 1_000).rounded()))
+                reconnectTimeout: .milliseconds(Int64((lockStepTimeout * 1_000).rounded())),
+                minimumStepInterval: .microseconds(Int64((lockStepMinIntervalMs * 1_000).rounded()))
             )
             server = ExchangeServer(market: market, settings: exchangeSettings, clock: clock)
         } else {
@@ -116,7 +123,7 @@ struct ExchangeCommand: AsyncParsableCommand {
     private func serve(_ server: ExchangeServer, market: ReplayMarket, filtersLine: String, logger: Logger) async throws {
         let pace: String
         if let clock = server.clock as? LockStepClock {
-            pace = "lock-step (clients: LOCKSTEP.REGISTER / LOCKSTEP.DONE; step \(Double(clock.stepMs) / 1_000) s, reconnect timeout \(lockStepTimeout) s; waiting for a client)"
+            pace = "lock-step (clients: LOCKSTEP.REGISTER / LOCKSTEP.DONE; step \(Double(clock.stepMs) / 1_000) s, reconnect timeout \(lockStepTimeout) s\(lockStepMinIntervalMs > 0 ? ", at most one step per \(lockStepMinIntervalMs) ms" : ""); waiting for a client)"
         } else {
             pace = "speed \(speed)×"
         }
