@@ -98,6 +98,36 @@ public struct BinanceREST: Sendable {
         return filters
     }
 
+    /// The USDT spot pairs a scanner follows: those `TRADING` in `/api/v3/exchangeInfo` with quote
+    /// asset USDT, spot trading allowed and a base not in `excludedBases` (stablecoins), ranked by
+    /// `/api/v3/ticker/24hr` quote volume (at least `minQuoteVolume`), the `size` largest, largest first.
+    ///
+    /// - Throws: ``BinanceError`` naming the URL of a request that failed or a document of another shape.
+    public func usdtUniverse(size: Int, minQuoteVolume: Double, excludedBases: Set<String>) async throws -> [String] {
+        let infoURL = try makeURL("api/v3/exchangeInfo", [])
+        guard let info = try? JSONSerialization.jsonObject(with: try await get(infoURL)) as? [String: Any],
+            let symbols = info["symbols"] as? [[String: Any]]
+        else { throw BinanceError(url: infoURL.absoluteString, message: "expected an object with a symbols list") }
+        var tradable = Set<String>()
+        for s in symbols {
+            guard let name = s["symbol"] as? String, s["status"] as? String == "TRADING", s["quoteAsset"] as? String == "USDT",
+                s["isSpotTradingAllowed"] as? Bool ?? true, let base = s["baseAsset"] as? String, !excludedBases.contains(base)
+            else { continue }
+            tradable.insert(name)
+        }
+        let tickerURL = try makeURL("api/v3/ticker/24hr", [])
+        guard let tickers = try? JSONSerialization.jsonObject(with: try await get(tickerURL)) as? [[String: Any]] else {
+            throw BinanceError(url: tickerURL.absoluteString, message: "expected a list of 24 h tickers")
+        }
+        let ranked = tickers.compactMap { t -> (String, Double)? in
+            guard let s = t["symbol"] as? String, tradable.contains(s), let q = (t["quoteVolume"] as? String).flatMap(Double.init),
+                q >= minQuoteVolume
+            else { return nil }
+            return (s, q)
+        }
+        return ranked.sorted { $0.1 != $1.1 ? $0.1 > $1.1 : $0.0 < $1.0 }.prefix(size).map(\.0)
+    }
+
     /// The exchange's time, ms (`/api/v3/time`; in lock-step mode, the lock-step clock).
     ///
     /// - Throws: ``BinanceError`` naming the URL.

@@ -43,6 +43,13 @@ public struct KlineFeedSettings: Sendable {
 ///
 /// Frames that cannot be read are counted (``KlineFeedStatistics/malformed``) and skipped.
 ///
+/// Detail streams (trades and book, as ``KlineFeedSettings`` asks) follow every symbol, or only the
+/// ``follow(detail:)`` set: a scanner session keeps its candidates' and positions' books and trades,
+/// not the whole universe's. A change is sent as SUBSCRIBE / UNSUBSCRIBE on the connections it
+/// touches, before anything else the session sends after it (in lock-step, before its DONE, so the
+/// new streams start at the next step on any machine); a connection that opens again asks for the
+/// set of that moment in its URL.
+///
 /// Lock-step: ``register(client:)`` registers on every connection (the first under the name
 /// given, the k-th further one under `<name>.<k>`, since the exchange holds a client on one
 /// connection); ``done(through:)`` says the session has acted on everything through a mark. A
@@ -71,11 +78,18 @@ public actor KlineFeed {
     private var lastClosed: [String: Int64] = [:]
     private var nextRequestID = 1
     private var isRunning = false
+    /// The symbols whose detail streams are followed (nil: all).
+    private var detail: Set<String>?
+    /// Per open connection, the detail streams it carries now.
+    private var detailStreams: [Int: Set<String>] = [:]
     /// The counters now.
     public private(set) var statistics = KlineFeedStatistics()
 
     /// A feed of `symbols`' closed 1 m bars (distinct, e.g. `BTCUSDT`; at least one).
-    public init(symbols: [String], settings: KlineFeedSettings, logger: Logger) {
+    ///
+    /// - Parameter detail: the symbols whose trade and book streams are followed from the start
+    ///   (nil: all; see ``follow(detail:)``).
+    public init(symbols: [String], settings: KlineFeedSettings, logger: Logger, detail: Set<String>? = nil) {
         precondition(!symbols.isEmpty, "a kline feed needs at least one symbol")
         precondition(Set(symbols).count == symbols.count, "a kline feed's symbols must be distinct")
         precondition(settings.maxStreamsPerConnection > 0, "a connection carries at least one stream")
@@ -83,6 +97,7 @@ public actor KlineFeed {
         self.settings = settings
         self.logger = logger
         followed = Set(symbols)
+        self.detail = detail
         let perConnection = max(1, settings.maxStreamsPerConnection / settings.streamsPerSymbol)
         connectionSymbols = stride(from: 0, to: symbols.count, by: perConnection).map {
             Array(symbols[$0..<min($0 + perConnection, symbols.count)])
@@ -90,17 +105,55 @@ public actor KlineFeed {
         (events, continuation) = AsyncStream.makeStream(of: KlineFeedEvent.self, bufferingPolicy: .unbounded)
     }
 
-    /// The combined-stream URL of connection `index`.
-    public nonisolated func streamURL(connection index: Int) -> String {
-        let (trades, books) = (settings.tradeStreams, settings.bookStreams)
+    /// The combined-stream URL of connection `index` with the detail streams followed now.
+    public func streamURL(connection index: Int) -> String {
+        let detail = detailStreams(connection: index)
         return settings.webSocketURL + "/stream?streams="
             + connectionSymbols[index].map { symbol in
                 let s = symbol.lowercased()
                 var streams = ["\(s)@kline_1m"]
-                if trades { streams.append("\(s)@trade") }
-                if books { streams.append("\(s)@depth20@100ms") }
+                if detail.contains("\(s)@trade") { streams.append("\(s)@trade") }
+                if detail.contains("\(s)@depth20@100ms") { streams.append("\(s)@depth20@100ms") }
                 return streams.joined(separator: "/")
             }.joined(separator: "/")
+    }
+
+    /// The detail streams connection `index` should carry now.
+    private func detailStreams(connection index: Int) -> Set<String> {
+        var streams = Set<String>()
+        for symbol in connectionSymbols[index] where detail?.contains(symbol) ?? true {
+            let s = symbol.lowercased()
+            if settings.tradeStreams { streams.insert("\(s)@trade") }
+            if settings.bookStreams { streams.insert("\(s)@depth20@100ms") }
+        }
+        return streams
+    }
+
+    /// Follows the trade and book streams (as the settings ask) of `symbols` only, from now on:
+    /// SUBSCRIBE and UNSUBSCRIBE on each open connection whose set changes. Symbols the feed does
+    /// not follow are ignored.
+    public func follow(detail symbols: Set<String>) async {
+        detail = symbols.intersection(followed)
+        for index in writers.keys.sorted() { await resubscribe(index) }
+    }
+
+    /// Brings connection `index`'s detail streams to the wanted set.
+    private func resubscribe(_ index: Int) async {
+        let have = detailStreams[index] ?? []
+        let want = detailStreams(connection: index)
+        guard have != want else { return }
+        detailStreams[index] = want
+        func list(_ streams: Set<String>) -> String { "[" + streams.sorted().map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+        let added = want.subtracting(have)
+        let removed = have.subtracting(want)
+        if !removed.isEmpty {
+            statistics.subscriptionRequests += 1
+            await send(method: "UNSUBSCRIBE", params: list(removed), on: index)
+        }
+        if !added.isEmpty {
+            statistics.subscriptionRequests += 1
+            await send(method: "SUBSCRIBE", params: list(added), on: index)
+        }
     }
 
     /// How many connections the feed keeps open.
@@ -170,17 +223,18 @@ public actor KlineFeed {
 
     /// Connection `index`, again and again until cancelled.
     private func maintain(connection index: Int) async throws {
-        let url = streamURL(connection: index)
         let logger = self.logger
         while true {
             try Task.checkCancellation()
+            let url = streamURL(connection: index)
+            let carried = detailStreams(connection: index)
             do {
                 // Frames up to 1 MB, as the scanner: the client's 16 KB default is below some of Binance's.
                 try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) {
                     inbound,
                     outbound,
                     _ in
-                    await self.attach(index, outbound)
+                    await self.attach(index, outbound, carrying: carried)
                     for try await message in inbound.messages(maxSize: 1 << 22) {
                         guard case .text(let text) = message else { continue }
                         await self.handle(text, connection: index)
@@ -199,18 +253,23 @@ public actor KlineFeed {
     }
 
     /// A connection is open: report the gap it closes, and register it if the session has.
-    private func attach(_ index: Int, _ writer: WebSocketOutboundWriter) async {
+    private func attach(_ index: Int, _ writer: WebSocketOutboundWriter, carrying carried: Set<String>) async {
         // Everything up to the first await runs at once, so `register(client:)` either sees this
         // writer or leaves its name for this method: never both, never neither.
         writers[index] = writer
+        detailStreams[index] = carried
         failedAttempts[index] = 0
         statistics.connections += 1
         if let gap = pendingGaps.removeValue(forKey: index) {
             statistics.reconnects += 1
             continuation.yield(.reconnected(gap))
         }
-        guard let clientName else { return }
+        // Read before the first await: a register(client:) during it sends on this writer itself.
+        let clientName = self.clientName
         let doneThrough = self.doneThrough
+        // The set may have changed while the connection opened.
+        await resubscribe(index)
+        guard let clientName else { return }
         await send(method: "LOCKSTEP.REGISTER", params: #"{"client":"\#(name(clientName, connection: index))"}"#, on: index)
         // The exchange waits for this client to be done through its time; a DONE lost with the
         // old connection is said again (the exchange keeps the latest time said).
@@ -221,6 +280,7 @@ public actor KlineFeed {
 
     /// A connection ended (or never opened); returns the attempt number for the backoff.
     private func detach(_ index: Int) -> Int {
+        detailStreams[index] = nil
         if writers.removeValue(forKey: index) != nil {
             let symbols = connectionSymbols[index]
             pendingGaps[index] = KlineFeedGap(

@@ -66,6 +66,8 @@ public struct KlineFeedStatistics: Sendable, Equatable {
     public var trades = 0
     /// Book frames delivered.
     public var books = 0
+    /// SUBSCRIBE and UNSUBSCRIBE requests sent as the detail symbols changed.
+    public var subscriptionRequests = 0
 
     /// All zero.
     public init() {}

@@ -359,27 +359,15 @@ public actor ScannerService {
 
     /// The universe from exchangeInfo and ticker/24hr.
     func loadUniverse() async throws -> [String] {
-        let info = try await getJSON("api/v3/exchangeInfo")
-        guard let symbols = (info as? [String: Any])?["symbols"] as? [[String: Any]] else {
-            throw ScannerServiceError("\(settings.restURL): exchangeInfo has no symbols")
+        do {
+            return try await BinanceREST(baseURL: settings.restURL, fetcher: fetcher).usdtUniverse(
+                size: settings.universeSize,
+                minQuoteVolume: settings.minQuoteVolume,
+                excludedBases: settings.excludedBases
+            )
+        } catch let error as BinanceError {
+            throw ScannerServiceError("\(error) (is `scalper exchange` running?)")
         }
-        var tradable = Set<String>()
-        for s in symbols {
-            guard let name = s["symbol"] as? String, s["status"] as? String == "TRADING", s["quoteAsset"] as? String == "USDT",
-                s["isSpotTradingAllowed"] as? Bool ?? true, let base = s["baseAsset"] as? String, !settings.excludedBases.contains(base)
-            else { continue }
-            tradable.insert(name)
-        }
-        guard let tickers = try await getJSON("api/v3/ticker/24hr") as? [[String: Any]] else {
-            throw ScannerServiceError("\(settings.restURL): ticker/24hr is not a list")
-        }
-        let ranked = tickers.compactMap { t -> (String, Double)? in
-            guard let s = t["symbol"] as? String, tradable.contains(s), let q = (t["quoteVolume"] as? String).flatMap(Double.init),
-                q >= settings.minQuoteVolume
-            else { return nil }
-            return (s, q)
-        }
-        return ranked.sorted { $0.1 > $1.1 }.prefix(settings.universeSize).map(\.0)
     }
 
     private func getJSON(_ path: String) async throws -> Any {

@@ -4,6 +4,7 @@ import Foundation
 public import Logging
 public import Model
 import ScalperCore
+import Scanner
 import Trading
 
 /// What a session shows on each refresh (the terminal view, or one JSON object with `--json`).
@@ -109,6 +110,14 @@ public struct PaperSessionError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
+/// A scored bar waiting for its minute to be decided: the model's input row, the bar, and its
+/// spread at the close from the live book (nil: no synced book).
+struct PendingRow {
+    var row: [Float]
+    var bar: Kline
+    var spreadPct: Double?
+}
+
 /// `scalper paper`: closed bars of the followed symbols → streaming features → model → the trading
 /// core with the simulated venue → the session store, one transaction per event, before anything
 /// is acted on (the lock-step DONE, the log, `trades.csv`).
@@ -131,7 +140,14 @@ public final class PaperSession {
 
     private var state: PaperState!
     private var scorers: [String: StreamingScorer] = [:]
-    private var predictions: [Int64: [String: Prediction]] = [:]
+    /// Scored rows of bars whose minute is not decided yet, by minute: the model scores them once the
+    /// minute's candidates are known.
+    private var pendingRows: [Int64: [String: PendingRow]] = [:]
+    /// The scanner when the session chose its universe (nil: every symbol is a candidate).
+    private var scanner: BarScanner?
+    /// The last minute's ranking and candidates (scanner sessions).
+    private var lastRanking: [BarScannerPick] = []
+    private var lastCandidates: [String] = []
     private var lastProbability: [String: Double] = [:]
     private var trades: TradesFile!
     private var tradeCount = 0
@@ -196,9 +212,11 @@ public final class PaperSession {
         serverOffset = serverTime - Self.wallMilliseconds()
 
         if let stored = recovery.state {
-            guard stored.symbols == settings.symbols else {
+            // A scanner session resumes with the universe it chose; a session given its symbols
+            // only with the same ones.
+            guard settings.symbols.isEmpty ? stored.scanning == true : stored.symbols == settings.symbols else {
                 throw PaperSessionError(
-                    "session \(settings.name) follows \(stored.symbols.joined(separator: ",")), not \(settings.symbols.joined(separator: ",")): start it with the same --symbols, or choose another --session"
+                    "session \(settings.name) follows \(stored.scanning == true ? "the scanner's \(stored.symbols.count) pairs" : stored.symbols.joined(separator: ",")), not \(settings.symbols.isEmpty ? "the scanner's" : settings.symbols.joined(separator: ",")): start it \(stored.scanning == true ? "without --symbols" : "with the same --symbols"), or choose another --session"
                 )
             }
             state = stored
@@ -231,8 +249,9 @@ public final class PaperSession {
             throw PaperSessionError("cannot read exchangeInfo at \(settings.restURL.absoluteString): \(error)")
         }
         let tradableFrom = Self.floorMinute(serverTime)
+        let symbols = try await universe()
         var warmupStart: [String: Int64] = [:]
-        for symbol in settings.symbols {
+        for symbol in symbols {
             let bars = try await history(symbol, count: settings.warmupBars, closedBy: tradableFrom)
             warmupStart[symbol] = bars.first?.openTime ?? tradableFrom
             if bars.count < settings.warmupBars {
@@ -254,28 +273,29 @@ public final class PaperSession {
                 ContinuousReplay(engine: engine, venue: SimulatedVenue(model: model, rule: .continuous, quoteBalance: settings.capital))
             )
         }
-        for symbol in self.settings.symbols {
+        for symbol in symbols {
             if let f = filters[symbol] { core.setFilters(f, for: symbol) } else {
                 logger.warning("no exchangeInfo filters: derived from prices", metadata: ["symbol": "\(symbol)"])
             }
         }
         var assembler = MinuteAssembler(deadline: self.settings.lockStep ? nil : self.settings.barDeadlineMs)
-        _ = assembler.follow(Set(self.settings.symbols))
+        _ = assembler.follow(Set(symbols))
         let end = self.settings.durationSeconds.map { tradableFrom + Int64(($0 / 60).rounded(.up)) * 60_000 }
-        let outside = self.settings.symbols.filter { !trainedOn.contains($0) }
+        let outside = symbols.filter { !trainedOn.contains($0) }
         if !outside.isEmpty {
             logger.info("symbols outside the model's training set are traded (pooled model)", metadata: ["symbols": "\(outside.joined(separator: ","))"])
         }
         logger.info(
             "session started",
             metadata: [
-                "session": "\(self.settings.name)", "symbols": "\(self.settings.symbols.joined(separator: ","))",
+                "session": "\(self.settings.name)",
+                "symbols": "\(self.settings.symbols.isEmpty ? "scanner: \(symbols.count) pairs, \(self.settings.scanner.bars.candidates) candidates a minute" : symbols.joined(separator: ","))",
                 "exits": "\(settings.exits.rawValue)", "tradable_from": "\(UTC.minuteString(tradableFrom))",
                 "until": "\(end.map { UTC.minuteString($0) } ?? "stopped")", "capital": "\(settings.capital)",
             ]
         )
-        return PaperState(
-            symbols: self.settings.symbols,
+        var state = PaperState(
+            symbols: symbols,
             exits: settings.exits,
             core: core,
             assembler: assembler,
@@ -283,12 +303,38 @@ public final class PaperSession {
             tradableFrom: tradableFrom,
             endTime: end
         )
+        state.scanning = self.settings.symbols.isEmpty
+        return state
+    }
+
+    /// The symbols a new session follows: those given, or the scanner's universe (exchangeInfo and
+    /// ticker/24hr of the profile's REST).
+    private func universe() async throws -> [String] {
+        guard settings.symbols.isEmpty else { return settings.symbols }
+        let chosen: [String]
+        do {
+            chosen = try await rest.usdtUniverse(
+                size: settings.scanner.universeSize,
+                minQuoteVolume: settings.scanner.minQuoteVolume,
+                excludedBases: settings.scanner.excludedBases
+            )
+        } catch {
+            throw PaperSessionError("cannot choose the scanner's universe at \(settings.restURL.absoluteString): \(error)")
+        }
+        guard !chosen.isEmpty else {
+            throw PaperSessionError(
+                "no USDT pair at \(settings.restURL.absoluteString) trades with a 24 h quote volume ≥ scanner.min_quote_volume (\(settings.scanner.minQuoteVolume))"
+            )
+        }
+        logger.info("universe", metadata: ["pairs": "\(chosen.count)", "first": "\(chosen.prefix(10).joined(separator: ","))"])
+        return chosen
     }
 
     /// Feeds every symbol's kernel from its warm-up start through `serverTime` over REST, deciding
     /// the minutes after the last one decided, in order.
     private func catchUp(serverTime: Int64) async throws {
-        for symbol in settings.symbols {
+        if state.scanning == true { scanner = BarScanner(settings: settings.scanner.bars) }
+        for symbol in state.symbols {
             let start = state.warmupStart[symbol] ?? state.tradableFrom
             scorers[symbol] = StreamingScorer(
                 symbol: symbol,
@@ -309,9 +355,11 @@ public final class PaperSession {
         feedSettings.backoffMaxSeconds = settings.reconnectMaxSeconds
         feedSettings.tradeStreams = state.core.watchesTrades || settings.bookFeatures
         feedSettings.bookStreams = settings.bookFeatures
-        let feed = KlineFeed(symbols: settings.symbols, settings: feedSettings, logger: logger)
+        // A scanner session follows trades and books of its candidates and positions only.
+        var detail = scanner == nil ? nil : detailSymbols()
+        let feed = KlineFeed(symbols: state.symbols, settings: feedSettings, logger: logger, detail: detail)
         self.feed = feed
-        for symbol in settings.symbols {
+        for symbol in state.symbols {
             if let last = scorers[symbol]?.lastOpenTime { await feed.markDelivered(symbol: symbol, through: last) }
         }
         enum Input: Sendable {
@@ -343,6 +391,10 @@ public final class PaperSession {
                     arrival = ContinuousClock.now
                     try handleBar(symbol: symbol, bar: bar)
                     arrival = nil
+                case .feed(.trade(let symbol, _, _, _)) where detail?.contains(symbol) == false,
+                    .feed(.book(let symbol, _)) where detail?.contains(symbol) == false:
+                    // A frame sent before its UNSUBSCRIBE was handled: the symbol is no longer followed in detail.
+                    break
                 case .feed(.trade(let symbol, let price, let time, let id)):
                     remember(symbol: symbol, price: price, time: time, id: id)
                     try handleTrade(symbol: symbol, price: price, time: time)
@@ -367,6 +419,19 @@ public final class PaperSession {
                 case .stop:
                     stopRequested = true
                     reason = "signal"
+                }
+                if let followed = detail, case .feed = input {
+                    let wanted = detailSymbols()
+                    if wanted != followed {
+                        await feed.follow(detail: wanted)
+                        detail = wanted
+                        // A book no longer followed goes stale: dropped, and synced again from its
+                        // first frame if the symbol comes back.
+                        for symbol in followed.subtracting(wanted) {
+                            books[symbol] = nil
+                            recentTrades[symbol] = nil
+                        }
+                    }
                 }
                 if state.finished && reason == "feed-ended" { reason = "duration" }
                 if state.finished || stopRequested { break loop }
@@ -406,25 +471,15 @@ public final class PaperSession {
             return
         }
         scorers[symbol] = scorer
+        scanner?.add(symbol: symbol, bar: bar)
         guard bar.openTime >= state.tradableFrom else { return }
         if let last = state.assembler.lastDecided, bar.openTime <= last { return }
         if row.tradable {
-            // As the backtest: rows below the signal threshold get no prediction (they cannot signal).
-            let (probability, result) = try predictor.predict(
-                row: row.float32,
-                whereProbabilityAtLeast: settings.engine.signals.minProbability
-            )
-            lastProbability[symbol] = probability
-            if let r = result {
-                predictions[bar.openTime, default: [:]][symbol] = Prediction(
-                    symbol: symbol,
-                    time: bar.closeTime + 1,
-                    price: bar.close,
-                    probabilityUp: r.probabilityUp,
-                    confidence: r.confidence,
-                    predictedMovePct: r.predictedMovePct
-                )
+            var spread: Double?
+            if arrival != nil, let book = books[symbol], book.isSynced, let bid = book.bestBid?.price, let ask = book.bestAsk?.price, bid + ask > 0 {
+                spread = (ask - bid) / ((ask + bid) / 2) * 100
             }
+            pendingRows[bar.openTime, default: [:]][symbol] = PendingRow(row: row.float32, bar: bar, spreadPct: spread)
         }
         let (decided, late) = state.assembler.barClosed(symbol: symbol, bar: bar)
         if late {
@@ -469,7 +524,7 @@ public final class PaperSession {
             if let end = state.endTime, d.openTime + 60_000 > end { return }
             let order = Dictionary(uniqueKeysWithValues: state.symbols.enumerated().map { ($1, $0) })
             let bars = d.bars.sorted { (order[$0.symbol] ?? .max) < (order[$1.symbol] ?? .max) }
-            let due = predictions.removeValue(forKey: d.openTime) ?? [:]
+            let due = try predict(pendingRows.removeValue(forKey: d.openTime) ?? [:], minute: d.openTime)
             let minute = MinuteClose(openTime: d.openTime, bars: bars, predictions: bars.compactMap { due[$0.symbol] })
             if !d.missing.isEmpty {
                 state.missedBars += d.missing.count
@@ -490,6 +545,55 @@ public final class PaperSession {
             }
             if settings.statsEveryMinutes > 0, state.minutesDecided % settings.statsEveryMinutes == 0 { logStats() }
         }
+    }
+
+    /// The symbols whose trades and book a scanner session follows: this minute's candidates and
+    /// the symbols it holds or is entering.
+    private func detailSymbols() -> Set<String> {
+        Set(lastCandidates).union(state.core.engine.holdings.keys)
+    }
+
+    /// The model's predictions for a minute's candidates: every scored row, or with the scanner
+    /// the rows of the pairs it picks. As the backtest, rows below the signal threshold get no
+    /// prediction (they cannot signal).
+    private func predict(_ rows: [String: PendingRow], minute: Int64) throws -> [String: Prediction] {
+        var chosen = Array(rows.keys)
+        if let scanner {
+            let ranked = scanner.rank(openTime: minute, symbols: state.symbols) { rows[$0]?.spreadPct }
+            let candidates = scanner.candidates(ranked).map(\.symbol)
+            if Set(candidates) != Set(lastCandidates) {
+                logger.debug(
+                    "candidates",
+                    metadata: [
+                        "minute": "\(UTC.minuteString(minute))", "symbols": "\(candidates.joined(separator: ","))",
+                        "ranked": "\(ranked.count)", "refused": "\(ranked.filter { $0.refusal != nil }.count)",
+                    ]
+                )
+            }
+            lastRanking = ranked
+            lastCandidates = candidates
+            chosen = candidates
+        }
+        var due: [String: Prediction] = [:]
+        for symbol in chosen {
+            guard let pending = rows[symbol] else { continue }
+            let (probability, result) = try predictor.predict(
+                row: pending.row,
+                whereProbabilityAtLeast: settings.engine.signals.minProbability
+            )
+            lastProbability[symbol] = probability
+            if let r = result {
+                due[symbol] = Prediction(
+                    symbol: symbol,
+                    time: pending.bar.closeTime + 1,
+                    price: pending.bar.close,
+                    probabilityUp: r.probabilityUp,
+                    confidence: r.confidence,
+                    predictedMovePct: r.predictedMovePct
+                )
+            }
+        }
+        return due
     }
 
     /// The end of the session's duration: positions closed (or kept, as configured).
@@ -631,7 +735,7 @@ public final class PaperSession {
             minutes: state.minutesDecided,
             paused: e.paused,
             killSwitch: killSwitch,
-            candidates: state.symbols.map {
+            candidates: (scanner == nil ? state.symbols : lastCandidates).map {
                 PaperStatus.Candidate(
                     symbol: $0,
                     probability: lastProbability[$0],

@@ -1,6 +1,23 @@
 public import Foundation
+public import Scanner
 import Synchronization
 public import Trading
+
+/// Where a scanner-driven session's universe comes from and how it narrows to candidates
+/// (the `scanner:` section of the config).
+public struct PaperScannerSettings: Sendable, Equatable {
+    /// Pairs followed at most: the USDT spot pairs with the largest 24 h quote volume.
+    public var universeSize = 150
+    /// Smallest 24 h quote volume, USDT, for a pair to be followed.
+    public var minQuoteVolume = 1_000_000.0
+    /// Base assets never followed (stablecoins and fiat).
+    public var excludedBases: Set<String> = ["USDC", "FDUSD", "TUSD", "BUSD", "DAI", "USDP", "EUR", "AEUR", "UST", "USTC", "PAX"]
+    /// How candidates are picked each minute.
+    public var bars = BarScannerSettings()
+
+    /// The defaults.
+    public init() {}
+}
 
 /// Everything a paper session runs with, resolved by the CLI from its options and the config.
 public struct PaperSettings: Sendable {
@@ -8,8 +25,11 @@ public struct PaperSettings: Sendable {
     public var name: String
     /// The session's folder (`sessions/NAME` in the workspace): `session.sqlite`, `trades.csv`.
     public var folder: String
-    /// The symbols followed, in the order given (upper case).
+    /// The symbols followed, in the order given (upper case); empty: the scanner chooses
+    /// (``scanner``): the universe is followed, the model scores the minute's candidates.
     public var symbols: [String]
+    /// The universe and candidate rules when ``symbols`` is empty.
+    public var scanner = PaperScannerSettings()
     /// The model's folder, as given (recorded in the store's meta row).
     public var modelPath: String
     /// The profile whose market data the session follows (`local`, `testnet`, `demo`, `live`).

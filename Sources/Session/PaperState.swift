@@ -35,6 +35,9 @@ public struct PaperState: SessionState {
     public var lateBars = 0
     /// Followed symbols skipped at a deadline, summed over minutes.
     public var missedBars = 0
+    /// True when the scanner chose the universe (``symbols``) and picks each minute's candidates
+    /// (nil or false: the symbols were given and all are scored).
+    public var scanning: Bool?
 
     /// The engine inside the core.
     public var tradingEngine: TradingEngine { core.engine }

@@ -4,6 +4,8 @@ import Logging
 import MarketData
 import Model
 import ScalperCore
+import Scanner
+import Session
 import Trading
 import Yams
 
@@ -130,6 +132,40 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         }
     }
 
+    /// A scanner-driven session's universe and candidates (`scalper paper` without `--symbols`).
+    struct Scanner: Codable, Sendable, Equatable {
+        var universeSize = 150
+        var minQuoteVolume = 1_000_000.0
+        var excludedBases = ["USDC", "FDUSD", "TUSD", "BUSD", "DAI", "USDP", "EUR", "AEUR", "UST", "USTC", "PAX"]
+        var candidates = 10
+        var maxSpreadPct = 0.1
+        var minVolatilityPct = 0.02
+        var weights = [3.0, 1.0, 0.1, 2.0, 0.25]
+
+        enum CodingKeys: String, CodingKey {
+            case universeSize = "universe_size"
+            case minQuoteVolume = "min_quote_volume"
+            case excludedBases = "excluded_bases"
+            case candidates
+            case maxSpreadPct = "max_spread_pct"
+            case minVolatilityPct = "min_volatility_pct"
+            case weights
+        }
+
+        /// The session's settings.
+        var paperSettings: PaperScannerSettings {
+            var s = PaperScannerSettings()
+            s.universeSize = universeSize
+            s.minQuoteVolume = minQuoteVolume
+            s.excludedBases = Set(excludedBases)
+            s.bars.candidates = candidates
+            s.bars.maxSpreadPct = maxSpreadPct
+            s.bars.minVolatilityPct = minVolatilityPct
+            s.bars.weights = weights
+            return s
+        }
+    }
+
     var store = Store()
     var `import` = Import()
     var download = Download()
@@ -140,6 +176,7 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     var trading = TradingPathConfiguration()
     var backtest = Backtest()
     var binance = Binance()
+    var scanner = Scanner()
     var timing = Timing()
     var logging = Logging()
 
@@ -219,6 +256,16 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             binance.reconnectMaxSeconds >= binance.reconnectInitialSeconds,
             "binance.reconnect_max_seconds",
             "must be ≥ binance.reconnect_initial_seconds"
+        )
+        try check((1...2_000).contains(scanner.universeSize), "scanner.universe_size", "must be 1…2000")
+        try check(scanner.minQuoteVolume >= 0, "scanner.min_quote_volume", "must be ≥ 0")
+        try check((1...100).contains(scanner.candidates), "scanner.candidates", "must be 1…100")
+        try check(scanner.maxSpreadPct > 0, "scanner.max_spread_pct", "must be > 0")
+        try check(scanner.minVolatilityPct >= 0, "scanner.min_volatility_pct", "must be ≥ 0")
+        try check(
+            scanner.weights.count == 5 && scanner.weights.allSatisfy(\.isFinite),
+            "scanner.weights",
+            "must be five numbers: change 1 m, change 5 m, change over the hour, range position, log volume"
         )
         try check((0...60_000).contains(timing.barDeadlineMs), "timing.bar_deadline_ms", "must be 0…60000")
         try check(timing.statsEveryMinutes >= 0, "timing.stats_every_minutes", "must be ≥ 0 (0: no Stats lines)")

@@ -96,4 +96,67 @@ struct KlineFeedTests {
         #expect(record.marks == (0...720).map { start + Int64($0) * 10_000 })
         #expect(clients == ["paper"])
     }
+
+    @Test(
+        "Detail streams follow the set given: trades and books of those symbols only, a change from the next step on, and a reconnect asks for the set of its moment"
+    )
+    func detailStreams() async throws {
+        let start = sampleDay(2) + 30_000
+        let switchAt = start + 5 * 60_000
+        let end = start + 12 * 60_000
+        var exchange = ExchangeSettings()
+        exchange.forcedDisconnectSeconds = 8 * 60
+        let clock = LockStepClock(start: start, stepMs: 10_000)
+        struct Step { var mark: Int64; var detail: Set<String> }
+        let (steps, statistics) = try await withExchange(market: try sampleMarket(), settings: exchange, clock: clock) { _, port in
+            var settings = KlineFeedSettings(webSocketURL: "ws://127.0.0.1:\(port)")
+            settings.tradeStreams = true
+            settings.bookStreams = true
+            settings.backoffInitialSeconds = 0.05
+            settings.backoffMaxSeconds = 0.2
+            let feed = KlineFeed(symbols: symbols, settings: settings, logger: quietLogger, detail: ["FILUSDT"])
+            return try await withThrowingTaskGroup(of: ([Step], KlineFeedStatistics)?.self) { group in
+                group.addTask {
+                    try await feed.run()
+                    return nil
+                }
+                group.addTask {
+                    var steps: [Step] = []
+                    var seen = Set<String>()
+                    try await feed.register(client: "detail")
+                    for await event in feed.events {
+                        switch event {
+                        case .trade(let symbol, _, _, _), .book(let symbol, _): seen.insert(symbol)
+                        case .lockStepMark(let time):
+                            steps.append(Step(mark: time, detail: seen))
+                            seen = []
+                            if time >= end { return (steps, await feed.statistics) }
+                            if time == switchAt { await feed.follow(detail: ["NEARUSDT", "NOTFOLLOWED"]) }
+                            try await feed.done(through: time)
+                        default: break
+                        }
+                    }
+                    return nil
+                }
+                while let result = try await group.next() {
+                    if let result {
+                        group.cancelAll()
+                        return result
+                    }
+                }
+                throw SessionEnded(marks: 0)
+            }
+        }
+        #expect(steps.map(\.mark) == (0...72).map { start + Int64($0) * 10_000 })
+        let before = steps.filter { $0.mark <= switchAt }
+        let after = steps.filter { $0.mark > switchAt }
+        #expect(before.allSatisfy { $0.detail.isSubset(of: ["FILUSDT"]) })
+        #expect(after.allSatisfy { $0.detail.isSubset(of: ["NEARUSDT"]) }, "\(after.map(\.detail))")
+        // Both sides saw prints or books most steps (the exchange models them every sim second).
+        #expect(before.filter { $0.detail == ["FILUSDT"] }.count > before.count / 2)
+        #expect(after.filter { $0.detail == ["NEARUSDT"] }.count > after.count / 2)
+        // One UNSUBSCRIBE and one SUBSCRIBE; the reconnect at 8 sim minutes asked for NEARUSDT in its URL.
+        #expect(statistics.subscriptionRequests == 2)
+        #expect(statistics.reconnects == 1 && statistics.malformed == 0 && statistics.rejectedRequests == 0)
+    }
 }

@@ -27,7 +27,7 @@ struct PaperRunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Start or resume a paper session.",
         discussion: """
-            Closed 1m bars of --symbols from the profile's combined streams → the same features and model as a backtest → signals, risk and the simulated venue. Each symbol's feature kernel starts trading.warmup_bars bars before the first tradable minute (fetched over REST); a minute is decided once every followed symbol's bar has closed (outside lock-step, timing.bar_deadline_ms after its close at most). --exits bar is the backtest's bar rule (parity mode); tick watches trades; venue rests an OCO list at the venue.
+            Closed 1m bars of --symbols (or, without --symbols, of the scanner's universe: the scanner.universe_size USDT pairs with the largest 24 h quote volume, of which the model scores each minute's scanner.candidates best-ranked pairs above the volatility floor and below the spread ceiling) from the profile's combined streams → the same features and model as a backtest → signals, risk and the simulated venue. Each symbol's feature kernel starts trading.warmup_bars bars before the first tradable minute (fetched over REST); a minute is decided once every followed symbol's bar has closed (outside lock-step, timing.bar_deadline_ms after its close at most). --exits bar is the backtest's bar rule (parity mode); tick watches trades; venue rests an OCO list at the venue.
 
             State goes to sessions/NAME/session.sqlite in the workspace, one transaction per event, before anything acts on it; starting a session whose store exists resumes it (bars missed meanwhile are fetched and decided in order). Logs: standard error and logging.dir/NAME.log (rotated). Trades: sessions/NAME/trades.csv. SIGINT/SIGTERM stop new entries, close or keep positions (trading.close_on_stop) and print a summary.
 
@@ -40,8 +40,8 @@ struct PaperRunCommand: AsyncParsableCommand {
     @Option(help: "Model bundle folder, e.g. models/N.")
     var model: String
 
-    @Option(help: "Comma-separated symbols to follow, e.g. BTCUSDT,ETHUSDT.")
-    var symbols: String
+    @Option(help: "Comma-separated symbols to follow, e.g. BTCUSDT,ETHUSDT (default: the scanner chooses; see scanner: in the config).")
+    var symbols: String?
 
     @Option(help: "Starting capital in USDT (default: backtest.capital of the config).")
     var capital: Double?
@@ -77,8 +77,10 @@ struct PaperRunCommand: AsyncParsableCommand {
         if let profile, !ScalperConfiguration.Binance.profiles.contains(profile) {
             throw ValidationError("--profile '\(profile)': must be local, testnet, demo or live")
         }
-        guard !symbolList(symbols).isEmpty else { throw ValidationError("--symbols is empty") }
-        guard Set(symbolList(symbols)).count == symbolList(symbols).count else { throw ValidationError("--symbols names a symbol twice") }
+        if let symbols {
+            guard !symbolList(symbols).isEmpty else { throw ValidationError("--symbols is empty") }
+            guard Set(symbolList(symbols)).count == symbolList(symbols).count else { throw ValidationError("--symbols names a symbol twice") }
+        }
     }
 
     func run() async throws {
@@ -119,10 +121,10 @@ struct PaperRunCommand: AsyncParsableCommand {
         }
         defer { LineLogHandler.processFile = nil }
         try predictor.setThreads(1)
-        let paper = PaperSettings(
+        var paper = PaperSettings(
             name: session,
             folder: folder,
-            symbols: symbolList(symbols),
+            symbols: symbols.map(symbolList) ?? [],
             modelPath: model,
             profile: chosenProfile,
             engine: EngineSettings(
@@ -146,6 +148,7 @@ struct PaperRunCommand: AsyncParsableCommand {
             reconnectInitialSeconds: settings.binance.reconnectInitialSeconds,
             reconnectMaxSeconds: settings.binance.reconnectMaxSeconds
         )
+        paper.scanner = settings.scanner.paperSettings
         let json = self.json
         let runner: PaperSession
         do {
