@@ -104,7 +104,7 @@ let package = Package(
         .target(
             name: "Session",
             dependencies: [
-                "ScalperCore", "Trading", "Binance", "Model", "Features", "Scanner",
+                "ScalperCore", "Trading", "Binance", "Model", "Features", "Scanner", "LinearAlgebra",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

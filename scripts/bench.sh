@@ -153,12 +153,14 @@ print(f"bench paper.decision_p99_us {summary['decision_p99_us']:.0f} us")
 print(f"bench paper.commit_p99_us {summary['commit_p99_us']:.0f} us")
 PY
 
-echo "== CryptoScalper: scalper paper following 150 pairs (exchange --speed 1, tick exits) for 60 s" >&2
+echo "== CryptoScalper: scalper paper, the scanner following 150 pairs (exchange --speed 1, tick exits) for 60 s" >&2
+# No --symbols: the scanner's universe (scanner.universe_size = 150) with every pair's klines, and
+# trades and books for the minute's 10 candidates and the open positions.
 start_exchange "$work/exchange150.log" --store "$work/bench.sqlite" --pairs 150 --speed 1
 symbols=$(served_symbols "$port") || die "cannot read exchangeInfo from the 150-pair exchange"
 served=$(tr ',' '\n' <<< "$symbols" | wc -l)
 [ "$served" -eq 150 ] || die "the exchange serves $served pairs, not 150"
-"$bin" paper --home "$work/paper" --model "$work/models/bench" --symbols "$symbols" --session follow150 \
+"$bin" paper --home "$work/paper" --model "$work/models/bench" --session follow150 \
     --rest-url "http://127.0.0.1:$port" --ws-url "ws://127.0.0.1:$port" --json \
     > "$work/paper150.out" 2> "$work/paper150.err" &
 paper_pid=$!
@@ -191,6 +193,8 @@ if [ "$paper_status" -ne 0 ]; then
     die "scalper paper (150 pairs) exited with status $paper_status after SIGTERM (its standard error above)"
 fi
 stop_process "$exchange_pid"
+grep -q "| INFO | paper | universe .*pairs=150" "$work/paper150.err" \
+    || die "the scanner session did not follow the 150 pairs (no 'universe pairs=150' line in its log)"
 python3 - "$work/paper150.out" "$ticks0" "$ticks1" "$wall0" "$wall1" "$(getconf CLK_TCK)" "$hwm_kb" >> "$ours" <<'PY' \
     || die "the 150-pair session's summary is not what was expected"
 import json, sys
@@ -201,7 +205,7 @@ if summary["reason"] != "signal":
 ticks0, ticks1, wall0, wall1, hz, hwm_kb = (float(x) for x in sys.argv[2:])
 window = wall1 - wall0
 cpu_pct = (ticks1 - ticks0) / hz / window * 100  # one core = 100 %
-print(f"paper (150 pairs, 1x): {ticks1 - ticks0:.0f} ticks of CPU in {window:.1f} s; {status['minutes']} minutes decided, "
+print(f"paper (scanner, 150 pairs, 1x): {ticks1 - ticks0:.0f} ticks of CPU in {window:.1f} s; {status['minutes']} minutes decided, "
       f"{summary['streamed_decisions']} from the stream; {summary['missed_bars']} missed and {summary['late_bars']} late bars; "
       f"{status['reconnects']} reconnects", file=sys.stderr)
 print(f"bench paper.cpu_pct_150_pairs {cpu_pct:.2f} %")

@@ -1,6 +1,7 @@
 import Binance
 import Features
 import Foundation
+import LinearAlgebra
 public import Logging
 public import Model
 import ScalperCore
@@ -557,7 +558,7 @@ public final class PaperSession {
     /// the rows of the pairs it picks. As the backtest, rows below the signal threshold get no
     /// prediction (they cannot signal).
     private func predict(_ rows: [String: PendingRow], minute: Int64) throws -> [String: Prediction] {
-        var chosen = Array(rows.keys)
+        var chosen = state.symbols.filter { rows[$0] != nil }
         if let scanner {
             let ranked = scanner.rank(openTime: minute, symbols: state.symbols) { rows[$0]?.spreadPct }
             let candidates = scanner.candidates(ranked).map(\.symbol)
@@ -572,26 +573,29 @@ public final class PaperSession {
             }
             lastRanking = ranked
             lastCandidates = candidates
-            chosen = candidates
+            chosen = candidates.filter { rows[$0] != nil }
         }
+        guard let width = chosen.first.flatMap({ rows[$0]?.row.count }) else { return [:] }
+        // One booster call scores the minute's rows; the move regressor and the confidence slices
+        // run only on those that reach the threshold (a call each, whatever their number).
+        let matrix = Matrix(rows: chosen.count, columns: width, storage: chosen.flatMap { rows[$0]?.row ?? [] })
+        let probabilities = try predictor.probabilities(matrix)
+        let selected = probabilities.indices.filter { probabilities[$0] >= settings.engine.signals.minProbability }
+        let full = selected.isEmpty ? [] : try predictor.predict(matrix.rows(at: selected))
         var due: [String: Prediction] = [:]
-        for symbol in chosen {
+        for (k, symbol) in chosen.enumerated() { lastProbability[symbol] = probabilities[k] }
+        for (k, index) in selected.enumerated() {
+            let symbol = chosen[index]
             guard let pending = rows[symbol] else { continue }
-            let (probability, result) = try predictor.predict(
-                row: pending.row,
-                whereProbabilityAtLeast: settings.engine.signals.minProbability
+            let r = full[k]
+            due[symbol] = Prediction(
+                symbol: symbol,
+                time: pending.bar.closeTime + 1,
+                price: pending.bar.close,
+                probabilityUp: r.probabilityUp,
+                confidence: r.confidence,
+                predictedMovePct: r.predictedMovePct
             )
-            lastProbability[symbol] = probability
-            if let r = result {
-                due[symbol] = Prediction(
-                    symbol: symbol,
-                    time: pending.bar.closeTime + 1,
-                    price: pending.bar.close,
-                    probabilityUp: r.probabilityUp,
-                    confidence: r.confidence,
-                    predictedMovePct: r.predictedMovePct
-                )
-            }
         }
         return due
     }
