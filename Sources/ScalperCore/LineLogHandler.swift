@@ -11,6 +11,14 @@ import Synchronization
 public struct LineLogHandler: LogHandler {
     private static let threshold = Mutex<Logger.Level>(.info)
     private static let file = Mutex<RotatingLogFile?>(nil)
+    private static let console = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    /// Where ``standardError`` lines go instead while set (a full-screen view that shows the last
+    /// lines itself); nil: standard error. The process file still gets every line.
+    public static var consoleOverride: (@Sendable (String) -> Void)? {
+        get { console.withLock { $0 } }
+        set { console.withLock { $0 = newValue } }
+    }
 
     /// A file every handler of the process also writes its lines to (a session's rotating log);
     /// nil: standard error only.
@@ -43,9 +51,13 @@ public struct LineLogHandler: LogHandler {
         self.sink = sink
     }
 
-    /// Writes a line to standard error.
+    /// Writes a line to standard error (or to ``consoleOverride`` while it is set).
     public static let standardError: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data(line.utf8))
+        if let redirect = consoleOverride {
+            redirect(line)
+        } else {
+            FileHandle.standardError.write(Data(line.utf8))
+        }
     }
 
     /// Metadata by key.

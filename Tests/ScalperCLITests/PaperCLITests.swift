@@ -373,4 +373,51 @@ struct PaperCLITests {
         let unreachable = try await ScalperProcess.run(w.paperArguments(session: "nowhere", port: 9, minutes: 60))
         #expect(unreachable.status != 0 && unreachable.stderr.contains("http://127.0.0.1:9"))
     }
+
+    @Test(
+        "On a terminal the session draws a full-screen view (risk state, candidates against the threshold, positions, the last log lines) and ends with its summary",
+        .timeLimit(.minutes(10))
+    )
+    func terminalView() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        // util-linux `script` gives the session a pseudo-terminal for its standard output and error.
+        let command = ([ScalperProcess.binary.path] + w.paperArguments(session: "tty", port: port, minutes: 90))
+            .filter { $0 != "--json" }
+            .map { "'\($0)'" }
+            .joined(separator: " ")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/script")
+        process.arguments = ["-qec", command, "/dev/null"]
+        process.currentDirectoryURL = Fixtures.packageRoot
+        process.environment = ProcessInfo.processInfo.environment.merging(["TERM": "xterm", "COLUMNS": "160"]) { $1 }
+        let output = w.dir.path("tty.out")
+        #expect(FileManager.default.createFile(atPath: output, contents: nil))
+        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                process.waitUntilExit()
+                done.resume()
+            }
+        }
+        #expect(process.terminationStatus == 0)
+        let text = try String(contentsOfFile: output, encoding: .utf8)
+        let parts = text.components(separatedBy: "\u{1B}[H")
+        // Nothing is written outside the view before it is first drawn (the log lines go inside it).
+        #expect(parts.first?.trimmingCharacters(in: .whitespacesAndNewlines) == "", "\(parts.first ?? "")")
+        let screens = parts.dropFirst()
+        let last = try #require(screens.last)
+        #expect(last.contains("scalper paper · session tty · 2023-09-10 01:30"))
+        #expect(last.contains("CANDIDATES  (calibrated p against the threshold 0.20; † outside the training set)"))
+        #expect(last.contains("  FILUSDT ") && last.contains("  NEARUSDT "))
+        #expect(last.contains("POSITIONS"))
+        // The console's log lines are drawn inside the view, not over it.
+        #expect(last.contains("LOG\u{1B}[K\r\n  2"))
+        #expect(last.contains("| INFO | paper | signal ") || last.contains("| INFO | paper | exit "))
+        #expect(text.contains("session tty ended (duration)"))
+    }
 }

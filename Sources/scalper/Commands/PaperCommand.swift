@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backtest
 import Foundation
+import Synchronization
 import Logging
 import MarketData
 import Model
@@ -150,6 +151,12 @@ struct PaperRunCommand: AsyncParsableCommand {
         )
         paper.scanner = settings.scanner.paperSettings
         let json = self.json
+        // On a terminal (and not --json): a full-screen view redrawn at each refresh, showing the
+        // console's last log lines itself (the log file still gets every line).
+        let screen = !json && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+        let tail = LogTail(keep: 12)
+        if screen && isatty(STDERR_FILENO) == 1 { LineLogHandler.consoleOverride = { tail.append($0) } }
+        defer { LineLogHandler.consoleOverride = nil }
         let runner: PaperSession
         do {
             runner = try PaperSession(
@@ -157,7 +164,13 @@ struct PaperRunCommand: AsyncParsableCommand {
                 predictor: predictor,
                 logger: Logger(label: "scalper.paper"),
                 // Written unbuffered: whole lines for a pipe or a file (a reader of --json never sees half an object).
-                onStatus: { status in writeLine(json ? PaperView.json(status) : PaperView.line(status)) }
+                onStatus: { status in
+                    if screen {
+                        FileHandle.standardOutput.write(Data(PaperView.screen(status, log: tail.lines, width: terminalColumns()).utf8))
+                    } else {
+                        writeLine(json ? PaperView.json(status) : PaperView.line(status))
+                    }
+                }
             )
         } catch {
             throw fail("\(error)")
@@ -179,6 +192,31 @@ struct PaperRunCommand: AsyncParsableCommand {
         }
         writeLine(json ? PaperView.json(summary) : PaperView.summary(summary, folder: folder))
     }
+}
+
+/// The last lines logged to the console while a full-screen view holds it.
+final class LogTail: Sendable {
+    private let kept: Mutex<[String]> = Mutex([])
+    private let keep: Int
+
+    init(keep: Int) { self.keep = keep }
+
+    func append(_ line: String) {
+        let trimmed = line.hasSuffix("\n") ? String(line.dropLast()) : line
+        kept.withLock { lines in
+            lines.append(trimmed)
+            if lines.count > keep { lines.removeFirst(lines.count - keep) }
+        }
+    }
+
+    var lines: [String] { kept.withLock { $0 } }
+}
+
+/// The terminal's width in columns (standard output's; 100 when it cannot be read).
+func terminalColumns() -> Int {
+    var size = winsize()
+    if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0 { return Int(size.ws_col) }
+    return 100
 }
 
 /// One line to standard output, unbuffered.

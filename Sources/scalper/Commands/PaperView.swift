@@ -24,6 +24,54 @@ enum PaperView {
         return out
     }
 
+    /// The full-screen view drawn on a terminal at each refresh: the risk state, the candidates with
+    /// their calibrated probability against the threshold, the positions with time in trade against
+    /// the timeout, and the last log lines (the console's, which the view holds while it draws).
+    static func screen(_ s: PaperStatus, log: [String], width: Int) -> String {
+        func pad(_ text: String, _ n: Int) -> String { text.count >= n ? text : text + String(repeating: " ", count: n - text.count) }
+        func left(_ text: String, _ n: Int) -> String { text.count >= n ? text : String(repeating: " ", count: n - text.count) + text }
+        let change = (s.equity / s.capital - 1) * 100
+        var lines: [String] = []
+        var flags = ""
+        if s.paused { flags += "  PAUSED (entries)" }
+        if s.killSwitch { flags += "  KILL SWITCH" }
+        lines.append("scalper paper · session \(s.session) · \(s.time.map { UTC.minuteString($0) } ?? "warming up")\(flags)")
+        lines.append(
+            "equity \(String(format: "%.2f", s.equity)) USDT (\(String(format: "%+.2f", change)) %)   cash \(String(format: "%.2f", s.cash))"
+                + "   realised \(String(format: "%+.2f", s.realisedUSDT))   trades \(s.trades)   minutes \(s.minutes)"
+        )
+        lines.append("feed: \(s.malformedFrames) malformed frames, \(s.reconnects) reconnects")
+        lines.append("")
+        let threshold = s.candidates.first?.threshold ?? 0
+        lines.append("CANDIDATES  (calibrated p against the threshold \(String(format: "%.2f", threshold)); † outside the training set)")
+        for c in s.candidates {
+            let p = c.probability ?? .nan
+            let bar = p.isNaN ? "" : String(repeating: "█", count: max(0, min(20, Int((p * 20).rounded()))))
+            let mark = p >= c.threshold ? "  ≥ signal" : ""
+            lines.append(
+                "  \(pad(c.symbol + (c.inTrainingSet ? "" : "†"), 14)) \(left(p.isNaN ? "–" : String(format: "%.3f", p), 6))  \(pad(bar, 20))\(mark)"
+            )
+        }
+        lines.append("")
+        lines.append("POSITIONS  \(s.positions.isEmpty ? "none" : "")")
+        if !s.positions.isEmpty {
+            lines.append("  symbol         entry        mark   unrealised   in trade / timeout        stop      target")
+            for p in s.positions {
+                lines.append(
+                    "  \(pad(p.symbol, 12)) \(left(String(format: "%.6g", p.entryPrice), 7)) \(left(String(format: "%.6g", p.mark), 11))"
+                        + " \(left(String(format: "%+.2f", p.unrealisedUSDT), 12))   \(left("\(Int(p.secondsInTrade))", 6)) / \(pad("\(Int(p.timeoutSeconds)) s", 8))"
+                        + " \(left(String(format: "%.6g", p.stopLoss), 10))  \(left(String(format: "%.6g", p.takeProfit), 10))"
+                )
+            }
+        }
+        lines.append("")
+        lines.append("LOG")
+        lines += log.map { "  " + $0 }
+        let clipped = lines.map { line in line.count > width ? String(line.prefix(max(1, width - 1))) + "…" : line }
+        // Home, then each line with the rest of it cleared, then everything below cleared.
+        return "\u{1B}[H" + clipped.map { $0 + "\u{1B}[K" }.joined(separator: "\n") + "\n\u{1B}[J"
+    }
+
     /// One JSON object, keys sorted.
     static func json(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
