@@ -28,6 +28,12 @@ public final class Predictor {
     public let calibration: IsotonicCalibration
     private let slices: [Range<Int>]
     private let baseMargin: Double
+    /// The two boosters' trees walked in Swift (nil: the model is not one the walk reproduces
+    /// exactly; every path then calls XGBoost).
+    private let walk: (classifier: TreeEnsemble, regressor: TreeEnsemble)?
+    /// Batches up to this many rows are walked in Swift; larger ones go to XGBoost, whose threads
+    /// pay off there.
+    public static let walkRows = 64
 
     init(metadata: ModelMetadata, classifier: Booster, regressor: Booster, calibration: IsotonicCalibration) throws {
         self.metadata = metadata
@@ -39,6 +45,18 @@ public final class Predictor {
         let k = max(1, min(metadata.confidenceSlices, rounds))
         slices = (0..<k).map { i in (i * rounds / k)..<((i + 1) * rounds / k) }
         baseMargin = try Self.baseMargin(of: classifier)
+        let c = try? TreeEnsemble(json: Data(classifier.serialized()))
+        let r = try? TreeEnsemble(json: Data(regressor.serialized()))
+        if let c, let r, c.objective == .logistic, c.treeCount == rounds, r.featureCount == c.featureCount {
+            walk = (c, r)
+        } else {
+            walk = nil
+        }
+    }
+
+    /// Whether `rows` rows are walked in Swift.
+    private func walks(_ rows: Int) -> (classifier: TreeEnsemble, regressor: TreeEnsemble)? {
+        rows <= Self.walkRows ? walk : nil
     }
 
     /// Sets the threads XGBoost may use for prediction (1 suits single requests; cores suit batches).
@@ -54,29 +72,56 @@ public final class Predictor {
 
     /// Uncalibrated classifier probabilities for every row.
     public func rawProbabilities(_ features: Matrix<Float>) throws -> [Double] {
+        if let walk = walks(features.rows), features.columns == walk.classifier.featureCount {
+            return features.storage.withUnsafeBufferPointer { all in
+                (0..<features.rows).map { i in
+                    Double(walk.classifier.value(UnsafeBufferPointer(rebasing: all[(i * features.columns)..<((i + 1) * features.columns)])))
+                }
+            }
+        }
         return try classifier.predict(rowMajor: features.storage, rowCount: features.rows, columnCount: features.columns).map(Double.init)
     }
 
     /// The calibrated probability of one row of 42 features.
     public func probability(_ row: [Float]) throws -> Double {
-        let raw = try classifier.predict(rowMajor: row, rowCount: 1, columnCount: row.count)
-        return calibration.apply(Double(raw[0]))
+        try probabilities(Matrix(rows: 1, columns: row.count, storage: row))[0]
     }
 
     /// Full prediction results for every row of `features`.
     public func predict(_ features: Matrix<Float>) throws -> [PredictionResult] {
         let (rows, columns, values) = (features.rows, features.columns, features.storage)
         guard rows > 0 else { return [] }
-        let raw = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns)
-        let moves = try regressor.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+        var raw: [Float]
+        var moves: [Float]
         var signed = [Double](repeating: 0, count: rows)
         var absolute = [Double](repeating: 0, count: rows)
-        for slice in slices {
-            let margins = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns, kind: .margin, iterations: slice)
-            for i in 0..<rows {
-                let m = Double(margins[i]) - baseMargin
-                signed[i] += m
-                absolute[i] += abs(m)
+        if let walk = walks(rows), columns == walk.classifier.featureCount {
+            // The same numbers as the calls below, without their fixed cost (see TreeEnsemble).
+            (raw, moves) = values.withUnsafeBufferPointer { all in
+                var raw = [Float](repeating: 0, count: rows)
+                var moves = [Float](repeating: 0, count: rows)
+                for i in 0..<rows {
+                    let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
+                    raw[i] = walk.classifier.value(row)
+                    moves[i] = walk.regressor.value(row)
+                    for slice in slices {
+                        let m = Double(walk.classifier.margin(row, trees: slice)) - baseMargin
+                        signed[i] += m
+                        absolute[i] += abs(m)
+                    }
+                }
+                return (raw, moves)
+            }
+        } else {
+            raw = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+            moves = try regressor.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+            for slice in slices {
+                let margins = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns, kind: .margin, iterations: slice)
+                for i in 0..<rows {
+                    let m = Double(margins[i]) - baseMargin
+                    signed[i] += m
+                    absolute[i] += abs(m)
+                }
             }
         }
         return (0..<rows).map { i in

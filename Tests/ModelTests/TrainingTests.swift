@@ -112,6 +112,58 @@ struct TrainingTests {
         #expect(error?.description.hasPrefix("only one class: every label in the train split is 0") == true)
     }
 
+    @Test("The Swift tree walk gives XGBoost's probabilities, moves and slice margins bit for bit, missing values included, and the predictor's results do not depend on the path")
+    func treeWalkEqualsXGBoost() throws {
+        let (rows, _) = try DatasetBuilder.rows(from: smallSeries(), interval: .oneMinute, configuration: quick)
+        let d = try DatasetBuilder.split(rows, interval: .oneMinute, configuration: quick)
+        let model = try Trainer.train(d, configuration: quick)
+        let classifier = try TreeEnsemble(json: Data(model.classifier.serialized()))
+        let regressor = try TreeEnsemble(json: Data(model.regressor.serialized()))
+        #expect(classifier.objective == .logistic && regressor.objective == .squaredError)
+        #expect(classifier.treeCount == (try model.classifier.boostedRounds))
+        // The test rows, then the same rows with a feature in seven missing (NaN) in turn.
+        var values = d.test.features.storage
+        let n = d.test.count
+        for i in 0..<n {
+            var row = Array(d.test.features.row(i))
+            for j in stride(from: i % 7, to: 42, by: 7) { row[j] = .nan }
+            values += row
+        }
+        let count = 2 * n
+        let wantP = try model.classifier.predict(rowMajor: values, rowCount: count, columnCount: 42)
+        let wantMove = try model.regressor.predict(rowMajor: values, rowCount: count, columnCount: 42)
+        let trees = classifier.treeCount
+        let slices = [0..<(trees / 3), (trees / 3)..<(2 * trees / 3), (2 * trees / 3)..<trees]
+        let wantMargins = try slices.map {
+            try model.classifier.predict(rowMajor: values, rowCount: count, columnCount: 42, kind: .margin, iterations: $0)
+        }
+        var mismatches = 0
+        values.withUnsafeBufferPointer { all in
+            for i in 0..<count {
+                let row = UnsafeBufferPointer(rebasing: all[(i * 42)..<((i + 1) * 42)])
+                if classifier.value(row).bitPattern != wantP[i].bitPattern { mismatches += 1 }
+                if regressor.value(row).bitPattern != wantMove[i].bitPattern { mismatches += 1 }
+                for (k, slice) in slices.enumerated() where classifier.margin(row, trees: slice).bitPattern != wantMargins[k][i].bitPattern {
+                    mismatches += 1
+                }
+            }
+        }
+        #expect(count > 2_000)
+        #expect(mismatches == 0, "\(mismatches) values differ from XGBoost's")
+
+        // The predictor walks small batches and calls XGBoost for large ones: the same results.
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        try ModelBundle.write(model, metadata: makeMetadata(model, d, name: "walk"), report: "r", svgs: [:], to: dir.url)
+        let predictor = try ModelBundle.load(dir.path("walk"))
+        let large = Matrix(rows: count, columns: 42, storage: values)
+        let viaXGBoost = try predictor.predict(large)
+        for start in stride(from: 0, to: count, by: Predictor.walkRows) {
+            let index = Array(start..<min(count, start + Predictor.walkRows))
+            #expect(try predictor.predict(large.rows(at: index)) == index.map { viaXGBoost[$0] })
+        }
+    }
+
     private func makeMetadata(_ m: TrainedModel, _ d: PooledDataset, name: String) -> ModelMetadata {
         ModelMetadata(
             name: name, featureSpecVersion: FeatureSpec.version, featureNames: FeatureSpec.names, klineOnly: true,
