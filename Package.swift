@@ -66,6 +66,15 @@ let package = Package(
         ),
 
         .target(
+            name: "Registry",
+            dependencies: [
+                "Model",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .target(
             name: "Scanner",
             dependencies: [
                 "LinearAlgebra", "Features", "MarketData", "ScalperCore", "Binance",
@@ -124,7 +133,7 @@ let package = Package(
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "Features", "Model", "Trading", "Backtest", "Scanner", "Exchange", "Session", "LinearAlgebra",
+                "ScalperCore", "MarketData", "Features", "Model", "Registry", "Trading", "Backtest", "Scanner", "Exchange", "Session", "LinearAlgebra",
                 "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -152,6 +161,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "XGBoostTests", dependencies: ["XGBoost"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "RegistryTests",
+            dependencies: ["Registry", "Model", "ScalperCore", "ScalperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "FeaturesTests",
             dependencies: ["Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "MarketData"],

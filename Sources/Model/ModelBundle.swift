@@ -160,6 +160,26 @@ public enum ModelBundle {
         return target
     }
 
+    /// The metadata of the bundle at `path`, read as ``load(_:)`` reads it (without the boosters).
+    ///
+    /// - Throws: ``ModelError/bundle(path:why:)`` naming `metadata.json` and what is wrong in it.
+    public static func metadata(at path: String) throws -> ModelMetadata {
+        let file = URL(fileURLWithPath: path).appendingPathComponent("metadata.json")
+        let bytes: Data
+        do {
+            bytes = try Data(contentsOf: file)
+        } catch {
+            throw ModelError.bundle(path: file.path, why: "cannot be read: \(error.localizedDescription)")
+        }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do {
+            return try decoder.decode(ModelMetadata.self, from: bytes)
+        } catch let error as DecodingError {
+            throw ModelError.bundle(path: file.path, why: describe(error, in: bytes))
+        }
+    }
+
     /// Loads a bundle for prediction, refusing one that is incomplete, corrupt or built for other
     /// features.
     ///

@@ -5,6 +5,7 @@ import Synchronization
 import Logging
 import MarketData
 import Model
+import Registry
 import ScalperCore
 import Session
 import Trading
@@ -38,7 +39,7 @@ struct PaperRunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Model bundle folder, e.g. models/N.")
+    @Option(help: "Model bundle folder, e.g. models/N, or `champion` (the registry's champion).")
     var model: String
 
     @Option(help: "Comma-separated symbols to follow, e.g. BTCUSDT,ETHUSDT (default: the scanner chooses; see scanner: in the config).")
@@ -93,6 +94,19 @@ struct PaperRunCommand: AsyncParsableCommand {
             throw ValidationError("--session: \(error.message)")
         }
         let folder = (global.workspace.resolve(relative) as NSString).deletingLastPathComponent
+        // `champion`: the registry's champion of model.models_dir.
+        var model = self.model
+        if model == "champion" {
+            do {
+                let registry = try ModelRegistry(path: settings.model.modelsDir + "/registry.sqlite")
+                guard let champion = try registry.champion() else {
+                    throw fail("\(registry.path): there is no champion yet (scalper models promote NAME)")
+                }
+                model = champion.path
+            } catch let error as RegistryError {
+                throw fail("\(error)")
+            }
+        }
         let predictor: Predictor
         do {
             predictor = try ModelBundle.load(model)

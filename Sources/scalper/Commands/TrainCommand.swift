@@ -3,6 +3,7 @@ import Features
 import Foundation
 import MarketData
 import Model
+import Registry
 import ScalperCore
 import XGBoost
 
@@ -56,71 +57,32 @@ struct TrainCommand: AsyncParsableCommand {
             try runWalkForward(WalkForwardSpec(parsing: walkForward), series: series, interval: interval, settings: settings, progress: progress)
             return
         }
-        let clock = ContinuousClock()
-        let started = clock.now
-        let dataset: PooledDataset
+        let bundleName = name ?? defaultName(list, start: start, end: end)
+        let folder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
+        let outcome: TrainingOutcome
         do {
-            let (rows, gaps) = try DatasetBuilder.rows(from: series, interval: interval, configuration: settings.model)
-            dataset = try DatasetBuilder.split(rows, interval: interval, configuration: settings.model, gapCount: gaps)
-        } catch let error as ModelError {
-            throw fail("\(error)")
-        }
-        let featureSeconds = Trainer.seconds(clock.now - started)
-        let model: TrainedModel
-        do {
-            model = try Trainer.train(dataset, configuration: settings.model) { progress.show($0) }
+            outcome = try TrainingPipeline.run(
+                TrainingRequest(
+                    series: series,
+                    interval: interval,
+                    configuration: settings.model,
+                    windowFrom: start,
+                    windowTo: end,
+                    name: bundleName,
+                    modelsDirectory: folder,
+                    gitCommit: gitCommit()
+                )
+            ) { progress.show($0) }
         } catch {
             throw fail("\(error)")
         }
         progress.finish()
-        let bundleName = name ?? defaultName(list, start: start, end: end)
-        var timings = model.timings
-        timings["features_s"] = featureSeconds
-        let metadata = ModelMetadata(
-            name: bundleName,
-            featureSpecVersion: FeatureSpec.version,
-            featureNames: FeatureSpec.names,
-            klineOnly: true,
-            labelHorizon: settings.model.labelHorizon,
-            labelThreshold: settings.model.labelThreshold,
-            interval: interval.name,
-            symbols: list,
-            windowFrom: UTC.isoString(start),
-            windowTo: UTC.isoString(end),
-            splits: dataset.splits,
-            gapCount: dataset.gapCount,
-            dataHash: dataset.dataHash,
-            xgboostVersion: XGBoostLibrary.version,
-            trainingThreads: settings.model.effectiveThreads,
-            configuration: settings.model,
-            bestIteration: model.bestIteration,
-            regressorBestIteration: model.regressorBestIteration,
-            bestValidationAUC: model.bestValidationAUC,
-            calibration: model.calibrationChoice,
-            confidenceSlices: settings.model.confidenceSlices,
-            testRaw: model.testRaw,
-            testCalibrated: model.testCalibrated,
-            timings: timings,
-            createdAt: UTC.isoString(UTC.now()),
-            gitCommit: gitCommit()
-        )
-        let importance = try model.classifier.featureImportance(type: "gain")
-        let folder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
-        let path: URL
+        let (dataset, model, path) = (outcome.dataset, outcome.model, outcome.bundle)
+        // Every bundle is registered as a candidate; promotion is a separate, recorded decision.
         do {
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            path = try ModelBundle.write(
-                model,
-                metadata: metadata,
-                report: ModelReport.markdown(metadata: metadata, importance: importance),
-                svgs: [
-                    "reliability.svg": ModelReport.reliabilitySVG(raw: model.testRaw.reliability, calibrated: model.testCalibrated.reliability),
-                    "importance.svg": ModelReport.importanceSVG(importance),
-                ],
-                to: folder
-            )
+            try ModelRegistry(path: folder.appendingPathComponent("registry.sqlite").path).register(bundle: path, origin: .train)
         } catch {
-            throw fail("\(error)")
+            throw fail("the bundle is written at \(path.path) but not registered: \(error)")
         }
         let summary = MetricsSummary(
             raw: model.testRaw,
@@ -131,14 +93,14 @@ struct TrainCommand: AsyncParsableCommand {
             bestIteration: model.bestIteration,
             modelPath: folder.appendingPathComponent(bundleName).path,
             calibrationMethod: model.calibrationChoice.method,
-            extra: ["train_total_s": Trainer.seconds(clock.now - started), "peak_rss_mb": peakResidentMegabytes()]
+            extra: ["train_total_s": outcome.seconds, "peak_rss_mb": peakResidentMegabytes()]
         )
         if json {
             print(try summary.json())
         } else {
             print("trained \(list.joined(separator: "+")) \(window.from) … \(window.to): \(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test rows")
             print(summary.table())
-            print("bundle: \(path.path)  (report.md, reliability.svg, importance.svg)")
+            print("bundle: \(path.path)  (report.md, reliability.svg, importance.svg); registered as a candidate in \(folder.appendingPathComponent("registry.sqlite").path)")
             if model.testCalibrated.ece > model.testRaw.ece {
                 print("note: calibration made the test ECE worse (\(String(format: "%.4f", model.testRaw.ece)) → \(String(format: "%.4f", model.testCalibrated.ece))); report.md explains why")
             }
