@@ -280,6 +280,14 @@ public final class ModelRegistry: Sendable {
         }
     }
 
+    /// The sessions that beat for `model`, with their last beat (ms), latest first.
+    public func heartbeats(model: String) throws -> [(session: String, time: Int64)] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT session, time FROM heartbeats WHERE model = ? ORDER BY time DESC", arguments: [model])
+                .map { (session: $0["session"], time: $0["time"]) }
+        }
+    }
+
     /// How long a heartbeat keeps a bundle from being purged (ms): ten minutes.
     public static let inUseWindowMs: Int64 = 600_000
 

@@ -62,6 +62,8 @@ public struct PaperStatus: Codable, Sendable {
     public var paused: Bool
     /// Kill switch tripped (drawdown limit).
     public var killSwitch: Bool
+    /// The model is past `trading.max_model_age_days`: no new entries.
+    public var modelExpired: Bool
     /// Followed symbols.
     public var candidates: [Candidate]
     /// Open positions.
@@ -146,6 +148,10 @@ public final class PaperSession {
     private var pendingRows: [Int64: [String: PendingRow]] = [:]
     /// The scanner when the session chose its universe (nil: every symbol is a candidate).
     private var scanner: BarScanner?
+    /// The end of the model's training window (ms; nil: unreadable, no age limit applies).
+    private let modelTrainedThrough: Int64?
+    /// Whether the model has passed `trading.max_model_age_days` (logged once when it does).
+    private var modelExpired = false
     /// The last minute's ranking and candidates (scanner sessions).
     private var lastRanking: [BarScannerPick] = []
     private var lastCandidates: [String] = []
@@ -188,6 +194,7 @@ public final class PaperSession {
         self.faults = faults
         self.onStatus = onStatus
         trainedOn = Set(predictor.metadata.symbols)
+        modelTrainedThrough = UTC.parse(predictor.metadata.windowTo)
         rest = BinanceREST(baseURL: settings.restURL)
         store = try SessionStore(path: settings.storePath, logger: logger, faultPoint: { faults.reach($0) })
     }
@@ -558,6 +565,23 @@ public final class PaperSession {
     /// the rows of the pairs it picks. As the backtest, rows below the signal threshold get no
     /// prediction (they cannot signal).
     private func predict(_ rows: [String: PendingRow], minute: Int64) throws -> [String: Prediction] {
+        // Past its age limit the model makes no new entries (positions still exit as they would).
+        if settings.maxModelAgeDays > 0, let through = modelTrainedThrough {
+            let ageDays = Double(minute + 60_000 - through) / 86_400_000
+            if ageDays > settings.maxModelAgeDays {
+                if !modelExpired {
+                    modelExpired = true
+                    logger.warning(
+                        "model expired: no new entries",
+                        metadata: [
+                            "model": "\(predictor.metadata.name)", "trained_through": "\(predictor.metadata.windowTo)",
+                            "age_days": "\(String(format: "%.2f", ageDays))", "limit_days": "\(settings.maxModelAgeDays)",
+                        ]
+                    )
+                }
+                return [:]
+            }
+        }
         var chosen = state.symbols.filter { rows[$0] != nil }
         if let scanner {
             let ranked = scanner.rank(openTime: minute, symbols: state.symbols) { rows[$0]?.spreadPct }
@@ -739,6 +763,7 @@ public final class PaperSession {
             minutes: state.minutesDecided,
             paused: e.paused,
             killSwitch: killSwitch,
+            modelExpired: modelExpired,
             candidates: (scanner == nil ? state.symbols : lastCandidates).map {
                 PaperStatus.Candidate(
                     symbol: $0,

@@ -30,6 +30,9 @@ public struct PaperSettings: Sendable {
     public var symbols: [String]
     /// The universe and candidate rules when ``symbols`` is empty.
     public var scanner = PaperScannerSettings()
+    /// No new entries once the model is older than this many days of event time (0: no limit;
+    /// `trading.max_model_age_days`).
+    public var maxModelAgeDays = 0.0
     /// The model's folder, as given (recorded in the store's meta row).
     public var modelPath: String
     /// The profile whose market data the session follows (`local`, `testnet`, `demo`, `live`).

@@ -96,12 +96,16 @@ public struct TradingPathConfiguration: Codable, Equatable, Sendable {
     /// A session follows each symbol's book (`depth20@100ms`) and trades for the order-book features:
     /// logged with each decision and stored in the session for future training.
     public var bookFeatures = true
+    /// A session makes no new entries once its model is older than this many days of event time
+    /// (the minute's close − the end of the model's training window); exits go on. 0: no limit.
+    public var maxModelAgeDays = 0.0
 
     enum CodingKeys: String, CodingKey {
         case warmupBars = "warmup_bars"
         case exits
         case closeOnStop = "close_on_stop"
         case bookFeatures = "book_features"
+        case maxModelAgeDays = "max_model_age_days"
     }
 
     /// The defaults.

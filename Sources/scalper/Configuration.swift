@@ -257,6 +257,11 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             "binance.reconnect_max_seconds",
             "must be ≥ binance.reconnect_initial_seconds"
         )
+        try check(
+            trading.maxModelAgeDays >= 0 && trading.maxModelAgeDays.isFinite,
+            "trading.max_model_age_days",
+            "must be ≥ 0 (0: no limit)"
+        )
         try check((1...2_000).contains(scanner.universeSize), "scanner.universe_size", "must be 1…2000")
         try check(scanner.minQuoteVolume >= 0, "scanner.min_quote_volume", "must be ≥ 0")
         try check((1...100).contains(scanner.candidates), "scanner.candidates", "must be 1…100")

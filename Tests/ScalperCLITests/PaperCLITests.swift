@@ -420,4 +420,41 @@ struct PaperCLITests {
         #expect(last.contains("| INFO | paper | signal ") || last.contains("| INFO | paper | exit "))
         #expect(text.contains("session tty ended (duration)"))
     }
+
+    @Test(
+        "Past trading.max_model_age_days a session makes no new entries and says so once; its registered model is marked in use",
+        .timeLimit(.minutes(10))
+    )
+    func modelAgeAndHeartbeat() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        // Trained through 2023-09-01 00:00; the replay starts 2023-09-10 00:00 (9 days on), so a
+        // limit of 9.1 days passes at 02:24 and the session runs to 04:00.
+        let overlay = w.dir.path("aged.yaml")
+        try (String(contentsOfFile: w.overlay, encoding: .utf8) + "\ntrading:\n  max_model_age_days: 9.1\n")
+            .write(toFile: overlay, atomically: true, encoding: .utf8)
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        var arguments = w.paperArguments(session: "aged", port: port, minutes: 240)
+        let at = try #require(arguments.firstIndex(of: w.overlay))
+        arguments[at] = overlay
+        let result = try await ScalperProcess.run(arguments)
+        #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
+        let log = result.stderr.split(separator: "\n")
+        let expiry = log.filter { $0.contains("| WARNING | paper | model expired: no new entries") }
+        #expect(expiry.count == 1)
+        #expect(expiry.first?.contains("limit_days=9.1") == true && expiry.first?.contains("trained_through=2023-09-01T00:00:00Z") == true)
+        // Signals came before 02:24 and none after (a signal's time is its minute's close).
+        let signalTimes = log.filter { $0.contains("| INFO | paper | signal ") }.compactMap { line in
+            line.firstMatch(of: /time=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)/).map { String($0.1) }
+        }
+        #expect(!signalTimes.isEmpty)
+        #expect(signalTimes.allSatisfy { $0 <= "2023-09-10T02:24:00Z" }, "\(signalTimes)")
+        let status = try #require(PaperWorkspace.summary(result)?["status"] as? [String: Any])
+        #expect(status["model_expired"] as? Bool == true)
+
+        // The bundle is registered in its folder's registry (train did it); the session beat for it.
+        let show = try await ScalperProcess.run(["models", "show", "paper", "--models-dir", w.dir.path("models")])
+        #expect(show.stdout.contains("  used by session aged, last beat "), "\(show.stdout)")
+    }
 }

@@ -95,6 +95,9 @@ struct ModelsShowCommand: ParsableCommand {
               registered   \(UTC.isoString(m.registeredAt))
             """
         )
+        for beat in try r.heartbeats(model: m.name) {
+            print("  used by session \(beat.session), last beat \(UTC.isoString(beat.time))")
+        }
         for d in decisions {
             print("  \(UTC.isoString(d.time))  \(d.kind) \(d.model)\(d.previousChampion.map { " (champion before: \($0))" } ?? ""): \(d.reason)")
         }

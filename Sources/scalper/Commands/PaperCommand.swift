@@ -164,6 +164,7 @@ struct PaperRunCommand: AsyncParsableCommand {
             reconnectMaxSeconds: settings.binance.reconnectMaxSeconds
         )
         paper.scanner = settings.scanner.paperSettings
+        paper.maxModelAgeDays = settings.trading.maxModelAgeDays
         let json = self.json
         // On a terminal (and not --json): a full-screen view redrawn at each refresh, showing the
         // console's last log lines itself (the log file still gets every line).
@@ -189,6 +190,27 @@ struct PaperRunCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
+        // A bundle registered in its folder's registry is marked in use while the session runs (a
+        // beat a minute; `scalper models purge` spares it for ten minutes after the last).
+        let registryPath = URL(fileURLWithPath: model).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("registry.sqlite").path
+        var beat: Task<Void, Never>?
+        if FileManager.default.fileExists(atPath: registryPath), let registry = try? ModelRegistry(path: registryPath),
+            (try? registry.model(named: predictor.metadata.name)) != nil
+        {
+            let (name, sessionName) = (predictor.metadata.name, session)
+            let logger = Logger(label: "scalper.paper")
+            beat = Task.detached {
+                while !Task.isCancelled {
+                    do {
+                        try registry.heartbeat(model: name, session: sessionName)
+                    } catch {
+                        logger.warning("cannot mark the model in use in its registry", metadata: ["error": "\(error)"])
+                    }
+                    try? await Task.sleep(for: .seconds(60))
+                }
+            }
+        }
+        defer { beat?.cancel() }
         let (stops, stopContinuation) = AsyncStream.makeStream(of: Void.self)
         let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)

@@ -11,6 +11,7 @@ enum PaperView {
         var out = "\(s.time.map { UTC.minuteString($0) } ?? "warming up")  equity \(String(format: "%.2f", s.equity)) (\(String(format: "%+.2f", change)) %)  trades \(s.trades)"
         if s.paused { out += "  PAUSED" }
         if s.killSwitch { out += "  KILL SWITCH" }
+        if s.modelExpired { out += "  MODEL EXPIRED" }
         if !s.positions.isEmpty {
             out += "  open " + s.positions.map {
                 "\($0.symbol) \(String(format: "%+.2f", $0.unrealisedUSDT)) \(Int($0.secondsInTrade))/\(Int($0.timeoutSeconds)) s"
@@ -35,6 +36,7 @@ enum PaperView {
         var flags = ""
         if s.paused { flags += "  PAUSED (entries)" }
         if s.killSwitch { flags += "  KILL SWITCH" }
+        if s.modelExpired { flags += "  MODEL EXPIRED (no entries)" }
         lines.append("scalper paper · session \(s.session) · \(s.time.map { UTC.minuteString($0) } ?? "warming up")\(flags)")
         lines.append(
             "equity \(String(format: "%.2f", s.equity)) USDT (\(String(format: "%+.2f", change)) %)   cash \(String(format: "%.2f", s.cash))"
