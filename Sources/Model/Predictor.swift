@@ -141,24 +141,22 @@ public final class Predictor {
     /// A backtest needs confidence and move only where a signal is possible, which is rarely more
     /// than a few percent of rows: one booster call scores every row, five more score the few.
     public func predict(_ features: Matrix<Float>, whereProbabilityAtLeast threshold: Double) throws -> [PredictionResult?] {
+        try scored(features, whereProbabilityAtLeast: threshold).results
+    }
+
+    /// Every row's calibrated probability, and the full result of the rows at or above `threshold`
+    /// (nil elsewhere): the one scoring rule of backtests and sessions.
+    public func scored(
+        _ features: Matrix<Float>,
+        whereProbabilityAtLeast threshold: Double
+    ) throws -> (probabilities: [Double], results: [PredictionResult?]) {
         let calibrated = try probabilities(features)
         let selected = calibrated.indices.filter { calibrated[$0] >= threshold }
         var out = [PredictionResult?](repeating: nil, count: features.rows)
-        guard !selected.isEmpty else { return out }
+        guard !selected.isEmpty else { return (calibrated, out) }
         let full = try predict(features.rows(at: selected))
         for (i, row) in selected.enumerated() { out[row] = full[i] }
-        return out
-    }
-
-    /// One row as a backtest scores it (``predict(_:whereProbabilityAtLeast:)``): the calibrated
-    /// probability, and the full result only when it reaches `threshold` (the move regressor and the
-    /// confidence slices cost several times the classifier, and a row below the signal threshold
-    /// never needs them).
-    public func predict(row: [Float], whereProbabilityAtLeast threshold: Double) throws -> (probability: Double, result: PredictionResult?) {
-        let matrix = Matrix(rows: 1, columns: row.count, storage: row)
-        let probability = try probabilities(matrix)[0]
-        guard probability >= threshold else { return (probability, nil) }
-        return (probability, try predict(matrix)[0])
+        return (calibrated, out)
     }
 
     /// The full prediction for one row.

@@ -600,18 +600,14 @@ public final class PaperSession {
             chosen = candidates.filter { rows[$0] != nil }
         }
         guard let width = chosen.first.flatMap({ rows[$0]?.row.count }) else { return [:] }
-        // One booster call scores the minute's rows; the move regressor and the confidence slices
-        // run only on those that reach the threshold (a call each, whatever their number).
+        // The minute's rows scored as the backtest scores its rows: the full result only at or
+        // above the signal threshold.
         let matrix = Matrix(rows: chosen.count, columns: width, storage: chosen.flatMap { rows[$0]?.row ?? [] })
-        let probabilities = try predictor.probabilities(matrix)
-        let selected = probabilities.indices.filter { probabilities[$0] >= settings.engine.signals.minProbability }
-        let full = selected.isEmpty ? [] : try predictor.predict(matrix.rows(at: selected))
+        let (probabilities, results) = try predictor.scored(matrix, whereProbabilityAtLeast: settings.engine.signals.minProbability)
         var due: [String: Prediction] = [:]
-        for (k, symbol) in chosen.enumerated() { lastProbability[symbol] = probabilities[k] }
-        for (k, index) in selected.enumerated() {
-            let symbol = chosen[index]
-            guard let pending = rows[symbol] else { continue }
-            let r = full[k]
+        for (k, symbol) in chosen.enumerated() {
+            lastProbability[symbol] = probabilities[k]
+            guard let r = results[k], let pending = rows[symbol] else { continue }
             due[symbol] = Prediction(
                 symbol: symbol,
                 time: pending.bar.closeTime + 1,
