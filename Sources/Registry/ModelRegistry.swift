@@ -28,7 +28,7 @@ public enum ModelStatus: String, Codable, Sendable, CaseIterable {
 public struct RegisteredModel: Codable, Equatable, Sendable {
     /// The bundle's name (its folder's).
     public var name: String
-    /// Its folder, absolute.
+    /// Its folder, absolute: `<the registry's folder>/<name>` (a registry and its bundles move together).
     public var path: String
     /// Where it came from.
     public var origin: ModelOrigin
@@ -91,6 +91,8 @@ public struct RegistryError: Error, CustomStringConvertible, Sendable, Equatable
 public final class ModelRegistry: Sendable {
     /// The registry file.
     public let path: String
+    /// The folder holding the registry and its bundles.
+    public var folder: URL { URL(fileURLWithPath: path).deletingLastPathComponent().standardizedFileURL }
     private let queue: DatabaseQueue
     private let now: @Sendable () -> Int64
 
@@ -146,17 +148,17 @@ public final class ModelRegistry: Sendable {
 
     /// Every registered bundle, newest first.
     public func models() throws -> [RegisteredModel] {
-        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY registered_at DESC, name DESC").map(Self.model) }
+        try read { db in try Row.fetchAll(db, sql: "SELECT * FROM models ORDER BY registered_at DESC, name DESC").map(model) }
     }
 
     /// The bundle called `name` (nil: not registered).
     public func model(named name: String) throws -> RegisteredModel? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM models WHERE name = ?", arguments: [name]).map(Self.model) }
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM models WHERE name = ?", arguments: [name]).map(model) }
     }
 
     /// The champion (nil: none yet).
     public func champion() throws -> RegisteredModel? {
-        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM models WHERE status = 'champion'").map(Self.model) }
+        try read { db in try Row.fetchOne(db, sql: "SELECT * FROM models WHERE status = 'champion'").map(model) }
     }
 
     /// The decisions, oldest first (those about `model` only, if given).
@@ -181,18 +183,24 @@ public final class ModelRegistry: Sendable {
 
     /// Registers the bundle at `bundle` (its metadata read from the folder) as a candidate.
     ///
-    /// - Throws: ``RegistryError`` when a bundle of that name is registered already, or the folder
-    ///   is not a readable bundle.
+    /// - Throws: ``RegistryError`` when a bundle of that name is registered already, the folder is
+    ///   not a readable bundle, or it does not lie in the registry's folder under its own name.
     @discardableResult
     public func register(bundle: URL, origin: ModelOrigin, parent: String? = nil) throws -> RegisteredModel {
+        guard bundle.standardizedFileURL.deletingLastPathComponent().path == folder.path else {
+            throw RegistryError(path, "\(bundle.path) is not in \(folder.path): a registry holds the bundles of its own folder")
+        }
         let metadata: ModelMetadata
         do {
             metadata = try ModelBundle.metadata(at: bundle.path)
         } catch {
             throw RegistryError(path, "\(bundle.path) is not a model bundle: \(error)")
         }
+        guard metadata.name == bundle.standardizedFileURL.lastPathComponent else {
+            throw RegistryError(path, "\(bundle.path) holds the bundle named \(metadata.name), not \(bundle.lastPathComponent)")
+        }
         let entry = RegisteredModel(
-            name: metadata.name, path: bundle.standardizedFileURL.path, origin: origin, status: .candidate, parent: parent,
+            name: metadata.name, path: folder.appendingPathComponent(metadata.name).path, origin: origin, status: .candidate, parent: parent,
             symbols: metadata.symbols.joined(separator: ","), windowFrom: metadata.windowFrom, windowTo: metadata.windowTo,
             dataHash: metadata.dataHash, registeredAt: now(), auc: metadata.testCalibrated.auc, ece: metadata.testCalibrated.ece,
             logLoss: metadata.testCalibrated.logLoss, brier: metadata.testCalibrated.brier
@@ -292,26 +300,31 @@ public final class ModelRegistry: Sendable {
     public static let inUseWindowMs: Int64 = 600_000
 
     /// Removes all but the `keep` newest bundles, never the champion nor a bundle a session beat
-    /// for within ``inUseWindowMs``: their rows first (one transaction), then their folders.
-    /// Returns the names removed.
+    /// for within ``inUseWindowMs``: their rows first (one transaction), then their folders
+    /// (`<the registry's folder>/<name>`, and only one that still holds that bundle). Returns the
+    /// names removed.
     public func purge(keep: Int) throws -> [String] {
         precondition(keep >= 0, "keep a non-negative number of bundles")
         let cutoff = now() - Self.inUseWindowMs
-        let removed: [(String, String)] = try write { db in
+        let removed: [String] = try write { db in
             let inUse = Set(try String.fetchAll(db, sql: "SELECT model FROM heartbeats WHERE time >= ?", arguments: [cutoff]))
-            let all = try Row.fetchAll(db, sql: "SELECT name, path, status FROM models ORDER BY registered_at DESC, name DESC")
-            var gone: [(String, String)] = []
+            let all = try Row.fetchAll(db, sql: "SELECT name, status FROM models ORDER BY registered_at DESC, name DESC")
+            var gone: [String] = []
             for (index, row) in all.enumerated() where index >= keep {
                 let name: String = row["name"]
                 let status: String = row["status"]
                 guard status != ModelStatus.champion.rawValue, !inUse.contains(name) else { continue }
-                gone.append((name, row["path"]))
+                gone.append(name)
                 try db.execute(sql: "DELETE FROM models WHERE name = ?", arguments: [name])
+                try db.execute(sql: "DELETE FROM heartbeats WHERE model = ?", arguments: [name])
             }
             return gone
         }
-        for (_, folder) in removed { try? FileManager.default.removeItem(atPath: folder) }
-        return removed.map(\.0)
+        for name in removed {
+            let bundle = folder.appendingPathComponent(name)
+            if (try? ModelBundle.metadata(at: bundle.path))?.name == name { try? FileManager.default.removeItem(at: bundle) }
+        }
+        return removed
     }
 
     // MARK: Plumbing
@@ -323,9 +336,9 @@ public final class ModelRegistry: Sendable {
         )
     }
 
-    private static func model(_ row: Row) -> RegisteredModel {
+    private func model(_ row: Row) -> RegisteredModel {
         RegisteredModel(
-            name: row["name"], path: row["path"], origin: ModelOrigin(rawValue: row["origin"]) ?? .train,
+            name: row["name"], path: folder.appendingPathComponent(row["name"]).path, origin: ModelOrigin(rawValue: row["origin"]) ?? .train,
             status: ModelStatus(rawValue: row["status"]) ?? .candidate, parent: row["parent"], symbols: row["symbols"],
             windowFrom: row["window_from"], windowTo: row["window_to"], dataHash: row["data_hash"],
             registeredAt: row["registered_at"], auc: row["auc"], ece: row["ece"], logLoss: row["log_loss"], brier: row["brier"]

@@ -60,19 +60,26 @@ private final class TestClock: Sendable {
     func advance(_ ms: Int64) { value.withLock { $0 += ms } }
 }
 
+/// The three bundles in `dir/models`, registered a second apart (a before b before c) in the
+/// registry there, on a clock the test moves.
+private func registered(in dir: TemporaryDirectory) async throws -> ([URL], TestClock, ModelRegistry) {
+    let made = try await bundles(in: dir)
+    let clock = TestClock()
+    let registry = try ModelRegistry(path: dir.path("models/registry.sqlite")) { clock.now }
+    for bundle in made {
+        try registry.register(bundle: bundle, origin: .train)
+        clock.advance(1_000)
+    }
+    return (made, clock, registry)
+}
+
 @Suite("The model registry")
 struct ModelRegistryTests {
     @Test("Register, promote, reject and roll back: one champion at a time, every change a decision with its reason, in order")
     func lifecycle() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let made = try await bundles(in: dir)
-        let clock = TestClock()
-        let registry = try ModelRegistry(path: dir.path("models/registry.sqlite")) { clock.now }
-        for bundle in made {
-            try registry.register(bundle: bundle, origin: .train)
-            clock.advance(1_000)
-        }
+        let (made, _, registry) = try await registered(in: dir)
         #expect(try registry.models().map(\.name) == ["c", "b", "a"])
         #expect(try registry.models().allSatisfy { $0.status == .candidate && $0.auc > 0.5 && $0.dataHash.count == 64 })
         #expect(try registry.champion() == nil)
@@ -106,13 +113,7 @@ struct ModelRegistryTests {
     func purge() async throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
-        let made = try await bundles(in: dir)
-        let clock = TestClock()
-        let registry = try ModelRegistry(path: dir.path("models/registry.sqlite")) { clock.now }
-        for bundle in made {
-            try registry.register(bundle: bundle, origin: .train)
-            clock.advance(1_000)
-        }
+        let (made, clock, registry) = try await registered(in: dir)
         try registry.promote("a", reason: "oldest is champion")
         try registry.heartbeat(model: "b", session: "paper1")
         // keep 0: only the champion and the bundle in use survive.
@@ -125,12 +126,30 @@ struct ModelRegistryTests {
         #expect(try registry.models().map(\.name) == ["a"])
     }
 
-    @Test("A folder that is not a bundle is refused, naming it and the registry")
+    @Test("A folder that is not a bundle, or not in the registry's folder, is refused, naming it and the registry")
     func notABundle() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         let registry = try ModelRegistry(path: dir.path("models/registry.sqlite"))
-        let error = #expect(throws: RegistryError.self) { try registry.register(bundle: dir.url, origin: .train) }
-        #expect(error?.description.hasPrefix("\(dir.path("models/registry.sqlite")): \(dir.url.path) is not a model bundle") == true)
+        let empty = dir.url.appendingPathComponent("models/empty")
+        try FileManager.default.createDirectory(at: empty, withIntermediateDirectories: true)
+        let error = #expect(throws: RegistryError.self) { try registry.register(bundle: empty, origin: .train) }
+        #expect(error?.description.hasPrefix("\(dir.path("models/registry.sqlite")): \(empty.path) is not a model bundle") == true)
+        let outside = #expect(throws: RegistryError.self) { try registry.register(bundle: dir.url, origin: .train) }
+        #expect(outside?.description.contains("is not in \(dir.path("models")): a registry holds the bundles of its own folder") == true)
+    }
+
+    @Test("A registry moved with its folder finds its bundles there, and purge deletes only inside it")
+    func movedFolder() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        _ = try await registered(in: dir)
+        let moved = dir.url.appendingPathComponent("elsewhere")
+        try FileManager.default.moveItem(at: dir.url.appendingPathComponent("models"), to: moved)
+        let registry = try ModelRegistry(path: moved.appendingPathComponent("registry.sqlite").path)
+        #expect(try registry.models().map(\.path) == ["c", "b", "a"].map { moved.appendingPathComponent($0).path })
+        #expect(try registry.purge(keep: 2) == ["a"])
+        #expect(!FileManager.default.fileExists(atPath: moved.appendingPathComponent("a").path))
+        #expect(FileManager.default.fileExists(atPath: moved.appendingPathComponent("b").path))
     }
 }
