@@ -129,12 +129,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .target(
+            name: "Retraining",
+            dependencies: ["ScalperCore", "Features", "Model", "Registry", "Backtest", "Trading", "LinearAlgebra"],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - CLI (a thin shell)
         .executableTarget(
             name: "scalper",
             dependencies: [
-                "ScalperCore", "MarketData", "Features", "Model", "Registry", "Trading", "Backtest", "Scanner", "Exchange", "Session", "LinearAlgebra",
-                "XGBoost",
+                "ScalperCore", "MarketData", "Features", "Model", "Registry", "Retraining", "Trading", "Backtest", "Scanner", "Exchange", "Session",
+                "LinearAlgebra", "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -163,7 +169,7 @@ let package = Package(
         .testTarget(name: "XGBoostTests", dependencies: ["XGBoost"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RegistryTests",
-            dependencies: ["Registry", "Model", "ScalperCore", "ScalperTestSupport"],
+            dependencies: ["Registry", "Retraining", "Model", "Backtest", "Features", "MarketData", "ScalperCore", "ScalperTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

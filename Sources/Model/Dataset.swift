@@ -1,5 +1,5 @@
 import Crypto
-import Features
+public import Features
 import Foundation
 public import LinearAlgebra
 public import ScalperCore
@@ -83,6 +83,33 @@ public struct PooledDataset: Sendable {
     public var dataHash: String
     /// Gaps found in the input (each restarted the features' warm-up).
     public var gapCount: Int
+
+    /// A dataset from parts split elsewhere (a retrain's windows).
+    public init(train: LabeledRows, validation: LabeledRows, test: LabeledRows, splits: [SplitSummary], dataHash: String, gapCount: Int) {
+        self.train = train
+        self.validation = validation
+        self.test = test
+        self.splits = splits
+        self.dataHash = dataHash
+        self.gapCount = gapCount
+    }
+}
+
+/// How a feature table is computed from one symbol's bars: ``FeatureSource/batch`` (the one
+/// kernel) everywhere; the leakage guards' tests pass a deliberately leaky one to see it caught.
+public struct FeatureSource: Sendable {
+    /// The computation.
+    public var compute: @Sendable ([Kline], KlineInterval, LabelSpec?) throws -> FeatureTable
+
+    /// A source from a closure.
+    public init(_ compute: @escaping @Sendable ([Kline], KlineInterval, LabelSpec?) throws -> FeatureTable) {
+        self.compute = compute
+    }
+
+    /// The batch kernel (``BatchFeatures``).
+    public static let batch = FeatureSource { klines, interval, label in
+        try BatchFeatures.compute(klines, interval: interval, label: label)
+    }
 }
 
 /// Builds model-ready rows from klines and splits them by time.
@@ -92,7 +119,8 @@ public enum DatasetBuilder {
     public static func rows(
         from series: [(symbol: String, klines: [Kline])],
         interval: KlineInterval,
-        configuration: ModelConfiguration
+        configuration: ModelConfiguration,
+        features source: FeatureSource = .batch
     ) throws -> (rows: LabeledRows, gapCount: Int) {
         let spec = LabelSpec(horizon: configuration.labelHorizon, threshold: configuration.labelThreshold)
         var storage: [Float] = []
@@ -102,7 +130,7 @@ public enum DatasetBuilder {
         var symbolIndex: [Int] = []
         var gaps = 0
         for (s, entry) in series.enumerated() {
-            let table = try BatchFeatures.compute(entry.klines, interval: interval, label: spec)
+            let table = try source.compute(entry.klines, interval, spec)
             gaps += table.gapCount
             let forward = Labels.forwardMaxReturn(entry.klines, horizon: spec.horizon, segmentStarts: table.segmentStarts)
             // Non-nil: a label was asked for.
@@ -202,7 +230,7 @@ public enum DatasetBuilder {
     }
 
     /// SHA-256 (hex) of the features and labels of `parts`.
-    static func hash(_ parts: [LabeledRows]) -> String {
+    public static func hash(_ parts: [LabeledRows]) -> String {
         var hasher = SHA256()
         for part in parts {
             part.features.storage.withUnsafeBytes { hasher.update(bufferPointer: $0) }

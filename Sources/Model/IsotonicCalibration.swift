@@ -1,3 +1,5 @@
+import Foundation
+
 /// A monotone map from raw model probabilities to calibrated ones, fitted by isotonic regression.
 ///
 /// Fitting is pool-adjacent-violators over the (score, label) pairs sorted by score, with equal
@@ -136,4 +138,33 @@ public struct IsotonicCalibration: Codable, Equatable, Sendable {
 
     /// Calibrated probabilities of many scores.
     public func apply(_ scores: [Double]) -> [Double] { scores.map { apply($0) } }
+
+    /// This map with every knot moved by one log-odds offset b, `y' = σ(logit(y) + b)`, b chosen
+    /// (by bisection) so that the mean calibrated probability of `scores` equals the mean of
+    /// `labels`: the same ranking and shape, at a recent base rate. Knots at 0 or 1 stay; the
+    /// result is still non-decreasing. Returns `self` when there is nothing to match (no rows, or a
+    /// base rate of 0 or 1, which no finite offset reaches).
+    public func shifted(toMeanOf labels: [Double], at scores: [Double]) -> IsotonicCalibration {
+        precondition(labels.count == scores.count, "one label per score")
+        guard !scores.isEmpty else { return self }
+        let target = labels.reduce(0, +) / Double(labels.count)
+        guard target > 0, target < 1 else { return self }
+        func moved(_ b: Double) -> IsotonicCalibration {
+            IsotonicCalibration(
+                x: x,
+                y: y.map { v in
+                    guard v > 0, v < 1 else { return v }
+                    return 1 / (1 + exp(-(log(v / (1 - v)) + b)))
+                }
+            )
+        }
+        func mean(_ b: Double) -> Double { moved(b).apply(scores).reduce(0, +) / Double(scores.count) }
+        var (lo, hi) = (-12.0, 12.0)
+        guard mean(lo) < target, mean(hi) > target else { return self }
+        for _ in 0..<60 {
+            let mid = (lo + hi) / 2
+            if mean(mid) < target { lo = mid } else { hi = mid }
+        }
+        return moved((lo + hi) / 2)
+    }
 }

@@ -160,6 +160,44 @@ public enum ModelBundle {
         return target
     }
 
+    /// Writes a copy of the bundle at `source` under `metadata.name` in `directory`, with a new
+    /// calibration and metadata (a calibration-only retrain: the boosters are the source's, byte for
+    /// byte). Written into a temporary folder first and renamed into place, as ``write(_:metadata:report:svgs:to:)``.
+    @discardableResult
+    public static func writeRecalibrated(
+        from source: URL,
+        calibration: IsotonicCalibration,
+        metadata: ModelMetadata,
+        report: String,
+        svgs: [String: String],
+        to directory: URL
+    ) throws -> URL {
+        let fm = FileManager.default
+        let target = directory.appendingPathComponent(metadata.name)
+        if fm.fileExists(atPath: target.path) {
+            throw ModelError.bundle(path: target.path, why: "already exists")
+        }
+        let temporary = directory.appendingPathComponent(".\(metadata.name).partial-\(UUID().uuidString)")
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+            for file in ["model.json", "move.json", "importance.svg"] where fm.fileExists(atPath: source.appendingPathComponent(file).path) {
+                try fm.copyItem(at: source.appendingPathComponent(file), to: temporary.appendingPathComponent(file))
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+            try encoder.encode(calibration).write(to: temporary.appendingPathComponent("calibration.json"))
+            try encoder.encode(metadata).write(to: temporary.appendingPathComponent("metadata.json"))
+            try Data(report.utf8).write(to: temporary.appendingPathComponent("report.md"))
+            for (name, svg) in svgs { try Data(svg.utf8).write(to: temporary.appendingPathComponent(name)) }
+            try fm.moveItem(at: temporary, to: target)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw ModelError.bundle(path: target.path, why: "cannot write the bundle: \(error)")
+        }
+        return target
+    }
+
     /// The metadata of the bundle at `path`, read as ``load(_:)`` reads it (without the boosters).
     ///
     /// - Throws: ``ModelError/bundle(path:why:)`` naming `metadata.json` and what is wrong in it.

@@ -37,7 +37,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// Tree slices whose agreement enters the confidence.
     public var confidenceSlices = 4
     /// Calibration methods tried on validation data; the best on held-out data becomes the default.
-    public var calibrationCandidates = ["isotonic", "isotonic-recent", "none"]
+    public var calibrationCandidates = ["isotonic", "isotonic-recent", "isotonic-shift", "none"]
     /// Folder that holds model bundles.
     public var modelsDir = "models"
 
@@ -67,7 +67,7 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     public init() {}
 
     /// The calibration methods ``Trainer/chooseCalibration(scores:labels:times:candidates:)`` knows.
-    public static let calibrationMethods = ["isotonic", "isotonic-recent", "none"]
+    public static let calibrationMethods = ["isotonic", "isotonic-recent", "isotonic-shift", "none"]
 
     /// The move regressor's XGBoost objective.
     public static let regressorObjective = "reg:squarederror"

@@ -72,7 +72,11 @@ public enum ModelReport {
     }
 
     /// A reliability diagram: observed rate against mean prediction per bin, raw and calibrated.
-    public static func reliabilitySVG(raw: [ReliabilityBin], calibrated: [ReliabilityBin]) -> String {
+    public static func reliabilitySVG(
+        raw: [ReliabilityBin],
+        calibrated: [ReliabilityBin],
+        names: (first: String, second: String) = ("raw", "calibrated")
+    ) -> String {
         let size = 420.0
         let pad = 50.0
         let plot = size - 2 * pad
@@ -88,7 +92,7 @@ public enum ModelReport {
         }
         svg += #"<text x="\#(size / 2)" y="\#(size - 10)" text-anchor="middle">mean predicted probability</text>"#
         svg += #"<text x="14" y="\#(size / 2)" text-anchor="middle" transform="rotate(-90 14 \#(size / 2))">observed positive rate</text>"#
-        for (bins, color, name, offset) in [(raw, "crimson", "raw", 0.0), (calibrated, "steelblue", "calibrated", 16.0)] {
+        for (bins, color, name, offset) in [(raw, "crimson", names.first, 0.0), (calibrated, "steelblue", names.second, 16.0)] {
             let points = bins.filter { $0.count > 0 }.map { "\(x($0.meanPredicted)),\(y($0.observedRate))" }
             svg += #"<polyline fill="none" stroke="\#(color)" stroke-width="2" points="\#(points.joined(separator: " "))"/>"#
             for b in bins where b.count > 0 {

@@ -61,18 +61,35 @@ public struct TrainedModel {
     public var validationCalibrated: ClassificationMetrics
     /// Seconds per stage.
     public var timings: [String: Double]
+    /// The classifier's AUC on its own training rows (in-sample): far above the held-out AUC
+    /// means memorised rows or a leak.
+    public var trainAUC: Double
 }
 
 /// Trains the classifier and the move regressor with early stopping, then calibrates.
 public enum Trainer {
     /// Trains on `dataset.train`, stops early on `dataset.validation`, calibrates on validation and
     /// reports on `dataset.test`, which neither training nor calibration has seen.
+    ///
+    /// - Parameters:
+    ///   - calibrationRows: rows to calibrate on instead of `dataset.validation` (a retrain's
+    ///     calibration days, after the early-stopping tail); nil: calibrate on validation.
+    ///   - shuffleLabelsSeed: train (and stop early) on labels permuted at random with this seed:
+    ///     the shuffled-label canary, which must score near AUC 0.5 on any held-out rows.
     public static func train(
         _ dataset: PooledDataset,
         configuration: ModelConfiguration,
+        calibrationRows: LabeledRows? = nil,
+        shuffleLabelsSeed: UInt64? = nil,
         progress: (TrainingProgress) -> Void = { _ in }
     ) throws -> TrainedModel {
         try configuration.validate()
+        var dataset = dataset
+        if let seed = shuffleLabelsSeed {
+            var generator = SplitMix64(seed: seed)
+            dataset.train.labels.shuffle(using: &generator)
+            dataset.validation.labels.shuffle(using: &generator)
+        }
         var timings: [String: Double] = [:]
         let clock = ContinuousClock()
         let columns = dataset.train.features.columns
@@ -104,6 +121,7 @@ public enum Trainer {
         // Validation scores first: the same matrices then take the move targets for the regressor,
         // which saves a second copy of the data inside XGBoost.
         let validationRaw = try classifier.predict(validation).map(Double.init)
+        let trainAUC = Metrics.auc(try classifier.predict(train).map(Double.init), dataset.train.labels)
         start = clock.now
         let finiteMoves = dataset.train.moves.filter(\.isFinite)
         let meanMove = finiteMoves.isEmpty ? 0 : finiteMoves.reduce(0, +) / Double(finiteMoves.count)
@@ -123,10 +141,18 @@ public enum Trainer {
         timings["regressor_s"] = seconds(clock.now - start)
 
         start = clock.now
+        let calibrationSet = calibrationRows ?? dataset.validation
+        let calibrationRaw: [Double]
+        if calibrationRows != nil {
+            let matrix = try DMatrix(rowMajor: calibrationSet.features.storage, rowCount: calibrationSet.count, columnCount: columns)
+            calibrationRaw = try classifier.predict(matrix).map(Double.init)
+        } else {
+            calibrationRaw = validationRaw
+        }
         let (calibration, choice) = chooseCalibration(
-            scores: validationRaw,
-            labels: dataset.validation.labels,
-            times: dataset.validation.openTimes,
+            scores: calibrationRaw,
+            labels: calibrationSet.labels,
+            times: calibrationSet.openTimes,
             candidates: configuration.calibrationCandidates
         )
         timings["calibration_s"] = seconds(clock.now - start)
@@ -146,16 +172,50 @@ public enum Trainer {
             testRaw: Metrics.classification(testRaw, dataset.test.labels, threshold: threshold),
             testCalibrated: Metrics.classification(calibration.apply(testRaw), dataset.test.labels, threshold: threshold),
             validationCalibrated: Metrics.classification(
-                calibration.apply(validationRaw),
-                dataset.validation.labels,
+                calibration.apply(calibrationRaw),
+                calibrationSet.labels,
                 threshold: threshold
             ),
-            timings: timings
+            timings: timings,
+            trainAUC: trainAUC
         )
         timings["evaluation_s"] = seconds(clock.now - start)
         var withTimings = result
         withTimings.timings = timings
         return withTimings
+    }
+
+    /// The shuffled-label canary, a check of the pipeline: the labels of all rows (train,
+    /// validation and test together) are permuted at random, so each row carries a label that has
+    /// nothing to do with its features; a classifier is trained (and stopped early) on the train
+    /// and validation rows' permuted labels and scored against the test rows' permuted labels. With
+    /// the test rows unseen, no model can beat chance there and the AUC is 0.5 within sampling
+    /// error (~0.005 for 10,000 rows; features cannot help, unlike a canary scored on true labels,
+    /// whose random function of strong features can land well off 0.5 either way). If test rows
+    /// (or copies of them) were trained on, their permuted labels were memorised and the AUC rises.
+    /// Returns the test AUC and the rounds kept.
+    public static func canary(_ dataset: PooledDataset, configuration: ModelConfiguration, seed: UInt64) throws -> (auc: Double, rounds: Int) {
+        var generator = SplitMix64(seed: seed)
+        let columns = dataset.train.features.columns
+        let all = (dataset.train.floatLabels + dataset.validation.floatLabels + dataset.test.floatLabels).shuffled(using: &generator)
+        let (n1, n2) = (dataset.train.count, dataset.validation.count)
+        let train = try DMatrix(rowMajor: dataset.train.features.storage, rowCount: dataset.train.count, columnCount: columns)
+        try train.setLabels(Array(all[0..<n1]))
+        let validation = try DMatrix(rowMajor: dataset.validation.features.storage, rowCount: dataset.validation.count, columnCount: columns)
+        try validation.setLabels(Array(all[n1..<(n1 + n2)]))
+        let testLabels = all[(n1 + n2)...].map(Double.init)
+        let (classifier, best, _) = try boost(
+            stage: "canary",
+            train: train,
+            validation: validation,
+            parameters: configuration.classifierParameters,
+            metric: "validation-auc",
+            higherIsBetter: true,
+            configuration: configuration,
+            progress: { _ in }
+        )
+        let test = try DMatrix(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
+        return (Metrics.auc(try classifier.predict(test).map(Double.init), testLabels), best + 1)
     }
 
     private static func boost(
@@ -192,7 +252,9 @@ public enum Trainer {
     ///
     /// Candidates are fitted on the earliest 60 % of validation (by bar time) and scored on the
     /// latest 40 %: `isotonic` uses all of that 60 %, `isotonic-recent` its most recent half (closer
-    /// to the data it will meet), `none` leaves scores as they are. The lowest held-out ECE wins
+    /// to the data it will meet), `isotonic-shift` the isotonic shape of all of it moved in log-odds
+    /// until its mean equals the positive rate of the most recent quarter (it follows the base rate),
+    /// `none` leaves scores as they are. The lowest held-out ECE wins
     /// (log-loss breaks ties). The winner is refitted on the whole validation split
     /// (`isotonic-recent`: its most recent half).
     public static func chooseCalibration(
@@ -206,15 +268,7 @@ public enum Trainer {
         let fitPart = Array(order[..<cut])
         let heldOut = Array(order[cut...])
         func fit(_ method: String, on indices: [Int]) -> IsotonicCalibration {
-            switch method {
-            case "isotonic":
-                return IsotonicCalibration.fit(scores: indices.map { scores[$0] }, labels: indices.map { labels[$0] })
-            case "isotonic-recent":
-                let recent = Array(indices[(indices.count / 2)...])
-                return IsotonicCalibration.fit(scores: recent.map { scores[$0] }, labels: recent.map { labels[$0] })
-            default:
-                return .identity
-            }
+            calibration(method, scores: scores, labels: labels, timeOrder: indices)
         }
         var eces: [String: Double] = [:]
         var losses: [String: Double] = [:]
@@ -232,6 +286,40 @@ public enum Trainer {
         let final = fit(winner, on: order)
         let fitted = winner == "none" ? 0 : (winner == "isotonic-recent" ? order.count - order.count / 2 : order.count)
         return (final, CalibrationChoice(method: winner, heldOutECE: eces, heldOutLogLoss: losses, fittedRows: fitted))
+    }
+
+    /// The calibration `method` fits to the rows at `timeOrder` (indices into `scores`/`labels`,
+    /// oldest first): `isotonic`, `isotonic-recent`, `isotonic-shift` or `none` (see
+    /// ``chooseCalibration(scores:labels:times:candidates:)``).
+    public static func calibration(_ method: String, scores: [Double], labels: [Double], timeOrder indices: [Int]) -> IsotonicCalibration {
+        switch method {
+        case "isotonic":
+            return IsotonicCalibration.fit(scores: indices.map { scores[$0] }, labels: indices.map { labels[$0] })
+        case "isotonic-recent":
+            let recent = Array(indices[(indices.count / 2)...])
+            return IsotonicCalibration.fit(scores: recent.map { scores[$0] }, labels: recent.map { labels[$0] })
+        case "isotonic-shift":
+            // The shape from all rows, the level from the most recent quarter: regime shifts move
+            // the base rate long before they change how the scores rank.
+            let shape = IsotonicCalibration.fit(scores: indices.map { scores[$0] }, labels: indices.map { labels[$0] })
+            let recent = Array(indices[(indices.count * 3 / 4)...])
+            return shape.shifted(toMeanOf: recent.map { labels[$0] }, at: recent.map { scores[$0] })
+        default:
+            return .identity
+        }
+    }
+
+    /// A deterministic generator for shuffles (SplitMix64): the same seed, the same permutation.
+    struct SplitMix64: RandomNumberGenerator {
+        var state: UInt64
+        init(seed: UInt64) { state = seed }
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
     }
 
     /// A duration in seconds.

@@ -73,9 +73,39 @@ public enum TrainingPipeline {
         let (rows, gaps) = try DatasetBuilder.rows(from: request.series, interval: request.interval, configuration: configuration)
         let dataset = try DatasetBuilder.split(rows, interval: request.interval, configuration: configuration, gapCount: gaps)
         let featureSeconds = Trainer.seconds(clock.now - started)
-        let model = try Trainer.train(dataset, configuration: configuration, progress: progress)
+        var outcome = try train(dataset, request: request, timings: ["features_s": featureSeconds], progress: progress)
+        outcome.seconds = Trainer.seconds(clock.now - started)
+        return outcome
+    }
+
+    /// Trains on a dataset split elsewhere (a retrain's windows): fits on `dataset.train`, stops
+    /// early on `dataset.validation`, calibrates on `calibrationRows` (validation when nil),
+    /// reports on `dataset.test`, and writes the bundle as ``run(_:progress:)`` does.
+    ///
+    /// - Parameters:
+    ///   - shuffleLabelsSeed: train on shuffled labels (a deliberately worthless model, for tests
+    ///     of the promotion rule).
+    ///   - timings: stage seconds measured before (recorded in the bundle with training's own).
+    public static func train(
+        _ dataset: PooledDataset,
+        calibrationRows: LabeledRows? = nil,
+        request: TrainingRequest,
+        shuffleLabelsSeed: UInt64? = nil,
+        timings earlier: [String: Double] = [:],
+        progress: (TrainingProgress) -> Void = { _ in }
+    ) throws -> TrainingOutcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let configuration = request.configuration
+        let model = try Trainer.train(
+            dataset,
+            configuration: configuration,
+            calibrationRows: calibrationRows,
+            shuffleLabelsSeed: shuffleLabelsSeed,
+            progress: progress
+        )
         var timings = model.timings
-        timings["features_s"] = featureSeconds
+        timings.merge(earlier) { _, new in new }
         let metadata = ModelMetadata(
             name: request.name,
             featureSpecVersion: FeatureSpec.version,
@@ -121,6 +151,7 @@ public enum TrainingPipeline {
             ],
             to: request.modelsDirectory
         )
-        return TrainingOutcome(dataset: dataset, model: model, metadata: metadata, bundle: bundle, seconds: Trainer.seconds(clock.now - started))
+        let total = Trainer.seconds(clock.now - started) + earlier.values.reduce(0, +)
+        return TrainingOutcome(dataset: dataset, model: model, metadata: metadata, bundle: bundle, seconds: total)
     }
 }

@@ -74,6 +74,32 @@ public struct RegistryDecision: Codable, Equatable, Sendable {
     public var evidence: String
 }
 
+/// One `scalper retrain` run as the registry recorded it.
+public struct RetrainRunRecord: Codable, Equatable, Sendable {
+    /// The run's id (its report folder's name).
+    public var id: String
+    /// Start (ms).
+    public var startedAt: Int64
+    /// End (ms; nil while running).
+    public var finishedAt: Int64?
+    /// The as-of time it worked to (ISO 8601).
+    public var asOf: String
+    /// `retrain` or `calibration-only`.
+    public var mode: String
+    /// `running`, `promoted`, `kept`, `blocked`, `failed` or `abandoned`.
+    public var status: String
+    /// The one-line verdict.
+    public var verdict: String?
+    /// The exit code it ended with.
+    public var exitCode: Int?
+    /// The challenger it trained (nil: none).
+    public var challenger: String?
+    /// The champion it was judged against (nil: none).
+    public var champion: String?
+    /// Its report.md.
+    public var report: String?
+}
+
 /// A registry failure, in words, naming the registry file.
 public struct RegistryError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The message.
@@ -137,6 +163,17 @@ public final class ModelRegistry: Sendable {
                     );
                     CREATE TABLE heartbeats (
                         model TEXT NOT NULL, session TEXT NOT NULL, time INTEGER NOT NULL, PRIMARY KEY (model, session)
+                    );
+                    """
+            )
+        }
+        migrator.registerMigration("v2-retrain-runs") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE retrain_runs (
+                        id TEXT PRIMARY KEY, started_at INTEGER NOT NULL, finished_at INTEGER, pid INTEGER NOT NULL,
+                        as_of TEXT NOT NULL, mode TEXT NOT NULL, status TEXT NOT NULL, verdict TEXT,
+                        exit_code INTEGER, challenger TEXT, champion TEXT, report TEXT, evidence TEXT
                     );
                     """
             )
@@ -325,6 +362,66 @@ public final class ModelRegistry: Sendable {
             if (try? ModelBundle.metadata(at: bundle.path))?.name == name { try? FileManager.default.removeItem(at: bundle) }
         }
         return removed
+    }
+
+    // MARK: Retrain runs
+
+    /// Records that a retrain run started (status `running`), before it does anything else.
+    public func beginRun(id: String, asOf: String, mode: String, pid: Int32) throws {
+        try write { db in
+            try db.execute(
+                sql: "INSERT INTO retrain_runs (id, started_at, pid, as_of, mode, status) VALUES (?, ?, ?, ?, ?, 'running')",
+                arguments: [id, now(), Int(pid), asOf, mode]
+            )
+        }
+    }
+
+    /// Records how a run ended: `status` is `promoted`, `kept`, `blocked` or `failed`.
+    public func finishRun(
+        id: String,
+        status: String,
+        verdict: String,
+        exitCode: Int32,
+        challenger: String?,
+        champion: String?,
+        report: String?,
+        evidence: String
+    ) throws {
+        try write { db in
+            try db.execute(
+                sql: """
+                    UPDATE retrain_runs SET finished_at = ?, status = ?, verdict = ?, exit_code = ?, challenger = ?,
+                        champion = ?, report = ?, evidence = ? WHERE id = ?
+                    """,
+                arguments: [now(), status, verdict, Int(exitCode), challenger, champion, report, evidence, id]
+            )
+        }
+    }
+
+    /// Marks runs still `running` as `abandoned` (their process is gone: a retrain calls this only
+    /// while it holds the job lock) and returns their ids.
+    public func abandonUnfinishedRuns() throws -> [String] {
+        try write { db in
+            let ids = try String.fetchAll(db, sql: "SELECT id FROM retrain_runs WHERE status = 'running' ORDER BY started_at")
+            try db.execute(
+                sql: "UPDATE retrain_runs SET status = 'abandoned', finished_at = ?, verdict = 'the process ended before the run finished' WHERE status = 'running'",
+                arguments: [now()]
+            )
+            return ids
+        }
+    }
+
+    /// Every retrain run, newest first.
+    public func runs() throws -> [RetrainRunRecord] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM retrain_runs ORDER BY started_at DESC, id DESC").map { row in
+                RetrainRunRecord(
+                    id: row["id"], startedAt: row["started_at"], finishedAt: row["finished_at"], asOf: row["as_of"], mode: row["mode"],
+                    status: row["status"], verdict: row["verdict"], exitCode: row["exit_code"], challenger: row["challenger"],
+                    champion: row["champion"], report: row["report"]
+                )
+            }
+        }
     }
 
     // MARK: Plumbing

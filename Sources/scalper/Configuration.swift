@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MarketData
 import Model
+import Retraining
 import ScalperCore
 import Scanner
 import Session
@@ -179,6 +180,7 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     var scanner = Scanner()
     var timing = Timing()
     var logging = Logging()
+    var retrain = RetrainSettings()
 
     /// The same settings with every relative path (store, download cache, models, runs) made
     /// absolute against the workspace folder.
@@ -283,6 +285,9 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             "logging.level",
             "must be one of trace, debug, info, notice, warning, error, critical"
         )
+        if let problem = retrain.problems().first, let colon = problem.range(of: ": ") {
+            throw ConfigurationError(key: String(problem[..<colon.lowerBound]), why: String(problem[colon.upperBound...]))
+        }
     }
 }
 

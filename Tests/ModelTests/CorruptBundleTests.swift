@@ -94,7 +94,7 @@ struct CorruptBundleTests {
         let method = try corrupted(good, "method", "metadata.json") { text in
             try replacingFirst(#""method" : "[a-z-]+""#, in: text, with: #""method" : "platt""#)
         }
-        expectRefusal(method, file: "metadata.json", "unknown calibration method 'platt' (known: isotonic, isotonic-recent, none)")
+        expectRefusal(method, file: "metadata.json", "unknown calibration method 'platt' (known: isotonic, isotonic-recent, isotonic-shift, none)")
     }
 
     @Test("model.json and move.json: truncated, empty, not a model, or internally inconsistent")
