@@ -169,7 +169,12 @@ let package = Package(
         .testTarget(name: "XGBoostTests", dependencies: ["XGBoost"], swiftSettings: swiftSettings),
         .testTarget(
             name: "RegistryTests",
-            dependencies: ["Registry", "Retraining", "Model", "Backtest", "Features", "MarketData", "ScalperCore", "ScalperTestSupport"],
+            dependencies: ["Registry", "Model", "ScalperCore", "ScalperTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RetrainingTests",
+            dependencies: ["Retraining", "Registry", "Model", "Backtest", "Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -185,26 +185,41 @@ public enum Trainer {
         return withTimings
     }
 
-    /// The shuffled-label canary, a check of the pipeline: the labels of all rows (train,
-    /// validation and test together) are permuted at random, so each row carries a label that has
-    /// nothing to do with its features; a classifier is trained (and stopped early) on the train
-    /// and validation rows' permuted labels and scored against the test rows' permuted labels. With
-    /// the test rows unseen, no model can beat chance there and the AUC is 0.5 within sampling
-    /// error (~0.005 for 10,000 rows; features cannot help, unlike a canary scored on true labels,
-    /// whose random function of strong features can land well off 0.5 either way). If test rows
-    /// (or copies of them) were trained on, their permuted labels were memorised and the AUC rises.
-    /// Returns the test AUC and the rounds kept.
+    /// The shuffled-label canary, a check of the pipeline: every row gets a random label drawn
+    /// from the training positive rate and keyed by the row's identity (symbol, bar time), so
+    /// labels have nothing to do with features, yet a row that appears twice carries the same
+    /// label both times. A classifier built to memorise is trained on the train and validation
+    /// rows' random labels and scored against the test rows' random labels. With the test rows
+    /// unseen, nothing can beat chance there and the AUC is 0.5 within sampling error (~0.005 for
+    /// 10,000 rows; unlike a canary scored on true labels, whose random function of strong
+    /// features can land well off 0.5 either way). If test rows were trained on, their labels
+    /// were memorised and the AUC rises. Returns the test AUC and the rounds.
     public static func canary(_ dataset: PooledDataset, configuration: ModelConfiguration, seed: UInt64) throws -> (auc: Double, rounds: Int) {
-        var generator = SplitMix64(seed: seed)
         let columns = dataset.train.features.columns
-        let all = (dataset.train.floatLabels + dataset.validation.floatLabels + dataset.test.floatLabels).shuffled(using: &generator)
-        let (n1, n2) = (dataset.train.count, dataset.validation.count)
+        let rate = dataset.train.positiveRate
+        func randomLabels(_ rows: LabeledRows) -> [Float] {
+            zip(rows.symbolIndex, rows.openTimes).map { symbol, time in
+                var generator = SplitMix64(seed: seed ^ (UInt64(symbol) &* 0x9E37_79B9_7F4A_7C15) ^ UInt64(bitPattern: time))
+                _ = generator.next()
+                return Double(generator.next() >> 11) / Double(1 << 53) < rate ? 1 : 0
+            }
+        }
         let train = try DMatrix(rowMajor: dataset.train.features.storage, rowCount: dataset.train.count, columnCount: columns)
-        try train.setLabels(Array(all[0..<n1]))
+        try train.setLabels(randomLabels(dataset.train))
         let validation = try DMatrix(rowMajor: dataset.validation.features.storage, rowCount: dataset.validation.count, columnCount: columns)
-        try validation.setLabels(Array(all[n1..<(n1 + n2)]))
-        let testLabels = all[(n1 + n2)...].map(Double.init)
-        let (classifier, best, _) = try boost(
+        try validation.setLabels(randomLabels(dataset.validation))
+        let testLabels = randomLabels(dataset.test).map(Double.init)
+        // Built to memorise: no early stopping (on permuted labels it would stop at the first tree,
+        // which memorises nothing and so could not show a leak), deep trees, full steps, every row
+        // and feature in every tree.
+        var configuration = configuration
+        configuration.maxDepth = 12
+        configuration.eta = 1
+        configuration.subsample = 1
+        configuration.colsampleByTree = 1
+        configuration.maxRounds = 30
+        configuration.earlyStoppingRounds = 30
+        let (classifier, _, _) = try boost(
             stage: "canary",
             train: train,
             validation: validation,
@@ -212,10 +227,11 @@ public enum Trainer {
             metric: "validation-auc",
             higherIsBetter: true,
             configuration: configuration,
+            keepAllRounds: true,
             progress: { _ in }
         )
         let test = try DMatrix(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
-        return (Metrics.auc(try classifier.predict(test).map(Double.init), testLabels), best + 1)
+        return (Metrics.auc(try classifier.predict(test).map(Double.init), testLabels), configuration.maxRounds)
     }
 
     private static func boost(
@@ -226,6 +242,7 @@ public enum Trainer {
         metric: String,
         higherIsBetter: Bool,
         configuration: ModelConfiguration,
+        keepAllRounds: Bool = false,
         progress: (TrainingProgress) -> Void
     ) throws -> (Booster, Int, Double) {
         let booster = try Booster(cache: [train, validation], parameters: parameters)
@@ -245,7 +262,7 @@ public enum Trainer {
             )
             if round - bestRound >= configuration.earlyStoppingRounds { break }
         }
-        return (try booster.sliced(0..<(bestRound + 1)), bestRound, best)
+        return (keepAllRounds ? booster : try booster.sliced(0..<(bestRound + 1)), bestRound, best)
     }
 
     /// Picks the calibration that does best on held-out validation rows, then refits it on all of them.

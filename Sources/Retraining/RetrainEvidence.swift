@@ -32,6 +32,14 @@ public struct BacktestSummary: Codable, Equatable, Sendable {
     public var maxDrawdown: Double
     /// Fees paid.
     public var fees: Double
+
+    enum CodingKeys: String, CodingKey {
+        case trades
+        case netPnL = "net_pnl"
+        case winRate = "win_rate"
+        case maxDrawdown = "max_drawdown"
+        case fees
+    }
 }
 
 /// One calibration candidate: chosen on the calibration days' last 40 %, shown on the holdout.

@@ -228,7 +228,7 @@ public enum RetrainJob {
             RuleCheck(
                 rule: "canary",
                 passed: abs(canary.auc - 0.5) <= settings.canaryTolerance,
-                detail: "a model trained on shuffled labels scores AUC \(fmt(canary.auc)) against the holdout's shuffled labels (allowed 0.5 ± \(fmt(settings.canaryTolerance)))",
+                detail: "a canary trained on shuffled labels (random, keyed by row) scores AUC \(fmt(canary.auc)) against the holdout's (allowed 0.5 ± \(fmt(settings.canaryTolerance)))",
                 blocking: true
             )
         )

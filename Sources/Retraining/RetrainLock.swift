@@ -11,6 +11,12 @@ public final class RetrainLock {
         public var pid: Int32
         /// When it took the lock (ISO 8601, as it wrote it).
         public var started: String
+
+        /// A holder's pid and start.
+        public init(pid: Int32, started: String) {
+            self.pid = pid
+            self.started = started
+        }
     }
 
     /// The lock file.

@@ -114,6 +114,12 @@ struct RetrainCommand: AsyncParsableCommand {
         if let stale = lock.stale {
             note("warning: \(lock.path): a stale lock of pid \(stale.pid) (started \(stale.started)) was left by a job that died; taken over")
         }
+        // Half-written bundles of a retrain that died (only retrain's own, and only under its lock).
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        where (name.hasPrefix(".retrain-") || name.hasPrefix(".recal-")) && name.contains(".partial-") {
+            try? FileManager.default.removeItem(atPath: folder + "/" + name)
+            note("retrain: removed \(name), a bundle a killed run left half-written")
+        }
         let registry: ModelRegistry
         do {
             registry = try ModelRegistry(path: folder + "/registry.sqlite")
