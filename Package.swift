@@ -227,7 +227,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScalperCLITests",
-            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session"],
+            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session", "Registry"],
             swiftSettings: swiftSettings
         ),
     ],

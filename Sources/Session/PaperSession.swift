@@ -6,7 +6,43 @@ public import Logging
 public import Model
 import ScalperCore
 import Scanner
+import Synchronization
 import Trading
+
+/// Where a `--model champion` session learns of a new champion: a poll of the model registry.
+public struct ChampionSource: Sendable {
+    /// Seconds between polls (wall clock, off the trading path).
+    public var pollSeconds: Double
+    /// The champion now (name, bundle folder), or nil when there is none.
+    public var current: @Sendable () throws -> (name: String, path: String)?
+
+    /// A source polling `current` every `pollSeconds`.
+    public init(pollSeconds: Double, current: @escaping @Sendable () throws -> (name: String, path: String)?) {
+        self.pollSeconds = pollSeconds
+        self.current = current
+    }
+}
+
+/// What the champion watcher and the session share: the slot a loaded champion waits in, the
+/// latest scored row (for the smoke test) and the name of the model deciding now.
+private final class SwapChannel: Sendable {
+    let slot = Mutex<LoadedModel?>(nil)
+    let recentRow = Mutex<[Float]?>(nil)
+    let modelName: Mutex<String>
+    init(model: String) { modelName = Mutex(model) }
+}
+
+/// A bundle loaded and smoke-tested by the champion watcher, handed to the session once.
+/// `@unchecked Sendable`: the watcher never touches the predictor after putting it in the slot,
+/// and the session takes it out before using it, so one task at a time owns it.
+private final class LoadedModel: @unchecked Sendable {
+    let predictor: Predictor
+    let path: String
+    init(predictor: Predictor, path: String) {
+        self.predictor = predictor
+        self.path = path
+    }
+}
 
 /// What a session shows on each refresh (the terminal view, or one JSON object with `--json`).
 public struct PaperStatus: Codable, Sendable {
@@ -64,6 +100,8 @@ public struct PaperStatus: Codable, Sendable {
     public var killSwitch: Bool
     /// The model is past `trading.max_model_age_days`: no new entries.
     public var modelExpired: Bool
+    /// The model deciding now.
+    public var model: String?
     /// Followed symbols.
     public var candidates: [Candidate]
     /// Open positions.
@@ -133,13 +171,15 @@ struct PendingRow {
 public final class PaperSession {
     /// Settings.
     public let settings: PaperSettings
-    private let predictor: Predictor
+    private var predictor: Predictor
     private let store: SessionStore
     private let rest: BinanceREST
     private let logger: Logger
     private let faults: FaultPoints
     private let onStatus: (PaperStatus) -> Void
-    private let trainedOn: Set<String>
+    private var trainedOn: Set<String>
+    private let champion: ChampionSource?
+    private let channel: SwapChannel
 
     private var state: PaperState!
     private var scorers: [String: StreamingScorer] = [:]
@@ -149,7 +189,7 @@ public final class PaperSession {
     /// The scanner when the session chose its universe (nil: every symbol is a candidate).
     private var scanner: BarScanner?
     /// The end of the model's training window (ms; nil: unreadable, no age limit applies).
-    private let modelTrainedThrough: Int64?
+    private var modelTrainedThrough: Int64?
     /// Whether the model has passed `trading.max_model_age_days` (logged once when it does).
     private var modelExpired = false
     /// The last minute's ranking and candidates (scanner sessions).
@@ -186,10 +226,13 @@ public final class PaperSession {
         predictor: Predictor,
         logger: Logger,
         faults: FaultPoints = FaultPoints(),
+        champion: ChampionSource? = nil,
         onStatus: @escaping (PaperStatus) -> Void
     ) throws {
         self.settings = settings
         self.predictor = predictor
+        self.champion = champion
+        channel = SwapChannel(model: predictor.metadata.name)
         self.logger = logger
         self.faults = faults
         self.onStatus = onStatus
@@ -210,7 +253,7 @@ public final class PaperSession {
             profile: settings.profile,
             configurationJSON: try SessionStore.encode(settings.engine)
         )
-        trades = try TradesFile(path: settings.tradesPath, model: predictor.metadata.name)
+        trades = try TradesFile(path: settings.tradesPath)
         let serverTime: Int64
         do {
             serverTime = try await rest.serverTime()
@@ -228,6 +271,14 @@ public final class PaperSession {
                 )
             }
             state = stored
+            // Resume with the model that was deciding (a swap may have happened before the crash).
+            if let path = stored.modelPath, let name = stored.model, name != predictor.metadata.name {
+                do {
+                    adopt(try ModelBundle.load(path), path: path)
+                } catch {
+                    throw PaperSessionError("session \(settings.name) was deciding with \(name) (\(path)), which cannot be loaded: \(error)")
+                }
+            }
             logger.info(
                 "session resumed",
                 metadata: [
@@ -238,14 +289,87 @@ public final class PaperSession {
             // Trades committed before a crash are in the store; the file is rebuilt from it.
             let closed = try store.records().compactMap { r -> TradeRecord? in if case .trade(let t) = r.record { t } else { nil } }
             for t in closed { account(t) }
-            try trades.rewrite(closed)
+            let models = stored.tradeModels?.perTrade ?? []
+            try trades.rewrite(closed.enumerated().map { ($1, $0 < models.count ? models[$0] : predictor.metadata.name) })
             if stored.finished { return summary(reason: "already-finished") }
         } else {
             state = try await newState(serverTime: serverTime)
         }
+        state.model = state.model ?? predictor.metadata.name
+        state.modelPath = state.modelPath ?? settings.modelPath
+        let watcher = champion.map { source in Task.detached { [channel, logger] in await Self.watch(source, channel: channel, logger: logger) } }
+        defer { watcher?.cancel() }
         try await catchUp(serverTime: serverTime)
         if state.finished { return summary(reason: "duration") }
         return try await follow(stops: stops)
+    }
+
+    /// The model deciding now (its bundle's name).
+    public var currentModel: String { channel.modelName.withLock { $0 } }
+
+    /// The same, readable from any task (a heartbeat loop).
+    public var currentModelReader: @Sendable () -> String {
+        let channel = self.channel
+        return { channel.modelName.withLock { $0 } }
+    }
+
+    // MARK: Champion swaps
+
+    /// Polls the champion; a new one is loaded and smoke-tested here, off the trading path, and left
+    /// in the slot for the next minute's decision (``takeSwap(at:)``). A bundle that fails to load or
+    /// to score is logged and not tried again.
+    private static func watch(_ source: ChampionSource, channel: SwapChannel, logger: Logger) async {
+        var refused: Set<String> = []
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(source.pollSeconds))
+            guard !Task.isCancelled else { return }
+            let found: (name: String, path: String)?
+            do {
+                found = try source.current()
+            } catch {
+                logger.warning("cannot read the champion", metadata: ["error": "\(error)"])
+                continue
+            }
+            guard let found, found.name != channel.modelName.withLock({ $0 }), !refused.contains(found.name),
+                channel.slot.withLock({ $0?.predictor.metadata.name != found.name })
+            else { continue }
+            do {
+                let next = try ModelBundle.load(found.path)
+                let row = channel.recentRow.withLock { $0 } ?? [Float](repeating: .nan, count: next.metadata.featureNames.count)
+                let (p, _) = try next.scored(Matrix(rows: 1, columns: row.count, storage: row), whereProbabilityAtLeast: 1)
+                guard let q = p.first, q.isFinite, q >= 0, q <= 1 else {
+                    throw PaperSessionError("it scored \(p.first.map { "\($0)" } ?? "nothing") on the latest feature row")
+                }
+                channel.slot.withLock { $0 = LoadedModel(predictor: next, path: found.path) }
+                logger.info("new champion loaded; it decides from the next minute", metadata: ["model": "\(found.name)", "smoke_p": "\(q)"])
+            } catch {
+                refused.insert(found.name)
+                logger.error("the new champion failed its load or smoke test; keeping the current model", metadata: ["model": "\(found.name)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Swaps in a loaded champion, if one waits, before the minute `openTime` is scored.
+    private func takeSwap(at openTime: Int64) {
+        guard let next = channel.slot.withLock({ slot -> LoadedModel? in defer { slot = nil }; return slot }) else { return }
+        let previous = predictor.metadata.name
+        adopt(next.predictor, path: next.path)
+        logger.notice(
+            "model swapped",
+            metadata: ["from": "\(previous)", "to": "\(next.predictor.metadata.name)", "minute": "\(UTC.isoString(openTime))"]
+        )
+    }
+
+    private func adopt(_ next: Predictor, path: String) {
+        predictor = next
+        trainedOn = Set(next.metadata.symbols)
+        modelTrainedThrough = UTC.parse(next.metadata.windowTo)
+        modelExpired = false
+        channel.modelName.withLock { $0 = next.metadata.name }
+        if state != nil {
+            state.model = next.metadata.name
+            state.modelPath = path
+        }
     }
 
     /// A new session's state: filters, the warm-up history's start, the first tradable minute.
@@ -532,6 +656,7 @@ public final class PaperSession {
             if let end = state.endTime, d.openTime + 60_000 > end { return }
             let order = Dictionary(uniqueKeysWithValues: state.symbols.enumerated().map { ($1, $0) })
             let bars = d.bars.sorted { (order[$0.symbol] ?? .max) < (order[$1.symbol] ?? .max) }
+            takeSwap(at: d.openTime)
             let due = try predict(pendingRows.removeValue(forKey: d.openTime) ?? [:], minute: d.openTime)
             let minute = MinuteClose(openTime: d.openTime, bars: bars, predictions: bars.compactMap { due[$0.symbol] })
             if !d.missing.isEmpty {
@@ -603,6 +728,7 @@ public final class PaperSession {
         // The minute's rows scored as the backtest scores its rows: the full result only at or
         // above the signal threshold.
         let matrix = Matrix(rows: chosen.count, columns: width, storage: chosen.flatMap { rows[$0]?.row ?? [] })
+        if champion != nil, let last = chosen.last.flatMap({ rows[$0]?.row }) { channel.recentRow.withLock { $0 = last } }
         let (probabilities, results) = try predictor.scored(matrix, whereProbabilityAtLeast: settings.engine.signals.minProbability)
         var due: [String: Prediction] = [:]
         for (k, symbol) in chosen.enumerated() {
@@ -640,11 +766,13 @@ public final class PaperSession {
 
     /// Commits an event's state and records, then acts: logs, `trades.csv`.
     private func commit(_ event: SessionEvent, _ records: [TradingRecord]) throws {
+        let models = attribute(records)
         faults.reach("before-send")
         try store.commit(event: event, newState: state, commands: records.map { .record($0) }, bookRows: pendingBookRows)
         pendingBookRows.removeAll()
         faults.reach("after-send")
-        var closed: [TradeRecord] = []
+        var closed: [(TradeRecord, String)] = []
+        var modelOf = models.makeIterator()
         for record in records {
             RecordLog.log(record, to: logger, verbose: true)
             if case .signal(let signal) = record, let row = lastBookRow[signal.symbol] {
@@ -656,7 +784,7 @@ public final class PaperSession {
             }
             switch record {
             case .trade(let t):
-                closed.append(t)
+                closed.append((t, modelOf.next() ?? currentModel))
                 account(t)
             case .killSwitch: killSwitch = true
             default: break
@@ -666,6 +794,34 @@ public final class PaperSession {
             faults.reach("after-fill-stored")
             try trades.append(closed)
         }
+    }
+
+    /// Records, in the state about to be committed, which model opened each position and each
+    /// closed trade of `records`: a signal names the deciding model; a new holding takes its
+    /// symbol's last signal's model; a trade takes its position's. Returns the trades' models.
+    private func attribute(_ records: [TradingRecord]) -> [String] {
+        let current = predictor.metadata.name
+        var signals = state.signalModels ?? [:]
+        var positions = state.positionModels ?? [:]
+        var tradeModels = state.tradeModels ?? []
+        var out: [String] = []
+        for record in records {
+            switch record {
+            case .signal(let s): signals[s.symbol] = current
+            case .trade(let t):
+                let model = positions.removeValue(forKey: t.symbol) ?? signals[t.symbol] ?? current
+                out.append(model)
+                tradeModels.append(trade: model)
+            default: break
+            }
+        }
+        for symbol in state.core.engine.holdings.keys where positions[symbol] == nil {
+            positions[symbol] = signals[symbol] ?? current
+        }
+        state.signalModels = signals
+        state.positionModels = positions
+        state.tradeModels = tradeModels
+        return out
     }
 
     private func account(_ t: TradeRecord) {
@@ -760,6 +916,7 @@ public final class PaperSession {
             paused: e.paused,
             killSwitch: killSwitch,
             modelExpired: modelExpired,
+            model: predictor.metadata.name,
             candidates: (scanner == nil ? state.symbols : lastCandidates).map {
                 PaperStatus.Candidate(
                     symbol: $0,

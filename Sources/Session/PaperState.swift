@@ -38,6 +38,19 @@ public struct PaperState: SessionState {
     /// True when the scanner chose the universe (``symbols``) and picks each minute's candidates
     /// (nil or false: the symbols were given and all are scored).
     public var scanning: Bool?
+    /// The bundle deciding now (name and folder; nil: the one the session was started with). A
+    /// `--model champion` session swaps it when the registry's champion changes; a restart resumes
+    /// with this one.
+    public var model: String?
+    /// Its folder.
+    public var modelPath: String?
+    /// Per symbol, the model whose signal came last (it opens the next position).
+    public var signalModels: [String: String]?
+    /// Per open position's symbol, the model that opened it.
+    public var positionModels: [String: String]?
+    /// The model that opened each closed trade, in the store's trade order (`trades.csv`'s model
+    /// column), run-length encoded: swaps are rare, so the state stays small however many trades.
+    public var tradeModels: [ModelRun]?
 
     /// The engine inside the core.
     public var tradingEngine: TradingEngine { core.engine }
@@ -156,4 +169,32 @@ public enum PaperCore: Codable, Sendable {
             return out
         }
     }
+}
+
+/// `trades` consecutive closed trades opened by `model`.
+public struct ModelRun: Codable, Equatable, Sendable {
+    /// The bundle's name.
+    public var model: String
+    /// How many trades in a row.
+    public var trades: Int
+
+    /// A run.
+    public init(model: String, trades: Int) {
+        self.model = model
+        self.trades = trades
+    }
+}
+
+extension [ModelRun] {
+    /// Appends one trade of `model`.
+    mutating func append(trade model: String) {
+        if let last = self.last, last.model == model {
+            self[count - 1].trades += 1
+        } else {
+            append(ModelRun(model: model, trades: 1))
+        }
+    }
+
+    /// The model of every trade, in order.
+    var perTrade: [String] { flatMap { [String](repeating: $0.model, count: $0.trades) } }
 }

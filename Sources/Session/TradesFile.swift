@@ -1,22 +1,21 @@
 import Foundation
 import Trading
 
-/// A session's `trades.csv`: the backtest's columns (``TradeRecord/csvHeader``) plus the model's
-/// name. Written after the store has the trades (the store is the record; the file is a view of it,
-/// rebuilt from the store at every start, so a crash between a commit and an append loses nothing).
+/// A session's `trades.csv`: the backtest's columns (``TradeRecord/csvHeader``) plus the name of
+/// the model that opened each trade. Written after the store has the trades (the store is the
+/// record; the file is a view of it, rebuilt from the store at every start, so a crash between a
+/// commit and an append loses nothing).
 struct TradesFile {
     let path: String
-    let model: String
 
-    init(path: String, model: String) throws {
+    init(path: String) throws {
         self.path = path
-        self.model = model
     }
 
-    /// Writes the file anew with `trades` (through a temporary file, renamed over the old one).
-    func rewrite(_ trades: [TradeRecord]) throws {
+    /// Writes the file anew with `trades` and the model of each (through a temporary file, renamed over the old one).
+    func rewrite(_ trades: [(TradeRecord, String)]) throws {
         var text = TradeRecord.csvHeader + ",model\n"
-        for t in trades { text += line(t) }
+        for (t, model) in trades { text += line(t, model) }
         let temporary = path + ".tmp"
         do {
             try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
@@ -27,19 +26,19 @@ struct TradesFile {
         }
     }
 
-    /// Appends `trades`.
-    func append(_ trades: [TradeRecord]) throws {
+    /// Appends `trades`, each with the model that opened it.
+    func append(_ trades: [(TradeRecord, String)]) throws {
         guard let handle = FileHandle(forWritingAtPath: path) else {
             return try rewrite(trades)
         }
         defer { try? handle.close() }
         do {
             try handle.seekToEnd()
-            try handle.write(contentsOf: Data(trades.map(line).joined().utf8))
+            try handle.write(contentsOf: Data(trades.map { line($0.0, $0.1) }.joined().utf8))
         } catch {
             throw PaperSessionError("\(path): cannot append to the trades file: \(error.localizedDescription)")
         }
     }
 
-    private func line(_ t: TradeRecord) -> String { (t.csvFields + [model]).joined(separator: ",") + "\n" }
+    private func line(_ t: TradeRecord, _ model: String) -> String { (t.csvFields + [model]).joined(separator: ",") + "\n" }
 }

@@ -125,11 +125,13 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         var barDeadlineMs = 5_000
         var statsEveryMinutes = 60
         var refreshSeconds = 5.0
+        var championPollSeconds = 10.0
 
         enum CodingKeys: String, CodingKey {
             case barDeadlineMs = "bar_deadline_ms"
             case statsEveryMinutes = "stats_every_minutes"
             case refreshSeconds = "refresh_seconds"
+            case championPollSeconds = "champion_poll_seconds"
         }
     }
 
@@ -277,6 +279,7 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         try check((0...60_000).contains(timing.barDeadlineMs), "timing.bar_deadline_ms", "must be 0…60000")
         try check(timing.statsEveryMinutes >= 0, "timing.stats_every_minutes", "must be ≥ 0 (0: no Stats lines)")
         try check(timing.refreshSeconds > 0, "timing.refresh_seconds", "must be > 0")
+        try check(timing.championPollSeconds > 0, "timing.champion_poll_seconds", "must be > 0")
         try check(!logging.dir.isEmpty, "logging.dir", "must not be empty")
         try check(logging.maxFileMB > 0, "logging.max_file_mb", "must be > 0")
         try check(logging.filesKept >= 1, "logging.files_kept", "must be ≥ 1")

@@ -65,6 +65,12 @@ public struct ScalperProcess: Sendable {
     /// Standard output so far (the process may still be running).
     public var outputSoFar: String { (try? String(contentsOf: out, encoding: .utf8)) ?? "" }
 
+    /// Standard error so far.
+    public var errorSoFar: String { (try? String(contentsOf: err, encoding: .utf8)) ?? "" }
+
+    /// The process id.
+    public var pid: Int32 { process.processIdentifier }
+
     /// Whether the process is still running.
     public var isRunning: Bool { process.isRunning }
 

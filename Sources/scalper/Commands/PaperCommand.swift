@@ -96,6 +96,7 @@ struct PaperRunCommand: AsyncParsableCommand {
         let folder = (global.workspace.resolve(relative) as NSString).deletingLastPathComponent
         // `champion`: the registry's champion of model.models_dir.
         var model = self.model
+        var championSource: ChampionSource?
         if model == "champion" {
             do {
                 let registry = try ModelRegistry(path: settings.model.modelsDir + "/registry.sqlite")
@@ -103,6 +104,10 @@ struct PaperRunCommand: AsyncParsableCommand {
                     throw fail("\(registry.path): there is no champion yet (scalper models promote NAME)")
                 }
                 model = champion.path
+                // A new champion is picked up at the next minute's decision, without a restart.
+                championSource = ChampionSource(pollSeconds: settings.timing.championPollSeconds) {
+                    try registry.champion().map { ($0.name, $0.path) }
+                }
             } catch let error as RegistryError {
                 throw fail("\(error)")
             }
@@ -178,6 +183,7 @@ struct PaperRunCommand: AsyncParsableCommand {
                 settings: paper,
                 predictor: predictor,
                 logger: Logger(label: "scalper.paper"),
+                champion: championSource,
                 // Written unbuffered: whole lines for a pipe or a file (a reader of --json never sees half an object).
                 onStatus: { status in
                     if screen {
@@ -197,16 +203,24 @@ struct PaperRunCommand: AsyncParsableCommand {
         if FileManager.default.fileExists(atPath: registryPath), let registry = try? ModelRegistry(path: registryPath),
             (try? registry.model(named: predictor.metadata.name)) != nil
         {
-            let (name, sessionName) = (predictor.metadata.name, session)
+            let sessionName = session
             let logger = Logger(label: "scalper.paper")
+            let current = runner.currentModelReader
             beat = Task.detached {
+                // A beat a minute for the model deciding now, and at once when a champion swap changes it.
+                var beaten = ""
+                var last = ContinuousClock.now
                 while !Task.isCancelled {
-                    do {
-                        try registry.heartbeat(model: name, session: sessionName)
-                    } catch {
-                        logger.warning("cannot mark the model in use in its registry", metadata: ["error": "\(error)"])
+                    let model = current()
+                    if model != beaten || ContinuousClock.now - last >= .seconds(60) {
+                        do {
+                            try registry.heartbeat(model: model, session: sessionName)
+                        } catch {
+                            logger.warning("cannot mark the model in use in its registry", metadata: ["error": "\(error)"])
+                        }
+                        (beaten, last) = (model, ContinuousClock.now)
                     }
-                    try? await Task.sleep(for: .seconds(60))
+                    try? await Task.sleep(for: .seconds(1))
                 }
             }
         }

@@ -42,7 +42,7 @@ enum PaperView {
             "equity \(String(format: "%.2f", s.equity)) USDT (\(String(format: "%+.2f", change)) %)   cash \(String(format: "%.2f", s.cash))"
                 + "   realised \(String(format: "%+.2f", s.realisedUSDT))   trades \(s.trades)   minutes \(s.minutes)"
         )
-        lines.append("feed: \(s.malformedFrames) malformed frames, \(s.reconnects) reconnects")
+        lines.append("model \(s.model ?? "–")   feed: \(s.malformedFrames) malformed frames, \(s.reconnects) reconnects")
         lines.append("")
         let threshold = s.candidates.first?.threshold ?? 0
         lines.append("CANDIDATES  (calibrated p against the threshold \(String(format: "%.2f", threshold)); † outside the training set)")

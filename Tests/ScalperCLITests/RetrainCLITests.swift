@@ -1,0 +1,176 @@
+import Foundation
+import Registry
+import ScalperCore
+import ScalperTestSupport
+import Testing
+
+/// `scalper retrain` on the bundled real data, as a user runs it.
+@Suite("scalper retrain")
+struct RetrainCLITests {
+    /// `retrain` arguments over the workspace's store into `models`.
+    private func arguments(_ w: PaperWorkspace, models: String, extra: [String] = []) -> [String] {
+        ["retrain", "--store", w.store, "--models-dir", models, "--symbols", "FILUSDT,NEARUSDT", "--train", "40d", "--calibration", "7d", "--holdout", "7d"]
+            + extra
+    }
+
+    @Test(
+        "A whole cycle: FIL+NEAR 2023-08..09 → a first champion; FILUSDT 2023-10 imported → a decision with its evidence, NEAR named as left out",
+        .timeLimit(.minutes(10))
+    )
+    func wholeCycle() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let models = w.dir.path("registry")
+
+        let first = try await ScalperProcess.run(arguments(w, models: models))
+        #expect(first.status == 0, "\(first.stderr.suffix(2_000))")
+        #expect(first.stdout.contains("retrain: PROMOTED retrain-20231001T0000-"), "\(first.stdout)")
+        let registry = try ModelRegistry(path: models + "/registry.sqlite")
+        let champion = try #require(try registry.champion())
+        #expect(champion.origin == .retrain)
+        #expect(champion.symbols == "FILUSDT,NEARUSDT")
+        let report = try #require(first.stdout.split(separator: "\n").first { $0.hasPrefix("report: ") }.map { String($0.dropFirst(8)) })
+        let text = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(text.contains("| truncation | yes |") && text.contains("| canary | yes |") && text.contains("| auc_gap | yes |"))
+        for file in ["evidence.json", "reliability.svg", "importance.svg"] {
+            #expect(FileManager.default.fileExists(atPath: (report as NSString).deletingLastPathComponent + "/" + file), "\(file)")
+        }
+
+        let imported = try await ScalperProcess.run(["data", "import", "--store", w.store, "Tests/Fixtures/klines"])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let second = try await ScalperProcess.run(arguments(w, models: models))
+        #expect(second.status == 0, "\(second.stderr.suffix(2_000))")
+        #expect(second.stderr.contains("retrain 2") && second.stderr.contains("as of 2023-11-01 00:00"), "\(second.stderr.suffix(2_000))")
+        // NEARUSDT ends 2023-09-30: it is left out of the calibration and holdout windows, by name.
+        #expect(second.stderr.contains("NEARUSDT: no bars in the calibration window"))
+        #expect(second.stderr.contains("NEARUSDT: no bars in the holdout window"))
+
+        // The decision is recorded with its evidence: both models' holdout metrics, the test, the backtests.
+        let decisions = try registry.decisions()
+        let decision = try #require(decisions.last)
+        #expect(decisions.count == 2)
+        #expect(["promote", "reject"].contains(decision.kind))
+        #expect(decision.previousChampion == champion.name)
+        let evidence = try #require(try JSONSerialization.jsonObject(with: Data(decision.evidence.utf8)) as? [String: Any])
+        let dm = try #require(evidence["diebold_mariano"] as? [String: Any])
+        #expect((dm["p_value"] as? Double).map { $0 >= 0 && $0 <= 1 } == true)
+        #expect((dm["lag"] as? Int).map { $0 >= 3 } == true)
+        let championFigures = try #require(evidence["champion"] as? [String: Any])
+        let challengerFigures = try #require(evidence["challenger"] as? [String: Any])
+        #expect(championFigures["name"] as? String == champion.name)
+        #expect((championFigures["backtest"] as? [String: Any])?["net_pnl"] is Double)
+        #expect((challengerFigures["backtest"] as? [String: Any])?["net_pnl"] is Double)
+        #expect((evidence["symbols"] as? [String: Any])?["holdout"] as? [String] == ["FILUSDT"])
+        #expect((evidence["left_out"] as? [String])?.contains { $0.hasPrefix("NEARUSDT: no bars in the holdout window") } == true)
+        let rules = (evidence["rules"] as? [[String: Any]])?.compactMap { $0["rule"] as? String } ?? []
+        #expect(rules == ["truncation", "canary", "auc_gap", "log_loss_margin", "diebold_mariano", "backtest_pnl"])
+        // The verdict line says which way it went, and `models list` shows it.
+        #expect(second.stdout.contains(decision.kind == "promote" ? "retrain: PROMOTED" : "retrain: KEPT \(champion.name)"))
+        let runs = try registry.runs()
+        #expect(runs.count == 2 && runs.allSatisfy { ["promoted", "kept"].contains($0.status) })
+    }
+
+    @Test("SIGKILL during a retrain leaves the registry and the champion intact; the next run names the stale lock and proceeds", .timeLimit(.minutes(10)))
+    func killDuringRetrain() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let models = w.dir.path("registry")
+        let first = try await ScalperProcess.run(arguments(w, models: models))
+        #expect(first.status == 0, "\(first.stderr.suffix(2_000))")
+        let registry = try ModelRegistry(path: models + "/registry.sqlite")
+        let champion = try #require(try registry.champion()).name
+
+        var generator = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
+        let running = try ScalperProcess.start(arguments(w, models: models))
+        let deadline = ContinuousClock.now + .seconds(120)
+        while !running.errorSoFar.contains(": retrain of FILUSDT+NEARUSDT"), running.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(running.isRunning, "the run ended before it could be killed: \(running.errorSoFar.suffix(1_000))")
+        // A second job while the first holds the lock: refused, exit 4, naming the holder.
+        let second = try await ScalperProcess.run(arguments(w, models: models))
+        #expect(second.status == 4, "\(second.stderr)")
+        #expect(second.stderr.contains("another retrain job holds the lock (pid \(running.pid)"), "\(second.stderr)")
+        // Then a kill somewhere in the data, guard, training or judging stages.
+        try await Task.sleep(for: .milliseconds(Int64.random(in: 100...4_000, using: &generator)))
+        running.kill()
+        let killed = try await running.wait()
+        #expect(killed.killedBySignal)
+
+        #expect(try registry.champion()?.name == champion)
+        #expect(try registry.runs().contains { $0.status == "running" })
+        let list = try await ScalperProcess.run(["models", "list", "--models-dir", models])
+        #expect(list.status == 0 && list.stdout.contains("champion"), "\(list.stdout)\(list.stderr)")
+
+        let next = try await ScalperProcess.run(arguments(w, models: models))
+        #expect(next.status == 0, "\(next.stderr.suffix(2_000))")
+        #expect(next.stderr.contains("a stale lock of pid \(running.pid)"), "\(next.stderr.suffix(2_000))")
+        #expect(next.stderr.contains("never finished (its process ended); marked abandoned"))
+        let runs = try registry.runs()
+        #expect(runs.filter { $0.status == "abandoned" }.count == 1)
+        #expect(runs.contains { ["promoted", "kept"].contains($0.status) && $0.startedAt > runs.first { $0.status == "abandoned" }!.startedAt })
+        #expect(try registry.champion() != nil)
+        // No half-written bundle is left behind.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: models).filter { $0.contains(".partial-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
+    }
+
+    @Test("A --model champion paper session swaps to a newly promoted champion mid-run; each trade names the model that opened it", .timeLimit(.minutes(10)))
+    func championSwap() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let models = w.dir.path("models")
+        // A second bundle beside `paper` (trained on later days), both registered by train.
+        let train = try await ScalperProcess.run([
+            "train", "--store", w.store, "--config", w.overlay, "--symbols", PaperWorkspace.symbols, "--from", "2023-08-10",
+            "--to", "2023-09-05", "--name", "paper2", "--models-dir", models,
+        ])
+        #expect(train.status == 0, "\(train.stderr.suffix(2_000))")
+        let promote = try await ScalperProcess.run(["models", "promote", "paper", "--models-dir", models])
+        #expect(promote.status == 0, "\(promote.stderr)")
+
+        let overlay = w.dir.path("swap.yaml")
+        var text = try String(contentsOfFile: w.overlay, encoding: .utf8)
+        text = text.replacingOccurrences(of: "model:\n", with: "model:\n  models_dir: \(models)\n")
+        text = text.replacingOccurrences(of: "timing:\n", with: "timing:\n  champion_poll_seconds: 0.1\n")
+        try text.write(toFile: overlay, atomically: true, encoding: .utf8)
+        let (exchange, port) = try await w.exchange(extra: ["--lock-step-min-interval-ms", "40"])
+        defer { exchange.kill() }
+        var arguments = w.paperArguments(session: "swap", port: port, minutes: 360)
+        arguments[try #require(arguments.firstIndex(of: w.overlay))] = overlay
+        arguments[try #require(arguments.firstIndex(of: w.model))] = "champion"
+        let session = try ScalperProcess.start(arguments)
+        // Promote paper2 once the session has decided two hours.
+        let deadline = ContinuousClock.now + .seconds(300)
+        while session.isRunning, ContinuousClock.now < deadline {
+            let minutes = session.outputSoFar.split(separator: "\n").last.flatMap { line in
+                line.firstMatch(of: /"minutes":(\d+)/).flatMap { Int($0.1) }
+            }
+            if let minutes, minutes >= 120 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(session.isRunning)
+        let second = try await ScalperProcess.run(["models", "promote", "paper2", "--models-dir", models])
+        #expect(second.status == 0, "\(second.stderr)")
+        let result = try await session.wait()
+        #expect(result.status == 0, "\(result.stderr.suffix(3_000))")
+
+        let swap = try #require(result.stderr.split(separator: "\n").first { $0.contains("| paper | model swapped") }, "\(result.stderr.suffix(3_000))")
+        #expect(swap.contains("from=paper ") && swap.contains("to=paper2"), "\(swap)")
+        let minute = try #require(swap.firstMatch(of: /minute=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)/).map { String($0.1) })
+        #expect(minute > "2023-09-10T02:00:00Z" && minute < "2023-09-10T06:00:00Z", "\(minute)")
+        // A signal decided at minute m enters at m + 1 min: entries up to the swap minute were
+        // decided by `paper`, later ones by `paper2`.
+        let rows = try w.tradeRows(session: "swap")
+        let before = rows.filter { $0[0] <= minute }
+        let after = rows.filter { $0[0] > minute }
+        #expect(!before.isEmpty && !after.isEmpty, "\(rows.map { "\($0[0]) \($0.last ?? "")" })")
+        #expect(before.allSatisfy { $0.last == "paper" }, "\(before.map { "\($0[0]) \($0.last ?? "")" })")
+        #expect(after.allSatisfy { $0.last == "paper2" }, "\(after.map { "\($0[0]) \($0.last ?? "")" })")
+        let status = try #require(PaperWorkspace.summary(result)?["status"] as? [String: Any])
+        #expect(status["model"] as? String == "paper2")
+        // The session beat for the model deciding now.
+        let show = try await ScalperProcess.run(["models", "show", "paper2", "--models-dir", models])
+        #expect(show.stdout.contains("  used by session swap, last beat "), "\(show.stdout)")
+    }
+}
