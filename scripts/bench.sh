@@ -109,6 +109,20 @@ m = json.load(open(sys.argv[1]))
 print(f"bench backtest.bars_per_s {m['bars_per_s']:.0f} bars/s")
 print(f"bench backtest.replay_bars_per_s {m['replay_bars_per_s']:.0f} bars/s")
 PY
+echo "== CryptoScalper: scalper retrain FIL+NEAR as of 2023-10-01 (40d train, 7d calibration, 7d holdout; every stage)" >&2
+t0=$(date +%s.%N)
+"$bin" retrain --store "$work/bench.sqlite" --models-dir "$work/retrain-models" --symbols FILUSDT,NEARUSDT \
+    --as-of 2023-10-01 --train 40d --calibration 7d --holdout 7d --json > "$work/retrain.json"
+t1=$(date +%s.%N)
+python3 - "$work/retrain.json" "$t0" "$t1" >> "$ours" <<'PY'
+import json, sys
+e = json.load(open(sys.argv[1]))
+print(f"bench retrain.total_s {float(sys.argv[3]) - float(sys.argv[2]):.3f} s")
+for stage, seconds in sorted(e["timings"].items()):
+    print(f"bench retrain.{stage} {seconds:.3f} s")
+print(f"bench retrain.holdout_auc {e['challenger']['auc']:.4f} auc")
+print(f"bench retrain.canary_auc {e['guards']['canary_auc']:.4f} auc")
+PY
 echo "== CryptoScalper: scalper exchange (200 pairs, 1x) + scalper scan for 30 s over loopback" >&2
 start_exchange "$work/exchange.log" --store "$work/bench.sqlite" --pairs 200 --speed 1
 "$bin" scan --ws-url "ws://127.0.0.1:$port" --rest-url "http://127.0.0.1:$port" --universe 200 --duration 30 --json \

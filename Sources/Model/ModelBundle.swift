@@ -180,7 +180,7 @@ public enum ModelBundle {
         let temporary = directory.appendingPathComponent(".\(metadata.name).partial-\(UUID().uuidString)")
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-            for file in ["model.json", "move.json", "importance.svg"] where fm.fileExists(atPath: source.appendingPathComponent(file).path) {
+            for file in ["model.json", "move.json", "importance.svg", "drift.json"] where fm.fileExists(atPath: source.appendingPathComponent(file).path) {
                 try fm.copyItem(at: source.appendingPathComponent(file), to: temporary.appendingPathComponent(file))
             }
             let encoder = JSONEncoder()

@@ -148,6 +148,8 @@ public enum TrainingPipeline {
             svgs: [
                 "reliability.svg": ModelReport.reliabilitySVG(raw: model.testRaw.reliability, calibrated: model.testCalibrated.reliability),
                 "importance.svg": ModelReport.importanceSVG(importance),
+                // The training rows' feature distribution: what a session measures drift against.
+                "drift.json": FeatureReference.fit(dataset.train.features).jsonText(),
             ],
             to: request.modelsDirectory
         )

@@ -32,7 +32,10 @@ public struct RetrainSettings: Codable, Equatable, Sendable {
     public var truncationCuts = 12
     /// Feature PSI (training window vs holdout) above this is reported as drift at WARNING.
     public var psiWarning = 0.25
-    /// Whether drift above ``psiWarning`` on a session's bars should request a retrain (see README).
+    /// A session's live ECE (its predictions against realised labels) above this is logged at WARNING.
+    public var liveECEWarning = 0.05
+    /// Whether drift over a threshold in a session leaves `<models>/retrain.requested`, which a
+    /// `scalper retrain --every` loop takes as a reason to run at once.
     public var retrainOnDrift = false
 
     enum CodingKeys: String, CodingKey {
@@ -51,6 +54,7 @@ public struct RetrainSettings: Codable, Equatable, Sendable {
         case canaryTolerance = "canary_tolerance"
         case truncationCuts = "truncation_cuts"
         case psiWarning = "psi_warning"
+        case liveECEWarning = "live_ece_warning"
         case retrainOnDrift = "retrain_on_drift"
     }
 
@@ -76,6 +80,7 @@ public struct RetrainSettings: Codable, Equatable, Sendable {
         check(canaryTolerance > 0 && canaryTolerance < 0.5, "canary_tolerance", "must be in (0, 0.5)")
         check(truncationCuts >= 1, "truncation_cuts", "must be ≥ 1")
         check(psiWarning > 0, "psi_warning", "must be > 0")
+        check(liveECEWarning > 0 && liveECEWarning < 1, "live_ece_warning", "must be in (0, 1)")
         return out
     }
 }

@@ -180,6 +180,10 @@ public final class PaperSession {
     private var trainedOn: Set<String>
     private let champion: ChampionSource?
     private let channel: SwapChannel
+    /// Drift of the model deciding now: its features against its training rows, its predictions
+    /// against the labels the market then realised.
+    private var liveDrift: LiveDrift?
+    private var liveCalibration: LiveCalibration
 
     private var state: PaperState!
     private var scorers: [String: StreamingScorer] = [:]
@@ -233,6 +237,8 @@ public final class PaperSession {
         self.predictor = predictor
         self.champion = champion
         channel = SwapChannel(model: predictor.metadata.name)
+        liveDrift = FeatureReference.load(bundle: settings.modelPath).map { LiveDrift(reference: $0) }
+        liveCalibration = LiveCalibration(horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold)
         self.logger = logger
         self.faults = faults
         self.onStatus = onStatus
@@ -366,6 +372,8 @@ public final class PaperSession {
         modelTrainedThrough = UTC.parse(next.metadata.windowTo)
         modelExpired = false
         channel.modelName.withLock { $0 = next.metadata.name }
+        liveDrift = FeatureReference.load(bundle: path).map { LiveDrift(reference: $0) }
+        liveCalibration = LiveCalibration(horizon: next.metadata.labelHorizon, threshold: next.metadata.labelThreshold)
         if state != nil {
             state.model = next.metadata.name
             state.modelPath = path
@@ -604,6 +612,7 @@ public final class PaperSession {
         }
         scorers[symbol] = scorer
         scanner?.add(symbol: symbol, bar: bar)
+        liveCalibration.bar(symbol, openTime: bar.openTime, high: bar.high)
         guard bar.openTime >= state.tradableFrom else { return }
         if let last = state.assembler.lastDecided, bar.openTime <= last { return }
         if row.tradable {
@@ -733,6 +742,10 @@ public final class PaperSession {
         var due: [String: Prediction] = [:]
         for (k, symbol) in chosen.enumerated() {
             lastProbability[symbol] = probabilities[k]
+            if let pending = rows[symbol] {
+                liveCalibration.predicted(symbol, openTime: pending.bar.openTime, p: probabilities[k], close: pending.bar.close)
+                liveDrift?.observe(matrix.row(k))
+            }
             guard let r = results[k], let pending = rows[symbol] else { continue }
             due[symbol] = Prediction(
                 symbol: symbol,
@@ -869,14 +882,46 @@ public final class PaperSession {
 
     private func logStats() {
         let e = state.core.engine
-        logger.info(
-            "Stats:",
-            metadata: [
-                "equity": "\(String(format: "%.2f", e.equity))", "trades": "\(tradeCount)", "open": "\(e.holdings.count)",
-                "minutes": "\(state.minutesDecided)", "pnl": "\(String(format: "%.2f", realised))",
-                "malformed": "\(feedStatistics.malformed)", "reconnects": "\(feedStatistics.reconnects)",
-            ]
-        )
+        var metadata: Logger.Metadata = [
+            "equity": "\(String(format: "%.2f", e.equity))", "trades": "\(tradeCount)", "open": "\(e.holdings.count)",
+            "minutes": "\(state.minutesDecided)", "pnl": "\(String(format: "%.2f", realised))",
+            "malformed": "\(feedStatistics.malformed)", "reconnects": "\(feedStatistics.reconnects)",
+        ]
+        let drift = driftFigures()
+        if let (feature, psi) = drift.worst { metadata["psi_max"] = "\(feature)=\(String(format: "%.3f", psi))" }
+        if liveCalibration.count > 0 {
+            let (mean, rate) = liveCalibration.meanAndRate
+            metadata["live_ece"] = "\(String(format: "%.4f", liveCalibration.ece))"
+            metadata["live_mean_p"] = "\(String(format: "%.4f", mean))"
+            metadata["live_rate"] = "\(String(format: "%.4f", rate))"
+            metadata["live_n"] = "\(liveCalibration.count)"
+        }
+        logger.info("Stats:", metadata: metadata)
+        var reasons: [String] = []
+        if let (feature, psi) = drift.worst, psi > settings.psiWarning, drift.rows >= 240 {
+            reasons.append("feature \(feature) PSI \(String(format: "%.3f", psi)) over the last \(drift.rows) scored rows (warning above \(settings.psiWarning))")
+        }
+        if liveCalibration.count >= 200, liveCalibration.ece > settings.eceWarning {
+            let (mean, rate) = liveCalibration.meanAndRate
+            reasons.append(
+                "live ECE \(String(format: "%.4f", liveCalibration.ece)) over \(liveCalibration.count) realised predictions (mean p \(String(format: "%.3f", mean)), realised rate \(String(format: "%.3f", rate)); warning above \(settings.eceWarning))"
+            )
+        }
+        guard !reasons.isEmpty else { return }
+        logger.warning("model drift", metadata: ["model": "\(predictor.metadata.name)", "why": "\(reasons.joined(separator: "; "))"])
+        if let request = settings.retrainRequestPath, !FileManager.default.fileExists(atPath: request) {
+            let text = "session \(settings.name), model \(predictor.metadata.name), \(UTC.isoString(e.lastMinute ?? 0)): \(reasons.joined(separator: "; "))\n"
+            if (try? text.write(toFile: request, atomically: true, encoding: .utf8)) != nil {
+                logger.notice("retrain requested", metadata: ["file": "\(request)"])
+            }
+        }
+    }
+
+    /// The most drifted feature (name, PSI) of the live window and the rows in it.
+    private func driftFigures() -> (worst: (String, Double)?, rows: Int) {
+        guard let liveDrift, liveDrift.count > 0 else { return (nil, 0) }
+        let worst = zip(FeatureSpec.names, liveDrift.psi).filter { $0.1.isFinite }.max { $0.1 < $1.1 }
+        return (worst, liveDrift.count)
     }
 
     private func refresh(force: Bool) async {

@@ -65,6 +65,13 @@ public struct PaperSettings: Sendable {
     public var reconnectInitialSeconds: Double
     /// Longest wait between reconnects, seconds.
     public var reconnectMaxSeconds: Double
+    /// Feature PSI (the model's training rows vs the last 1,440 scored rows) above this is logged at
+    /// WARNING with the `Stats:` line (`retrain.psi_warning`).
+    public var psiWarning = 0.25
+    /// Live ECE (the last 1,440 realised predictions) above this is logged at WARNING (`retrain.live_ece_warning`).
+    public var eceWarning = 0.05
+    /// Where to leave a retrain request when drift is over a threshold (nil: none; `retrain.retrain_on_drift`).
+    public var retrainRequestPath: String?
 
     /// Creates settings; every field is public for the CLI to fill.
     public init(

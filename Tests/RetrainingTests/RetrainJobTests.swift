@@ -204,6 +204,55 @@ struct RetrainJobTests {
         #expect(Drift.psi(reference: a, recent: withMissing) > 1)
     }
 
+    @Test("live calibration labels each prediction by the label's own rule, whether its bars come before or after it")
+    func liveCalibration() async throws {
+        let klines = Array(try await August.shared.series()[0].klines.prefix(3_000))
+        let spec = LabelSpec(horizon: 3, threshold: 0.002)
+        let labels = Labels.compute(klines, spec: spec)
+        var generator = SplitMix64(seed: 21)
+        let p = klines.map { _ in Double.random(in: 0..<0.4, using: &generator) }
+        var streamed = LiveCalibration(horizon: 3, threshold: 0.002, capacity: 10_000)
+        for (i, k) in klines.enumerated() {
+            streamed.bar("FILUSDT", openTime: k.openTime, high: k.high)
+            streamed.predicted("FILUSDT", openTime: k.openTime, p: p[i], close: k.close)
+        }
+        var caughtUp = LiveCalibration(horizon: 3, threshold: 0.002, capacity: 10_000)
+        for k in klines { caughtUp.bar("FILUSDT", openTime: k.openTime, high: k.high) }
+        for (i, k) in klines.enumerated().suffix(20) { caughtUp.predicted("FILUSDT", openTime: k.openTime, p: p[i], close: k.close) }
+        let known = labels.indices.filter { !labels[$0].isNaN }
+        #expect(streamed.count == known.count)
+        #expect(abs(streamed.ece - Metrics.ece(known.map { p[$0] }, known.map { labels[$0] })) < 1e-12)
+        let recent = known.suffix(17)
+        #expect(caughtUp.count == recent.count)
+        #expect(abs(caughtUp.ece - Metrics.ece(recent.map { p[$0] }, recent.map { labels[$0] })) < 1e-12)
+        // A gap inside a horizon leaves the prediction unlabelled.
+        var gapped = LiveCalibration(horizon: 3, threshold: 0.002)
+        gapped.predicted("X", openTime: 0, p: 0.1, close: 1)
+        gapped.bar("X", openTime: 60_000, high: 2)
+        gapped.bar("X", openTime: 240_000, high: 2)
+        #expect(gapped.count == 0)
+    }
+
+    @Test("live drift: zero over the reference rows themselves, the new window's PSI once they roll out")
+    func liveDrift() async throws {
+        let series = try await August.shared.series()
+        var configuration = ModelConfiguration()
+        configuration.threads = 1
+        let rows = try DatasetBuilder.rows(from: [(series[0].symbol, Array(series[0].klines.prefix(6_000)))], interval: .oneMinute, configuration: configuration).rows
+        let reference = FeatureReference.fit(rows.features.rows(at: Array(0..<2_000)))
+        var drift = LiveDrift(reference: reference, capacity: 2_000)
+        for r in 0..<2_000 { drift.observe(rows.features.row(r)) }
+        #expect(drift.psi.allSatisfy { abs($0) < 1e-9 })
+        for r in 3_500..<5_500 { drift.observe(rows.features.row(r)) }
+        let expected = reference.psi(rows.features.rows(at: Array(3_500..<5_500)))
+        #expect(drift.count == 2_000)
+        #expect(expected.contains { $0 > 0.1 })
+        for (a, b) in zip(drift.psi, expected) { #expect(a == b || (a.isNaN && b.isNaN)) }
+        // The reference is what a bundle stores, and what the retrain report's PSI uses.
+        let decoded = try JSONDecoder().decode(FeatureReference.self, from: Data(reference.jsonText().utf8))
+        #expect(decoded == reference)
+    }
+
     @Test("the job lock refuses a second holder and names a stale one")
     func lock() throws {
         let dir = try TemporaryDirectory(prefix: "scalper-retrain-lock")

@@ -173,4 +173,50 @@ struct RetrainCLITests {
         let show = try await ScalperProcess.run(["models", "show", "paper2", "--models-dir", models])
         #expect(show.stdout.contains("  used by session swap, last beat "), "\(show.stdout)")
     }
+
+    @Test("A session over a drift threshold logs it at WARNING and leaves a retrain request, which brings a --every loop's run forward", .timeLimit(.minutes(10)))
+    func driftRequest() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let overlay = w.dir.path("drift.yaml")
+        try (String(contentsOfFile: w.overlay, encoding: .utf8) + "\nretrain:\n  psi_warning: 0.01\n  live_ece_warning: 0.001\n  retrain_on_drift: true\n")
+            .write(toFile: overlay, atomically: true, encoding: .utf8)
+        let (exchange, port) = try await w.exchange()
+        defer { exchange.kill() }
+        var arguments = w.paperArguments(session: "drift", port: port, minutes: 240)
+        arguments[try #require(arguments.firstIndex(of: w.overlay))] = overlay
+        let result = try await ScalperProcess.run(arguments)
+        #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
+        let log = result.stderr.split(separator: "\n")
+        let stats = try #require(log.last { $0.contains("| paper | Stats:") })
+        #expect(stats.contains("psi_max=") && stats.contains("live_ece=") && stats.contains("live_n="), "\(stats)")
+        let warning = try #require(log.first { $0.contains("| WARNING | paper | model drift") }, "\(result.stderr.suffix(2_000))")
+        #expect(warning.contains("model=paper") && warning.contains("PSI") && warning.contains("live ECE"), "\(warning)")
+        let request = w.dir.path("models/retrain.requested")
+        let why = try String(contentsOfFile: request, encoding: .utf8)
+        #expect(why.hasPrefix("session drift, model paper, "), "\(why)")
+
+        // A --every loop sleeping until its next turn runs at once on the request (its runs fail
+        // here, quickly: the store has no such symbol, which the loop logs and outlives).
+        try FileManager.default.removeItem(atPath: request)
+        let loop = try ScalperProcess.start([
+            "retrain", "--store", w.store, "--models-dir", w.dir.path("models"), "--symbols", "NOPEUSDT", "--every", "30d",
+        ])
+        defer { loop.kill() }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while !loop.errorSoFar.contains("retrain: next run"), loop.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(loop.errorSoFar.contains("error: the store has no 1m bars of NOPEUSDT"), "\(loop.errorSoFar)")
+        try "session drift, model paper: test\n".write(toFile: request, atomically: true, encoding: .utf8)
+        while !loop.errorSoFar.contains("run brought forward"), loop.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(loop.errorSoFar.contains("retrain: run brought forward by \(request): session drift, model paper: test"), "\(loop.errorSoFar)")
+        while loop.errorSoFar.components(separatedBy: "retrain: next run").count < 3, loop.isRunning, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(loop.isRunning)
+        #expect(!FileManager.default.fileExists(atPath: request))
+    }
 }

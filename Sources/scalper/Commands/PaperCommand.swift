@@ -6,6 +6,7 @@ import Logging
 import MarketData
 import Model
 import Registry
+import Retraining
 import ScalperCore
 import Session
 import Trading
@@ -170,6 +171,11 @@ struct PaperRunCommand: AsyncParsableCommand {
         )
         paper.scanner = settings.scanner.paperSettings
         paper.maxModelAgeDays = settings.trading.maxModelAgeDays
+        paper.psiWarning = settings.retrain.psiWarning
+        paper.eceWarning = settings.retrain.liveECEWarning
+        if settings.retrain.retrainOnDrift {
+            paper.retrainRequestPath = URL(fileURLWithPath: model).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("retrain.requested").path
+        }
         let json = self.json
         // On a terminal (and not --json): a full-screen view redrawn at each refresh, showing the
         // console's last log lines itself (the log file still gets every line).

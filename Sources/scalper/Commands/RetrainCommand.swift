@@ -95,8 +95,15 @@ struct RetrainCommand: AsyncParsableCommand {
             if code == 3 { throw ExitCode(code) }
             let next = started.addingTimeInterval(period)
             note("retrain: next run \(UTC.isoString(Int64(next.timeIntervalSince1970 * 1000)))")
-            let wait = next.timeIntervalSinceNow
-            if wait > 0 { try await Task.sleep(for: .seconds(wait)) }
+            // Until then, a session's drift request (retrain.retrain_on_drift) brings the run forward.
+            let request = folder + "/retrain.requested"
+            while next.timeIntervalSinceNow > 0 {
+                if let why = try? String(contentsOfFile: request, encoding: .utf8) {
+                    note("retrain: run brought forward by \(request): \(why.trimmingCharacters(in: .whitespacesAndNewlines))")
+                    break
+                }
+                try await Task.sleep(for: .seconds(min(30, max(0.01, next.timeIntervalSinceNow))))
+            }
         }
     }
 
@@ -131,6 +138,8 @@ struct RetrainCommand: AsyncParsableCommand {
             return 1
         }
         let runID = compactStamp(started) + "-\(getpid())"
+        // This run answers any drift request a session left.
+        try? FileManager.default.removeItem(atPath: folder + "/retrain.requested")
         var recorded = false
         do {
             let interval = KlineInterval(interval)!  // validated

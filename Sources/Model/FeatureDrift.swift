@@ -1,0 +1,225 @@
+import Foundation
+public import LinearAlgebra
+
+/// Each feature's distribution in the training window, as bins: the reference a population
+/// stability index (PSI) compares recent rows with. Stored in a bundle as `drift.json`.
+///
+/// Bins are the reference's deciles (its distinct quantiles: (−∞, e₀), [e₀, e₁), …, [e_last, ∞)),
+/// plus one bin for missing values. PSI = Σ (aᵢ − eᵢ)·ln(aᵢ / eᵢ) over bins, shares floored at
+/// 1e-4. Conventional reading: below 0.1 stable, 0.1–0.25 moved, above 0.25 shifted.
+public struct FeatureReference: Codable, Equatable, Sendable {
+    /// Per feature, the bin edges (at most 9, increasing).
+    public var edges: [[Double]]
+    /// Per feature, the reference share of each bin (edges + 1 value bins, then missing).
+    public var shares: [[Double]]
+    /// Rows the reference was measured on.
+    public var rows: Int
+
+    /// The reference of the rows of `matrix` (rows × features, NaN = missing).
+    public static func fit(_ matrix: Matrix<Float>, bins: Int = 10) -> FeatureReference {
+        var edges: [[Double]] = []
+        var shares: [[Double]] = []
+        for column in 0..<matrix.columns {
+            let values = Self.column(matrix, column)
+            let present = values.filter { !$0.isNaN }.sorted()
+            var e: [Double] = []
+            if !present.isEmpty {
+                for k in 1..<bins {
+                    let q = present[min(present.count - 1, present.count * k / bins)]
+                    if e.last.map({ q > $0 }) ?? true { e.append(q) }
+                }
+            }
+            edges.append(e)
+            shares.append(Self.shares(Self.counts(values, edges: e), total: values.count))
+        }
+        return FeatureReference(edges: edges, shares: shares, rows: matrix.rows)
+    }
+
+    /// The reference as JSON (`drift.json` of a bundle).
+    public func jsonText() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "{}"
+    }
+
+    /// The reference of the bundle at `path` (nil: the bundle predates `drift.json`, or it is unreadable).
+    public static func load(bundle path: String) -> FeatureReference? {
+        guard let data = FileManager.default.contents(atPath: URL(fileURLWithPath: path).appendingPathComponent("drift.json").path) else { return nil }
+        return try? JSONDecoder().decode(FeatureReference.self, from: data)
+    }
+
+    /// The bin of `value` for feature `feature` (the last bin is the missing one).
+    public func bin(feature: Int, value: Double) -> Int {
+        let e = edges[feature]
+        if value.isNaN { return e.count + 1 }
+        var lo = 0
+        var hi = e.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if e[mid] <= value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Bins per feature (value bins and the missing bin).
+    public func binCount(feature: Int) -> Int { edges[feature].count + 2 }
+
+    /// PSI per feature of recent rows given as counts per bin (``bin(feature:value:)``).
+    public func psi(counts: [[Int]]) -> [Double] {
+        zip(shares, counts).map { reference, recent in
+            let total = recent.reduce(0, +)
+            guard total > 0 else { return .nan }
+            let a = Self.shares(recent, total: total)
+            var sum = 0.0
+            for (ai, ei) in zip(a, reference) where ai > 1e-4 || ei > 1e-4 { sum += (ai - ei) * log(ai / ei) }
+            return sum
+        }
+    }
+
+    /// PSI per feature of the rows of `recent` against this reference.
+    public func psi(_ recent: Matrix<Float>) -> [Double] {
+        psi(counts: (0..<recent.columns).map { Self.counts(Self.column(recent, $0), edges: edges[$0]) })
+    }
+
+    static func counts(_ values: [Double], edges: [Double]) -> [Int] {
+        let reference = FeatureReference(edges: [edges], shares: [[]], rows: 0)
+        var counts = [Int](repeating: 0, count: edges.count + 2)
+        for x in values { counts[reference.bin(feature: 0, value: x)] += 1 }
+        return counts
+    }
+
+    static func shares(_ counts: [Int], total: Int) -> [Double] {
+        counts.map { max(Double($0) / Double(max(total, 1)), 1e-4) }
+    }
+
+    static func column(_ m: Matrix<Float>, _ column: Int) -> [Double] {
+        var out: [Double] = []
+        out.reserveCapacity(m.rows)
+        for r in 0..<m.rows { out.append(Double(m.storage[r * m.columns + column])) }
+        return out
+    }
+}
+
+/// The live calibration of a session: its predictions against the labels the following bars
+/// realise (the label's own rule: the highest high of the next H bars reaches close × (1 + θ);
+/// a gap in those bars leaves the prediction unlabelled, as in training), over the most recent
+/// ``capacity`` realised predictions. Bars and predictions may come in any order (a catch-up feeds
+/// a symbol's bars before the minutes are decided): each is matched by open time.
+public struct LiveCalibration: Sendable {
+    /// Realised predictions kept.
+    public let capacity: Int
+    private let horizon: Int
+    private let threshold: Double
+    private let intervalMs: Int64
+    private var recent: [String: [(openTime: Int64, high: Double)]] = [:]
+    private var waiting: [String: [(time: Int64, p: Double, close: Double, seen: Int, high: Double)]] = [:]
+    private var realised: [(p: Double, y: Double)] = []
+    private var next = 0
+
+    /// A tracker for labels of `horizon` bars of `intervalMs` and `threshold` (fraction).
+    public init(horizon: Int, threshold: Double, intervalMs: Int64 = 60_000, capacity: Int = 1_440) {
+        self.horizon = horizon
+        self.threshold = threshold
+        self.intervalMs = intervalMs
+        self.capacity = capacity
+    }
+
+    /// A prediction `p` made at the close `close` of `symbol`'s bar opening at `openTime`.
+    public mutating func predicted(_ symbol: String, openTime: Int64, p: Double, close: Double) {
+        guard p.isFinite else { return }
+        var w = (time: openTime, p: p, close: close, seen: 0, high: -Double.infinity)
+        for b in recent[symbol] ?? [] where b.openTime > openTime && b.openTime <= openTime + Int64(horizon) * intervalMs {
+            w.seen += 1
+            w.high = max(w.high, b.high)
+        }
+        if w.seen >= horizon {
+            add(p: p, y: w.high >= close * (1 + threshold) ? 1 : 0)
+        } else {
+            waiting[symbol, default: []].append(w)
+        }
+    }
+
+    /// `symbol`'s bar opening at `openTime` with its high.
+    public mutating func bar(_ symbol: String, openTime: Int64, high: Double) {
+        var bars = recent[symbol] ?? []
+        bars.append((openTime, high))
+        if bars.count > 4 * horizon + 8 { bars.removeFirst(bars.count - (4 * horizon + 8)) }
+        recent[symbol] = bars
+        guard let list = waiting[symbol], !list.isEmpty else { return }
+        var kept: [(time: Int64, p: Double, close: Double, seen: Int, high: Double)] = []
+        for var w in list {
+            let end = w.time + Int64(horizon) * intervalMs
+            if openTime > w.time && openTime <= end {
+                w.seen += 1
+                w.high = max(w.high, high)
+            }
+            if w.seen >= horizon {
+                add(p: w.p, y: w.high >= w.close * (1 + threshold) ? 1 : 0)
+            } else if openTime < end {
+                kept.append(w)
+            }  // else: a gap in its horizon, no label
+        }
+        waiting[symbol] = kept
+    }
+
+    private mutating func add(p: Double, y: Double) {
+        if realised.count < capacity {
+            realised.append((p, y))
+        } else {
+            realised[next] = (p, y)
+            next = (next + 1) % capacity
+        }
+    }
+
+    /// Realised predictions in the window.
+    public var count: Int { realised.count }
+
+    /// ECE of the realised predictions (NaN with none).
+    public var ece: Double { realised.isEmpty ? .nan : Metrics.ece(realised.map(\.p), realised.map(\.y)) }
+
+    /// Mean prediction and realised positive rate in the window.
+    public var meanAndRate: (mean: Double, rate: Double) {
+        guard !realised.isEmpty else { return (.nan, .nan) }
+        let n = Double(realised.count)
+        return (realised.reduce(0) { $0 + $1.p } / n, realised.reduce(0) { $0 + $1.y } / n)
+    }
+}
+
+/// The feature drift of a session: per feature, the bins of its most recent ``capacity`` scored
+/// rows, against the model's training reference.
+public struct LiveDrift: Sendable {
+    /// The training reference.
+    public let reference: FeatureReference
+    /// Rows kept.
+    public let capacity: Int
+    private var ring: [[UInt8]] = []
+    private var next = 0
+    private var counts: [[Int]]
+
+    /// A tracker against `reference`.
+    public init(reference: FeatureReference, capacity: Int = 1_440) {
+        self.reference = reference
+        self.capacity = capacity
+        counts = (0..<reference.edges.count).map { [Int](repeating: 0, count: reference.binCount(feature: $0)) }
+    }
+
+    /// A scored row.
+    public mutating func observe(_ row: ArraySlice<Float>) {
+        guard row.count == reference.edges.count else { return }
+        let bins = row.enumerated().map { UInt8(reference.bin(feature: $0.offset, value: Double($0.element))) }
+        if ring.count < capacity {
+            ring.append(bins)
+        } else {
+            for (f, b) in ring[next].enumerated() { counts[f][Int(b)] -= 1 }
+            ring[next] = bins
+            next = (next + 1) % capacity
+        }
+        for (f, b) in bins.enumerated() { counts[f][Int(b)] += 1 }
+    }
+
+    /// Rows in the window.
+    public var count: Int { ring.count }
+
+    /// PSI per feature over the window.
+    public var psi: [Double] { reference.psi(counts: counts) }
+}
