@@ -68,6 +68,24 @@ struct RetrainCLITests {
         #expect(second.stdout.contains(decision.kind == "promote" ? "retrain: PROMOTED" : "retrain: KEPT \(champion.name)"))
         let runs = try registry.runs()
         #expect(runs.count == 2 && runs.allSatisfy { ["promoted", "kept"].contains($0.status) })
+
+        // --calibration-only: the champion's boosters, recalibrated on the newest calibration days,
+        // deployed only if that beats the current calibration on the holdout after them.
+        let before = try #require(try registry.champion())
+        let recalibrated = try await ScalperProcess.run(arguments(w, models: models, extra: ["--calibration-only"]))
+        #expect(recalibrated.status == 0, "\(recalibrated.stderr.suffix(2_000))")
+        let entry = try #require(try registry.models().first { $0.name.hasPrefix("recal-") })
+        #expect(entry.parent == before.name && entry.origin == .retrain)
+        let boosters = try Data(contentsOf: URL(fileURLWithPath: entry.path + "/model.json"))
+        #expect(boosters == (try Data(contentsOf: URL(fileURLWithPath: before.path + "/model.json"))))
+        let verdict = try #require(recalibrated.stdout.split(separator: "\n").first { $0.hasPrefix("retrain: ") })
+        let promoted = verdict.hasPrefix("retrain: PROMOTED \(entry.name) (\(before.name) recalibrated")
+        #expect(promoted || verdict.hasPrefix("retrain: KEPT \(before.name)'s calibration"), "\(verdict)")
+        #expect(try registry.champion()?.name == (promoted ? entry.name : before.name))
+        #expect(try registry.decisions(about: entry.name).last?.kind == (promoted ? "promote" : "reject"))
+        #expect(try registry.runs().first?.mode == "calibration-only")
+        // NEARUSDT has no bar at all in those days: left out, by name.
+        #expect(recalibrated.stderr.contains("retrain: NEARUSDT has no bars from 2023-10-17"), "\(recalibrated.stderr.prefix(2_000))")
     }
 
     @Test("SIGKILL during a retrain leaves the registry and the champion intact; the next run names the stale lock and proceeds", .timeLimit(.minutes(10)))
@@ -75,10 +93,15 @@ struct RetrainCLITests {
         let w = try await PaperWorkspace()
         defer { w.dir.remove() }
         let models = w.dir.path("registry")
-        let first = try await ScalperProcess.run(arguments(w, models: models))
+        // The first champion on the pairs a scanner picks from the store's 24 h before the as-of time.
+        let first = try await ScalperProcess.run([
+            "retrain", "--store", w.store, "--models-dir", models, "--from-scanner", "--as-of", "2023-10-01", "--train", "40d",
+        ])
         #expect(first.status == 0, "\(first.stderr.suffix(2_000))")
+        #expect(first.stderr.contains("--from-scanner picked FILUSDT, NEARUSDT") || first.stderr.contains("--from-scanner picked NEARUSDT, FILUSDT"), "\(first.stderr.prefix(2_000))")
         let registry = try ModelRegistry(path: models + "/registry.sqlite")
         let champion = try #require(try registry.champion()).name
+        #expect(try registry.champion()?.symbols.split(separator: ",").sorted() == ["FILUSDT", "NEARUSDT"])
 
         var generator = SplitMix64(seed: UInt64(Date().timeIntervalSince1970))
         let running = try ScalperProcess.start(arguments(w, models: models))
