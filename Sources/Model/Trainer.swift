@@ -193,8 +193,9 @@ public enum Trainer {
     /// unseen, nothing can beat chance there and the AUC is 0.5 within sampling error (~0.005 for
     /// 10,000 rows; unlike a canary scored on true labels, whose random function of strong
     /// features can land well off 0.5 either way). If test rows were trained on, their labels
-    /// were memorised and the AUC rises. Returns the test AUC and the rounds.
-    public static func canary(_ dataset: PooledDataset, configuration: ModelConfiguration, seed: UInt64) throws -> (auc: Double, rounds: Int) {
+    /// were memorised and the AUC rises. Returns the test AUC, the rounds and the test rows'
+    /// random positives (for the AUC's spread under no signal).
+    public static func canary(_ dataset: PooledDataset, configuration: ModelConfiguration, seed: UInt64) throws -> (auc: Double, rounds: Int, positives: Int) {
         let columns = dataset.train.features.columns
         let rate = dataset.train.positiveRate
         func randomLabels(_ rows: LabeledRows) -> [Float] {
@@ -231,7 +232,7 @@ public enum Trainer {
             progress: { _ in }
         )
         let test = try DMatrix(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
-        return (Metrics.auc(try classifier.predict(test).map(Double.init), testLabels), configuration.maxRounds)
+        return (Metrics.auc(try classifier.predict(test).map(Double.init), testLabels), configuration.maxRounds, Int(testLabels.reduce(0, +)))
     }
 
     private static func boost(

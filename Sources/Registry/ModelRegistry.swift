@@ -262,19 +262,44 @@ public final class ModelRegistry: Sendable {
         return entry
     }
 
+    /// Promotes `name` only if the champion is still `expected` (the one it was judged against; nil:
+    /// none), in one transaction; otherwise records a rejection saying the champion changed during
+    /// the judgement (a manual promote or rollback) and returns false.
+    public func promote(_ name: String, replacing expected: String?, reason: String, evidence: String) throws -> Bool {
+        try write { db in
+            let current = try String.fetchOne(db, sql: "SELECT name FROM models WHERE status = 'champion'")
+            guard current == expected else {
+                try db.execute(sql: "UPDATE models SET status = 'rejected' WHERE name = ? AND status = 'candidate'", arguments: [name])
+                try insertDecision(
+                    "reject",
+                    model: name,
+                    previous: current,
+                    reason: "not promoted: the champion changed while it was judged (\(expected ?? "none") → \(current ?? "none")); \(reason)",
+                    evidence: evidence,
+                    in: db
+                )
+                return false
+            }
+            try promote(name, reason: reason, evidence: evidence, in: db)
+            return true
+        }
+    }
+
     /// Makes `name` the champion (the old one retired), recording the decision with `reason` and
     /// `evidence` (JSON) in the same transaction.
     public func promote(_ name: String, reason: String, evidence: String = "{}") throws {
-        try write { db in
-            guard let status = try String.fetchOne(db, sql: "SELECT status FROM models WHERE name = ?", arguments: [name]) else {
-                throw RegistryError(path, "no model named \(name) is registered (scalper models list)")
-            }
-            guard status != ModelStatus.champion.rawValue else { throw RegistryError(path, "\(name) is the champion already") }
-            let previous = try String.fetchOne(db, sql: "SELECT name FROM models WHERE status = 'champion'")
-            try db.execute(sql: "UPDATE models SET status = 'retired' WHERE status = 'champion'")
-            try db.execute(sql: "UPDATE models SET status = 'champion' WHERE name = ?", arguments: [name])
-            try insertDecision("promote", model: name, previous: previous, reason: reason, evidence: evidence, in: db)
+        try write { db in try promote(name, reason: reason, evidence: evidence, in: db) }
+    }
+
+    private func promote(_ name: String, reason: String, evidence: String, in db: Database) throws {
+        guard let status = try String.fetchOne(db, sql: "SELECT status FROM models WHERE name = ?", arguments: [name]) else {
+            throw RegistryError(path, "no model named \(name) is registered (scalper models list)")
         }
+        guard status != ModelStatus.champion.rawValue else { throw RegistryError(path, "\(name) is the champion already") }
+        let previous = try String.fetchOne(db, sql: "SELECT name FROM models WHERE status = 'champion'")
+        try db.execute(sql: "UPDATE models SET status = 'retired' WHERE status = 'champion'")
+        try db.execute(sql: "UPDATE models SET status = 'champion' WHERE name = ?", arguments: [name])
+        try insertDecision("promote", model: name, previous: previous, reason: reason, evidence: evidence, in: db)
     }
 
     /// Records that `name` was judged and not promoted (the champion stays).
@@ -398,16 +423,37 @@ public final class ModelRegistry: Sendable {
         }
     }
 
-    /// Marks runs still `running` as `abandoned` (their process is gone: a retrain calls this only
-    /// while it holds the job lock) and returns their ids.
-    public func abandonUnfinishedRuns() throws -> [String] {
+    /// Sets a running run's as-of time and challenger name once they are known.
+    public func updateRun(id: String, asOf: String, challenger: String) throws {
         try write { db in
-            let ids = try String.fetchAll(db, sql: "SELECT id FROM retrain_runs WHERE status = 'running' ORDER BY started_at")
-            try db.execute(
-                sql: "UPDATE retrain_runs SET status = 'abandoned', finished_at = ?, verdict = 'the process ended before the run finished' WHERE status = 'running'",
-                arguments: [now()]
-            )
-            return ids
+            try db.execute(sql: "UPDATE retrain_runs SET as_of = ?, challenger = ? WHERE id = ?", arguments: [asOf, challenger, id])
+        }
+    }
+
+    /// Closes the runs still `running` (their process is gone: a retrain calls this only while it
+    /// holds the job lock): `promoted` or `kept` when the decision about their challenger was
+    /// recorded before the process ended (it stands), else `abandoned`. Returns (id, new status).
+    public func abandonUnfinishedRuns() throws -> [(id: String, status: String)] {
+        try write { db in
+            let rows = try Row.fetchAll(db, sql: "SELECT id, challenger FROM retrain_runs WHERE status = 'running' ORDER BY started_at")
+            var out: [(id: String, status: String)] = []
+            for row in rows {
+                let id: String = row["id"]
+                let challenger: String? = row["challenger"]
+                let kind = try challenger.flatMap {
+                    try String.fetchOne(db, sql: "SELECT kind FROM decisions WHERE model = ? AND kind IN ('promote', 'reject') ORDER BY id DESC LIMIT 1", arguments: [$0])
+                }
+                let status = kind == "promote" ? "promoted" : (kind == "reject" ? "kept" : "abandoned")
+                let verdict =
+                    kind == nil
+                    ? "the process ended before the run finished" : "the process ended after the decision (\(kind!)) was recorded, before the report"
+                try db.execute(
+                    sql: "UPDATE retrain_runs SET status = ?, finished_at = ?, verdict = ? WHERE id = ?",
+                    arguments: [status, now(), verdict, id]
+                )
+                out.append((id, status))
+            }
+            return out
         }
     }
 

@@ -1,4 +1,4 @@
-import Features
+public import Features
 import LinearAlgebra
 public import Model
 public import ScalperCore
@@ -32,6 +32,7 @@ public enum LeakageGuards {
         series: [(symbol: String, klines: [Kline])],
         interval: KlineInterval,
         source: FeatureSource,
+        label: LabelSpec? = nil,
         cutsPerSymbol: Int,
         seed: UInt64
     ) throws -> TruncationCheck {
@@ -61,9 +62,11 @@ public enum LeakageGuards {
                     perturbed[i].takerBuyQuoteVolume *= 2.1 * 1.37
                 }
                 let row = t - start
-                let a = try source.compute(full, interval, nil).features.row(row)
-                let b = try source.compute(truncated, interval, nil).features.row(row)
-                let c = try source.compute(perturbed, interval, nil).features.row(row)
+                // With the label asked for as training asks for it (the label itself looks ahead by
+                // definition and is not compared; the features next to it must not).
+                let a = try source.compute(full, interval, label).features.row(row)
+                let b = try source.compute(truncated, interval, label).features.row(row)
+                let c = try source.compute(perturbed, interval, label).features.row(row)
                 cuts += 1
                 for (j, ((x, y), z)) in zip(zip(a, b), c).enumerated() {
                     compared += 2

@@ -72,8 +72,10 @@ public struct RetrainRequest {
 public enum RetrainStatus: String, Codable, Sendable {
     /// The challenger is the champion now.
     case promoted
-    /// The challenger was judged and the champion (if any) stays.
+    /// The challenger was judged and the champion stays.
     case kept
+    /// There is no champion, and the challenger failed the first-champion check.
+    case rejected
     /// A leakage guard blocked the run: nothing is promoted, and the pipeline needs a look.
     case blocked
 }
@@ -159,6 +161,7 @@ public enum RetrainJob {
             series: series,
             interval: request.interval,
             source: request.features,
+            label: LabelSpec(horizon: configuration.labelHorizon, threshold: configuration.labelThreshold),
             cutsPerSymbol: settings.truncationCuts,
             seed: UInt64(truncatingIfNeeded: request.asOf)
         )
@@ -224,11 +227,17 @@ public enum RetrainJob {
         let canary = try Trainer.canary(dataset, configuration: configuration, seed: 0x5EED ^ UInt64(truncatingIfNeeded: request.asOf))
         evidence.guards.canaryAUC = canary.auc
         evidence.guards.canaryRounds = canary.rounds
+        // Chance's spread grows as the holdout shrinks: the allowance is the configured one or four
+        // standard errors of an AUC under no signal (Hanley–McNeil), whichever is wider.
+        let positives = Double(canary.positives)
+        let negatives = Double(parts.holdout.count - canary.positives)
+        let nullSE = positives > 0 && negatives > 0 ? ((positives + negatives + 1) / (12 * positives * negatives)).squareRoot() : .infinity
+        let allowance = max(settings.canaryTolerance, 4 * nullSE)
         evidence.rules.append(
             RuleCheck(
                 rule: "canary",
-                passed: abs(canary.auc - 0.5) <= settings.canaryTolerance,
-                detail: "a canary trained on shuffled labels (random, keyed by row) scores AUC \(fmt(canary.auc)) against the holdout's (allowed 0.5 ± \(fmt(settings.canaryTolerance)))",
+                passed: abs(canary.auc - 0.5) <= allowance,
+                detail: "a canary trained on shuffled labels (random, keyed by row) scores AUC \(fmt(canary.auc)) against the holdout's (allowed 0.5 ± \(fmt(allowance)))",
                 blocking: true
             )
         )
@@ -288,7 +297,7 @@ public enum RetrainJob {
                     championP = loaded.calibration.apply(raw)
                     championJudgement = judgement(name: entry.name, raw: raw, calibrated: championP, labels: holdout.labels)
                     champion = loaded
-                    if let through = UTC.parse(m.windowTo), through > windows.holdoutStart {
+                    if seenThrough(m) + windows.purgeMs > windows.holdoutStart {
                         evidence.warnings.append("the champion's training window reaches \(m.windowTo), into the holdout: its figures are in-sample there (the comparison favours it)")
                     }
                 }
@@ -323,6 +332,7 @@ public enum RetrainJob {
 
         // 8. Decide.
         let blocked = evidence.rules.filter { $0.blocking && !$0.passed }
+        var promoteReplacing: String?
         var status: RetrainStatus
         var verdict: String
         if !blocked.isEmpty {
@@ -364,6 +374,7 @@ public enum RetrainJob {
             let failed = evidence.rules.filter { !$0.passed }
             if failed.isEmpty {
                 status = .promoted
+                promoteReplacing = championEntry.name
                 verdict = "PROMOTED \(request.challengerName) over \(championEntry.name): log-loss \(fmt(championJudgement.logLoss, 5)) → \(fmt(challengerJudgement.logLoss, 5)), DM p = \(fmt(dm?.pValue ?? .nan, 4)), holdout P&L \(fmt(challengerPnL, 2)) vs \(fmt(championPnL, 2))"
             } else {
                 status = .kept
@@ -384,9 +395,10 @@ public enum RetrainJob {
             )
             if auc >= settings.minAUC && comparable {
                 status = .promoted
+                promoteReplacing = nil
                 verdict = "PROMOTED \(request.challengerName) (first champion): holdout AUC \(fmt(auc)) ≥ \(fmt(settings.minAUC)), log-loss \(fmt(challengerJudgement.logLoss, 5)), holdout P&L \(fmt(challengerJudgement.backtest?.netPnL ?? 0, 2))"
             } else {
-                status = .kept
+                status = championEntry == nil ? .rejected : .kept
                 verdict = "REJECTED \(request.challengerName): " + (evidence.rules.last?.detail ?? "")
             }
         }
@@ -407,8 +419,12 @@ public enum RetrainJob {
         let json = evidence.json()
         switch status {
         case .promoted:
-            try request.registry.promote(request.challengerName, reason: verdict, evidence: json)
-        case .kept, .blocked:
+            // Only over the champion it was judged against: a manual promote or rollback meanwhile wins.
+            if try !request.registry.promote(request.challengerName, replacing: promoteReplacing, reason: verdict, evidence: json) {
+                status = .kept
+                verdict = "KEPT \(try request.registry.champion()?.name ?? "no champion"): the champion changed while \(request.challengerName) was judged; not promoted"
+            }
+        case .kept, .blocked, .rejected:
             try request.registry.reject(request.challengerName, reason: verdict, evidence: json)
         }
         return RetrainOutcome(status: status, verdict: verdict, challenger: request.challengerName, champion: championEntry?.name, evidence: evidence, report: report)
@@ -430,6 +446,12 @@ public enum RetrainJob {
         configuration.threads = request.configuration.threads
         configuration.calibrationCandidates = request.configuration.calibrationCandidates
         let windows = RetrainWindows(asOf: request.asOf, settings: settings, intervalMs: request.interval.milliseconds, labelHorizon: configuration.labelHorizon)
+        let seen = seenThrough(champion.metadata)
+        guard windows.calibrationStart >= seen + windows.purgeMs else {
+            throw RetrainError(
+                "--calibration-only: the calibration days (from \(UTC.minuteString(windows.calibrationStart))) overlap what the champion \(entry.name) was trained or calibrated on (through \(UTC.minuteString(seen))): its scores there are in-sample; choose a later --as-of"
+            )
+        }
         var evidence = RetrainEvidence(runID: request.runID, mode: "calibration-only", asOf: UTC.isoString(request.asOf))
         evidence.windows = describe(windows).filter { $0.key == "calibration" || $0.key == "holdout" }
         let warmupMs = Int64(configuration.warmupBars + 10) * request.interval.milliseconds
@@ -544,15 +566,27 @@ public enum RetrainJob {
                 )
             ]
         )
+        var status: RetrainStatus = passed ? .promoted : .kept
+        var finalVerdict = verdict
         if passed {
-            try request.registry.promote(name, reason: verdict, evidence: evidence.json())
+            if try !request.registry.promote(name, replacing: entry.name, reason: verdict, evidence: evidence.json()) {
+                status = .kept
+                finalVerdict = "KEPT \(try request.registry.champion()?.name ?? "no champion"): the champion changed while \(name) was judged; not promoted"
+            }
         } else {
             try request.registry.reject(name, reason: verdict, evidence: evidence.json())
         }
-        return RetrainOutcome(status: passed ? .promoted : .kept, verdict: verdict, challenger: name, champion: entry.name, evidence: evidence, report: report)
+        return RetrainOutcome(status: status, verdict: finalVerdict, challenger: name, champion: entry.name, evidence: evidence, report: report)
     }
 
     // MARK: Parts
+
+    /// The last bar time a bundle was fitted, stopped or calibrated on: its window's end, or a
+    /// later calibration split (a recalibrated bundle).
+    static func seenThrough(_ m: ModelMetadata) -> Int64 {
+        let splits = m.splits.filter { $0.name != "test" }.compactMap { UTC.parse($0.to) }
+        return max(UTC.parse(m.windowTo) ?? .max, splits.max() ?? .min)
+    }
 
     struct Parts {
         var train: LabeledRows

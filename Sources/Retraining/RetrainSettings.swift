@@ -37,6 +37,8 @@ public struct RetrainSettings: Codable, Equatable, Sendable {
     /// Whether drift over a threshold in a session leaves `<models>/retrain.requested`, which a
     /// `scalper retrain --every` loop takes as a reason to run at once.
     public var retrainOnDrift = false
+    /// A `--every` loop takes a drift request only this long after its last run started.
+    public var driftRequestCooldownHours = 24.0
 
     enum CodingKeys: String, CodingKey {
         case trainDays = "train_days"
@@ -56,6 +58,7 @@ public struct RetrainSettings: Codable, Equatable, Sendable {
         case psiWarning = "psi_warning"
         case liveECEWarning = "live_ece_warning"
         case retrainOnDrift = "retrain_on_drift"
+        case driftRequestCooldownHours = "drift_request_cooldown_hours"
     }
 
     /// The defaults.
@@ -81,6 +84,7 @@ public struct RetrainSettings: Codable, Equatable, Sendable {
         check(truncationCuts >= 1, "truncation_cuts", "must be ≥ 1")
         check(psiWarning > 0, "psi_warning", "must be > 0")
         check(liveECEWarning > 0 && liveECEWarning < 1, "live_ece_warning", "must be in (0, 1)")
+        check(driftRequestCooldownHours >= 0, "drift_request_cooldown_hours", "must be ≥ 0")
         return out
     }
 }

@@ -184,6 +184,10 @@ public final class PaperSession {
     /// against the labels the market then realised.
     private var liveDrift: LiveDrift?
     private var liveCalibration: LiveCalibration
+    /// The waiting champion already logged as deferred (once per model).
+    private var deferredSwap: String?
+    /// The model a retrain request was left for (once per model).
+    private var retrainRequestedFor: String?
 
     private var state: PaperState!
     private var scorers: [String: StreamingScorer] = [:]
@@ -277,12 +281,27 @@ public final class PaperSession {
                 )
             }
             state = stored
-            // Resume with the model that was deciding (a swap may have happened before the crash).
+            // A champion session resumes with the model that was deciding (a swap may have happened
+            // before the crash), or, if that bundle is gone, with the champion now; a session given
+            // its model keeps the one it is given.
             if let path = stored.modelPath, let name = stored.model, name != predictor.metadata.name {
-                do {
-                    adopt(try ModelBundle.load(path), path: path)
-                } catch {
-                    throw PaperSessionError("session \(settings.name) was deciding with \(name) (\(path)), which cannot be loaded: \(error)")
+                if champion != nil {
+                    do {
+                        let resumed = try ModelBundle.load(path)
+                        try resumed.setThreads(1)
+                        adopt(resumed, path: path)
+                    } catch {
+                        logger.notice(
+                            "the model that was deciding cannot be loaded; resuming with the champion",
+                            metadata: ["was": "\(name)", "now": "\(predictor.metadata.name)", "error": "\(error)"]
+                        )
+                        state.model = predictor.metadata.name
+                        state.modelPath = settings.modelPath
+                    }
+                } else {
+                    logger.notice("resuming with the model given, not the one that was deciding", metadata: ["was": "\(name)", "now": "\(predictor.metadata.name)"])
+                    state.model = predictor.metadata.name
+                    state.modelPath = settings.modelPath
                 }
             }
             logger.info(
@@ -336,11 +355,16 @@ public final class PaperSession {
                 logger.warning("cannot read the champion", metadata: ["error": "\(error)"])
                 continue
             }
-            guard let found, found.name != channel.modelName.withLock({ $0 }), !refused.contains(found.name),
-                channel.slot.withLock({ $0?.predictor.metadata.name != found.name })
-            else { continue }
+            guard let found else { continue }
+            if found.name == channel.modelName.withLock({ $0 }) {
+                // Rolled back to the model deciding now: a loaded one waiting must not swap in.
+                channel.slot.withLock { $0 = nil }
+                continue
+            }
+            guard !refused.contains(found.name), channel.slot.withLock({ $0?.predictor.metadata.name != found.name }) else { continue }
             do {
                 let next = try ModelBundle.load(found.path)
+                try next.setThreads(1)
                 let row = channel.recentRow.withLock { $0 } ?? [Float](repeating: .nan, count: next.metadata.featureNames.count)
                 let (p, _) = try next.scored(Matrix(rows: 1, columns: row.count, storage: row), whereProbabilityAtLeast: 1)
                 guard let q = p.first, q.isFinite, q >= 0, q <= 1 else {
@@ -355,15 +379,38 @@ public final class PaperSession {
         }
     }
 
-    /// Swaps in a loaded champion, if one waits, before the minute `openTime` is scored.
+    /// Swaps in a loaded champion, if one waits, before the minute `openTime` is scored; not before
+    /// the end of the data it was fitted and calibrated on (a replay, or a catch-up after downtime,
+    /// must not trade minutes the new model has seen).
     private func takeSwap(at openTime: Int64) {
-        guard let next = channel.slot.withLock({ slot -> LoadedModel? in defer { slot = nil }; return slot }) else { return }
+        guard
+            let next = channel.slot.withLock({ slot -> LoadedModel? in
+                guard let waiting = slot, Self.seenThrough(waiting.predictor.metadata) <= openTime else { return nil }
+                slot = nil
+                return waiting
+            })
+        else {
+            if let waiting = channel.slot.withLock({ $0?.predictor.metadata }), deferredSwap != waiting.name {
+                deferredSwap = waiting.name
+                logger.notice(
+                    "new champion waits until the end of its data",
+                    metadata: ["model": "\(waiting.name)", "until": "\(UTC.isoString(Self.seenThrough(waiting)))", "minute": "\(UTC.isoString(openTime))"]
+                )
+            }
+            return
+        }
         let previous = predictor.metadata.name
         adopt(next.predictor, path: next.path)
         logger.notice(
             "model swapped",
             metadata: ["from": "\(previous)", "to": "\(next.predictor.metadata.name)", "minute": "\(UTC.isoString(openTime))"]
         )
+    }
+
+    /// The last bar time a bundle was fitted, stopped or calibrated on.
+    static func seenThrough(_ m: ModelMetadata) -> Int64 {
+        let splits = m.splits.filter { $0.name != "test" }.compactMap { UTC.parse($0.to) }
+        return max(UTC.parse(m.windowTo) ?? .max, splits.max() ?? .min)
     }
 
     private func adopt(_ next: Predictor, path: String) {
@@ -909,7 +956,10 @@ public final class PaperSession {
         }
         guard !reasons.isEmpty else { return }
         logger.warning("model drift", metadata: ["model": "\(predictor.metadata.name)", "why": "\(reasons.joined(separator: "; "))"])
-        if let request = settings.retrainRequestPath, !FileManager.default.fileExists(atPath: request) {
+        if let request = settings.retrainRequestPath, retrainRequestedFor != predictor.metadata.name,
+            !FileManager.default.fileExists(atPath: request)
+        {
+            retrainRequestedFor = predictor.metadata.name
             let text = "session \(settings.name), model \(predictor.metadata.name), \(UTC.isoString(e.lastMinute ?? 0)): \(reasons.joined(separator: "; "))\n"
             if (try? text.write(toFile: request, atomically: true, encoding: .utf8)) != nil {
                 logger.notice("retrain requested", metadata: ["file": "\(request)"])

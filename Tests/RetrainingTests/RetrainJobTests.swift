@@ -154,6 +154,20 @@ struct RetrainJobTests {
             #expect(second.evidence.rules.contains { $0.rule == "log_loss_margin" && !$0.passed })
             #expect(second.evidence.dieboldMariano != nil)
         }
+
+        // A run killed after its decision was recorded: closed as what was decided, not abandoned.
+        try registry.beginRun(id: "killed", asOf: "", mode: "retrain", pid: 1)
+        try registry.updateRun(id: "killed", asOf: "2023-08-20T00:00:00Z", challenger: "challenger-s2")
+        #expect(try registry.abandonUnfinishedRuns().map(\.status) == ["kept"])
+
+        // A promotion judged against a champion that has changed meanwhile does not happen.
+        let third = try RetrainJob.run(try await request(registry: registry, run: "r3"))
+        if third.status == .promoted { try registry.rollback(reason: "test: back to r1") }
+        #expect(try registry.champion()?.name == "challenger-r1")
+        let moved = try registry.promote("challenger-r3", replacing: "someone-else", reason: "test", evidence: "{}")
+        #expect(!moved)
+        #expect(try registry.champion()?.name == "challenger-r1")
+        #expect(try registry.decisions(about: "challenger-r3").last?.reason.hasPrefix("not promoted: the champion changed while it was judged") == true)
     }
 
     @Test("the canary scores chance on unseen rows and far above it on rows it was trained on")
@@ -280,7 +294,7 @@ struct RetrainJobTests {
         try registry.beginRun(id: "a", asOf: "2023-10-01T00:00:00Z", mode: "retrain", pid: 1)
         try registry.finishRun(id: "a", status: "kept", verdict: "KEPT x", exitCode: 0, challenger: "c", champion: "x", report: "/r", evidence: "{}")
         try registry.beginRun(id: "b", asOf: "2023-10-01T00:00:00Z", mode: "retrain", pid: 2)
-        #expect(try registry.abandonUnfinishedRuns() == ["b"])
+        #expect(try registry.abandonUnfinishedRuns().map(\.id) == ["b"])
         let runs = try registry.runs()
         #expect(runs.first { $0.id == "a" }?.status == "kept")
         #expect(runs.first { $0.id == "b" }?.status == "abandoned")

@@ -222,8 +222,10 @@ struct RetrainCLITests {
         // A --every loop sleeping until its next turn runs at once on the request (its runs fail
         // here, quickly: the store has no such symbol, which the loop logs and outlives).
         try FileManager.default.removeItem(atPath: request)
+        let noCooldown = w.dir.path("loop.yaml")
+        try "retrain:\n  drift_request_cooldown_hours: 0\n".write(toFile: noCooldown, atomically: true, encoding: .utf8)
         let loop = try ScalperProcess.start([
-            "retrain", "--store", w.store, "--models-dir", w.dir.path("models"), "--symbols", "NOPEUSDT", "--every", "30d",
+            "retrain", "--store", w.store, "--config", noCooldown, "--models-dir", w.dir.path("models"), "--symbols", "NOPEUSDT", "--every", "30d",
         ])
         defer { loop.kill() }
         let deadline = ContinuousClock.now + .seconds(60)

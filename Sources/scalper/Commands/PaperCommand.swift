@@ -383,6 +383,13 @@ struct PaperReportCommand: AsyncParsableCommand {
             } catch {
                 throw fail("\(error)")
             }
+            // A champion session may have swapped models; the backtest replays with one.
+            let used = Set((state.tradeModels ?? []).map(\.model) + [state.model].compactMap { $0 })
+            if used.count > 1 {
+                note(
+                    "warning: the session decided with \(used.sorted().joined(separator: ", ")) (champion swaps); the backtest replays its whole window with \(predictor.metadata.name), so trades decided by the others will differ"
+                )
+            }
             let market = try MarketStore(path: global.storePath(settings))
             let series = try loadTradingSeries(
                 market,

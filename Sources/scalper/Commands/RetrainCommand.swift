@@ -81,7 +81,7 @@ struct RetrainCommand: AsyncParsableCommand {
         if let train { retrain.trainDays = try parseSpan(train, option: "--train") }
         if let calibration { retrain.calibrationDays = try parseSpan(calibration, option: "--calibration") }
         if let holdout { retrain.holdoutDays = try parseSpan(holdout, option: "--holdout") }
-        if let problem = retrain.problems().first { throw ValidationError(problem) }
+        if let problem = retrain.problems().first { throw fail(problem) }
         guard let every else {
             let code = await runOnce(settings: settings, retrain: retrain, folder: folder)
             if code != 0 { throw ExitCode(code) }
@@ -96,9 +96,12 @@ struct RetrainCommand: AsyncParsableCommand {
             let next = started.addingTimeInterval(period)
             note("retrain: next run \(UTC.isoString(Int64(next.timeIntervalSince1970 * 1000)))")
             // Until then, a session's drift request (retrain.retrain_on_drift) brings the run forward.
+            // Not within retrain.drift_request_cooldown_hours of the last run (a drift that
+            // retraining did not cure would otherwise ask again at every Stats line).
             let request = folder + "/retrain.requested"
+            let earliest = started.addingTimeInterval(retrain.driftRequestCooldownHours * 3_600)
             while next.timeIntervalSinceNow > 0 {
-                if let why = try? String(contentsOfFile: request, encoding: .utf8) {
+                if earliest.timeIntervalSinceNow <= 0, let why = try? String(contentsOfFile: request, encoding: .utf8) {
                     note("retrain: run brought forward by \(request): \(why.trimmingCharacters(in: .whitespacesAndNewlines))")
                     break
                 }
@@ -130,8 +133,12 @@ struct RetrainCommand: AsyncParsableCommand {
         let registry: ModelRegistry
         do {
             registry = try ModelRegistry(path: folder + "/registry.sqlite")
-            for id in try registry.abandonUnfinishedRuns() {
-                note("warning: retrain run \(id) never finished (its process ended); marked abandoned")
+            for (id, status) in try registry.abandonUnfinishedRuns() {
+                note(
+                    status == "abandoned"
+                        ? "warning: retrain run \(id) never finished (its process ended); marked abandoned"
+                        : "warning: retrain run \(id) ended after its decision was recorded (\(status)) but before its report; marked \(status)"
+                )
             }
         } catch {
             note("error: \(error)")
@@ -140,21 +147,33 @@ struct RetrainCommand: AsyncParsableCommand {
         let runID = compactStamp(started) + "-\(getpid())"
         // This run answers any drift request a session left.
         try? FileManager.default.removeItem(atPath: folder + "/retrain.requested")
-        var recorded = false
+        let mode = calibrationOnly ? "calibration-only" : "retrain"
+        // Recorded before anything else, so a failure in the data steps is in the registry too.
+        do {
+            try registry.beginRun(id: runID, asOf: "", mode: mode, pid: getpid())
+        } catch {
+            note("error: \(error)")
+            return 1
+        }
         do {
             let interval = KlineInterval(interval)!  // validated
             let store = try MarketStore(path: global.storePath(settings))
             var list = symbols.map(symbolList) ?? []
             if fromScanner {
+                // Fresh 24 h figures first: with --download every stored USDT series is brought up
+                // to date before the pick (a store last filled two weeks ago would offer none).
+                if download {
+                    let universe = try store.symbols(interval: interval).filter { $0.hasSuffix("USDT") }
+                    try await downloadMissing(store: store, symbols: universe, interval: interval, settings: settings, retrain: retrain)
+                }
                 list = try scannerPick(store: store, interval: interval, settings: settings, asOf: try asOfTime(store: store, symbols: nil, interval: interval))
                 note("retrain: --from-scanner picked \(list.joined(separator: ", "))")
             }
-            if download { try await downloadMissing(store: store, symbols: list, interval: interval, settings: settings) }
+            if download { try await downloadMissing(store: store, symbols: list, interval: interval, settings: settings, retrain: retrain) }
             let asOf = try asOfTime(store: store, symbols: list, interval: interval)
-            let mode = calibrationOnly ? "calibration-only" : "retrain"
-            try registry.beginRun(id: runID, asOf: UTC.isoString(asOf), mode: mode, pid: getpid())
-            recorded = true
             let windows = RetrainWindows(asOf: asOf, settings: retrain, intervalMs: interval.milliseconds, labelHorizon: settings.model.labelHorizon)
+            let challengerName = "\(calibrationOnly ? "recal" : "retrain")-\(String(compactStamp(asOf).prefix(13)))-r\(runID)"
+            try registry.updateRun(id: runID, asOf: UTC.isoString(asOf), challenger: challengerName)
             let from = (calibrationOnly ? windows.calibrationStart : windows.trainStart) - Int64(settings.model.warmupBars + 10) * interval.milliseconds
             var series: [(symbol: String, klines: [Kline])] = []
             var filters: [String: SymbolFilters] = [:]
@@ -184,7 +203,7 @@ struct RetrainCommand: AsyncParsableCommand {
                 asOf: asOf,
                 registry: registry,
                 runID: runID,
-                challengerName: "\(calibrationOnly ? "recal" : "retrain")-\(String(compactStamp(asOf).prefix(13)))-r\(runID)",
+                challengerName: challengerName,
                 gitCommit: gitCommit()
             )
             note("retrain \(runID): \(mode) of \(series.map(\.symbol).joined(separator: "+")) as of \(UTC.minuteString(asOf))")
@@ -204,12 +223,10 @@ struct RetrainCommand: AsyncParsableCommand {
             return code
         } catch {
             note("error: \(error)")
-            if recorded {
-                try? registry.finishRun(
-                    id: runID, status: "failed", verdict: "\(error)", exitCode: 1, challenger: nil, champion: try? registry.champion()?.name, report: nil,
-                    evidence: "{}"
-                )
-            }
+            try? registry.finishRun(
+                id: runID, status: "failed", verdict: "\(error)", exitCode: 1, challenger: nil, champion: try? registry.champion()?.name, report: nil,
+                evidence: "{}"
+            )
             return 1
         }
     }
@@ -248,7 +265,13 @@ struct RetrainCommand: AsyncParsableCommand {
 
     /// Fetches each symbol's bars from its last stored bar up to the as-of time, from Binance
     /// Vision in the series' own market (spot by REST when download.source is rest).
-    private func downloadMissing(store: MarketStore, symbols: [String], interval: KlineInterval, settings: ScalperConfiguration) async throws {
+    private func downloadMissing(
+        store: MarketStore,
+        symbols: [String],
+        interval: KlineInterval,
+        settings: ScalperConfiguration,
+        retrain: RetrainSettings
+    ) async throws {
         let end = try asOfTime(store: store, symbols: symbols, interval: interval)
         let known = try store.series().filter { $0.interval == interval }
         let client = RetryingClient(
@@ -263,8 +286,9 @@ struct RetrainCommand: AsyncParsableCommand {
         for symbol in symbols {
             let existing = known.first { $0.symbol == symbol }
             let market = existing?.market ?? BinanceMarket(rawValue: settings.download.market) ?? .spot
-            let window = RetrainWindows(asOf: end, settings: settings.retrain, intervalMs: interval.milliseconds, labelHorizon: settings.model.labelHorizon)
-            let start = existing.map { $0.lastOpenTime + interval.milliseconds } ?? window.trainStart
+            // A new series from the training window's warm-up on; a stored one from its last bar.
+            let window = RetrainWindows(asOf: end, settings: retrain, intervalMs: interval.milliseconds, labelHorizon: settings.model.labelHorizon)
+            let start = existing.map { $0.lastOpenTime + interval.milliseconds } ?? window.trainStart - Int64(settings.model.warmupBars + 10) * interval.milliseconds
             guard start < end else { continue }
             let report: DownloadReport
             if settings.download.source == "rest" && market == RESTKlineDownloader.market {
