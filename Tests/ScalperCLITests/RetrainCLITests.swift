@@ -244,4 +244,29 @@ struct RetrainCLITests {
         #expect(loop.isRunning)
         #expect(!FileManager.default.fileExists(atPath: request))
     }
+
+    @Test("train --walk-forward trains each window through the pipeline and registers its bundle with origin walk-forward", .timeLimit(.minutes(10)))
+    func walkForwardRegisters() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let models = w.dir.path("wf")
+        let r = try await ScalperProcess.run([
+            "train", "--store", w.store, "--config", w.overlay, "--symbols", PaperWorkspace.symbols, "--from", "2023-08-01", "--to", "2023-10-01",
+            "--walk-forward", "train=20d,test=7d,step=10d", "--models-dir", models, "--name", "wf", "--json",
+        ])
+        #expect(r.status == 0, "\(r.stderr.suffix(2_000))")
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let windows = try #require(object["windows"] as? [[String: Any]])
+        #expect(windows.count == 4)
+        #expect(windows.allSatisfy { ($0["auc"] as? Double).map { $0 > 0.5 } == true })
+        #expect(object["bundles"] as? [String] == ["wf-w1", "wf-w2", "wf-w3", "wf-w4"])
+        let registry = try ModelRegistry(path: models + "/registry.sqlite")
+        let entries = try registry.models()
+        #expect(Set(entries.map(\.name)) == ["wf-w1", "wf-w2", "wf-w3", "wf-w4"])
+        #expect(entries.allSatisfy { $0.origin == .walkForward && $0.status == .candidate })
+        // Each bundle's test metrics are its window's out-of-sample ones.
+        let first = try #require(entries.first { $0.name == "wf-w1" })
+        #expect(first.windowFrom == "2023-08-01T00:00:00Z" && first.windowTo == "2023-08-21T00:00:00Z")
+        #expect(abs(first.auc - (windows[0]["auc_calibrated"] as? Double ?? .nan)) < 1e-12)
+    }
 }

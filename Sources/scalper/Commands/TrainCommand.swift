@@ -121,6 +121,17 @@ struct TrainCommand: AsyncParsableCommand {
         }
         let (rows, gaps) = try DatasetBuilder.rows(from: series, interval: interval, configuration: settings.model)
         var results: [WalkForwardResult] = []
+        // Each window's model is a bundle like any other, registered with origin walk-forward (the
+        // same pipeline as train and retrain); `scalper models purge` clears them.
+        let folder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
+        let registry: ModelRegistry
+        do {
+            registry = try ModelRegistry(path: folder.appendingPathComponent("registry.sqlite").path)
+        } catch {
+            throw fail("\(error)")
+        }
+        let base = name ?? "wf-" + defaultName(symbolList(window.symbols), start: start, end: end)
+        var registered: [String] = []
         for (i, w) in windows.enumerated() {
             let indices = rows.openTimes.indices.filter { rows.openTimes[$0] >= w.trainStart && rows.openTimes[$0] < w.testEnd }
             let subset = rows.subset(indices)
@@ -135,8 +146,27 @@ struct TrainCommand: AsyncParsableCommand {
                     configuration: settings.model,
                     gapCount: gaps
                 )
-                let model = try Trainer.train(dataset, configuration: settings.model) { progress.show($0) }
+                let outcome = try TrainingPipeline.train(
+                    dataset,
+                    request: TrainingRequest(
+                        series: series.map { ($0.symbol, []) },
+                        interval: interval,
+                        configuration: settings.model,
+                        windowFrom: w.trainStart,
+                        windowTo: w.trainEnd,
+                        name: "\(base)-w\(i + 1)",
+                        modelsDirectory: folder,
+                        gitCommit: gitCommit()
+                    )
+                ) { progress.show($0) }
                 progress.finish()
+                do {
+                    try registry.register(bundle: outcome.bundle, origin: .walkForward)
+                    registered.append(outcome.metadata.name)
+                } catch {
+                    throw fail("window \(i + 1): the bundle is written at \(outcome.bundle.path) but not registered: \(error)")
+                }
+                let model = outcome.model
                 results.append(
                     WalkForwardResult(window: i + 1, spec: w, validationAUC: model.bestValidationAUC, test: model.testCalibrated, testRaw: model.testRaw, nTrain: dataset.train.count, nTest: dataset.test.count)
                 )
@@ -160,11 +190,14 @@ struct TrainCommand: AsyncParsableCommand {
                 object.merge(window) { _, new in new }
                 return object
             }
-            let data = try JSONSerialization.data(withJSONObject: ["windows": objects, "walk_forward_efficiency": efficiency.isNaN ? NSNull() : efficiency as Any], options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(
+                withJSONObject: ["windows": objects, "walk_forward_efficiency": efficiency.isNaN ? NSNull() : efficiency as Any, "bundles": registered],
+                options: [.sortedKeys, .withoutEscapingSlashes]
+            )
             print(String(decoding: data, as: UTF8.self))
             return
         }
-        print("walk-forward \(spec.description): \(results.count) windows")
+        print("walk-forward \(spec.description): \(results.count) windows; bundles \(registered.first ?? "") … \(registered.last ?? "") registered (origin walk-forward) in \(folder.path)")
         // Column titles are the metric names of every other table (MetricField).
         let (auc, ece, brier) = (MetricField.auc, MetricField.ece, MetricField.brier)
         let titles = ["validation \(auc.name)", "test \(auc.name)", "\(ece.name) raw → cal", "\(brier.name) (cal)", "n_test"]
