@@ -26,6 +26,11 @@ public struct ExchangeSettings: Sendable {
     public var dropProbability: Double = 0
     /// Streams a connection may hold (Binance: 1024).
     public var maxStreamsPerConnection = 1_024
+    /// REQUEST_WEIGHT per minute of the exchange's clock (Binance: 6,000); past it, 429. 0: no limit.
+    public var weightLimitPerMinute = 6_000
+    /// Incoming WebSocket messages per connection per second of the exchange's clock (Binance: 5;
+    /// the lock-step protocol's own messages do not count); past it, the connection is closed. 0: no limit.
+    public var messagesPerSecond = 5
     /// Items (replies, per-stream sends) queued for a connection beyond which it is closed as a
     /// slow consumer.
     public var maxPendingFrames = 200_000
@@ -87,7 +92,7 @@ public final class ExchangeServer: Sendable {
     public let settings: ExchangeSettings
     /// The clock the market is served at.
     public let clock: any SimClock
-    private let requests = Atomic<Int>(0)
+    private let weights: WeightWindow
     private let connectionCount = Atomic<UInt64>(0)
     /// Per open WebSocket connection, the sim time through which it has written every frame due.
     private let sentThrough = SimTimeGate<[UInt64: Int64]>([:]) { sent, time in
@@ -107,6 +112,7 @@ public final class ExchangeServer: Sendable {
         self.market = market
         self.settings = settings
         self.clock = clock
+        weights = WeightWindow(limit: settings.weightLimitPerMinute > 0 ? settings.weightLimitPerMinute : .max)
     }
 
     /// Where the replay starts by default: a day after the data starts, so 24 h stats are full.
@@ -179,70 +185,130 @@ public final class ExchangeServer: Sendable {
     // MARK: REST
 
     private func addREST(_ router: Router<BasicWebSocketRequestContext>) {
-        router.get("/api/v3/ping") { [self] _, _ in json("{}") }
-        router.get("/api/v3/time") { [self] _, _ in json(#"{"serverTime":\#(now)}"#) }
-        router.get("/api/v3/exchangeInfo") { [self] _, _ in json(exchangeInfo()) }
-        router.get("/api/v3/ticker/24hr") { [self] request, _ in
-            if let symbol = request.uri.queryParameters["symbol"].map(String.init) {
-                guard let t = ticker24(symbol) else { return error(400, -1121, "Invalid symbol.") }
-                return json(t)
+        router.get("/api/v3/ping") { [self] request, _ in
+            answer(request, weight: 1) { _ in ("{}", 1) }
+        }
+        router.get("/api/v3/time") { [self] request, _ in
+            answer(request, weight: 1) { _ in (#"{"serverTime":\#(now)}"#, 1) }
+        }
+        router.get("/api/v3/exchangeInfo") { [self] request, _ in
+            answer(request, weight: 20) { q throws(APIError) in
+                // `symbol=X`, or `symbols=["X","Y"]`; every one must be listed (-1121).
+                var only: [String]?
+                if let symbol = try q.string("symbol") { only = [symbol] }
+                if let list = try q.string("symbols") {
+                    guard let data = list.data(using: .utf8), let names = (try? JSONSerialization.jsonObject(with: data)) as? [String], !names.isEmpty else {
+                        throw .illegal("symbols", range: #"^\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\]$"#)
+                    }
+                    only = (only ?? []) + names
+                }
+                if let only, only.contains(where: { market.pairs[$0] == nil }) { throw .badSymbol }
+                return (exchangeInfo(only: only), 20)
             }
-            return json("[" + market.symbols.compactMap { ticker24($0) }.joined(separator: ",") + "]")
+        }
+        router.get("/api/v3/ticker/24hr") { [self] request, _ in
+            answer(request, weight: 2) { q throws(APIError) in
+                if let symbol = try q.string("symbol") {
+                    guard let t = ticker24(symbol) else { throw .badSymbol }
+                    return (t, 2)
+                }
+                return ("[" + market.symbols.compactMap { ticker24($0) }.joined(separator: ",") + "]", 80)
+            }
         }
         router.get("/api/v3/klines") { [self] request, _ in
-            let q = request.uri.queryParameters
-            guard let symbol = q["symbol"].map(String.init), market.pairs[symbol] != nil else { return error(400, -1121, "Invalid symbol.") }
-            guard q["interval"] == "1m" else { return error(400, -1120, "Invalid interval.") }
-            let limit = min(1_000, max(1, q["limit"].flatMap { Int(String($0)) } ?? 500))
-            let t = now
-            let end = q["endTime"].flatMap { Int64(String($0)) } ?? t
-            let explicitStart = q["startTime"].flatMap { Int64(String($0)) }
-            // Without startTime Binance returns the most recent `limit` bars.
-            let start = explicitStart ?? (end - Int64(limit + 1) * 60_000)
-            var bars = market.klines(symbol, from: start, to: end, limit: explicitStart == nil ? limit + 1 : limit, now: t)
-            if explicitStart == nil { bars = Array(bars.suffix(limit)) }
-            let rows = bars.map { k in
-                "[\(k.openTime),\"\(price(k.open, symbol))\",\"\(price(k.high, symbol))\",\"\(price(k.low, symbol))\",\"\(price(k.close, symbol))\",\"\(f(k.volume))\",\(k.closeTime),\"\(f(k.quoteVolume))\",\(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),\"\(f(k.takerBuyBaseVolume))\",\"\(f(k.takerBuyQuoteVolume))\",\"0\"]"
+            answer(request, weight: 2) { q throws(APIError) in
+                let symbol = try q.required("symbol")
+                guard market.pairs[symbol] != nil else { throw .badSymbol }
+                guard try q.required("interval") == "1m" else { throw APIError(status: 400, code: -1120, message: "Invalid interval.") }
+                let limit = Int(try q.integer("limit", in: 1...1_000) ?? 500)
+                let explicitStart = try q.integer("startTime")
+                let endTime = try q.integer("endTime")
+                _ = try q.string("timeZone").map { zone throws(APIError) -> String in
+                    guard zone == "0" || zone == "+00:00" || zone == "0:00" else {
+                        throw APIError(status: 400, code: -1100, message: "Illegal characters found in parameter 'timeZone'; this exchange serves UTC (0) only.")
+                    }
+                    return zone
+                }
+                let t = now
+                let end = endTime ?? t
+                // Without startTime Binance returns the most recent `limit` bars.
+                let start = explicitStart ?? (end - Int64(limit + 1) * 60_000)
+                var bars = market.klines(symbol, from: start, to: end, limit: explicitStart == nil ? limit + 1 : limit, now: t)
+                if explicitStart == nil { bars = Array(bars.suffix(limit)) }
+                let rows = bars.map { k in
+                    "[\(k.openTime),\"\(price(k.open, symbol))\",\"\(price(k.high, symbol))\",\"\(price(k.low, symbol))\",\"\(price(k.close, symbol))\",\"\(f(k.volume))\",\(k.closeTime),\"\(f(k.quoteVolume))\",\(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),\"\(f(k.takerBuyBaseVolume))\",\"\(f(k.takerBuyQuoteVolume))\",\"0\"]"
+                }
+                return ("[" + rows.joined(separator: ",") + "]", 2)
             }
-            return json("[" + rows.joined(separator: ",") + "]", weight: 2)
         }
         router.get("/api/v3/depth") { [self] request, _ in
-            let q = request.uri.queryParameters
-            // Binance: limit 1…5000 (default 100), weight 5 / 25 / 50 / 250 by size. A recorded book
-            // has as many levels as its snapshot; the model's has 20.
-            let limit = min(5_000, max(1, q["limit"].flatMap { Int(String($0)) } ?? 100))
-            guard let symbol = q["symbol"].map(String.init), let book = market.book(symbol, at: now, levels: limit) else {
-                return error(400, -1121, "Invalid symbol.")
+            answer(request, weight: 5) { q throws(APIError) in
+                // Binance: limit 1…5000 (default 100), weight 5 / 25 / 50 / 250 by size. A recorded
+                // book has as many levels as its snapshot; the model's has 20.
+                let symbol = try q.required("symbol")
+                let limit = Int(try q.integer("limit", in: 1...5_000) ?? 100)
+                guard let book = market.book(symbol, at: now, levels: limit) else { throw .badSymbol }
+                let weight = limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1_000 ? 50 : 250
+                return (#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#, weight)
             }
-            let weight = limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1_000 ? 50 : 250
-            return json(#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#, weight: weight)
         }
     }
 
-    private func json(_ text: String, weight: Int = 1) -> Response {
-        let used = requests.add(weight, ordering: .relaxed).newValue
+    /// Runs an endpoint: its parameters read as Binance reads them, its weight counted per minute
+    /// (refused requests too, at the endpoint's base `weight`), 429 past the limit, and the
+    /// minute's weight in `X-MBX-USED-WEIGHT-1M` on every answer.
+    private func answer(
+        _ request: Request,
+        weight base: Int,
+        _ body: (inout RequestParameters) throws(APIError) -> (String, Int)
+    ) -> Response {
+        let outcome: Result<(String, Int), APIError>
+        do throws(APIError) {
+            var q = try RequestParameters(query: request.uri.query)
+            let result = try body(&q)
+            try q.requireAllRead()
+            outcome = .success(result)
+        } catch {
+            outcome = .failure(error)
+        }
+        let weight = (try? outcome.get().1) ?? base
+        let (used, retryAfter) = weights.add(weight, at: now)
         var headers: HTTPFields = [.contentType: "application/json"]
-        if let name = HTTPField.Name("X-MBX-USED-WEIGHT-1M") { headers[name] = String(used % 6_000) }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        if let name = HTTPField.Name("X-MBX-USED-WEIGHT-1M") { headers[name] = String(used) }
+        if let retryAfter {
+            if let name = HTTPField.Name("Retry-After") { headers[name] = String(retryAfter) }
+            return Response(
+                status: .init(code: 429),
+                headers: headers,
+                body: .init(
+                    byteBuffer: ByteBuffer(
+                        string: #"{"code":-1003,"msg":"Too much request weight used; current limit is \#(weights.limit) request weight per 1 MINUTE. Please use WebSocket Streams for live updates to avoid polling the API."}"#
+                    )
+                )
+            )
+        }
+        switch outcome {
+        case .success(let (text, _)):
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+        case .failure(let e):
+            let message = e.message.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            return Response(
+                status: .init(code: e.status),
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: #"{"code":\#(e.code),"msg":"\#(message)"}"#))
+            )
+        }
     }
 
-    private func error(_ status: Int, _ code: Int, _ message: String) -> Response {
-        Response(
-            status: .init(code: status),
-            headers: [.contentType: "application/json"],
-            body: .init(byteBuffer: ByteBuffer(string: #"{"code":\#(code),"msg":"\#(message)"}"#))
-        )
-    }
-
-    private func exchangeInfo() -> String {
-        let symbols = market.symbols.compactMap { s -> String? in
+    private func exchangeInfo(only: [String]? = nil) -> String {
+        let symbols = (only ?? market.symbols).compactMap { s -> String? in
             guard let filters = market.pairs[s]?.filters else { return nil }
             let tick = filters.tickSizeText
             let step = filters.lotStepText
             let base = s.hasSuffix("USDT") ? String(s.dropLast(4)) : s
             return #"{"symbol":"\#(s)","status":"TRADING","baseAsset":"\#(base)","quoteAsset":"USDT","isSpotTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"\#(tick)","maxPrice":"1000000.00000000","tickSize":"\#(tick)"},{"filterType":"LOT_SIZE","minQty":"\#(step)","maxQty":"9000000.00000000","stepSize":"\#(step)"},{"filterType":"NOTIONAL","minNotional":"\#(filters.minNotionalText)","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}]}"#
         }
-        return #"{"timezone":"UTC","serverTime":\#(now),"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":6000}],"symbols":[\#(symbols.joined(separator: ","))]}"#
+        return #"{"timezone":"UTC","serverTime":\#(now),"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":\#(settings.weightLimitPerMinute > 0 ? settings.weightLimitPerMinute : 0)}],"symbols":[\#(symbols.joined(separator: ","))]}"#
     }
 
     private func ticker24(_ symbol: String) -> String? {
@@ -290,8 +356,16 @@ public final class ExchangeServer: Sendable {
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
+                var rate = MessageRate(limit: settings.messagesPerSecond)
                 for try await message in inbound.messages(maxSize: 1 << 16) {
                     guard case .text(let text) = message else { continue }
+                    // Binance closes a connection that sends more than 5 messages a second (the
+                    // lock-step protocol is this exchange's own and is not counted).
+                    if settings.messagesPerSecond > 0, !text.contains("\"LOCKSTEP."), !rate.admit(at: clock.now) {
+                        logger.notice("connection closed: too many incoming messages", metadata: ["limit_per_second": "\(settings.messagesPerSecond)"])
+                        try await outbound.close(.policyViolation, reason: "too many messages")
+                        return
+                    }
                     subscriptions.state.withLock { subs in
                         let before = subs
                         let outcome = self.control(text, subscriptions: &subs, connection: connection, logger: logger)
@@ -426,6 +500,13 @@ public final class ExchangeServer: Sendable {
     }
 
     private func subscriptionControl(_ method: String, params: Any?, id: String, subscriptions subs: inout Set<String>) -> String {
+        // SUBSCRIBE and UNSUBSCRIBE take a list of stream names; anything else is refused, not ignored.
+        if method == "SUBSCRIBE" || method == "UNSUBSCRIBE" {
+            guard params is [Any], let names = params as? [String] else {
+                return #"{"error":{"code":2,"msg":"Invalid request: params must be a list of stream names"},"id":\#(id)}"#
+            }
+            _ = names
+        }
         let params = (params as? [String] ?? []).map { $0.lowercased() }
         switch method {
         case "SUBSCRIBE":

@@ -55,6 +55,12 @@ struct ExchangeCommand: AsyncParsableCommand {
     @Option(help: "Lock-step: at least this many wall milliseconds between two steps (a ceiling on the pace; 0: as fast as the clients go).")
     var lockStepMinIntervalMs = 0.0
 
+    @Option(help: "REQUEST_WEIGHT per minute of the exchange's clock, as Binance's 6,000 (past it: 429 with Retry-After); 0: no limit (said on the output).")
+    var weightLimit = 6_000
+
+    @Option(help: "Incoming WebSocket messages per connection per second of the exchange's clock, as Binance's 5 (past it the connection is closed; the lock-step protocol does not count); 0: no limit.")
+    var wsMessagesPerSecond = 5
+
     func validate() throws {
         guard (1...1_000).contains(speed) else { throw ValidationError("--speed must be between 1 and 1000") }
         if let pairs, !(1...2_000).contains(pairs) { throw ValidationError("--pairs must be between 1 and 2000") }
@@ -83,6 +89,8 @@ struct ExchangeCommand: AsyncParsableCommand {
         exchangeSettings.startTime = from.flatMap { UTC.parse($0) }
         exchangeSettings.forcedDisconnectSeconds = forcedDisconnect
         exchangeSettings.dropProbability = dropProbability
+        exchangeSettings.weightLimitPerMinute = max(0, weightLimit)
+        exchangeSettings.messagesPerSecond = max(0, wsMessagesPerSecond)
         // Each real symbol's filters as the store gives them (exchangeInfo, else the one derivation
         // over its whole 1m series), so the exchange and a backtest round alike.
         let sourced = try wanted.map { try store.sourcedSymbolFilters(symbol: $0) }
@@ -129,6 +137,11 @@ struct ExchangeCommand: AsyncParsableCommand {
         }
         try await server.run(port: port, logger: logger) { bound in
             var line = "exchange: http://127.0.0.1:\(bound)  ws://127.0.0.1:\(bound)/stream  \(market.symbols.count) pairs, \(pace), sim time \(UTC.minuteString(server.now))\n  \(filtersLine)\n"
+            let limits = [
+                weightLimit > 0 ? "request weight \(weightLimit)/min" : "request weight: NO LIMIT",
+                wsMessagesPerSecond > 0 ? "\(wsMessagesPerSecond) WebSocket messages/s per connection" : "WebSocket messages: NO LIMIT",
+            ]
+            line += "  limits: \(limits.joined(separator: ", ")) (of the exchange's clock)\n"
             for (symbol, book) in market.recorded.sorted(by: { $0.key < $1.key }) {
                 if let span = book.bookSpan {
                     line += "  \(symbol): recorded order book \(UTC.isoString(span.lowerBound)) … \(UTC.isoString(span.upperBound)); seeded model outside it\n"
