@@ -2,7 +2,7 @@
 # The main job on the bundled sample: import it, train a model on August 2023, evaluate it on
 # September (which it never saw), backtest it on September through the Trading code, then
 # paper-trade a day of September against the local exchange (lock-step replay) and compare the
-# session with a backtest of its window.
+# session with a backtest of its window; then one retrain (challenger against champion).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,4 +51,10 @@ echo
 echo "== scalper paper report $name --vs-backtest (the same window backtested from the store)"
 "$bin" paper report "$name" --home "$home" --store "$store" --vs-backtest --log-level warning
 echo
-echo "demo: done (model: $models/$name, runs: $runs, session: sessions/$name; scalper runs list --runs-dir $runs)"
+echo "== scalper retrain --symbols FILUSDT,NEARUSDT --train 40d (a challenger on the newest data, judged against the champion on a holdout neither saw)"
+"$bin" retrain --store "$store" --models-dir "$models" --symbols FILUSDT,NEARUSDT --train 40d
+echo
+echo "== scalper models list (the registry: every bundle, its status and origin)"
+"$bin" models list --models-dir "$models"
+echo
+echo "demo: done (model: $models/$name, runs: $runs, session: sessions/$name; scalper runs list --runs-dir $runs; retrain reports in $models/retrain-runs/)"
