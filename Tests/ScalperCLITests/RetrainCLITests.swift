@@ -269,4 +269,36 @@ struct RetrainCLITests {
         #expect(first.windowFrom == "2023-08-01T00:00:00Z" && first.windowTo == "2023-08-21T00:00:00Z")
         #expect(abs(first.auc - (windows[0]["auc_calibrated"] as? Double ?? .nan)) < 1e-12)
     }
+
+    @Test("--download fetches what the store lacks up to --as-of, each series from its own market, then retrains", .timeLimit(.minutes(10)))
+    func downloadThenRetrain() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        // A Vision mirror holding FILUSDT October 2023 (USDⓈ-M futures, the market the sample's series were stored for).
+        let mirror = w.dir.url.appendingPathComponent("mirror")
+        let folder = mirror.appendingPathComponent("data/futures/um/monthly/klines/FILUSDT/1m")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for file in ["FILUSDT-1m-2023-10.zip", "FILUSDT-1m-2023-10.zip.CHECKSUM"] {
+            try FileManager.default.copyItem(
+                at: Fixtures.bundled.appendingPathComponent("klines/\(file)"),
+                to: folder.appendingPathComponent(file)
+            )
+        }
+        let server = LocalBinanceServer(series: [:], visionRoot: mirror)
+        let (store, models, config, cache) = (w.store, w.dir.path("registry"), w.dir.path("download.yaml"), w.dir.path("cache"))
+        let result = try await server.run { base in
+            try "download:\n  vision_base_url: \(base.absoluteString)\n  cache_dir: \(cache)\n".write(toFile: config, atomically: true, encoding: .utf8)
+            return try await ScalperProcess.run([
+                "retrain", "--store", store, "--config", config, "--models-dir", models, "--symbols", "FILUSDT,NEARUSDT", "--train", "40d",
+                "--download", "--as-of", "2023-11-01",
+            ])
+        }
+        #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
+        #expect(result.stderr.contains("retrain: --download FILUSDT (futures-um): 44640 new bars up to 2023-11-01 00:00"), "\(result.stderr.prefix(3_000))")
+        // The mirror has no NEARUSDT October: named, and the run goes on without it where it lacks bars.
+        #expect(result.stderr.contains("warning: retrain: --download NEARUSDT (futures-um) failed, going on with what the store has"))
+        #expect(result.stderr.contains("as of 2023-11-01 00:00"))
+        #expect(result.stderr.contains("NEARUSDT: no bars in the holdout window"))
+        #expect(result.stdout.contains("retrain: PROMOTED") || result.stdout.contains("retrain: REJECTED"), "\(result.stdout)")
+    }
 }

@@ -291,26 +291,33 @@ struct RetrainCommand: AsyncParsableCommand {
             let start = existing.map { $0.lastOpenTime + interval.milliseconds } ?? window.trainStart - Int64(settings.model.warmupBars + 10) * interval.milliseconds
             guard start < end else { continue }
             let report: DownloadReport
-            if settings.download.source == "rest" && market == RESTKlineDownloader.market {
-                report = try await RESTKlineDownloader(
-                    store: store,
-                    client: client,
-                    options: .init(
-                        baseURL: URL(string: settings.download.restBaseURL)!,
-                        pageLimit: settings.download.pageLimit,
-                        weightLimitPerMinute: settings.download.weightLimitPerMinute,
-                        weightHeadroom: settings.download.weightHeadroom
-                    )
-                ).download(symbol: symbol, interval: interval, from: start, to: end)
-            } else {
-                report = try await VisionDownloader(
-                    store: store,
-                    client: client,
-                    baseURL: URL(string: settings.download.visionBaseURL)!,
-                    market: market,
-                    cacheDirectory: URL(fileURLWithPath: settings.download.cacheDir).appendingPathComponent("vision"),
-                    importOptions: ImportOptions(futureToleranceMilliseconds: Int64(settings.import.futureToleranceSeconds * 1000))
-                ).download(symbol: symbol, interval: interval, from: start, to: end)
+            // One symbol the source cannot serve (delisted, a month not published) does not stop the
+            // run: it is named, and the windows it lacks leave it out.
+            do {
+                if settings.download.source == "rest" && market == RESTKlineDownloader.market {
+                    report = try await RESTKlineDownloader(
+                        store: store,
+                        client: client,
+                        options: .init(
+                            baseURL: URL(string: settings.download.restBaseURL)!,
+                            pageLimit: settings.download.pageLimit,
+                            weightLimitPerMinute: settings.download.weightLimitPerMinute,
+                            weightHeadroom: settings.download.weightHeadroom
+                        )
+                    ).download(symbol: symbol, interval: interval, from: start, to: end)
+                } else {
+                    report = try await VisionDownloader(
+                        store: store,
+                        client: client,
+                        baseURL: URL(string: settings.download.visionBaseURL)!,
+                        market: market,
+                        cacheDirectory: URL(fileURLWithPath: settings.download.cacheDir).appendingPathComponent("vision"),
+                        importOptions: ImportOptions(futureToleranceMilliseconds: Int64(settings.import.futureToleranceSeconds * 1000))
+                    ).download(symbol: symbol, interval: interval, from: start, to: end)
+                }
+            } catch {
+                note("warning: retrain: --download \(symbol) (\(market)) failed, going on with what the store has: \(error)")
+                continue
             }
             note("retrain: --download \(symbol) (\(market)): \(report.inserted) new bars up to \(UTC.minuteString(end))")
         }
