@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Exchange",
             dependencies: [
-                "ScalperCore", "MarketData",
+                "ScalperCore", "MarketData", "Binance",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(
             name: "ExchangeTests",
             dependencies: [
-                "Exchange", "Scanner", "MarketData", "ScalperCore", "ScalperTestSupport", "Features",
+                "Exchange", "Binance", "Scanner", "MarketData", "ScalperCore", "ScalperTestSupport", "Features",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

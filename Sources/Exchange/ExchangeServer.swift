@@ -31,6 +31,8 @@ public struct ExchangeSettings: Sendable {
     /// Incoming WebSocket messages per connection per second of the exchange's clock (Binance: 5;
     /// the lock-step protocol's own messages do not count); past it, the connection is closed. 0: no limit.
     public var messagesPerSecond = 5
+    /// Accounts for signed endpoints (``ExchangeAccounts/load(path:)``; none: market data only).
+    public var accounts: ExchangeAccounts = .none
     /// Items (replies, per-stream sends) queued for a connection beyond which it is closed as a
     /// slow consumer.
     public var maxPendingFrames = 200_000
@@ -190,6 +192,26 @@ public final class ExchangeServer: Sendable {
         }
         router.get("/api/v3/time") { [self] request, _ in
             answer(request, weight: 1) { _ in (#"{"serverTime":\#(now)}"#, 1) }
+        }
+        router.get("/api/v3/account") { [self] request, _ in
+            answer(request, weight: 20) { q throws(APIError) in
+                let key = HTTPField.Name("X-MBX-APIKEY").flatMap { request.headers[$0] }
+                let account = try SignedRequestCheck.authenticate(
+                    apiKey: key, rawQuery: request.uri.query ?? "", body: "", parameters: &q, accounts: settings.accounts, now: now
+                )
+                let omitZero = try q.string("omitZeroBalances").map { v throws(APIError) -> Bool in
+                    guard v == "true" || v == "false" else { throw .illegal("omitZeroBalances", range: "true|false") }
+                    return v == "true"
+                } ?? false
+                let assets = Set(account.free.keys).union(account.locked.keys).sorted()
+                let balances = assets.compactMap { asset -> String? in
+                    let (free, locked) = (account.free[asset] ?? 0, account.locked[asset] ?? 0)
+                    if omitZero && free == 0 && locked == 0 { return nil }
+                    return #"{"asset":"\#(asset)","free":"\#(decimalText(free))","locked":"\#(decimalText(locked))"}"#
+                }
+                let text = #"{"makerCommission":10,"takerCommission":10,"buyerCommission":0,"sellerCommission":0,"commissionRates":{"maker":"0.00100000","taker":"0.00100000","buyer":"0.00000000","seller":"0.00000000"},"canTrade":true,"canWithdraw":false,"canDeposit":false,"brokered":false,"requireSelfTradePrevention":false,"preventSor":false,"updateTime":\#(now),"accountType":"SPOT","balances":[\#(balances.joined(separator: ","))],"permissions":["SPOT"],"uid":0}"#
+                return (text, 20)
+            }
         }
         router.get("/api/v3/exchangeInfo") { [self] request, _ in
             answer(request, weight: 20) { q throws(APIError) in

@@ -55,6 +55,9 @@ struct ExchangeCommand: AsyncParsableCommand {
     @Option(help: "Lock-step: at least this many wall milliseconds between two steps (a ceiling on the pace; 0: as fast as the clients go).")
     var lockStepMinIntervalMs = 0.0
 
+    @Option(help: "A JSON file of accounts for signed endpoints: {\"accounts\": [{\"apiKey\": …, \"secret\": … (HMAC) or \"ed25519PublicKey\": …, \"balances\": {\"USDT\": \"1000\"}}]}.")
+    var accounts: String?
+
     @Option(help: "REQUEST_WEIGHT per minute of the exchange's clock, as Binance's 6,000 (past it: 429 with Retry-After); 0: no limit (said on the output).")
     var weightLimit = 6_000
 
@@ -91,6 +94,13 @@ struct ExchangeCommand: AsyncParsableCommand {
         exchangeSettings.dropProbability = dropProbability
         exchangeSettings.weightLimitPerMinute = max(0, weightLimit)
         exchangeSettings.messagesPerSecond = max(0, wsMessagesPerSecond)
+        if let accounts {
+            do {
+                exchangeSettings.accounts = try ExchangeAccounts.load(path: accounts)
+            } catch {
+                throw fail("--accounts \(error)")
+            }
+        }
         // Each real symbol's filters as the store gives them (exchangeInfo, else the one derivation
         // over its whole 1m series), so the exchange and a backtest round alike.
         let sourced = try wanted.map { try store.sourcedSymbolFilters(symbol: $0) }
