@@ -213,6 +213,18 @@ public final class ExchangeServer: Sendable {
                 return (text, 20)
             }
         }
+        router.post("/api/v3/order/test") { [self] request, _ in
+            let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
+            return answer(request, weight: 1, body: body) { q throws(APIError) in
+                let key = HTTPField.Name("X-MBX-APIKEY").flatMap { request.headers[$0] }
+                _ = try SignedRequestCheck.authenticate(
+                    apiKey: key, rawQuery: request.uri.query ?? "", body: body, parameters: &q, accounts: settings.accounts, now: now
+                )
+                _ = try q.string("computeCommissionRates")
+                _ = try NewOrder.read(&q, filters: { market.pairs[$0]?.filters }, lastPrice: { market.state($0, at: now)?.price })
+                return ("{}", 1)
+            }
+        }
         router.get("/api/v3/exchangeInfo") { [self] request, _ in
             answer(request, weight: 20) { q throws(APIError) in
                 // `symbol=X`, or `symbols=["X","Y"]`; every one must be listed (-1121).
@@ -282,11 +294,12 @@ public final class ExchangeServer: Sendable {
     private func answer(
         _ request: Request,
         weight base: Int,
+        body form: String? = nil,
         _ body: (inout RequestParameters) throws(APIError) -> (String, Int)
     ) -> Response {
         let outcome: Result<(String, Int), APIError>
         do throws(APIError) {
-            var q = try RequestParameters(query: request.uri.query)
+            var q = try RequestParameters(query: request.uri.query, body: form)
             let result = try body(&q)
             try q.requireAllRead()
             outcome = .success(result)

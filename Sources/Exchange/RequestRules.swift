@@ -35,18 +35,24 @@ struct RequestParameters {
     private var read: Set<String> = []
     private let sent: Int
 
-    /// The parameters of a query string (`a=1&b=2`), percent-decoded.
-    init(query: String?) throws(APIError) {
+    /// The parameters of a query string (`a=1&b=2`) and a form body, percent-decoded; a parameter
+    /// in both is taken from the query string, as Binance takes it.
+    init(query: String?, body: String? = nil) throws(APIError) {
         var count = 0
-        for pair in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+        var fromBody: Set<String> = []
+        for (part, isBody) in [(query ?? "", false), (body ?? "", true)] {
+        for pair in part.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
             let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
             if values[name] != nil {
+                if isBody && !fromBody.contains(name) { continue }  // the query string's wins
                 throw APIError(status: 400, code: -1101, message: "Duplicate values for a parameter detected.")
             }
+            if isBody { fromBody.insert(name) }
             values[name] = value
             count += 1
+        }
         }
         sent = count
     }

@@ -1,6 +1,9 @@
 import Binance
 import Exchange
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import MarketData
 import ScalperTestSupport
 import Testing
@@ -104,6 +107,81 @@ struct SignedRequestTests {
             Issue.record("a keyless account was accepted")
         } catch {
             #expect("\(error)".hasSuffix("accounts[0]: needs \"secret\" (HMAC) or \"ed25519PublicKey\""))
+        }
+    }
+
+    @Test("POST /api/v3/order/test validates an order as Binance does: enums, each type's mandatory parameters, decimals, PRICE_FILTER, LOT_SIZE, NOTIONAL")
+    func orderTest() async throws {
+        let market = try sampleMarket()
+        let now = sampleDay(2)
+        let clock = ManualClock(start: now)
+        var settings = ExchangeSettings()
+        settings.accounts = ExchangeAccounts([.init(apiKey: Self.apiKey, verifier: .hmac(secret: Self.secret), free: ["USDT": 1_000])])
+        let key = SigningKey.hmac(secret: Self.secret)
+        try await withExchange(market: market, settings: settings, clock: clock) { _, port in
+            // The symbol's filters and price, as a client reads them.
+            let infoData = try await URLSessionFetcher().get(URL(string: "http://127.0.0.1:\(port)/api/v3/exchangeInfo?symbol=FILUSDT")!, headers: [:]).body
+            let info = try #require(try JSONSerialization.jsonObject(with: infoData) as? [String: Any])
+            let filters = try #require(((info["symbols"] as? [[String: Any]])?.first?["filters"] as? [[String: Any]]))
+            func value(_ type: String, _ field: String) throws -> String {
+                try #require(filters.first { $0["filterType"] as? String == type }?[field] as? String)
+            }
+            let (tick, step, minNotional) = (try value("PRICE_FILTER", "tickSize"), try value("LOT_SIZE", "stepSize"), try value("NOTIONAL", "minNotional"))
+            let tickerData = try await URLSessionFetcher().get(URL(string: "http://127.0.0.1:\(port)/api/v3/ticker/24hr?symbol=FILUSDT")!, headers: [:]).body
+            let ticker = try JSONSerialization.jsonObject(with: tickerData) as? [String: Any]
+            let lastText = try #require(ticker?["lastPrice"] as? String)
+            let last = try #require(Double(lastText))
+            func decimals(_ text: String) -> Int { text.split(separator: ".").last.map { $0.reversed().drop { $0 == "0" }.count } ?? 0 }
+            let (pd, qd) = (decimals(tick), decimals(step))
+            let price = String(format: "%.\(pd)f", (last / Double(tick)!).rounded() * Double(tick)!)
+            let units = (2 * Double(minNotional)! / (Double(price)! * Double(step)!)).rounded(.up)
+            let quantity = String(format: "%.\(qd)f", units * Double(step)!)
+
+            func post(_ parameters: [(String, String)]) async throws -> (status: Int, code: Int?, msg: String) {
+                let body = SignedRequest.signedQuery(parameters + [("timestamp", String(now))], key: key)
+                var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v3/order/test")!)
+                request.httpMethod = "POST"
+                request.setValue(Self.apiKey, forHTTPHeaderField: "X-MBX-APIKEY")
+                request.setValue("application/x-www-form-urlencoded", forHTTPHeaderField: "Content-Type")
+                request.httpBody = Data(body.utf8)
+                let (data, response) = try await URLSession.shared.data(for: request)
+                let object = (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+                return ((response as? HTTPURLResponse)?.statusCode ?? 0, object["code"] as? Int, object["msg"] as? String ?? String(decoding: data, as: UTF8.self))
+            }
+            let limit: [(String, String)] = [("symbol", "FILUSDT"), ("side", "BUY"), ("type", "LIMIT"), ("timeInForce", "GTC"), ("quantity", quantity), ("price", price)]
+            let ok = try await post(limit)
+            #expect(ok.status == 200 && ok.msg == "{}", "\(ok)")
+            #expect(try await post([("symbol", "FILUSDT"), ("side", "SELL"), ("type", "MARKET"), ("quantity", quantity)]).status == 200)
+
+            func with(_ name: String, _ value: String?) -> [(String, String)] {
+                var p = limit.filter { $0.0 != name }
+                if let value { p.append((name, value)) }
+                return p
+            }
+            let offTick = String(format: "%.\(pd + 1)f", Double(price)! + Double(tick)! / 2)
+            let offStep = String(format: "%.\(qd + 1)f", Double(quantity)! + Double(step)! / 2)
+            let cases: [([(String, String)], Int, String)] = [
+                (with("side", "HOLD"), -1117, "Invalid side."),
+                (with("type", "ICEBERG"), -1116, "Invalid orderType."),
+                (with("timeInForce", "GTD"), -1115, "Invalid timeInForce."),
+                (with("timeInForce", nil), -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."),
+                (with("price", nil), -1102, "Mandatory parameter 'price' was not sent, was empty/null, or malformed."),
+                (with("price", "1e3"), -1100, "Illegal characters found in parameter 'price'; legal range is '^([0-9]{1,20})(\\.[0-9]{1,20})?$'."),
+                (with("price", offTick), -1013, "Filter failure: PRICE_FILTER"),
+                (with("quantity", offStep), -1013, "Filter failure: LOT_SIZE"),
+                (with("quantity", step), -1013, "Filter failure: NOTIONAL"),
+                (with("symbol", "NOPE"), -1121, "Invalid symbol."),
+                ([("symbol", "FILUSDT"), ("side", "BUY"), ("type", "MARKET")], -1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!"),
+                (
+                    [("symbol", "FILUSDT"), ("side", "SELL"), ("type", "STOP_LOSS"), ("quantity", quantity)], -1102,
+                    "Param 'stopPrice' or 'trailingDelta' must be sent, but both were empty/null!"
+                ),
+                (limit + [("unknownParam", "1")], -1104, "Not all sent parameters were read; read '8' parameter(s) but was sent '9'."),
+            ]
+            for (parameters, code, message) in cases {
+                let r = try await post(parameters)
+                #expect(r.status == 400 && r.code == code && r.msg == message, "\(parameters.map { "\($0.0)=\($0.1)" }): \(r)")
+            }
         }
     }
 }
