@@ -102,6 +102,15 @@ public struct PaperStatus: Codable, Sendable {
     public var modelExpired: Bool
     /// The model deciding now.
     public var model: String?
+    /// The most drifted feature over the last 1,440 scored rows and its PSI against the model's
+    /// training rows (nil: no reference in the bundle, or nothing scored yet).
+    public var driftFeature: String?
+    /// That PSI.
+    public var driftPSI: Double?
+    /// ECE of the last 1,440 realised predictions (nil: none realised yet).
+    public var liveECE: Double?
+    /// Predictions realised in that window.
+    public var liveRealised: Int?
     /// Followed symbols.
     public var candidates: [Candidate]
     /// Open positions.
@@ -999,6 +1008,7 @@ public final class PaperSession {
                 takeProfit: h.takeProfit
             )
         }
+        let drift = driftFigures()
         return PaperStatus(
             session: settings.name,
             time: time,
@@ -1012,6 +1022,10 @@ public final class PaperSession {
             killSwitch: killSwitch,
             modelExpired: modelExpired,
             model: predictor.metadata.name,
+            driftFeature: drift.worst?.0,
+            driftPSI: drift.worst?.1,
+            liveECE: liveCalibration.count > 0 ? liveCalibration.ece : nil,
+            liveRealised: liveCalibration.count,
             candidates: (scanner == nil ? state.symbols : lastCandidates).map {
                 PaperStatus.Candidate(
                     symbol: $0,

@@ -215,6 +215,10 @@ struct RetrainCLITests {
         #expect(stats.contains("psi_max=") && stats.contains("live_ece=") && stats.contains("live_n="), "\(stats)")
         let warning = try #require(log.first { $0.contains("| WARNING | paper | model drift") }, "\(result.stderr.suffix(2_000))")
         #expect(warning.contains("model=paper") && warning.contains("PSI") && warning.contains("live ECE"), "\(warning)")
+        // The status carries the same figures (the full-screen view shows them beside the model).
+        let status = try #require(PaperWorkspace.summary(result)?["status"] as? [String: Any])
+        #expect(status["drift_feature"] is String && status["drift_psi"] is Double, "\(status)")
+        #expect(status["live_ece"] is Double && (status["live_realised"] as? Int).map { $0 >= 200 } == true, "\(status)")
         let request = w.dir.path("models/retrain.requested")
         let why = try String(contentsOfFile: request, encoding: .utf8)
         #expect(why.hasPrefix("session drift, model paper, "), "\(why)")

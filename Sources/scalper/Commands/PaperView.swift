@@ -42,7 +42,10 @@ enum PaperView {
             "equity \(String(format: "%.2f", s.equity)) USDT (\(String(format: "%+.2f", change)) %)   cash \(String(format: "%.2f", s.cash))"
                 + "   realised \(String(format: "%+.2f", s.realisedUSDT))   trades \(s.trades)   minutes \(s.minutes)"
         )
-        lines.append("model \(s.model ?? "–")   feed: \(s.malformedFrames) malformed frames, \(s.reconnects) reconnects")
+        var drift = ""
+        if let feature = s.driftFeature, let psi = s.driftPSI { drift += "   drift: PSI \(String(format: "%.3f", psi)) (\(feature))" }
+        if let ece = s.liveECE { drift += "   live ECE \(String(format: "%.4f", ece)) over \(s.liveRealised ?? 0)" }
+        lines.append("model \(s.model ?? "–")\(drift)   feed: \(s.malformedFrames) malformed frames, \(s.reconnects) reconnects")
         lines.append("")
         let threshold = s.candidates.first?.threshold ?? 0
         lines.append("CANDIDATES  (calibrated p against the threshold \(String(format: "%.2f", threshold)); † outside the training set)")
