@@ -1,6 +1,7 @@
 import Features
 public import Foundation
 import XGBoost
+import ScalperCore
 
 /// `metadata.json` of a model bundle: everything needed to know what the model is and to rerun it.
 public struct ModelMetadata: Codable, Equatable, Sendable {
@@ -379,5 +380,15 @@ public enum ModelBundle {
         case is [String: Any].Type: "an object"
         default: "a \(type)"
         }
+    }
+}
+
+extension ModelMetadata {
+    /// The last bar time (ms) the model was fitted, stopped early or calibrated on: the end of its
+    /// window, or a later calibration split (a recalibrated bundle). A session does not swap it in
+    /// before this; a retrain does not judge or recalibrate it on data before this.
+    public var seenThrough: Int64 {
+        let splits = splits.filter { $0.name != "test" }.compactMap { UTC.parse($0.to) }
+        return max(UTC.parse(windowTo) ?? .max, splits.max() ?? .min)
     }
 }

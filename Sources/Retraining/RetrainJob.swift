@@ -297,7 +297,7 @@ public enum RetrainJob {
                     championP = loaded.calibration.apply(raw)
                     championJudgement = judgement(name: entry.name, raw: raw, calibrated: championP, labels: holdout.labels)
                     champion = loaded
-                    if seenThrough(m) + windows.purgeMs > windows.holdoutStart {
+                    if m.seenThrough + windows.purgeMs > windows.holdoutStart {
                         evidence.warnings.append("the champion's training window reaches \(m.windowTo), into the holdout: its figures are in-sample there (the comparison favours it)")
                     }
                 }
@@ -395,7 +395,8 @@ public enum RetrainJob {
             )
             if auc >= settings.minAUC && comparable {
                 status = .promoted
-                promoteReplacing = nil
+                // Over the registered champion when its bundle could not be loaded (the warning says so).
+                promoteReplacing = championEntry?.name
                 verdict = "PROMOTED \(request.challengerName) (first champion): holdout AUC \(fmt(auc)) ≥ \(fmt(settings.minAUC)), log-loss \(fmt(challengerJudgement.logLoss, 5)), holdout P&L \(fmt(challengerJudgement.backtest?.netPnL ?? 0, 2))"
             } else {
                 status = championEntry == nil ? .rejected : .kept
@@ -446,7 +447,7 @@ public enum RetrainJob {
         configuration.threads = request.configuration.threads
         configuration.calibrationCandidates = request.configuration.calibrationCandidates
         let windows = RetrainWindows(asOf: request.asOf, settings: settings, intervalMs: request.interval.milliseconds, labelHorizon: configuration.labelHorizon)
-        let seen = seenThrough(champion.metadata)
+        let seen = champion.metadata.seenThrough
         guard windows.calibrationStart >= seen + windows.purgeMs else {
             throw RetrainError(
                 "--calibration-only: the calibration days (from \(UTC.minuteString(windows.calibrationStart))) overlap what the champion \(entry.name) was trained or calibrated on (through \(UTC.minuteString(seen))): its scores there are in-sample; choose a later --as-of"
@@ -581,12 +582,6 @@ public enum RetrainJob {
 
     // MARK: Parts
 
-    /// The last bar time a bundle was fitted, stopped or calibrated on: its window's end, or a
-    /// later calibration split (a recalibrated bundle).
-    static func seenThrough(_ m: ModelMetadata) -> Int64 {
-        let splits = m.splits.filter { $0.name != "test" }.compactMap { UTC.parse($0.to) }
-        return max(UTC.parse(m.windowTo) ?? .max, splits.max() ?? .min)
-    }
 
     struct Parts {
         var train: LabeledRows

@@ -394,7 +394,7 @@ public final class PaperSession {
     private func takeSwap(at openTime: Int64) {
         guard
             let next = channel.slot.withLock({ slot -> LoadedModel? in
-                guard let waiting = slot, Self.seenThrough(waiting.predictor.metadata) <= openTime else { return nil }
+                guard let waiting = slot, waiting.predictor.metadata.seenThrough <= openTime else { return nil }
                 slot = nil
                 return waiting
             })
@@ -403,7 +403,7 @@ public final class PaperSession {
                 deferredSwap = waiting.name
                 logger.notice(
                     "new champion waits until the end of its data",
-                    metadata: ["model": "\(waiting.name)", "until": "\(UTC.isoString(Self.seenThrough(waiting)))", "minute": "\(UTC.isoString(openTime))"]
+                    metadata: ["model": "\(waiting.name)", "until": "\(UTC.isoString(waiting.seenThrough))", "minute": "\(UTC.isoString(openTime))"]
                 )
             }
             return
@@ -414,12 +414,6 @@ public final class PaperSession {
             "model swapped",
             metadata: ["from": "\(previous)", "to": "\(next.predictor.metadata.name)", "minute": "\(UTC.isoString(openTime))"]
         )
-    }
-
-    /// The last bar time a bundle was fitted, stopped or calibrated on.
-    static func seenThrough(_ m: ModelMetadata) -> Int64 {
-        let splits = m.splits.filter { $0.name != "test" }.compactMap { UTC.parse($0.to) }
-        return max(UTC.parse(m.windowTo) ?? .max, splits.max() ?? .min)
     }
 
     private func adopt(_ next: Predictor, path: String) {
