@@ -96,7 +96,7 @@ let package = Package(
         .target(
             name: "Exchange",
             dependencies: [
-                "ScalperCore", "MarketData", "Binance",
+                "ScalperCore", "MarketData", "Binance", "Trading",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),

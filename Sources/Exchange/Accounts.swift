@@ -78,6 +78,9 @@ public final class ExchangeAccounts: Sendable {
     /// The account of `apiKey` (nil: unknown).
     public func account(_ apiKey: String) -> Account? { accounts.withLock { $0[apiKey] } }
 
+    /// Every account, in API key order.
+    public var all: [Account] { accounts.withLock { $0.values.sorted { $0.apiKey < $1.apiKey } } }
+
     /// Whether any account exists (signed endpoints answer only then).
     public var isEmpty: Bool { accounts.withLock { $0.isEmpty } }
 }

@@ -6,6 +6,15 @@ struct APIError: Error, Equatable {
     var status: Int
     var code: Int
     var message: String
+    /// Seconds a client must wait (`Retry-After` of a 429).
+    var retryAfter: Int?
+
+    init(status: Int, code: Int, message: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+    }
 
     /// -1100: a value with characters outside its legal range.
     static func illegal(_ name: String, range: String) -> APIError {
