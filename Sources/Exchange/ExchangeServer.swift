@@ -36,26 +36,51 @@ public struct ExchangeSettings: Sendable {
     /// Items (replies, per-stream sends) queued for a connection beyond which it is closed as a
     /// slow consumer.
     public var maxPendingFrames = 200_000
+    /// How the exchange fills orders: the one fill model, its rule (`.continuous`: market orders
+    /// walk the served book, resting orders trigger on the replayed trades; `.bar`: the backtest's
+    /// bar rule, the parity mode) and the order limits.
+    public var trading = ExchangeTradingSettings()
+    /// Faults injected into the order API (tests of resilience).
+    public var faults = FaultInjection()
 
     /// Defaults.
     public init() {}
 }
 
-/// A Binance-compatible exchange on 127.0.0.1 replaying recorded bars: REST (`/api/v3/ping`, `time`,
-/// `exchangeInfo`, `ticker/24hr`, `klines`, `depth`) and WebSocket market streams (`/ws/<stream>`,
-/// `/stream?streams=a/b`, live SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS).
+/// A Binance-compatible exchange on 127.0.0.1 replaying recorded bars, answering as Binance
+/// answers (rest-api.md, web-socket-streams.md: field names and order, weights, parameter checks
+/// and error codes).
 ///
-/// Streams: `<s>@miniTicker` and `!miniTicker@arr` every sim second, `<s>@kline_1m` every two sim
-/// seconds and at each bar's close (`x: true`, never skipped), `<s>@bookTicker` and
-/// `<s>@depth20@100ms` from the seeded book model every sim second, `<s>@depth@100ms` diff events
-/// against it (U/u contiguous with the REST snapshot's lastUpdateId) and `<s>@trade` every sim
-/// second. Everything is a function of sim time, read from a ``SimClock``: a connection sends, at
-/// each tick of the clock, every frame due since its previous one (see ``waitUntilSent(through:)``).
-/// Where the store holds a recording of a symbol's streams, its books are rebuilt from the
-/// recorded snapshot and diff events, and its diff events, book tickers and trades are sent as
-/// recorded, at their own times and with their own ids. Prices and quantities are strings, as
-/// Binance sends them: a price as a whole number of the pair's ticks with 8 decimals, and
-/// `exchangeInfo` gives each pair's ``ReplayPair/filters`` (tick, step, minimum notional).
+/// REST market data (MarketEndpoints.swift): `/api/v3/ping`, `time`, `exchangeInfo`, `depth`,
+/// `trades`, `historicalTrades` (no API key needed, as since 2023-07), `aggTrades` (`fromId`,
+/// `startTime`, `endTime`, `limit`), `klines` and `uiKlines` (1m as stored; 3m … 12h, 1d and 1w
+/// built from the 1m bars; closed bars only), `avgPrice`, `ticker/24hr`, `ticker/price`,
+/// `ticker/bookTicker` (each by `symbol`, `symbols` or all; `type` FULL/MINI), `ticker` (rolling
+/// window) and `ticker/tradingDay`. The order API, the account and `/ws-api/v3` are the
+/// ``ExchangeVenue``'s (TradingEndpoints.swift, WebSocketAPI.swift).
+///
+/// WebSocket market streams (`/ws/<stream>`, `/stream?streams=a/b`, live SUBSCRIBE / UNSUBSCRIBE /
+/// LIST_SUBSCRIPTIONS): `<s>@trade` and `<s>@aggTrade` (every trade of the tape, at its time),
+/// `<s>@miniTicker`, `!miniTicker@arr`, `<s>@ticker`, `<s>@ticker_<1h|4h|1d>`,
+/// `!ticker_<1h|4h|1d>@arr` and `<s>@avgPrice` every sim second, `<s>@kline_<interval>` (and
+/// `@<±hh:mm>` zones) every two sim seconds and at each bar's close (`x: true`, never skipped),
+/// `<s>@bookTicker` and `<s>@depth<5|10|20>[@100ms|@1000ms]` from the book every sim second, and
+/// `<s>@depth[@100ms|@1000ms]` diff events against it (U/u contiguous with the REST snapshot's
+/// lastUpdateId). Everything is a function of sim time, read from a ``SimClock``: a connection
+/// sends, at each tick of the clock, every frame due since its previous one (see
+/// ``waitUntilSent(through:)``).
+///
+/// Trades come from one tape, ``ReplayMarket/trades(_:after:upTo:)``: the `trade` and `aggTrade`
+/// streams, `trades`, `historicalTrades`, `aggTrades`, the last price and trade ids of the
+/// tickers, `avgPrice` (the tape's volume-weighted price over 5 minutes) and the matching of
+/// resting orders all read it, so what a client sees trade is what fills. Books come from
+/// ``ReplayMarket/book(_:at:levels:)``: `depth`, `bookTicker` (REST and stream) and the tickers'
+/// best levels agree. Where the store holds a recording of a symbol's streams, its books are
+/// rebuilt from the recorded snapshot and diff events, and its diff events, book tickers and
+/// trades are sent as recorded, at their own times and with their own ids. Prices and quantities
+/// are strings, as Binance sends them: a price as a whole number of the pair's ticks with 8
+/// decimals, and `exchangeInfo` gives each pair's ``ReplayPair/filters`` (tick, step, minimum
+/// notional).
 ///
 /// ## Lock-step mode
 ///
@@ -94,7 +119,9 @@ public final class ExchangeServer: Sendable {
     public let settings: ExchangeSettings
     /// The clock the market is served at.
     public let clock: any SimClock
-    private let weights: WeightWindow
+    let weights: WeightWindow
+    /// Accounts, their orders and the matching of those orders against the replay.
+    public let venue: ExchangeVenue
     private let connectionCount = Atomic<UInt64>(0)
     /// Per open WebSocket connection, the sim time through which it has written every frame due.
     private let sentThrough = SimTimeGate<[UInt64: Int64]>([:]) { sent, time in
@@ -115,6 +142,7 @@ public final class ExchangeServer: Sendable {
         self.settings = settings
         self.clock = clock
         weights = WeightWindow(limit: settings.weightLimitPerMinute > 0 ? settings.weightLimitPerMinute : .max)
+        venue = ExchangeVenue(market: market, accounts: settings.accounts, settings: settings.trading)
     }
 
     /// Where the replay starts by default: a day after the data starts, so 24 h stats are full.
@@ -157,6 +185,7 @@ public final class ExchangeServer: Sendable {
     public func run(port: Int = 0, logger: Logger, onStart: @escaping @Sendable (Int) async -> Void) async throws {
         let router = Router(context: BasicWebSocketRequestContext.self)
         addREST(router)
+        addTradingREST(router)
         let wsRouter = Router(context: BasicWebSocketRequestContext.self)
         wsRouter.ws("/ws/{stream}") { _, _ in .upgrade() } onUpgrade: { [self] inbound, outbound, context in
             let stream = context.request.uri.path.split(separator: "/").last.map(String.init) ?? ""
@@ -165,6 +194,9 @@ public final class ExchangeServer: Sendable {
         wsRouter.ws("/ws") { _, _ in .upgrade() } onUpgrade: { [self] inbound, outbound, _ in
             try await self.serve(inbound: inbound, outbound: outbound, initial: [], combined: false, logger: logger)
         }
+        wsRouter.ws("/ws-api/v3") { _, _ in .upgrade() } onUpgrade: { [self] inbound, outbound, _ in
+            try await self.serveAPI(inbound: inbound, outbound: outbound, logger: logger)
+        }
         wsRouter.ws("/stream") { _, _ in .upgrade() } onUpgrade: { [self] inbound, outbound, context in
             let list = context.request.uri.queryParameters["streams"].map { $0.split(separator: "/").map(String.init) } ?? []
             try await self.serve(inbound: inbound, outbound: outbound, initial: list, combined: true, logger: logger)
@@ -172,6 +204,8 @@ public final class ExchangeServer: Sendable {
         var services: [any Service] = []
         if let lockStep = clock as? LockStepClock {
             services.append(LockStepStepper(clock: lockStep, server: self, logger: logger))
+        } else {
+            services.append(MatchingService(server: self))
         }
         let app = Application(
             router: router,
@@ -193,38 +227,6 @@ public final class ExchangeServer: Sendable {
         router.get("/api/v3/time") { [self] request, _ in
             answer(request, weight: 1) { _ in (#"{"serverTime":\#(now)}"#, 1) }
         }
-        router.get("/api/v3/account") { [self] request, _ in
-            answer(request, weight: 20) { q throws(APIError) in
-                let key = HTTPField.Name("X-MBX-APIKEY").flatMap { request.headers[$0] }
-                let account = try SignedRequestCheck.authenticate(
-                    apiKey: key, rawQuery: request.uri.query ?? "", body: "", parameters: &q, accounts: settings.accounts, now: now
-                )
-                let omitZero = try q.string("omitZeroBalances").map { v throws(APIError) -> Bool in
-                    guard v == "true" || v == "false" else { throw .illegal("omitZeroBalances", range: "true|false") }
-                    return v == "true"
-                } ?? false
-                let assets = Set(account.free.keys).union(account.locked.keys).sorted()
-                let balances = assets.compactMap { asset -> String? in
-                    let (free, locked) = (account.free[asset] ?? 0, account.locked[asset] ?? 0)
-                    if omitZero && free == 0 && locked == 0 { return nil }
-                    return #"{"asset":"\#(asset)","free":"\#(decimalText(free))","locked":"\#(decimalText(locked))"}"#
-                }
-                let text = #"{"makerCommission":10,"takerCommission":10,"buyerCommission":0,"sellerCommission":0,"commissionRates":{"maker":"0.00100000","taker":"0.00100000","buyer":"0.00000000","seller":"0.00000000"},"canTrade":true,"canWithdraw":false,"canDeposit":false,"brokered":false,"requireSelfTradePrevention":false,"preventSor":false,"updateTime":\#(now),"accountType":"SPOT","balances":[\#(balances.joined(separator: ","))],"permissions":["SPOT"],"uid":0}"#
-                return (text, 20)
-            }
-        }
-        router.post("/api/v3/order/test") { [self] request, _ in
-            let body = String(buffer: try await request.body.collect(upTo: 1 << 16))
-            return answer(request, weight: 1, body: body) { q throws(APIError) in
-                let key = HTTPField.Name("X-MBX-APIKEY").flatMap { request.headers[$0] }
-                _ = try SignedRequestCheck.authenticate(
-                    apiKey: key, rawQuery: request.uri.query ?? "", body: body, parameters: &q, accounts: settings.accounts, now: now
-                )
-                _ = try q.string("computeCommissionRates")
-                _ = try NewOrder.read(&q, filters: { market.pairs[$0]?.filters }, lastPrice: { market.state($0, at: now)?.price })
-                return ("{}", 1)
-            }
-        }
         router.get("/api/v3/exchangeInfo") { [self] request, _ in
             answer(request, weight: 20) { q throws(APIError) in
                 // `symbol=X`, or `symbols=["X","Y"]`; every one must be listed (-1121).
@@ -240,58 +242,13 @@ public final class ExchangeServer: Sendable {
                 return (exchangeInfo(only: only), 20)
             }
         }
-        router.get("/api/v3/ticker/24hr") { [self] request, _ in
-            answer(request, weight: 2) { q throws(APIError) in
-                if let symbol = try q.string("symbol") {
-                    guard let t = ticker24(symbol) else { throw .badSymbol }
-                    return (t, 2)
-                }
-                return ("[" + market.symbols.compactMap { ticker24($0) }.joined(separator: ",") + "]", 80)
-            }
-        }
-        router.get("/api/v3/klines") { [self] request, _ in
-            answer(request, weight: 2) { q throws(APIError) in
-                let symbol = try q.required("symbol")
-                guard market.pairs[symbol] != nil else { throw .badSymbol }
-                guard try q.required("interval") == "1m" else { throw APIError(status: 400, code: -1120, message: "Invalid interval.") }
-                let limit = Int(try q.integer("limit", in: 1...1_000) ?? 500)
-                let explicitStart = try q.integer("startTime")
-                let endTime = try q.integer("endTime")
-                _ = try q.string("timeZone").map { zone throws(APIError) -> String in
-                    guard zone == "0" || zone == "+00:00" || zone == "0:00" else {
-                        throw APIError(status: 400, code: -1100, message: "Illegal characters found in parameter 'timeZone'; this exchange serves UTC (0) only.")
-                    }
-                    return zone
-                }
-                let t = now
-                let end = endTime ?? t
-                // Without startTime Binance returns the most recent `limit` bars.
-                let start = explicitStart ?? (end - Int64(limit + 1) * 60_000)
-                var bars = market.klines(symbol, from: start, to: end, limit: explicitStart == nil ? limit + 1 : limit, now: t)
-                if explicitStart == nil { bars = Array(bars.suffix(limit)) }
-                let rows = bars.map { k in
-                    "[\(k.openTime),\"\(price(k.open, symbol))\",\"\(price(k.high, symbol))\",\"\(price(k.low, symbol))\",\"\(price(k.close, symbol))\",\"\(f(k.volume))\",\(k.closeTime),\"\(f(k.quoteVolume))\",\(Int64(k.tradeCount.isNaN ? 0 : k.tradeCount)),\"\(f(k.takerBuyBaseVolume))\",\"\(f(k.takerBuyQuoteVolume))\",\"0\"]"
-                }
-                return ("[" + rows.joined(separator: ",") + "]", 2)
-            }
-        }
-        router.get("/api/v3/depth") { [self] request, _ in
-            answer(request, weight: 5) { q throws(APIError) in
-                // Binance: limit 1…5000 (default 100), weight 5 / 25 / 50 / 250 by size. A recorded
-                // book has as many levels as its snapshot; the model's has 20.
-                let symbol = try q.required("symbol")
-                let limit = Int(try q.integer("limit", in: 1...5_000) ?? 100)
-                guard let book = market.book(symbol, at: now, levels: limit) else { throw .badSymbol }
-                let weight = limit <= 100 ? 5 : limit <= 500 ? 25 : limit <= 1_000 ? 50 : 250
-                return (#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#, weight)
-            }
-        }
+        addMarketREST(router)
     }
 
     /// Runs an endpoint: its parameters read as Binance reads them, its weight counted per minute
     /// (refused requests too, at the endpoint's base `weight`), 429 past the limit, and the
     /// minute's weight in `X-MBX-USED-WEIGHT-1M` on every answer.
-    private func answer(
+    func answer(
         _ request: Request,
         weight base: Int,
         body form: String? = nil,
@@ -346,16 +303,8 @@ public final class ExchangeServer: Sendable {
         return #"{"timezone":"UTC","serverTime":\#(now),"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":\#(settings.weightLimitPerMinute > 0 ? settings.weightLimitPerMinute : 0)}],"symbols":[\#(symbols.joined(separator: ","))]}"#
     }
 
-    private func ticker24(_ symbol: String) -> String? {
-        let t = now
-        guard let s = market.state(symbol, at: t) else { return nil }
-        let change = s.price - s.open24
-        let pct = s.open24 != 0 ? change / s.open24 * 100 : 0
-        return #"{"symbol":"\#(symbol)","priceChange":"\#(price(change, symbol))","priceChangePercent":"\#(String(format: "%.3f", pct))","lastPrice":"\#(price(s.price, symbol))","openPrice":"\#(price(s.open24, symbol))","highPrice":"\#(price(s.high24, symbol))","lowPrice":"\#(price(s.low24, symbol))","volume":"\#(f(s.volume24))","quoteVolume":"\#(f(s.quoteVolume24))","openTime":\#(t - 86_400_000),"closeTime":\#(t),"count":\#(s.trades24)}"#
-    }
-
     /// Book levels of `symbol`: prices on its tick, quantities as they are.
-    private func levels(_ side: [(Double, Double)], _ symbol: String) -> String {
+    func levels(_ side: [(Double, Double)], _ symbol: String) -> String {
         "[" + side.map { "[\"\(price($0.0, symbol))\",\"\(f($0.1))\"]" }.joined(separator: ",") + "]"
     }
 
@@ -599,10 +548,11 @@ public final class ExchangeServer: Sendable {
     static func lockStepMark(_ time: Int64) -> String { #"{"e":"lockStep","E":\#(time)}"# }
 
     private func isKnown(_ stream: String) -> Bool {
-        if stream == "!miniticker@arr" { return true }
+        if stream == "!miniticker@arr" || MarketStream.allSymbolsWindow(stream) != nil { return true }
         let parts = stream.split(separator: "@", maxSplits: 1).map(String.init)
         guard parts.count == 2, market.pairs[parts[0].uppercased()] != nil else { return false }
-        return ["miniticker", "kline_1m", "bookticker", "depth20@100ms", "depth20", "depth@100ms", "depth", "trade"].contains(parts[1])
+        return ["miniticker", "kline_1m", "bookticker", "depth@100ms", "depth@1000ms", "depth", "trade", "aggtrade"].contains(parts[1])
+            || MarketStream.partialDepthLevels(parts[1]) != nil || MarketStream(parts[1]) != nil
     }
 
     /// The frames for `streams` between two sim instants.
@@ -616,6 +566,12 @@ public final class ExchangeServer: Sendable {
             if stream == "!miniticker@arr" {
                 guard secondChanged else { continue }
                 let all = market.symbols.compactMap { miniTicker($0, at: to) }
+                emit(stream, "[" + all.joined(separator: ",") + "]")
+                continue
+            }
+            if let window = MarketStream.allSymbolsWindow(stream) {
+                guard secondChanged else { continue }
+                let all = market.symbols.compactMap { windowTickerEvent($0, window: window, at: to) }
                 emit(stream, "[" + all.joined(separator: ",") + "]")
                 continue
             }
@@ -643,14 +599,16 @@ public final class ExchangeServer: Sendable {
                     let t = b.ticker
                     emit(stream, #"{"u":\#(t.updateID),"s":"\#(symbol)","b":"\#(price(t.bid.price, symbol))","B":"\#(f(t.bid.quantity))","a":"\#(price(t.ask.price, symbol))","A":"\#(f(t.ask.quantity))"}"#)
                 }
-            case "bookticker", "depth20@100ms", "depth20":
-                guard secondChanged, let book = market.book(symbol, at: to) else { continue }
+            case let kind where kind == "bookticker" || MarketStream.partialDepthLevels(kind) != nil:
+                // Partial depth: depth5 / depth10 / depth20, every second (@1000ms) or @100ms.
+                guard secondChanged, let book = market.book(symbol, at: to, levels: MarketStream.partialDepthLevels(kind) ?? 20)
+                else { continue }
                 if parts[1] == "bookticker" {
                     emit(stream, #"{"u":\#(book.updateID),"s":"\#(symbol)","b":"\#(price(book.bids[0].0, symbol))","B":"\#(f(book.bids[0].1))","a":"\#(price(book.asks[0].0, symbol))","A":"\#(f(book.asks[0].1))"}"#)
                 } else {
                     emit(stream, #"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#)
                 }
-            case "depth@100ms", "depth":
+            case "depth@100ms", "depth@1000ms", "depth":
                 // Diff events between the model's book at the previous tick and now: U = previous u + 1,
                 // u = now (ms), so a client that syncs from /api/v3/depth sees contiguous ids.
                 // One event per sim second crossed, so every REST snapshot (taken at a second) is the
@@ -671,18 +629,19 @@ public final class ExchangeServer: Sendable {
                     let asks = diff(before.asks, after.asks)
                     emit(stream, #"{"e":"depthUpdate","E":\#(second + 1_000),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids, symbol)),"a":\#(levels(asks, symbol))}"#)
                 }
-            case "trade" where market.recorded[symbol]?.trades.covers(to, \.time) == true:
-                for t in market.recorded[symbol]?.trades(after: from, upTo: to) ?? [] {
+            case "trade":
+                // The one tape (recorded trades where a recording covers the time, else one model
+                // trade per sim second): what a client sees trade is what fills its orders.
+                for t in market.trades(symbol, after: from, upTo: to) {
                     emit(stream, #"{"e":"trade","E":\#(t.time),"s":"\#(symbol)","t":\#(t.id),"p":"\#(price(t.price, symbol))","q":"\#(f(t.quantity))","T":\#(t.time),"m":\#(t.buyerIsMaker),"M":true}"#)
                 }
-            case "trade":
-                guard secondChanged, let st = market.state(symbol, at: to) else { continue }
-                // A second's share of the day's volume, on the step.
-                let quantity = market.pairs[symbol]?.filters.onStep(st.volume24 / 86_400) ?? st.volume24 / 86_400
-                let buyerIsMaker = (mix(market.seed ^ UInt64(bitPattern: to)) & 1) == 0
-                emit(stream, #"{"e":"trade","E":\#(to),"s":"\#(symbol)","t":\#(to / 1_000),"p":"\#(price(st.price, symbol))","q":"\#(f(quantity))","T":\#(to),"m":\#(buyerIsMaker),"M":true}"#)
+            case "aggtrade":
+                for a in AggregateTrade.aggregating(market.trades(symbol, after: from, upTo: to)) {
+                    emit(stream, #"{"e":"aggTrade","E":\#(a.time),"s":"\#(symbol)","a":\#(a.id),"p":"\#(price(a.price, symbol))","q":"\#(f(a.quantity))","f":\#(a.firstID),"l":\#(a.lastID),"T":\#(a.time),"m":\#(a.buyerIsMaker),"M":true}"#)
+                }
             default:
-                continue
+                guard let kind = MarketStream(parts[1]) else { continue }
+                for payload in marketFrames(kind, symbol: symbol, from: from, to: to) { emit(stream, payload) }
             }
         }
         return out
@@ -714,12 +673,12 @@ public final class ExchangeServer: Sendable {
     }
 
     /// A price of `symbol` as Binance writes it: a whole number of the symbol's ticks, 8 decimals.
-    private func price(_ x: Double, _ symbol: String) -> String {
+    func price(_ x: Double, _ symbol: String) -> String {
         market.pairs[symbol]?.filters.priceText(x) ?? f(x)
     }
 
     /// A quantity as Binance writes it: fixed 8 decimals (rounded half away from zero).
-    private func f(_ x: Double) -> String {
+    func f(_ x: Double) -> String {
         guard x.isFinite, abs(x) < 9e9 else { return x.isFinite ? String(format: "%.8f", x) : "0" }
         let scaled = (abs(x) * 1e8).rounded()
         let units = Int64(scaled)
@@ -752,7 +711,14 @@ struct LockStepStepper: Service {
         let (clock, server, logger) = (clock, server, logger)
         do {
             try await cancelWhenGracefulShutdown {
-                try await clock.run(sent: { try await server.waitUntilSent(through: $0) }, logger: logger)
+                try await clock.run(
+                    sent: { time in
+                        // Orders are matched through each step before the clock moves past it.
+                        server.venue.settle(through: time)
+                        try await server.waitUntilSent(through: time)
+                    },
+                    logger: logger
+                )
             }
         } catch is CancellationError {
             // Shutting down.
