@@ -228,7 +228,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ScalperCLITests",
-            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session", "Registry"],
+            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session", "Registry", "Binance"],
             swiftSettings: swiftSettings
         ),
     ],

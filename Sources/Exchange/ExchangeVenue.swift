@@ -145,13 +145,24 @@ public final class ExchangeVenue: Sendable {
     /// market orders at each bar's open and resting ones from each bar's range at its close.
     public func settle(through time: Int64) {
         state.withLock { s in
-            guard time > s.settledThrough else { return }
-            defer { s.settledThrough = time }
             // Nothing was placed before the first settlement (every request settles first).
-            guard s.settledThrough != .min, s.orders.values.contains(where: \.isOpen) else { return }
+            guard s.settledThrough != .min else {
+                s.settledThrough = time
+                return
+            }
+            defer { s.settledThrough = max(s.settledThrough, time) }
+            guard s.orders.values.contains(where: \.isOpen) else { return }
             switch settings.rule {
-            case .continuous: settleContinuous(&s, through: time)
-            case .bar: settleBars(&s, through: time)
+            case .continuous:
+                if time > s.settledThrough { settleContinuous(&s, through: time) }
+            case .bar:
+                if time > s.settledThrough {
+                    settleBars(&s, through: time)
+                } else {
+                    // A market order placed at a minute's open after that instant was settled (a
+                    // decision at the previous close) fills at that open all the same.
+                    openFills(&s, upTo: time / 60_000 * 60_000)
+                }
             }
         }
     }

@@ -233,6 +233,12 @@ public final class PaperSession {
     private var pendingBookRows: [BookFeatureRow] = []
     private var lastBookRow: [String: BookFeatureRow] = [:]
     private var commitLatencies: [Double] = []
+    /// The exchange's order API (`--venue exchange`; nil: the simulated venue).
+    private var gateway: ExchangeGateway?
+    /// Orders and cancels stored as intents and not yet sent, in order.
+    private var pendingSends: [TradingCommand] = []
+    /// The latest event time seen (bars, marks, trades): stamps the updates the session makes itself.
+    private var eventTime: Int64 = 0
 
     /// Creates a session; nothing runs before ``run()``.
     ///
@@ -280,6 +286,23 @@ public final class PaperSession {
             throw PaperSessionError("the market data at \(settings.restURL.absoluteString) does not answer: \(error)")
         }
         serverOffset = serverTime - Self.wallMilliseconds()
+        eventTime = serverTime
+        var gatewayTask: Task<Void, any Error>?
+        defer { gatewayTask?.cancel() }
+        if let access = settings.exchange {
+            let offset = serverOffset
+            let client = BinanceTradingClient(
+                baseURL: settings.restURL, apiKey: access.apiKey, key: access.signingKey, recvWindow: access.recvWindow,
+                clock: { Self.wallMilliseconds() + offset }
+            )
+            let gateway = ExchangeGateway(client: client, webSocketAPIURL: access.webSocketAPIURL, logger: logger)
+            gatewayTask = Task { try await gateway.run() }
+            guard await gateway.waitConnected(seconds: 15) else {
+                throw PaperSessionError("the user data stream at \(access.webSocketAPIURL) did not subscribe within 15 s (key, signature or URL?)")
+            }
+            self.gateway = gateway
+            logger.info("orders go to the exchange", metadata: ["rest": "\(settings.restURL.absoluteString)", "user_data": "\(access.webSocketAPIURL)"])
+        }
 
         if let stored = recovery.state {
             // A scanner session resumes with the universe it chose; a session given its symbols
@@ -331,6 +354,8 @@ public final class PaperSession {
         }
         state.model = state.model ?? predictor.metadata.name
         state.modelPath = state.modelPath ?? settings.modelPath
+        // Orders in doubt are settled with the exchange before anything new is decided.
+        if gateway != nil { try await reconcile(reason: recovery.state == nil ? "start" : "restart") }
         let watcher = champion.map { source in Task.detached { [channel, logger] in await Self.watch(source, channel: channel, logger: logger) } }
         defer { watcher?.cancel() }
         try await catchUp(serverTime: serverTime)
@@ -456,6 +481,8 @@ public final class PaperSession {
         let model = FillModel(settings.execution)
         var core: PaperCore
         switch settings.exits {
+        case _ where self.settings.exchange != nil:
+            core = .venue(VenueCore(engine: engine))
         case .bar:
             core = .bar(BarReplay(engine: engine, venue: SimulatedVenue(model: model, rule: .bar, quoteBalance: settings.capital)))
         case .tick, .venue:
@@ -578,6 +605,9 @@ public final class PaperSession {
             loop: for await input in inputs {
                 switch input {
                 case .feed(.closedBar(let symbol, let bar)):
+                    // What the exchange did up to this bar's close counts before the minute is decided.
+                    try await exchangeSync(barrier: true)
+                    eventTime = max(eventTime, bar.closeTime + 1)
                     arrival = ContinuousClock.now
                     try handleBar(symbol: symbol, bar: bar)
                     arrival = nil
@@ -586,13 +616,17 @@ public final class PaperSession {
                     // A frame sent before its UNSUBSCRIBE was handled: the symbol is no longer followed in detail.
                     break
                 case .feed(.trade(let symbol, let price, let time, let id)):
+                    eventTime = max(eventTime, time)
                     remember(symbol: symbol, price: price, time: time, id: id)
                     try handleTrade(symbol: symbol, price: price, time: time)
                 case .feed(.book(let symbol, let snapshot)):
                     books[symbol, default: OrderBook()].replace(withPartial: snapshot)
                 case .feed(.lockStepMark(let time)):
+                    eventTime = max(eventTime, time)
                     try clock(time)
                     try pollControls(force: false)
+                    // Everything the exchange did through this step is acted on before DONE.
+                    try await exchangeSync(barrier: true)
                     if !state.finished { try await feed.done(through: time) }
                 case .feed(.reconnected(let gap)):
                     try await backfill(gap)
@@ -601,6 +635,8 @@ public final class PaperSession {
                 case .tick:
                     if !settings.lockStep {
                         let now = Self.wallMilliseconds() + serverOffset
+                        eventTime = max(eventTime, now)
+                        try await exchangeSync(barrier: false)
                         try decide(state.assembler.timer(now: now))
                         try clock(now)
                     }
@@ -610,6 +646,7 @@ public final class PaperSession {
                     stopRequested = true
                     reason = "signal"
                 }
+                try await sendPending()
                 if let followed = detail, case .feed = input {
                     let wanted = detailSymbols()
                     if wanted != followed {
@@ -626,9 +663,11 @@ public final class PaperSession {
                 if state.finished && reason == "feed-ended" { reason = "duration" }
                 if state.finished || stopRequested { break loop }
             }
+            if stopRequested && !state.finished { try stop() }
+            // Closing orders of a stop or the end go out, and their fills are waited for (briefly).
+            try await settleAtEnd()
             group.cancelAll()
             continuation.finish()
-            if stopRequested && !state.finished { try stop() }
             await refresh(force: true)
             return summary(reason: reason)
         }
@@ -707,6 +746,185 @@ public final class PaperSession {
         let records = state.core.timer(time: time)
         if !records.isEmpty { try commit(.timer(time: time), records) }
     }
+
+    // MARK: The exchange (`--venue exchange`)
+
+    /// Takes what the user data stream delivered (after a barrier: everything the exchange sent
+    /// before now) into the engine, each update committed with the state it makes; a reconnect
+    /// first reconciles (events of the gap are not sent again).
+    private func exchangeSync(barrier: Bool) async throws {
+        guard let gateway, !state.finished || !state.core.engine.holdings.isEmpty else { return }
+        let (updates, reconnected) = try await gateway.sync(barrier: barrier)
+        if reconnected { try await reconcile(reason: "user data stream reconnected") }
+        for u in updates { try handle(update: u) }
+        try await sendPending()
+        if lookUpNeeded { try await reconcile(reason: "unknown outcome") }
+    }
+
+    /// One order update from the exchange: a fill stored before (the same trade id), or news about
+    /// an order already final, changes nothing; anything else reaches the engine, committed with
+    /// the update in one transaction.
+    private func handle(update u: OrderUpdate) throws {
+        if let fill = u.fill, try store.hasFill(symbol: u.symbol, tradeID: fill.tradeID) { return }
+        if u.fill == nil, let stored = try store.order(clientOrderID: u.clientOrderID), stored.status.isFinal || stored.status == u.status { return }
+        let records = state.core.orderUpdated(u)
+        try commit(.orderUpdated(u), records)
+    }
+
+    /// Sends every stored intent, in order: `intended → sending` committed just before each write;
+    /// a refusal goes back to the engine as a rejection; an unknown outcome is marked and looked up
+    /// by client id (after a barrier), adopted if the exchange has it, abandoned if not. Never sent
+    /// twice.
+    private func sendPending() async throws {
+        guard let gateway else { return }
+        while !pendingSends.isEmpty {
+            let command = pendingSends.removeFirst()
+            switch command {
+            case .submit(let order):
+                guard let stored = try store.order(clientOrderID: order.clientOrderID), stored.status == .intended else { continue }
+                try store.markSending(clientOrderID: order.clientOrderID)
+                faults.reach("order-sending")
+                let outcome = await gateway.place(
+                    order, quantity: Self.decimal(stored.quantityText), price: stored.priceText.map(Self.decimal),
+                    stopPrice: stored.stopPriceText.map(Self.decimal)
+                )
+                // Killed here, the order is at the exchange and the store says `sending`: found on restart.
+                faults.reach("order-answered")
+                try answered(outcome, orders: [order], list: nil)
+            case .submitList(let list):
+                guard let target = try store.order(clientOrderID: list.target.clientOrderID), target.status == .intended,
+                    let stop = try store.order(clientOrderID: list.stop.clientOrderID), let targetPrice = target.priceText,
+                    let stopPrice = stop.stopPriceText
+                else { continue }
+                try store.markSending(listClientOrderID: list.listClientOrderID)
+                faults.reach("order-sending")
+                let outcome = await gateway.placeList(
+                    list, quantity: Self.decimal(target.quantityText), target: Self.decimal(targetPrice), stop: Self.decimal(stopPrice)
+                )
+                faults.reach("order-answered")
+                try answered(outcome, orders: [list.target, list.stop], list: list.listClientOrderID)
+            case .cancel(let symbol, let id):
+                let outcome = await gateway.cancel(symbol: symbol, clientOrderID: id)
+                if case .refused(let code, let message) = outcome, code != -2011 {
+                    logger.warning("the exchange refused a cancel", metadata: ["order": "\(id)", "code": "\(code)", "msg": "\(message)"])
+                }
+            case .cancelList(let symbol, let id):
+                let outcome = await gateway.cancelList(symbol: symbol, listClientOrderID: id)
+                if case .refused(let code, let message) = outcome, code != -2011 {
+                    logger.warning("the exchange refused a cancel", metadata: ["list": "\(id)", "code": "\(code)", "msg": "\(message)"])
+                }
+            case .record:
+                continue
+            }
+        }
+    }
+
+    /// What the answer to a placement means for the orders it carried.
+    private func answered(_ outcome: GatewayOutcome, orders: [OrderRequest], list: String?) throws {
+        switch outcome {
+        case .sent:
+            return
+        case .refused(let code, let message):
+            logger.warning("the exchange refused an order", metadata: ["order": "\(list ?? orders[0].clientOrderID)", "code": "\(code)", "msg": "\(message)"])
+            for o in orders {
+                try handle(update: OrderUpdate(clientOrderID: o.clientOrderID, symbol: o.symbol, status: .rejected, reason: message, time: eventTime))
+            }
+        case .unknown(let reason):
+            logger.warning("no answer to an order: looking it up", metadata: ["order": "\(list ?? orders[0].clientOrderID)", "reason": "\(reason)"])
+            if let list {
+                try store.markUnknown(listClientOrderID: list, reason: reason)
+            } else {
+                try store.markUnknown(clientOrderID: orders[0].clientOrderID, reason: reason)
+            }
+            lookUpNeeded = true
+        }
+    }
+
+    /// Orders whose outcome is unknown wait for ``reconcile(reason:)`` (run at the next sync).
+    private var lookUpNeeded = false
+
+    /// Reconciliation with the exchange, at start, after a restart, after every reconnect of the
+    /// user data stream and after an unknown outcome. Scoped to this session's orders (its client-id
+    /// prefix, as the store holds them): `intended` ones were never sent (sent now if decided in the
+    /// last two minutes, else dropped and the engine told); `sending`, `unknown` and working ones are
+    /// looked up by client id (after a barrier) and their fills and status adopted, or abandoned when
+    /// the exchange does not have them. Then the base held by the engine is compared with the
+    /// account's balances (the session's allocation only: the account may hold more); a difference
+    /// is logged at WARNING.
+    private func reconcile(reason: String) async throws {
+        guard let gateway else { return }
+        lookUpNeeded = false
+        let (updates, _) = try await gateway.sync(barrier: true)
+        for u in updates { try handle(update: u) }
+        var looked = 0
+        var abandoned = 0
+        var resent = 0
+        for order in try store.orders() where !order.status.isFinal {
+            let o = order.request
+            switch order.status {
+            case .intended:
+                // Already queued in this process: it goes out with the queue.
+                if pendingSends.contains(where: { Self.carries($0, o.clientOrderID) }) { continue }
+                if eventTime - o.decisionTime <= 120_000 {
+                    if let list = order.listClientOrderID {
+                        guard o.leg == .target, let stop = try store.orders().first(where: { $0.listClientOrderID == list && $0.request.leg == .stop }) else { continue }
+                        pendingSends.append(.submitList(OCORequest(listClientOrderID: list, symbol: o.symbol, target: o, stop: stop.request)))
+                    } else {
+                        pendingSends.append(.submit(o))
+                    }
+                    resent += 1
+                } else {
+                    try handle(update: OrderUpdate(clientOrderID: o.clientOrderID, symbol: o.symbol, status: .rejected, reason: "not sent before a restart; too old to send now", time: eventTime))
+                }
+            default:
+                looked += 1
+                if let found = try await gateway.lookUp(symbol: o.symbol, clientOrderID: o.clientOrderID) {
+                    for u in found { try handle(update: u) }
+                } else if order.status == .sending || order.status == .unknown {
+                    abandoned += 1
+                    try handle(update: OrderUpdate(clientOrderID: o.clientOrderID, symbol: o.symbol, status: .rejected, reason: "not at the exchange: abandoned", time: eventTime))
+                } else {
+                    logger.warning("an order the exchange accepted is not there any more", metadata: ["order": "\(o.clientOrderID)", "status": "\(order.status.rawValue)"])
+                    try handle(update: OrderUpdate(clientOrderID: o.clientOrderID, symbol: o.symbol, status: .expired, reason: "not at the exchange", time: eventTime))
+                }
+            }
+        }
+        // The base the engine holds must be in the account (which may hold more: other sessions, the user's own).
+        let balances = try await gateway.balances()
+        for (symbol, h) in state.core.engine.holdings where h.held > 0 {
+            let base = symbol.hasSuffix("USDT") ? String(symbol.dropLast(4)) : symbol
+            let have = balances[base].map { Self.double($0.free + $0.locked) } ?? 0
+            if have + 1e-9 < h.held {
+                logger.warning("the account holds less than the session's position", metadata: ["symbol": "\(symbol)", "session": "\(h.held)", "account": "\(have)"])
+            }
+        }
+        logger.info("reconciled with the exchange", metadata: ["reason": "\(reason)", "looked_up": "\(looked)", "abandoned": "\(abandoned)", "sent": "\(resent)"])
+        try await sendPending()
+    }
+
+    /// At the end: what is queued goes out, then fills are taken in until no position or order is
+    /// left (at most 10 s of wall time; what is left is in the summary and the store).
+    private func settleAtEnd() async throws {
+        guard gateway != nil else { return }
+        try await sendPending()
+        let deadline = ContinuousClock.now + .seconds(10)
+        while ContinuousClock.now < deadline && !state.core.engine.holdings.isEmpty && settings.closeOnStop {
+            try await exchangeSync(barrier: true)
+            if lookUpNeeded { try await reconcile(reason: "unknown outcome") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    private static func carries(_ command: TradingCommand, _ id: String) -> Bool {
+        switch command {
+        case .submit(let o): o.clientOrderID == id
+        case .submitList(let l): l.target.clientOrderID == id || l.stop.clientOrderID == id
+        default: false
+        }
+    }
+
+    private static func decimal(_ text: String) -> Decimal { Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) ?? 0 }
+    private static func double(_ d: Decimal) -> Double { Double(d.description) ?? 0 }
 
     /// Steps the core through decided minutes, committing each before anything acts on it.
     private func decide(_ minutes: [MinuteAssembler.Decided]) throws {
@@ -830,8 +1048,11 @@ public final class PaperSession {
     /// Commits an event's state and records, then acts: logs, `trades.csv`.
     private func commit(_ event: SessionEvent, _ records: [TradingRecord]) throws {
         let models = attribute(records)
+        // An exchange session's orders and cancels: stored as intents with this state, sent after.
+        let sends = state.core.takeOutbox()
         faults.reach("before-send")
-        try store.commit(event: event, newState: state, commands: records.map { .record($0) }, bookRows: pendingBookRows)
+        try store.commit(event: event, newState: state, commands: records.map { .record($0) } + sends, bookRows: pendingBookRows)
+        pendingSends += sends
         pendingBookRows.removeAll()
         faults.reach("after-send")
         var closed: [(TradeRecord, String)] = []

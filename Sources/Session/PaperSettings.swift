@@ -1,3 +1,4 @@
+public import Binance
 public import Foundation
 public import Scanner
 import Synchronization
@@ -114,6 +115,9 @@ public struct PaperSettings: Sendable {
         self.reconnectMaxSeconds = reconnectMaxSeconds
     }
 
+    /// Where orders go: nil, the simulated venue in the process; else the exchange's order API.
+    public var exchange: ExchangeAccess?
+
     /// The store's path: `<folder>/session.sqlite`.
     public var storePath: String { folder + "/session.sqlite" }
     /// The trades file: `<folder>/trades.csv`.
@@ -158,5 +162,25 @@ public final class FaultPoints: Sendable {
             FileHandle.standardError.write(Data("fault point \(point)@\(due): SIGKILL\n".utf8))
             kill(getpid(), SIGKILL)
         }
+    }
+}
+
+/// How a session reaches an exchange's order API (`--venue exchange`, `scalper live`): the REST base
+/// is the session's market-data REST (orders and market data never come from different places).
+public struct ExchangeAccess: Sendable {
+    /// The WebSocket API URL (`…/ws-api/v3`) the user data stream subscribes on.
+    public var webSocketAPIURL: String
+    /// The API key (never logged).
+    public var apiKey: String
+    /// The key requests are signed with (never logged).
+    public var signingKey: SigningKey
+    /// `recvWindow`, ms.
+    public var recvWindow = 5_000
+
+    /// Access with a key.
+    public init(webSocketAPIURL: String, apiKey: String, signingKey: SigningKey) {
+        self.webSocketAPIURL = webSocketAPIURL
+        self.apiKey = apiKey
+        self.signingKey = signingKey
     }
 }

@@ -86,12 +86,16 @@ public enum PaperCore: Codable, Sendable {
     case bar(BarReplay)
     /// Tick mode.
     case continuous(ContinuousReplay)
+    /// Orders to an exchange (`--venue exchange`): the engine alone; its orders go out through the
+    /// shell and the exchange's answers come back as order updates.
+    case venue(VenueCore)
 
     /// The engine.
     public var engine: TradingEngine {
         switch self {
         case .bar(let r): r.engine
         case .continuous(let r): r.engine
+        case .venue(let v): v.engine
         }
     }
 
@@ -104,6 +108,9 @@ public enum PaperCore: Codable, Sendable {
         case .continuous(var r):
             r.setFilters(f, for: symbol)
             self = .continuous(r)
+        case .venue(var v):
+            v.engine.setFilters(f, for: symbol)
+            self = .venue(v)
         }
     }
 
@@ -118,16 +125,29 @@ public enum PaperCore: Codable, Sendable {
             let out = r.step(minute)
             self = .continuous(r)
             return out
+        case .venue(var v):
+            let out = v.run(v.engine.minuteClosed(minute))
+            self = .venue(v)
+            return out
         }
     }
 
     /// Whether the core acts on trade prints (tick and venue exits); the bar rule does not.
     public var watchesTrades: Bool {
-        if case .continuous = self { true } else { false }
+        switch self {
+        case .bar: false
+        case .continuous: true
+        case .venue(let v): v.engine.settings.exits == .tick
+        }
     }
 
     /// A trade print (continuous core; the bar rule ignores it).
     public mutating func trade(symbol: String, price: Double, time: Int64) -> [TradingRecord] {
+        if case .venue(var v) = self {
+            let out = v.run(v.engine.trade(symbol: symbol, price: price, time: time))
+            self = .venue(v)
+            return out
+        }
         guard case .continuous(var r) = self else { return [] }
         let out = r.trade(symbol: symbol, price: price, time: time)
         self = .continuous(r)
@@ -136,6 +156,11 @@ public enum PaperCore: Codable, Sendable {
 
     /// The shell's clock (continuous core: timeouts of positions without trades).
     public mutating func timer(time: Int64) -> [TradingRecord] {
+        if case .venue(var v) = self {
+            let out = v.run(v.engine.timer(time: time))
+            self = .venue(v)
+            return out
+        }
         guard case .continuous(var r) = self else { return [] }
         let out = r.timer(time: time)
         self = .continuous(r)
@@ -153,6 +178,10 @@ public enum PaperCore: Codable, Sendable {
             let out = r.control(c, time: time)
             self = .continuous(r)
             return out
+        case .venue(var v):
+            let out = v.run(v.engine.control(c, time: time))
+            self = .venue(v)
+            return out
         }
     }
 
@@ -167,7 +196,51 @@ public enum PaperCore: Codable, Sendable {
             let out = r.finish(time: time)
             self = .continuous(r)
             return out
+        case .venue(var v):
+            // Positions close at market on the exchange; their fills come back as updates.
+            let out = v.run(v.engine.control(.closeAll, time: time))
+            self = .venue(v)
+            return out
         }
+    }
+
+    /// An exchange's answer about an order (``venue`` core only).
+    public mutating func orderUpdated(_ u: OrderUpdate) -> [TradingRecord] {
+        guard case .venue(var v) = self else { return [] }
+        let out = v.run(v.engine.orderUpdated(u))
+        self = .venue(v)
+        return out
+    }
+
+    /// The orders and cancels decided since the last call, to be stored as intents and then sent
+    /// (``venue`` core only).
+    public mutating func takeOutbox() -> [TradingCommand] {
+        guard case .venue(var v) = self else { return [] }
+        let out = v.outbox
+        v.outbox = []
+        self = .venue(v)
+        return out
+    }
+}
+
+/// The engine of a session whose orders go to an exchange: its records are returned at once, its
+/// orders and cancels wait in ``outbox`` until the shell stores them and sends them.
+public struct VenueCore: Codable, Sendable {
+    /// The engine.
+    public var engine: TradingEngine
+    /// Decided, not yet taken by the shell (always empty in a stored state: taken before each commit).
+    public var outbox: [TradingCommand] = []
+
+    /// A core over an engine.
+    public init(engine: TradingEngine) { self.engine = engine }
+
+    /// Splits an engine's commands: records out, orders and cancels into the outbox.
+    mutating func run(_ commands: [TradingCommand]) -> [TradingRecord] {
+        var records: [TradingRecord] = []
+        for command in commands {
+            if case .record(let r) = command { records.append(r) } else { outbox.append(command) }
+        }
+        return records
     }
 }
 

@@ -90,6 +90,10 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         var demoWSURL = "wss://demo-stream.binance.com:9443"
         var liveRestURL = "https://api.binance.com"
         var liveWSURL = "wss://stream.binance.com:9443"
+        var localWSAPIURL = "ws://127.0.0.1:8765/ws-api/v3"
+        var testnetWSAPIURL = "wss://ws-api.testnet.binance.vision/ws-api/v3"
+        var demoWSAPIURL = "wss://demo-ws-api.binance.com/ws-api/v3"
+        var liveWSAPIURL = "wss://ws-api.binance.com:443/ws-api/v3"
         var reconnectInitialSeconds = 0.5
         var reconnectMaxSeconds = 30.0
 
@@ -103,11 +107,25 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             case demoWSURL = "demo_ws_url"
             case liveRestURL = "live_rest_url"
             case liveWSURL = "live_ws_url"
+            case localWSAPIURL = "local_ws_api_url"
+            case testnetWSAPIURL = "testnet_ws_api_url"
+            case demoWSAPIURL = "demo_ws_api_url"
+            case liveWSAPIURL = "live_ws_api_url"
             case reconnectInitialSeconds = "reconnect_initial_seconds"
             case reconnectMaxSeconds = "reconnect_max_seconds"
         }
 
         static let profiles = ["local", "testnet", "demo", "live"]
+
+        /// The WebSocket API URL of `profile` (user data and order events).
+        func webSocketAPIURL(_ profile: String) -> String {
+            switch profile {
+            case "testnet": testnetWSAPIURL
+            case "demo": demoWSAPIURL
+            case "live": liveWSAPIURL
+            default: localWSAPIURL
+            }
+        }
 
         /// The REST and WebSocket base URLs of `profile`.
         func urls(_ profile: String) -> (rest: String, ws: String) {
@@ -252,6 +270,8 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
             ("binance.testnet_rest_url", binance.testnetRestURL), ("binance.testnet_ws_url", binance.testnetWSURL),
             ("binance.demo_rest_url", binance.demoRestURL), ("binance.demo_ws_url", binance.demoWSURL),
             ("binance.live_rest_url", binance.liveRestURL), ("binance.live_ws_url", binance.liveWSURL),
+            ("binance.local_ws_api_url", binance.localWSAPIURL), ("binance.testnet_ws_api_url", binance.testnetWSAPIURL),
+            ("binance.demo_ws_api_url", binance.demoWSAPIURL), ("binance.live_ws_api_url", binance.liveWSAPIURL),
         ] {
             try check(URL(string: url)?.scheme != nil && URL(string: url)?.host != nil, key, "'\(url)' is not a URL")
         }

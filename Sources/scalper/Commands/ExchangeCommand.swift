@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import MarketData
 import ScalperCore
+import Trading
 
 /// `scalper exchange`: the local Binance-compatible exchange over the store.
 struct ExchangeCommand: AsyncParsableCommand {
@@ -64,6 +65,30 @@ struct ExchangeCommand: AsyncParsableCommand {
     @Option(help: "Incoming WebSocket messages per connection per second of the exchange's clock, as Binance's 5 (past it the connection is closed; the lock-step protocol does not count); 0: no limit.")
     var wsMessagesPerSecond = 5
 
+    @Flag(help: "Parity mode: orders fill by the backtest's bar rule (market orders at the next bar's open, resting lists from each bar's range), so a session against this exchange can be compared with the simulated venue exactly.")
+    var parity = false
+
+    @Option(help: "ORDERS per account per 10 s window, as Binance's (past it: 429 / -1015 with Retry-After).")
+    var ordersPer10s = 100
+
+    @Flag(help: "No ORDERS, MAX_NUM_ORDERS or REQUEST_WEIGHT limit (capacity benchmarks only; said on the output).")
+    var noOrderLimits = false
+
+    @Option(help: "Faults: real milliseconds added to every order API answer.")
+    var faultLatencyMs = 0
+
+    @Option(help: "Faults: every Nth order placement is booked and its answer lost (504, -1007); 0: never.")
+    var faultDropEvery = 0
+
+    @Option(help: "Faults: every Nth order placement gets HTTP 503 before booking; 0: never.")
+    var faultServerErrorEvery = 0
+
+    @Option(help: "Faults: every Nth order placement gets 429 / -1015 before booking; 0: never.")
+    var faultTooManyEvery = 0
+
+    @Option(help: "Faults: every Nth order placement is rejected (-2010) before booking; 0: never.")
+    var faultRejectEvery = 0
+
     func validate() throws {
         guard (1...1_000).contains(speed) else { throw ValidationError("--speed must be between 1 and 1000") }
         if let pairs, !(1...2_000).contains(pairs) { throw ValidationError("--pairs must be between 1 and 2000") }
@@ -94,6 +119,17 @@ struct ExchangeCommand: AsyncParsableCommand {
         exchangeSettings.dropProbability = dropProbability
         exchangeSettings.weightLimitPerMinute = max(0, weightLimit)
         exchangeSettings.messagesPerSecond = max(0, wsMessagesPerSecond)
+        // The one fill model, with the fees and slippage of the configuration's execution section.
+        exchangeSettings.trading.fillModel = FillModel(settings.execution)
+        exchangeSettings.trading.rule = parity ? .bar : .continuous
+        exchangeSettings.trading.ordersPer10Seconds = max(1, ordersPer10s)
+        exchangeSettings.trading.limitsEnabled = !noOrderLimits
+        if noOrderLimits { exchangeSettings.weightLimitPerMinute = 0 }
+        exchangeSettings.faults.latencyMs = max(0, faultLatencyMs)
+        exchangeSettings.faults.dropResponseEvery = max(0, faultDropEvery)
+        exchangeSettings.faults.serverErrorEvery = max(0, faultServerErrorEvery)
+        exchangeSettings.faults.tooManyRequestsEvery = max(0, faultTooManyEvery)
+        exchangeSettings.faults.rejectEvery = max(0, faultRejectEvery)
         if let accounts {
             do {
                 exchangeSettings.accounts = try ExchangeAccounts.load(path: accounts)
@@ -139,6 +175,8 @@ struct ExchangeCommand: AsyncParsableCommand {
     }
 
     private func serve(_ server: ExchangeServer, market: ReplayMarket, filtersLine: String, logger: Logger) async throws {
+        let trading = server.settings.trading
+        let faults = server.settings.faults
         let pace: String
         if let clock = server.clock as? LockStepClock {
             pace = "lock-step (clients: LOCKSTEP.REGISTER / LOCKSTEP.DONE; step \(Double(clock.stepMs) / 1_000) s, reconnect timeout \(lockStepTimeout) s\(lockStepMinIntervalMs > 0 ? ", at most one step per \(lockStepMinIntervalMs) ms" : ""); waiting for a client)"
@@ -152,6 +190,15 @@ struct ExchangeCommand: AsyncParsableCommand {
                 wsMessagesPerSecond > 0 ? "\(wsMessagesPerSecond) WebSocket messages/s per connection" : "WebSocket messages: NO LIMIT",
             ]
             line += "  limits: \(limits.joined(separator: ", ")) (of the exchange's clock)\n"
+            let model = trading.fillModel
+            let fills = trading.rule == .bar ? "parity mode (the backtest's bar rule)" : "market orders walk the book, resting orders fill from the replayed trades"
+            line += "  orders: http://127.0.0.1:\(bound)/api/v3/order, user data ws://127.0.0.1:\(bound)/ws-api/v3; \(fills); taker fee \(model.takerFee), slippage \(model.slippageBps) bps\n"
+            line += trading.limitsEnabled
+                ? "  order limits: \(trading.ordersPer10Seconds) orders/10 s, \(trading.ordersPerDay)/day, \(trading.maxOpenOrdersPerSymbol) open per symbol\n"
+                : "  order limits: NONE (capacity benchmark mode: no ORDERS, MAX_NUM_ORDERS or REQUEST_WEIGHT limit)\n"
+            if faults.isActive {
+                line += "  FAULTS: latency \(faults.latencyMs) ms, lost answer every \(faults.dropResponseEvery), 503 every \(faults.serverErrorEvery), 429 every \(faults.tooManyRequestsEvery), reject every \(faults.rejectEvery) (0: never)\n"
+            }
             for (symbol, book) in market.recorded.sorted(by: { $0.key < $1.key }) {
                 if let span = book.bookSpan {
                     line += "  \(symbol): recorded order book \(UTC.isoString(span.lowerBound)) … \(UTC.isoString(span.upperBound)); seeded model outside it\n"

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backtest
+import Binance
 import Foundation
 import Synchronization
 import Logging
@@ -35,6 +36,8 @@ struct PaperRunCommand: AsyncParsableCommand {
             State goes to sessions/NAME/session.sqlite in the workspace, one transaction per event, before anything acts on it; starting a session whose store exists resumes it (bars missed meanwhile are fetched and decided in order). Logs: standard error and logging.dir/NAME.log (rotated). Trades: sessions/NAME/trades.csv. SIGINT/SIGTERM stop new entries, close or keep positions (trading.close_on_stop) and print a summary.
 
             --lock-step registers with `scalper exchange --lock-step` as NAME and says DONE after acting on each mark: a replay runs as fast as the session and gives the same result on any machine.
+
+            --venue exchange sends the orders to the profile's order API (local, testnet or demo; live only through `scalper live`): signed REST orders, order updates from the user data stream of the profile's WebSocket API, every order stored before it is sent and looked up by its client id (never sent again) when an answer is lost; reconciliation at start, restart and every reconnect. Keys from the environment: BINANCE_API_KEY with BINANCE_API_SECRET (HMAC) or BINANCE_PRIVATE_KEY_FILE (an Ed25519 PKCS#8 PEM file); never printed or logged. --ws-url and --rest-url are refused with it (market data and orders come from one profile).
             """
     )
 
@@ -70,6 +73,9 @@ struct PaperRunCommand: AsyncParsableCommand {
     @Flag(help: "Register with a lock-step exchange (scalper exchange --lock-step).")
     var lockStep = false
 
+    @Option(help: "Where orders go: simulated (in-process, any profile) or exchange (the profile's order API: local, testnet, demo).")
+    var venue = "simulated"
+
     @Flag(help: "Print one JSON object per refresh, and the summary as JSON.")
     var json = false
 
@@ -77,6 +83,10 @@ struct PaperRunCommand: AsyncParsableCommand {
         if let capital, !(capital > 0 && capital.isFinite) { throw ValidationError("--capital must be a positive number") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
         if let exits, ExitMode(rawValue: exits) == nil { throw ValidationError("--exits '\(exits)': must be tick, bar or venue") }
+        guard ["simulated", "exchange"].contains(venue) else { throw ValidationError("--venue '\(venue)': must be simulated or exchange") }
+        if venue == "exchange" && (wsURL != nil || restURL != nil) {
+            throw ValidationError("--venue exchange takes its URLs from the profile (binance.* in the config): --ws-url and --rest-url are refused, so market data and orders never come from different places")
+        }
         if let profile, !ScalperConfiguration.Binance.profiles.contains(profile) {
             throw ValidationError("--profile '\(profile)': must be local, testnet, demo or live")
         }
@@ -86,7 +96,10 @@ struct PaperRunCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
+    func run() async throws { try await runSession(live: false) }
+
+    /// Runs the session; `live` is set only by `scalper live` (the gate to orders on the live profile).
+    func runSession(live: Bool) async throws {
         let settings = try global.loadConfiguration()
         let relative: String
         do {
@@ -131,6 +144,13 @@ struct PaperRunCommand: AsyncParsableCommand {
             throw ValidationError("--ws-url '\(ws)' is not a ws:// or wss:// URL")
         }
         let exitMode = exits.flatMap(ExitMode.init(rawValue:)) ?? settings.trading.exits
+        var access: ExchangeAccess?
+        if venue == "exchange" {
+            guard chosenProfile != "live" || live else {
+                throw ValidationError("--venue exchange on the live profile sends real orders: use `scalper live` (and its confirmation)")
+            }
+            access = try Self.exchangeAccess(webSocketAPIURL: settings.binance.webSocketAPIURL(chosenProfile))
+        }
         do {
             LineLogHandler.processFile = try RotatingLogFile(
                 path: settings.logging.dir + "/\(session).log",
@@ -170,6 +190,7 @@ struct PaperRunCommand: AsyncParsableCommand {
             reconnectMaxSeconds: settings.binance.reconnectMaxSeconds
         )
         paper.scanner = settings.scanner.paperSettings
+        paper.exchange = access
         paper.maxModelAgeDays = settings.trading.maxModelAgeDays
         paper.psiWarning = settings.retrain.psiWarning
         paper.eceWarning = settings.retrain.liveECEWarning
@@ -247,6 +268,91 @@ struct PaperRunCommand: AsyncParsableCommand {
             throw fail("\(error)")
         }
         writeLine(json ? PaperView.json(summary) : PaperView.summary(summary, folder: folder))
+    }
+}
+
+extension PaperRunCommand {
+    /// The key of `--venue exchange` from the environment: `BINANCE_API_KEY` with
+    /// `BINANCE_API_SECRET` (HMAC) or `BINANCE_PRIVATE_KEY_FILE` (Ed25519, PKCS#8 PEM). Errors name
+    /// the variable, never its value.
+    static func exchangeAccess(webSocketAPIURL: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> ExchangeAccess {
+        guard let apiKey = environment["BINANCE_API_KEY"], !apiKey.isEmpty else {
+            throw ValidationError("--venue exchange needs BINANCE_API_KEY in the environment (and BINANCE_API_SECRET, or BINANCE_PRIVATE_KEY_FILE for an Ed25519 key)")
+        }
+        let key: SigningKey
+        if let secret = environment["BINANCE_API_SECRET"], !secret.isEmpty {
+            key = .hmac(secret: secret)
+        } else if let path = environment["BINANCE_PRIVATE_KEY_FILE"], !path.isEmpty {
+            guard let pem = FileManager.default.contents(atPath: path).map({ String(decoding: $0, as: UTF8.self) }) else {
+                throw ValidationError("BINANCE_PRIVATE_KEY_FILE: \(path) cannot be read")
+            }
+            do {
+                key = try .ed25519(pem: pem)
+            } catch {
+                throw ValidationError("BINANCE_PRIVATE_KEY_FILE: \(path) is not an Ed25519 PKCS#8 PEM private key")
+            }
+        } else {
+            throw ValidationError("--venue exchange needs BINANCE_API_SECRET (HMAC) or BINANCE_PRIVATE_KEY_FILE (Ed25519) in the environment")
+        }
+        return ExchangeAccess(webSocketAPIURL: webSocketAPIURL, apiKey: apiKey, signingKey: key)
+    }
+}
+
+/// `scalper live`: a session whose orders go to Binance itself, behind an explicit confirmation.
+struct LiveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "live",
+        abstract: "Trade a model with real orders on Binance spot (the live profile), behind an explicit confirmation.",
+        discussion: """
+            The same session as `scalper paper run --venue exchange --profile live`, which paper refuses: market data from binance.live_rest_url / live_ws_url, orders to the same REST, order updates from binance.live_ws_api_url. Keys from the environment: BINANCE_API_KEY with BINANCE_API_SECRET (HMAC) or BINANCE_PRIVATE_KEY_FILE (Ed25519 PEM); never printed or logged. Runs only with --i-understand-real-money. State, logs, controls (scalper paper ctl NAME …) and reports are those of a paper session. Try the same command on the testnet first: scalper paper run --venue exchange --profile testnet.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Model bundle folder, or `champion`.")
+    var model: String
+
+    @Option(help: "Comma-separated symbols (default: the scanner chooses).")
+    var symbols: String?
+
+    @Option(help: "Capital the session may use, USDT (default: backtest.capital).")
+    var capital: Double?
+
+    @Option(help: "Seconds to trade, then stop (default: until stopped).")
+    var duration: Double?
+
+    @Option(help: "Session name.")
+    var session = "live"
+
+    @Option(help: "Who owns exits: tick, bar or venue (default: trading.exits).")
+    var exits: String?
+
+    @Flag(help: "Print one JSON object per refresh, and the summary as JSON.")
+    var json = false
+
+    @Flag(help: "Confirm that orders are real and spend the account's money.")
+    var iUnderstandRealMoney = false
+
+    func validate() throws {
+        guard iUnderstandRealMoney else {
+            throw ValidationError("scalper live places real orders with real money: add --i-understand-real-money (try `scalper paper run --venue exchange --profile testnet` first)")
+        }
+    }
+
+    func run() async throws {
+        var arguments = ["--model", model, "--session", session, "--profile", "live", "--venue", "exchange"]
+        if let symbols { arguments += ["--symbols", symbols] }
+        if let capital { arguments += ["--capital", String(capital)] }
+        if let duration { arguments += ["--duration", String(duration)] }
+        if let exits { arguments += ["--exits", exits] }
+        if json { arguments.append("--json") }
+        if let store = global.store { arguments += ["--store", store] }
+        if let config = global.config { arguments += ["--config", config] }
+        if let home = global.home { arguments += ["--home", home] }
+        if let level = global.logLevel { arguments += ["--log-level", level] }
+        let paper = try PaperRunCommand.parse(arguments)
+        try await paper.runSession(live: true)
     }
 }
 
