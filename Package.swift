@@ -215,7 +215,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SessionTests",
-            dependencies: ["Session", "Trading", "ScalperCore", "ScalperTestSupport"],
+            dependencies: [
+                "Session", "Trading", "ScalperCore", "ScalperTestSupport", "Exchange", "Binance", "MarketData",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -37,6 +37,9 @@ public final class ExchangeGateway: Sendable {
 
     /// Runs the user data stream and keeps what it delivers for ``sync()``, until cancelled.
     public func run() async throws {
+        // The subscription is signed with the server's time: measure the offset first (a failure
+        // here is retried by the stream's own -1021 handling).
+        try? await client.syncTime()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.userData.run() }
             group.addTask {
