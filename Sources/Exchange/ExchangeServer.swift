@@ -298,9 +298,12 @@ public final class ExchangeServer: Sendable {
             let tick = filters.tickSizeText
             let step = filters.lotStepText
             let base = s.hasSuffix("USDT") ? String(s.dropLast(4)) : s
-            return #"{"symbol":"\#(s)","status":"TRADING","baseAsset":"\#(base)","quoteAsset":"USDT","isSpotTradingAllowed":true,"filters":[{"filterType":"PRICE_FILTER","minPrice":"\#(tick)","maxPrice":"1000000.00000000","tickSize":"\#(tick)"},{"filterType":"LOT_SIZE","minQty":"\#(step)","maxQty":"9000000.00000000","stepSize":"\#(step)"},{"filterType":"NOTIONAL","minNotional":"\#(filters.minNotionalText)","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}]}"#
+            // Binance's fields in its order; what the venue accepts: the seven order types, OCO
+            // lists, quoteOrderQty market orders; no iceberg, trailing, OTO, cancel-replace,
+            // amend, peg or self-trade prevention modes but NONE.
+            return #"{"symbol":"\#(s)","status":"TRADING","baseAsset":"\#(base)","baseAssetPrecision":8,"quoteAsset":"USDT","quotePrecision":8,"quoteAssetPrecision":8,"baseCommissionPrecision":8,"quoteCommissionPrecision":8,"orderTypes":["LIMIT","LIMIT_MAKER","MARKET","STOP_LOSS","STOP_LOSS_LIMIT","TAKE_PROFIT","TAKE_PROFIT_LIMIT"],"icebergAllowed":false,"ocoAllowed":true,"otoAllowed":false,"opoAllowed":false,"quoteOrderQtyMarketAllowed":true,"allowTrailingStop":false,"cancelReplaceAllowed":false,"amendAllowed":false,"pegInstructionsAllowed":false,"isSpotTradingAllowed":true,"isMarginTradingAllowed":false,"filters":[{"filterType":"PRICE_FILTER","minPrice":"\#(tick)","maxPrice":"1000000.00000000","tickSize":"\#(tick)"},{"filterType":"LOT_SIZE","minQty":"\#(step)","maxQty":"9000000.00000000","stepSize":"\#(step)"},{"filterType":"NOTIONAL","minNotional":"\#(filters.minNotionalText)","applyMinToMarket":true,"maxNotional":"9000000.00000000","applyMaxToMarket":false,"avgPriceMins":5}],"permissions":[],"permissionSets":[["SPOT"]],"defaultSelfTradePreventionMode":"NONE","allowedSelfTradePreventionModes":["NONE"]}"#
         }
-        return #"{"timezone":"UTC","serverTime":\#(now),"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":\#(settings.weightLimitPerMinute > 0 ? settings.weightLimitPerMinute : 0)}],"symbols":[\#(symbols.joined(separator: ","))]}"#
+        return #"{"timezone":"UTC","serverTime":\#(now),"rateLimits":[{"rateLimitType":"REQUEST_WEIGHT","interval":"MINUTE","intervalNum":1,"limit":\#(settings.weightLimitPerMinute > 0 ? settings.weightLimitPerMinute : 0)}],"exchangeFilters":[],"symbols":[\#(symbols.joined(separator: ","))]}"#
     }
 
     /// Book levels of `symbol`: prices on its tick, quantities as they are.

@@ -382,6 +382,20 @@ struct MarketDataEndpointsTests {
             )
             let rows = try JSONSerialization.jsonObject(with: keyed.body) as? [Any]
             #expect(keyed.status == 200 && rows?.count == 3)
+            // exchangeInfo: a symbol's fields in Binance's order (clients read orderTypes before ordering).
+            let info = try await Self.get(port, "/api/v3/exchangeInfo?symbol=FILUSDT")
+            let symbol = try #require((info.object["symbols"] as? [[String: Any]])?.first)
+            let text = String(decoding: info.body, as: UTF8.self)
+            let symbols = try #require(text.range(of: "\"symbols\""))
+            #expect(
+                Self.keyOrder(String(text[symbols.lowerBound...])).prefix(22) == [
+                    "symbols", "symbol", "status", "baseAsset", "baseAssetPrecision", "quoteAsset", "quotePrecision",
+                    "quoteAssetPrecision", "baseCommissionPrecision", "quoteCommissionPrecision", "orderTypes", "icebergAllowed",
+                    "ocoAllowed", "otoAllowed", "opoAllowed", "quoteOrderQtyMarketAllowed", "allowTrailingStop",
+                    "cancelReplaceAllowed", "amendAllowed", "pegInstructionsAllowed", "isSpotTradingAllowed", "isMarginTradingAllowed",
+                ]
+            )
+            #expect((symbol["orderTypes"] as? [String])?.contains("LIMIT") == true && symbol["permissionSets"] as? [[String]] == [["SPOT"]])
         }
     }
 
