@@ -57,7 +57,11 @@ extension KeyedDecodingContainer {
     func decimal(_ key: Key) throws -> Decimal {
         let text = try decode(String.self, forKey: key)
         guard let value = BinanceDecimal.parse(text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "'\(text)' is not decimal text")
+            throw DecodingError.dataCorruptedError(
+                forKey: key,
+                in: self,
+                debugDescription: "'\(text)' is not decimal text"
+            )
         }
         return value
     }
@@ -66,7 +70,11 @@ extension KeyedDecodingContainer {
     func decimalIfPresent(_ key: Key) throws -> Decimal? {
         guard let text = try decodeIfPresent(String.self, forKey: key) else { return nil }
         guard let value = BinanceDecimal.parse(text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: self, debugDescription: "'\(text)' is not decimal text")
+            throw DecodingError.dataCorruptedError(
+                forKey: key,
+                in: self,
+                debugDescription: "'\(text)' is not decimal text"
+            )
         }
         return value
     }
@@ -203,7 +211,8 @@ public enum BinanceClientOrderID {
         guard (1...36).contains(id.utf8.count) else { return false }
         return id.utf8.allSatisfy { byte in
             switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "_"), UInt8(ascii: "-"):
                 true
             default: false
@@ -240,9 +249,16 @@ public struct BinanceNewOrder: Sendable, Hashable {
     public let responseType: BinanceOrderResponseType?
 
     private init(
-        symbol: String, side: BinanceOrderSide, type: BinanceOrderType, timeInForce: BinanceTimeInForce? = nil,
-        quantity: Decimal? = nil, quoteOrderQuantity: Decimal? = nil, price: Decimal? = nil, stopPrice: Decimal? = nil,
-        clientOrderID: String?, responseType: BinanceOrderResponseType?
+        symbol: String,
+        side: BinanceOrderSide,
+        type: BinanceOrderType,
+        timeInForce: BinanceTimeInForce? = nil,
+        quantity: Decimal? = nil,
+        quoteOrderQuantity: Decimal? = nil,
+        price: Decimal? = nil,
+        stopPrice: Decimal? = nil,
+        clientOrderID: String?,
+        responseType: BinanceOrderResponseType?
     ) {
         self.symbol = symbol
         self.side = side
@@ -258,75 +274,170 @@ public struct BinanceNewOrder: Sendable, Hashable {
 
     /// A MARKET order for `quantity` of the base asset.
     public static func market(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, clientOrderID: String? = nil, responseType: BinanceOrderResponseType? = nil
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        clientOrderID: String? = nil,
+        responseType: BinanceOrderResponseType? = nil
     ) -> Self {
-        Self(symbol: symbol, side: side, type: .market, quantity: quantity, clientOrderID: clientOrderID, responseType: responseType)
+        Self(
+            symbol: symbol,
+            side: side,
+            type: .market,
+            quantity: quantity,
+            clientOrderID: clientOrderID,
+            responseType: responseType
+        )
     }
 
     /// A MARKET order spending (BUY) or receiving (SELL) `quoteOrderQuantity` of the quote asset;
     /// Binance picks the base quantity on LOT_SIZE's grid nearest that notional.
     public static func market(
-        symbol: String, side: BinanceOrderSide, quoteOrderQuantity: Decimal, clientOrderID: String? = nil, responseType: BinanceOrderResponseType? = nil
+        symbol: String,
+        side: BinanceOrderSide,
+        quoteOrderQuantity: Decimal,
+        clientOrderID: String? = nil,
+        responseType: BinanceOrderResponseType? = nil
     ) -> Self {
-        Self(symbol: symbol, side: side, type: .market, quoteOrderQuantity: quoteOrderQuantity, clientOrderID: clientOrderID, responseType: responseType)
+        Self(
+            symbol: symbol,
+            side: side,
+            type: .market,
+            quoteOrderQuantity: quoteOrderQuantity,
+            clientOrderID: clientOrderID,
+            responseType: responseType
+        )
     }
 
     /// A LIMIT order.
     public static func limit(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, price: Decimal, timeInForce: BinanceTimeInForce = .gtc,
-        clientOrderID: String? = nil, responseType: BinanceOrderResponseType? = nil
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        price: Decimal,
+        timeInForce: BinanceTimeInForce = .gtc,
+        clientOrderID: String? = nil,
+        responseType: BinanceOrderResponseType? = nil
     ) -> Self {
         Self(
-            symbol: symbol, side: side, type: .limit, timeInForce: timeInForce, quantity: quantity, price: price,
-            clientOrderID: clientOrderID, responseType: responseType
+            symbol: symbol,
+            side: side,
+            type: .limit,
+            timeInForce: timeInForce,
+            quantity: quantity,
+            price: price,
+            clientOrderID: clientOrderID,
+            responseType: responseType
         )
     }
 
     /// A LIMIT_MAKER order: rejected (-2010) if it would trade at once as a taker.
     public static func limitMaker(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, price: Decimal, clientOrderID: String? = nil,
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        price: Decimal,
+        clientOrderID: String? = nil,
         responseType: BinanceOrderResponseType? = nil
     ) -> Self {
-        Self(symbol: symbol, side: side, type: .limitMaker, quantity: quantity, price: price, clientOrderID: clientOrderID, responseType: responseType)
+        Self(
+            symbol: symbol,
+            side: side,
+            type: .limitMaker,
+            quantity: quantity,
+            price: price,
+            clientOrderID: clientOrderID,
+            responseType: responseType
+        )
     }
 
     /// A STOP_LOSS order: a MARKET order once the last price reaches `stopPrice` (a SELL's stop
     /// lies below the market, a BUY's above; otherwise -2010 "Order would trigger immediately.").
     public static func stopLoss(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, stopPrice: Decimal, clientOrderID: String? = nil,
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        stopPrice: Decimal,
+        clientOrderID: String? = nil,
         responseType: BinanceOrderResponseType? = nil
     ) -> Self {
-        Self(symbol: symbol, side: side, type: .stopLoss, quantity: quantity, stopPrice: stopPrice, clientOrderID: clientOrderID, responseType: responseType)
+        Self(
+            symbol: symbol,
+            side: side,
+            type: .stopLoss,
+            quantity: quantity,
+            stopPrice: stopPrice,
+            clientOrderID: clientOrderID,
+            responseType: responseType
+        )
     }
 
     /// A STOP_LOSS_LIMIT order: a LIMIT order at `price` once the last price reaches `stopPrice`.
     public static func stopLossLimit(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, price: Decimal, stopPrice: Decimal,
-        timeInForce: BinanceTimeInForce = .gtc, clientOrderID: String? = nil, responseType: BinanceOrderResponseType? = nil
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        price: Decimal,
+        stopPrice: Decimal,
+        timeInForce: BinanceTimeInForce = .gtc,
+        clientOrderID: String? = nil,
+        responseType: BinanceOrderResponseType? = nil
     ) -> Self {
         Self(
-            symbol: symbol, side: side, type: .stopLossLimit, timeInForce: timeInForce, quantity: quantity, price: price,
-            stopPrice: stopPrice, clientOrderID: clientOrderID, responseType: responseType
+            symbol: symbol,
+            side: side,
+            type: .stopLossLimit,
+            timeInForce: timeInForce,
+            quantity: quantity,
+            price: price,
+            stopPrice: stopPrice,
+            clientOrderID: clientOrderID,
+            responseType: responseType
         )
     }
 
     /// A TAKE_PROFIT order: a MARKET order once the last price reaches `stopPrice` (a SELL's lies
     /// above the market, a BUY's below).
     public static func takeProfit(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, stopPrice: Decimal, clientOrderID: String? = nil,
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        stopPrice: Decimal,
+        clientOrderID: String? = nil,
         responseType: BinanceOrderResponseType? = nil
     ) -> Self {
-        Self(symbol: symbol, side: side, type: .takeProfit, quantity: quantity, stopPrice: stopPrice, clientOrderID: clientOrderID, responseType: responseType)
+        Self(
+            symbol: symbol,
+            side: side,
+            type: .takeProfit,
+            quantity: quantity,
+            stopPrice: stopPrice,
+            clientOrderID: clientOrderID,
+            responseType: responseType
+        )
     }
 
     /// A TAKE_PROFIT_LIMIT order: a LIMIT order at `price` once the last price reaches `stopPrice`.
     public static func takeProfitLimit(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, price: Decimal, stopPrice: Decimal,
-        timeInForce: BinanceTimeInForce = .gtc, clientOrderID: String? = nil, responseType: BinanceOrderResponseType? = nil
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        price: Decimal,
+        stopPrice: Decimal,
+        timeInForce: BinanceTimeInForce = .gtc,
+        clientOrderID: String? = nil,
+        responseType: BinanceOrderResponseType? = nil
     ) -> Self {
         Self(
-            symbol: symbol, side: side, type: .takeProfitLimit, timeInForce: timeInForce, quantity: quantity, price: price,
-            stopPrice: stopPrice, clientOrderID: clientOrderID, responseType: responseType
+            symbol: symbol,
+            side: side,
+            type: .takeProfitLimit,
+            timeInForce: timeInForce,
+            quantity: quantity,
+            price: price,
+            stopPrice: stopPrice,
+            clientOrderID: clientOrderID,
+            responseType: responseType
         )
     }
 
@@ -349,7 +460,11 @@ public struct BinanceNewOrder: Sendable, Hashable {
 }
 
 /// Appends `name=value` for a present amount, which must be positive.
-private func appendAmount(_ list: inout [(String, String)], _ name: String, _ value: Decimal?) throws(BinanceTradingError) {
+private func appendAmount(
+    _ list: inout [(String, String)],
+    _ name: String,
+    _ value: Decimal?
+) throws(BinanceTradingError) {
     guard let value else { return }
     guard value > 0, !value.isNaN else { throw .invalidRequest("\(name) \(value) is not positive") }
     list.append((name, BinanceDecimal.text(value)))
@@ -388,7 +503,9 @@ public enum BinanceOCOLeg: Sendable, Hashable {
 
     var stopPrice: Decimal? {
         switch self {
-        case .stopLoss(let stop), .takeProfit(let stop), .stopLossLimit(_, let stop, _), .takeProfitLimit(_, let stop, _): stop
+        case .stopLoss(let stop), .takeProfit(let stop), .stopLossLimit(_, let stop, _),
+            .takeProfitLimit(_, let stop, _):
+            stop
         case .limitMaker: nil
         }
     }
@@ -426,8 +543,14 @@ public struct BinanceNewOCO: Sendable, Hashable {
 
     /// An OCO; ids not given are made by ``BinanceClientOrderID/make()``.
     public init(
-        symbol: String, side: BinanceOrderSide, quantity: Decimal, above: BinanceOCOLeg, below: BinanceOCOLeg,
-        listClientOrderID: String? = nil, aboveClientOrderID: String? = nil, belowClientOrderID: String? = nil,
+        symbol: String,
+        side: BinanceOrderSide,
+        quantity: Decimal,
+        above: BinanceOCOLeg,
+        below: BinanceOCOLeg,
+        listClientOrderID: String? = nil,
+        aboveClientOrderID: String? = nil,
+        belowClientOrderID: String? = nil,
         responseType: BinanceOrderResponseType? = nil
     ) {
         self.symbol = symbol
@@ -445,14 +568,26 @@ public struct BinanceNewOCO: Sendable, Hashable {
     /// `takeProfitPrice` above and a stop at `stopPrice` below: STOP_LOSS (market), or
     /// STOP_LOSS_LIMIT at `stopLimitPrice` (GTC) when one is given.
     public static func sellExit(
-        symbol: String, quantity: Decimal, takeProfitPrice: Decimal, stopPrice: Decimal, stopLimitPrice: Decimal? = nil,
-        listClientOrderID: String? = nil, takeProfitClientOrderID: String? = nil, stopClientOrderID: String? = nil,
+        symbol: String,
+        quantity: Decimal,
+        takeProfitPrice: Decimal,
+        stopPrice: Decimal,
+        stopLimitPrice: Decimal? = nil,
+        listClientOrderID: String? = nil,
+        takeProfitClientOrderID: String? = nil,
+        stopClientOrderID: String? = nil,
         responseType: BinanceOrderResponseType? = nil
     ) -> Self {
         Self(
-            symbol: symbol, side: .sell, quantity: quantity, above: .limitMaker(price: takeProfitPrice),
-            below: stopLimitPrice.map { .stopLossLimit(price: $0, stopPrice: stopPrice, timeInForce: .gtc) } ?? .stopLoss(stopPrice: stopPrice),
-            listClientOrderID: listClientOrderID, aboveClientOrderID: takeProfitClientOrderID, belowClientOrderID: stopClientOrderID,
+            symbol: symbol,
+            side: .sell,
+            quantity: quantity,
+            above: .limitMaker(price: takeProfitPrice),
+            below: stopLimitPrice.map { .stopLossLimit(price: $0, stopPrice: stopPrice, timeInForce: .gtc) }
+                ?? .stopLoss(stopPrice: stopPrice),
+            listClientOrderID: listClientOrderID,
+            aboveClientOrderID: takeProfitClientOrderID,
+            belowClientOrderID: stopClientOrderID,
             responseType: responseType
         )
     }
@@ -463,7 +598,9 @@ public struct BinanceNewOCO: Sendable, Hashable {
         for id in [listClientOrderID, aboveClientOrderID, belowClientOrderID] where !BinanceClientOrderID.isValid(id) {
             throw .invalidRequest("client order id '\(id)' is not 1 to 36 of A-Z a-z 0-9 . : / _ -")
         }
-        var list: [(String, String)] = [("symbol", symbol), ("listClientOrderId", listClientOrderID), ("side", side.rawValue)]
+        var list: [(String, String)] = [
+            ("symbol", symbol), ("listClientOrderId", listClientOrderID), ("side", side.rawValue),
+        ]
         try appendAmount(&list, "quantity", quantity)
         for (name, leg, id) in [("above", above, aboveClientOrderID), ("below", below, belowClientOrderID)] {
             list.append(("\(name)Type", leg.type.rawValue))
@@ -567,7 +704,8 @@ public struct BinanceOrder: Sendable, Hashable, Decodable {
     public var expiryReason: String?
 
     private enum CodingKeys: String, CodingKey {
-        case symbol, orderId, orderListId, clientOrderId, origClientOrderId, price, origQty, executedQty, cummulativeQuoteQty
+        case symbol, orderId, orderListId, clientOrderId, origClientOrderId, price, origQty, executedQty,
+            cummulativeQuoteQty
         case origQuoteOrderQty, status, timeInForce, type, side, stopPrice, icebergQty, time, updateTime, transactTime
         case isWorking, workingTime, selfTradePreventionMode, expiryReason
     }
@@ -677,7 +815,8 @@ public struct BinanceOrderList: Sendable, Hashable, Decodable {
     public var orderReports: [BinanceOrder]
 
     private enum CodingKeys: String, CodingKey {
-        case orderListId, contingencyType, listStatusType, listOrderStatus, listClientOrderId, transactionTime, symbol, orders, orderReports
+        case orderListId, contingencyType, listStatusType, listOrderStatus, listClientOrderId, transactionTime, symbol,
+            orders, orderReports
     }
 
     public init(from decoder: any Decoder) throws {
@@ -694,7 +833,9 @@ public struct BinanceOrderList: Sendable, Hashable, Decodable {
     }
 
     /// The report of the order with client id `clientOrderID`, if the answer has one.
-    public func report(clientOrderID: String) -> BinanceOrder? { orderReports.first { $0.clientOrderID == clientOrderID } }
+    public func report(clientOrderID: String) -> BinanceOrder? {
+        orderReports.first { $0.clientOrderID == clientOrderID }
+    }
 }
 
 /// One element of `DELETE /api/v3/openOrders`' answer: a cancelled order, or a whole cancelled list.
@@ -710,7 +851,9 @@ public enum BinanceCanceledEntry: Sendable, Hashable, Decodable {
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self = try c.contains(.contingencyType) ? .orderList(BinanceOrderList(from: decoder)) : .order(BinanceOrder(from: decoder))
+        self =
+            try c.contains(.contingencyType)
+            ? .orderList(BinanceOrderList(from: decoder)) : .order(BinanceOrder(from: decoder))
     }
 }
 
@@ -744,7 +887,8 @@ public struct BinanceTrade: Sendable, Hashable, Decodable {
     public var isBestMatch: Bool?
 
     private enum CodingKeys: String, CodingKey {
-        case symbol, id, orderId, orderListId, price, qty, quoteQty, commission, commissionAsset, time, isBuyer, isMaker, isBestMatch
+        case symbol, id, orderId, orderListId, price, qty, quoteQty, commission, commissionAsset, time, isBuyer,
+            isMaker, isBestMatch
     }
 
     public init(from decoder: any Decoder) throws {
@@ -888,7 +1032,11 @@ extension BinanceTradingClient {
     ///
     /// - Parameter cancelClientOrderID: the cancel's own id (`newClientOrderId`), which the answer
     ///   and the user data stream carry as `clientOrderId` / `c`.
-    public func cancelOrder(symbol: String, _ order: BinanceOrderReference, cancelClientOrderID: String? = nil) async throws -> BinanceOrder {
+    public func cancelOrder(
+        symbol: String,
+        _ order: BinanceOrderReference,
+        cancelClientOrderID: String? = nil
+    ) async throws -> BinanceOrder {
         var parameters = [("symbol", symbol), order.parameter]
         if let cancelClientOrderID { parameters.append(("newClientOrderId", cancelClientOrderID)) }
         let clientID: String? = if case .clientOrderID(let id) = order { id } else { nil }
@@ -926,7 +1074,11 @@ extension BinanceTradingClient {
     /// `GET /api/v3/allOrders`: the account's orders of `symbol`, from `fromOrderID` on, or within
     /// `startTime`…`endTime` (at most 24 h), at most `limit` (1…1000, Binance's default 500).
     public func allOrders(
-        symbol: String, fromOrderID: Int64? = nil, startTime: Int64? = nil, endTime: Int64? = nil, limit: Int? = nil
+        symbol: String,
+        fromOrderID: Int64? = nil,
+        startTime: Int64? = nil,
+        endTime: Int64? = nil,
+        limit: Int? = nil
     ) async throws -> [BinanceOrder] {
         var parameters = [("symbol", symbol)]
         if let fromOrderID { parameters.append(("orderId", String(fromOrderID))) }
@@ -942,15 +1094,23 @@ extension BinanceTradingClient {
     /// `endTime`; `fromID`; `startTime` + `endTime`; `orderID` + `fromID`. Weight 5 with
     /// `orderID`, else 20.
     public func myTrades(
-        symbol: String, orderID: Int64? = nil, startTime: Int64? = nil, endTime: Int64? = nil, fromID: Int64? = nil, limit: Int? = nil
+        symbol: String,
+        orderID: Int64? = nil,
+        startTime: Int64? = nil,
+        endTime: Int64? = nil,
+        fromID: Int64? = nil,
+        limit: Int? = nil
     ) async throws -> [BinanceTrade] {
         let given = [orderID != nil, startTime != nil, endTime != nil, fromID != nil]
         let allowed: Set<[Bool]> = [
-            [false, false, false, false], [true, false, false, false], [false, true, false, false], [false, false, true, false],
+            [false, false, false, false], [true, false, false, false], [false, true, false, false],
+            [false, false, true, false],
             [false, false, false, true], [false, true, true, false], [true, false, false, true],
         ]
         guard allowed.contains(given) else {
-            throw BinanceTradingError.invalidRequest("myTrades: Binance does not accept this combination of orderId, startTime, endTime and fromId")
+            throw BinanceTradingError.invalidRequest(
+                "myTrades: Binance does not accept this combination of orderId, startTime, endTime and fromId"
+            )
         }
         var parameters = [("symbol", symbol)]
         if let orderID { parameters.append(("orderId", String(orderID))) }
@@ -965,12 +1125,21 @@ extension BinanceTradingClient {
     /// `POST /api/v3/orderList/oco`: places an OCO. Retries and unknown outcomes as for
     /// ``newOrder(_:)``; after an unknown outcome, look the legs up by their client order ids.
     public func newOCO(_ oco: BinanceNewOCO) async throws -> BinanceOrderList {
-        let data = try await signed("POST", "/api/v3/orderList/oco", try oco.parameters(), clientOrderID: oco.listClientOrderID)
+        let data = try await signed(
+            "POST",
+            "/api/v3/orderList/oco",
+            try oco.parameters(),
+            clientOrderID: oco.listClientOrderID
+        )
         return try decode(BinanceOrderList.self, data, path: "/api/v3/orderList/oco")
     }
 
     /// `DELETE /api/v3/orderList`: cancels a whole order list.
-    public func cancelOrderList(symbol: String, _ list: BinanceOrderListReference, cancelClientOrderID: String? = nil) async throws -> BinanceOrderList {
+    public func cancelOrderList(
+        symbol: String,
+        _ list: BinanceOrderListReference,
+        cancelClientOrderID: String? = nil
+    ) async throws -> BinanceOrderList {
         var parameters = [("symbol", symbol), list.parameter]
         if let cancelClientOrderID { parameters.append(("newClientOrderId", cancelClientOrderID)) }
         let clientID: String? = if case .listClientOrderID(let id) = list { id } else { nil }

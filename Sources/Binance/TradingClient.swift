@@ -6,7 +6,7 @@ import Synchronization
 #endif
 
 /// An error answer of Binance's API (`{"code":…,"msg":…}`), with its HTTP status.
-public struct BinanceAPIError: Error, CustomStringConvertible, Sendable, Equatable {
+public struct BinanceAPIError: Error, CustomStringConvertible, Sendable, Hashable {
     /// HTTP status.
     public var status: Int
     /// Binance's error code (0 when the body had none).
@@ -43,7 +43,7 @@ public struct BinanceAPIError: Error, CustomStringConvertible, Sendable, Equatab
 /// A failure of a signed request that is not an error answer of Binance's API.
 ///
 /// No case carries the API key, the secret or a signature.
-public enum BinanceTradingError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum BinanceTradingError: Error, CustomStringConvertible, Sendable, Hashable {
     /// A write (an order placed or cancelled, an order list placed or cancelled) whose outcome the
     /// client cannot know: the server answered 5xx, or -1006 / -1007 ("execution status unknown"),
     /// or the request timed out or the connection dropped after the request may have been sent.
@@ -111,7 +111,7 @@ public struct BinanceRateLimitUsage: Sendable, Equatable {
 ///   ``BinanceTradingError/transport(path:reason:)``.
 ///
 /// The API key and the secret never appear in a description, an error or a log line.
-public final class BinanceTradingClient: Sendable, CustomStringConvertible {
+public final class BinanceTradingClient: Sendable, CustomStringConvertible, CustomReflectable {
     /// The REST base, e.g. `http://127.0.0.1:8765` or `https://api.binance.com`.
     public let baseURL: URL
     let apiKey: String
@@ -120,7 +120,9 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
     let clock: @Sendable () -> Int64
     private let sleep: @Sendable (Double) async throws -> Void
     private let maxRetryAfterSeconds: Double
-    private let requestTimeoutSeconds: Double
+    /// One session per client: its configuration carries the timeout (FoundationNetworking on
+    /// Linux ignores a request's own `timeoutInterval` and waits the session's 60 s).
+    private let session: URLSession
     private let state = Mutex<State>(State())
 
     private struct State {
@@ -155,11 +157,23 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
         self.clock = clock
         self.sleep = sleep
         self.maxRetryAfterSeconds = maxRetryAfterSeconds
-        self.requestTimeoutSeconds = requestTimeoutSeconds
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.timeoutIntervalForRequest = requestTimeoutSeconds
+        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
+        session = URLSession(configuration: configuration)
+    }
+
+    deinit {
+        session.finishTasksAndInvalidate()
     }
 
     /// The base URL and the kind of key; never the key or the secret.
     public var description: String { "BinanceTradingClient(\(baseURL.absoluteString), \(key))" }
+
+    /// What `dump` and debuggers show: the base URL and the kind of key, not the stored key.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["baseURL": baseURL, "key": key.description], displayStyle: .class)
+    }
 
     /// The server's clock minus the local one (ms), as last measured.
     public var serverOffset: Int64 { state.withLock { $0.offset } }
@@ -185,7 +199,9 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
             throw BinanceTradingError.transport(path: "/api/v3/time", reason: error.reason)
         }
         let after = clock()
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let server = (object["serverTime"] as? NSNumber)?.int64Value else {
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let server = (object["serverTime"] as? NSNumber)?.int64Value
+        else {
             throw BinanceTradingError.malformedResponse(path: "/api/v3/time", reason: "no serverTime")
         }
         state.withLock {
@@ -215,7 +231,12 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
     ///
     /// - Parameter clientOrderID: the client order id a write carries, named in
     ///   ``BinanceTradingError/unknownOutcome(path:clientOrderID:reason:)``.
-    public func signed(_ method: String, _ path: String, _ parameters: [(String, String)], clientOrderID: String? = nil) async throws -> Data {
+    public func signed(
+        _ method: String,
+        _ path: String,
+        _ parameters: [(String, String)],
+        clientOrderID: String? = nil
+    ) async throws -> Data {
         if !state.withLock({ $0.synced }) { try await syncTime() }
         let isWrite = method != "GET"
         var resynced = false
@@ -225,12 +246,24 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
             let payload = SignedRequest.signedQuery(all, key: key)
             let inBody = method == "POST" || method == "PUT"
             do {
-                return try await send(method, path, query: inBody ? "" : payload, body: inBody ? payload : nil, signed: true)
+                return try await send(
+                    method,
+                    path,
+                    query: inBody ? "" : payload,
+                    body: inBody ? payload : nil,
+                    signed: true
+                )
             } catch let error as BinanceAPIError where error.code == -1021 && !resynced {
                 resynced = true
                 try await syncTime()
-            } catch let error as BinanceAPIError where isWrite && (error.status >= 500 || error.code == -1006 || error.code == -1007) {
-                throw BinanceTradingError.unknownOutcome(path: path, clientOrderID: clientOrderID, reason: "HTTP \(error.status), \(error.code): \(error.message)")
+            } catch let error as BinanceAPIError
+                where isWrite && (error.status >= 500 || error.code == -1006 || error.code == -1007)
+            {
+                throw BinanceTradingError.unknownOutcome(
+                    path: path,
+                    clientOrderID: clientOrderID,
+                    reason: "HTTP \(error.status), \(error.code): \(error.message)"
+                )
             } catch let error as RetryAfter {
                 // One wait, as long as the server asks; refused again, the answer stands. Binance
                 // booked nothing on a 429/418, so sending an order again is safe.
@@ -239,7 +272,11 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
                 try await sleep(error.seconds)
             } catch let error as TransportFailure {
                 if isWrite && !error.isBeforeSending {
-                    throw BinanceTradingError.unknownOutcome(path: path, clientOrderID: clientOrderID, reason: error.reason)
+                    throw BinanceTradingError.unknownOutcome(
+                        path: path,
+                        clientOrderID: clientOrderID,
+                        reason: error.reason
+                    )
                 }
                 throw BinanceTradingError.transport(path: path, reason: error.reason)
             }
@@ -259,10 +296,18 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
         var isBeforeSending: Bool
     }
 
-    private func send(_ method: String, _ path: String, query: String, body: String?, signed: Bool) async throws -> Data {
-        var components = URLComponents(url: baseURL.appendingPathComponent(String(path.dropFirst())), resolvingAgainstBaseURL: false)!
+    private func send(_ method: String, _ path: String, query: String, body: String?, signed: Bool) async throws -> Data
+    {
+        var components = URLComponents(
+            url: baseURL.appendingPathComponent(String(path.dropFirst())),
+            resolvingAgainstBaseURL: false
+        )!
         if !query.isEmpty { components.percentEncodedQuery = query }
-        var request = URLRequest(url: components.url!, cachePolicy: .reloadIgnoringLocalCacheData, timeoutInterval: requestTimeoutSeconds)
+        var request = URLRequest(
+            url: components.url!,
+            cachePolicy: .reloadIgnoringLocalCacheData,
+            timeoutInterval: session.configuration.timeoutIntervalForRequest
+        )
         request.httpMethod = method
         if signed { request.setValue(apiKey, forHTTPHeaderField: "X-MBX-APIKEY") }
         if let body {
@@ -272,7 +317,7 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
         let (data, response): (Data, URLResponse)
         do {
             (data, response) = try await withCheckedThrowingContinuation { continuation in
-                URLSession.shared.dataTask(with: request) { data, response, error in
+                session.dataTask(with: request) { data, response, error in
                     if let error {
                         continuation.resume(throwing: error)
                     } else if let data, let response {
@@ -284,8 +329,13 @@ public final class BinanceTradingClient: Sendable, CustomStringConvertible {
             }
         } catch let error as URLError {
             // The URL (with its signature) is left out of the reason.
-            let beforeSending: Set<URLError.Code> = [.cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet]
-            throw TransportFailure(reason: "URLError \(error.code.rawValue) (\(Self.name(of: error.code)))", isBeforeSending: beforeSending.contains(error.code))
+            let beforeSending: Set<URLError.Code> = [
+                .cannotConnectToHost, .cannotFindHost, .dnsLookupFailed, .notConnectedToInternet,
+            ]
+            throw TransportFailure(
+                reason: "URLError \(error.code.rawValue) (\(Self.name(of: error.code)))",
+                isBeforeSending: beforeSending.contains(error.code)
+            )
         }
         guard let http = response as? HTTPURLResponse else {
             throw TransportFailure(reason: "not an HTTP answer", isBeforeSending: false)
