@@ -134,6 +134,34 @@ struct ExchangeVenueCLITests {
         #expect(all.count == Set(all.map(\.clientOrderID)).count && !all.isEmpty)
     }
 
+    @Test(
+        "Exits at the venue on a matching exchange: entries at market, then the OCO list for the base held; every trade ends TP, SL or TIMEOUT and no exit is refused",
+        .timeLimit(.minutes(10))
+    )
+    func venueExitsOnMatchingExchange() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let (exchange, port) = try await w.exchange(extra: ["--accounts", try w.accountsFile()])
+        defer { exchange.kill() }
+        let run = try await ScalperProcess.run(
+            try w.venueArguments(session: "venue-exits", port: port, minutes: 360, exits: "venue"), environment: PaperWorkspace.keyEnvironment
+        )
+        #expect(run.status == 0, "\(run.stderr.suffix(3_000))")
+        let rows = try w.tradeRows(session: "venue-exits")
+        #expect(rows.count >= 3, "too few trades: \(rows.count)")
+        let reasons = Set(rows.map { $0[9] })
+        #expect(reasons.isSubset(of: ["TP", "SL", "TIMEOUT"]), "\(reasons)")
+        #expect(!run.stderr.contains("insufficient balance"))
+        #expect(!run.stderr.contains("the exchange refused an order"))
+        var all: [BinanceOrder] = []
+        for symbol in PaperWorkspace.symbols.split(separator: ",").map(String.init) {
+            all += try await PaperWorkspace.exchangeOrders(port: port, symbol: symbol)
+        }
+        #expect(Set(all.map(\.clientOrderID)).count == all.count)
+        // Protective lists rested at the exchange: limit-maker and stop-loss legs, sized to what was held.
+        #expect(all.contains { $0.type.rawValue == "LIMIT_MAKER" } && all.contains { $0.type.rawValue == "STOP_LOSS" })
+    }
+
     @Test("No key or secret appears in any output, log or file a session writes")
     func secretsNeverWritten() async throws {
         let w = try await PaperWorkspace()
