@@ -264,7 +264,8 @@ public enum UserDataStreamEvent: Sendable, Hashable {
     /// The subscribed connection ended; the stream connects again after a backoff.
     case disconnected(reason: String)
     /// The subscription was refused (e.g. -2015 key, IP or permissions; -1022 signature; -1021
-    /// timestamp): the stream tries again after a backoff, but a refusal of the key will repeat.
+    /// timestamp): the stream tries again after a backoff (after a -1021 with the server's clock
+    /// measured again, when it can), but a refusal of the key will repeat.
     case subscriptionRefused(BinanceAPIError)
     /// `executionReport`.
     case executionReport(BinanceExecutionReport)
@@ -525,6 +526,7 @@ public actor BinanceUserDataStream: CustomStringConvertible, CustomReflectable {
     private let apiKey: String
     private let key: SigningKey
     private let timestamp: @Sendable () -> Int64
+    private let resyncClock: (@Sendable () async throws -> Void)?
     private let logger: Logger
 
     /// How a connection's tasks end.
@@ -542,6 +544,7 @@ public actor BinanceUserDataStream: CustomStringConvertible, CustomReflectable {
     private var failedAttempts = 0
     private var retryAfter: Int64?
     private var subscriptionRequestID: Int?
+    private var needsClockSync: Bool
     private var nextRequestID = 1
     private var pending: [Int: Pending] = [:]
     private var isRunning = false
@@ -553,17 +556,23 @@ public actor BinanceUserDataStream: CustomStringConvertible, CustomReflectable {
     /// - Parameters:
     ///   - timestamp: the server's clock, ms (``BinanceTradingClient/serverTime`` keeps one); a
     ///     subscription more than `recvWindow` off is refused with -1021.
+    ///   - resyncClock: measures the server's clock again for `timestamp` (e.g.
+    ///     ``BinanceTradingClient/syncTime()``); called before the first connection and before the
+    ///     next one after a -1021 refusal. A failure is logged and the connection tried anyway.
     public init(
         settings: UserDataStreamSettings,
         apiKey: String,
         key: SigningKey,
         timestamp: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1_000) },
+        resyncClock: (@Sendable () async throws -> Void)? = nil,
         logger: Logger
     ) {
         self.settings = settings
         self.apiKey = apiKey
         self.key = key
         self.timestamp = timestamp
+        self.resyncClock = resyncClock
+        needsClockSync = resyncClock != nil
         self.logger = logger
         (events, continuation) = AsyncStream.makeStream(of: UserDataStreamEvent.self, bufferingPolicy: .unbounded)
     }
@@ -610,6 +619,14 @@ public actor BinanceUserDataStream: CustomStringConvertible, CustomReflectable {
         let logger = self.logger
         while true {
             try Task.checkCancellation()
+            if needsClockSync, let resyncClock {
+                needsClockSync = false
+                do {
+                    try await resyncClock()
+                } catch {
+                    logger.warning("the server's clock could not be measured", metadata: ["error": "\(error)"])
+                }
+            }
             do {
                 try await WebSocketClient.connect(
                     url: endpoint,
@@ -702,6 +719,7 @@ public actor BinanceUserDataStream: CustomStringConvertible, CustomReflectable {
         if let error = response.error {
             logger.warning("user data stream subscription refused", metadata: ["error": "\(error)"])
             retryAfter = response.retryAfter
+            if error.code == -1021 { needsClockSync = true }
             deliver(.subscriptionRefused(error))
             return
         }
@@ -836,13 +854,15 @@ public actor BinanceUserDataStream: CustomStringConvertible, CustomReflectable {
 
 extension BinanceTradingClient {
     /// A user data stream for this client's account, signed with its key and timestamped on the
-    /// server's clock as this client measures it.
+    /// server's clock as this client measures it (measured before the first subscription and
+    /// again after a -1021).
     public func userDataStream(settings: UserDataStreamSettings, logger: Logger) -> BinanceUserDataStream {
         BinanceUserDataStream(
             settings: settings,
             apiKey: apiKey,
             key: key,
             timestamp: { [self] in serverTime },
+            resyncClock: { [self] in try await syncTime() },
             logger: logger
         )
     }

@@ -1,7 +1,10 @@
 import Binance
+import Exchange
 import Foundation
 import NIOCore
 import NIOPosix
+import ScalperCore
+import ScalperTestSupport
 import Synchronization
 import Testing
 
@@ -918,6 +921,107 @@ struct OrderAPITests {
                 .market(symbol: "BTCUSDT", side: .sell, quantity: 10, clientOrderID: "x1")
             )
             #expect(server.requests(to: "/api/v3/order").map { $0.parameters["newClientOrderId"] } == ["x1", "x1"])
+        }
+    }
+
+    // MARK: Against the local exchange
+
+    @Test(
+        "Over loopback against the local exchange with an accounts file: a market buy's fills agree with the query, myTrades, the balances and the user data stream; a resting limit is listed and cancelled"
+    )
+    func localExchange() async throws {
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        let accountsFile = directory.path("accounts.json")
+        try Data(
+            #"{"accounts":[{"apiKey":"\#(Self.apiKey)","secret":"\#(Self.secret)","balances":{"USDT":"1000"}}]}"#.utf8
+        )
+        .write(to: URL(fileURLWithPath: accountsFile))
+        var settings = ExchangeSettings()
+        settings.accounts = try ExchangeAccounts.load(path: accountsFile)
+        let clock = ManualClock(start: sampleDay(2) + 30_000)
+        try await withExchange(market: try sampleMarket(), settings: settings, clock: clock) { server, port in
+            // The local clock is far from the replay's: the client measures the offset.
+            let client = BinanceTradingClient(
+                baseURL: URL(string: "http://127.0.0.1:\(port)")!,
+                apiKey: Self.apiKey,
+                key: .hmac(secret: Self.secret),
+                clock: { clock.now + 86_400_000 }
+            )
+            let stream = client.userDataStream(
+                settings: UserDataStreamSettings(webSocketAPIURL: "ws://127.0.0.1:\(port)"),
+                logger: quietLogger
+            )
+            let runner = Task { try await stream.run() }
+            defer { runner.cancel() }
+            var events = stream.events.makeAsyncIterator()
+            guard case .connected = await events.next() else {
+                Issue.record("the user data stream did not connect")
+                return
+            }
+
+            let buy = BinanceNewOrder.market(
+                symbol: "FILUSDT",
+                side: .buy,
+                quoteOrderQuantity: 100,
+                responseType: .full
+            )
+            let placed = try await client.newOrder(buy)
+            let order = try #require(placed.order)
+            #expect(placed.clientOrderID == buy.clientOrderID && order.status == .filled && !placed.fills.isEmpty)
+            let filled = placed.fills.reduce(Decimal(0)) { $0 + $1.quantity }
+            let spent = placed.fills.reduce(Decimal(0)) { $0 + $1.price * $1.quantity }
+            let commission = placed.fills.reduce(Decimal(0)) { $0 + $1.commission }
+            #expect(filled == order.executedQuantity && spent == order.cumulativeQuoteQuantity && commission > 0)
+            #expect(placed.fills.allSatisfy { $0.commissionAsset == "FIL" })  // a BUY pays in the base asset
+            #expect(client.rateLimits.orderCount10s == 1)
+
+            let queried = try #require(
+                try await client.queryOrder(symbol: "FILUSDT", .clientOrderID(buy.clientOrderID))
+            )
+            #expect(
+                queried.orderID == placed.orderID && queried.status == .filled && queried.executedQuantity == filled
+            )
+            let trades = try await client.myTrades(symbol: "FILUSDT", orderID: placed.orderID)
+            #expect(trades.map(\.tradeID) == placed.fills.map(\.tradeID))
+            #expect(
+                trades.map(\.quantity) == placed.fills.map(\.quantity)
+                    && trades.map(\.commission) == placed.fills.map(\.commission)
+            )
+            #expect(trades.allSatisfy { $0.isBuyer && !$0.isMaker })
+            let account = try await client.accountInformation()
+            #expect(account.balance("USDT").free == 1_000 - spent)
+            #expect(account.balance("FIL").free == filled - commission)
+
+            // Every report of the order has come by the barrier; the last says FILLED with the totals.
+            try await stream.barrier()
+            var reports: [BinanceExecutionReport] = []
+            while reports.last?.orderStatus != .filled, let event = await events.next() {
+                if case .executionReport(let report) = event, report.clientOrderID == buy.clientOrderID {
+                    reports.append(report)
+                }
+            }
+            #expect(reports.first?.executionType == .new)
+            #expect(reports.filter { $0.executionType == .trade }.map(\.tradeID) == placed.fills.map(\.tradeID))
+            #expect(reports.last?.cumulativeFilledQuantity == filled && reports.last?.cumulativeQuoteQuantity == spent)
+
+            // A limit buy 10 % below the last price rests, is listed, and is cancelled by client id.
+            let filters = try #require(server.market.pairs["FILUSDT"]?.filters)
+            let last = try #require(server.market.state("FILUSDT", at: server.now)?.price)
+            let price = try #require(
+                BinanceDecimal.parse(filters.format(price: filters.roundPrice(last * 0.9, up: false)))
+            )
+            let resting = BinanceNewOrder.limit(symbol: "FILUSDT", side: .buy, quantity: 10, price: price)
+            let booked = try await client.newOrder(resting)
+            #expect(booked.order?.status == .new)
+            #expect(try await client.openOrders(symbol: "FILUSDT").map(\.clientOrderID) == [resting.clientOrderID])
+            let cancelled = try await client.cancelOrder(symbol: "FILUSDT", .clientOrderID(resting.clientOrderID))
+            #expect(
+                cancelled.status == .canceled && cancelled.originalClientOrderID == resting.clientOrderID
+                    && cancelled.price == price
+            )
+            #expect(try await client.openOrders(symbol: "FILUSDT").isEmpty)
+            #expect(try await client.queryOrder(symbol: "FILUSDT", .clientOrderID("never-sent")) == nil)
         }
     }
 

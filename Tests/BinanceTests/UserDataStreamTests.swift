@@ -547,6 +547,57 @@ struct UserDataStreamTests {
         }
     }
 
+    @Test("-1021: the stream measures the server's clock again and subscribes with the new timestamp")
+    func clockResync() async throws {
+        let serverTime: Int64 = 1_700_000_000_000
+        let api = FakeWebSocketAPI { connection, index in
+            guard let request = await connection.next(), let params = request["params"] as? [String: Any] else {
+                return
+            }
+            let timestamp = (params["timestamp"] as? NSNumber)?.int64Value ?? 0
+            guard abs(timestamp - serverTime) <= 5_000 else {
+                let id = request["id"] as? Int ?? -1
+                try await connection.send(
+                    #"{"id":\#(id),"status":400,"error":{"code":-1021,"msg":"Timestamp for this request is outside of the recvWindow."}}"#
+                )
+                return
+            }
+            try await connection.answer(request, result: #"{"subscriptionId":\#(index)}"#)
+            _ = await connection.next()
+        }
+        // The local clock is an hour behind; the first measurement fails to correct it, the second does.
+        let clock = Mutex<(offset: Int64, syncs: Int)>((-3_600_000, 0))
+        let events = try await api.run { base in
+            let stream = BinanceUserDataStream(
+                settings: settings(base),
+                apiKey: Self.apiKey,
+                key: .hmac(secret: Self.secret),
+                timestamp: { serverTime + clock.withLock { $0.offset } },
+                resyncClock: {
+                    clock.withLock {
+                        $0.syncs += 1
+                        if $0.syncs >= 2 { $0.offset = 0 }
+                    }
+                },
+                logger: quietLogger
+            )
+            let runner = Task { try await stream.run() }
+            var events: [UserDataStreamEvent] = []
+            for await event in stream.events {
+                events.append(event)
+                if events.count == 2 { break }
+            }
+            runner.cancel()
+            return events
+        }
+        #expect(clock.withLock { $0.syncs } == 2)
+        guard events.count == 2, case .subscriptionRefused(let error) = events[0] else {
+            Issue.record("\(events)")
+            return
+        }
+        #expect(error.code == -1021 && events[1] == .connected(subscriptionID: 1))
+    }
+
     @Test("Ed25519: the server verifies the subscription with the public key")
     func ed25519Subscription() async throws {
         let verifier = try VerificationKey.ed25519(
