@@ -9,8 +9,9 @@ public struct SigningError: Error, CustomStringConvertible, Sendable, Equatable 
 }
 
 /// A key that signs Binance requests: an HMAC secret (hex signatures) or an Ed25519 private key
-/// (base64 signatures). Its `description` never shows the secret.
-public enum SigningKey: Sendable, CustomStringConvertible {
+/// (base64 signatures). Neither its `description` nor its mirror (`dump`, `String(reflecting:)`)
+/// shows the secret.
+public enum SigningKey: Sendable, CustomStringConvertible, CustomReflectable {
     /// HMAC-SHA-256 with the API secret.
     case hmac(secret: String)
     /// Ed25519 with a private key.
@@ -51,6 +52,8 @@ public enum SigningKey: Sendable, CustomStringConvertible {
         case .ed25519: "Ed25519 key (private key not shown)"
         }
     }
+
+    public var customMirror: Mirror { Mirror(self, children: ["key": description], displayStyle: .enum) }
 }
 
 /// A key that checks signatures, as the exchange does.

@@ -101,4 +101,23 @@ struct RequestSigningTests {
         #expect(SignedRequest.percentEncode("é") == "%C3%A9")
         #expect(SignedRequest.queryString([("newClientOrderId", "x=1&y")]) == "newClientOrderId=x%3D1%26y")
     }
+
+    @Test("A signing key never shows its secret: not in its description, not in dump or String(reflecting:)")
+    func keyNeverShown() throws {
+        let secret = "hiddenSecretValue0123456789"
+        let pem = """
+            -----BEGIN PRIVATE KEY-----
+            MC4CAQAwBQYDK2VwBCIEIJ1hsZ3v/VpguoRK9JLsLMREScVpezJpGXA7rAMcrn9g
+            -----END PRIVATE KEY-----
+            """
+        for key in [SigningKey.hmac(secret: secret), try SigningKey.ed25519(pem: pem)] {
+            var dumped = ""
+            dump(key, to: &dumped)
+            for text in [key.description, dumped, String(reflecting: key), "\(key)"] {
+                #expect(!text.contains(secret))
+                #expect(!text.contains("9d61b19d"))
+                #expect(!text.lowercased().contains("rawrepresentation"))
+            }
+        }
+    }
 }
