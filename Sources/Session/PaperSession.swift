@@ -756,6 +756,13 @@ public final class PaperSession {
         guard let gateway, !state.finished || !state.core.engine.holdings.isEmpty else { return }
         let (updates, reconnected) = try await gateway.sync(barrier: barrier)
         if reconnected { try await reconcile(reason: "user data stream reconnected") }
+        // The stream down: order state by REST polling instead (every few seconds while orders work).
+        if !reconnected, await !gateway.userData.isConnected, ContinuousClock.now - lastPoll >= .seconds(3),
+            try store.orders().contains(where: { !$0.status.isFinal && $0.status != .intended })
+        {
+            lastPoll = ContinuousClock.now
+            try await reconcile(reason: "user data stream down: polling")
+        }
         for u in updates { try handle(update: u) }
         try await sendPending()
         if lookUpNeeded { try await reconcile(reason: "unknown outcome") }
@@ -842,6 +849,8 @@ public final class PaperSession {
 
     /// Orders whose outcome is unknown wait for ``reconcile(reason:)`` (run at the next sync).
     private var lookUpNeeded = false
+    /// The last REST poll of working orders while the user data stream was down.
+    private var lastPoll = ContinuousClock.now - .seconds(60)
 
     /// Reconciliation with the exchange, at start, after a restart, after every reconnect of the
     /// user data stream and after an unknown outcome. Scoped to this session's orders (its client-id
@@ -891,6 +900,11 @@ public final class PaperSession {
         }
         // The base the engine holds must be in the account (which may hold more: other sessions, the user's own).
         let balances = try await gateway.balances()
+        let cash = state.core.engine.cash
+        let quote = balances["USDT"].map { Self.double($0.free) } ?? 0
+        if quote + 1e-6 < cash {
+            logger.warning("the account's free USDT is below the session's cash: entries may be refused", metadata: ["session": "\(cash)", "account": "\(quote)"])
+        }
         for (symbol, h) in state.core.engine.holdings where h.held > 0 {
             let base = symbol.hasSuffix("USDT") ? String(symbol.dropLast(4)) : symbol
             let have = balances[base].map { Self.double($0.free + $0.locked) } ?? 0
