@@ -66,7 +66,9 @@ public struct ExchangeSettings: Sendable {
 /// `@<±hh:mm>` zones) every two sim seconds and at each bar's close (`x: true`, never skipped),
 /// `<s>@bookTicker` and `<s>@depth<5|10|20>[@100ms|@1000ms]` from the book every sim second, and
 /// `<s>@depth[@100ms|@1000ms]` diff events against it (U/u contiguous with the REST snapshot's
-/// lastUpdateId). Everything is a function of sim time, read from a ``SimClock``: a connection
+/// lastUpdateId). Stream names match whatever their case; combined frames and LIST_SUBSCRIPTIONS
+/// carry each name as the connection subscribed it (`filusdt@aggTrade`, `!miniTicker@arr`), as
+/// Binance's do. Everything is a function of sim time, read from a ``SimClock``: a connection
 /// sends, at each tick of the clock, every frame due since its previous one (see
 /// ``waitUntilSent(through:)``).
 ///
@@ -320,7 +322,9 @@ public final class ExchangeServer: Sendable {
         combined: Bool,
         logger: Logger
     ) async throws {
-        let subscriptions = SubscriptionSet(Set(initial.map { $0.lowercased() }))
+        var initialNames: [String: String] = [:]
+        for name in initial where initialNames[name.lowercased()] == nil { initialNames[name.lowercased()] = name }
+        let subscriptions = SubscriptionSet(initialNames)
         // One ordered outbox per connection, drained by one writer. A control request changes the
         // subscriptions and queues its reply under one lock; the ticker queues, per stream, a
         // request to send what is due, and the writer builds those frames only when it reaches the
@@ -356,7 +360,7 @@ public final class ExchangeServer: Sendable {
                     subscriptions.state.withLock { subs in
                         let before = subs
                         let outcome = self.control(text, subscriptions: &subs, connection: connection, logger: logger)
-                        enqueue(.reply(outcome.reply, unsubscribed: before.subtracting(subs)))
+                        enqueue(.reply(outcome.reply, unsubscribed: Set(before.keys).subtracting(subs.keys)))
                         if outcome.registered { enqueue(.lockStepCatchUp(resumingAfter: outcome.resumingAfter)) }
                     }
                 }
@@ -388,7 +392,7 @@ public final class ExchangeServer: Sendable {
                         try await outbound.close(.policyViolation, reason: "slow consumer")
                         return
                     }
-                    for stream in subscriptions.state.withLock({ $0 }).sorted() {
+                    for stream in subscriptions.state.withLock({ $0.keys.sorted() }) {
                         enqueue(.due(stream: stream, previousTick: lastTick, upTo: tickEnd))
                     }
                     enqueue(.sent(through: tickEnd))
@@ -417,8 +421,8 @@ public final class ExchangeServer: Sendable {
                         let to = max(upTo, self.now, from)
                         // Checked and built under the lock: a reply queued after this point comes after these frames.
                         let frames = subscriptions.state.withLock { subs -> [String]? in
-                            guard subs.contains(stream) else { return nil }
-                            return self.frames(streams: [stream], from: from, to: to, combined: combined)
+                            guard let name = subs[stream] else { return nil }
+                            return self.frames(streams: [name], from: from, to: to, combined: combined)
                         }
                         guard let frames else {
                             sentUpTo[stream] = nil
@@ -440,11 +444,11 @@ public final class ExchangeServer: Sendable {
                         // `now` stays put until it answers.
                         let time = self.now
                         let due = subscriptions.state.withLock { subs in
-                            subs.sorted().map { stream -> (String, Int64, Int64, [String]) in
+                            subs.sorted { $0.key < $1.key }.map { stream, name -> (String, Int64, Int64, [String]) in
                                 let sent = sentUpTo[stream] ?? lastSent
                                 let from = min(resumingAfter ?? sent, sent)
                                 let to = max(time, from)
-                                return (stream, from, to, self.frames(streams: [stream], from: from, to: to, combined: combined))
+                                return (stream, from, to, self.frames(streams: [name], from: from, to: to, combined: combined))
                             }
                         }
                         for (stream, _, to, frames) in due {
@@ -475,7 +479,7 @@ public final class ExchangeServer: Sendable {
 
     /// Handles a SUBSCRIBE / UNSUBSCRIBE / LIST_SUBSCRIPTIONS or LOCKSTEP.REGISTER / LOCKSTEP.DONE
     /// request of connection `connection` against its subscriptions.
-    func control(_ text: String, subscriptions subs: inout Set<String>, connection: UInt64, logger: Logger) -> ControlOutcome {
+    func control(_ text: String, subscriptions subs: inout [String: String], connection: UInt64, logger: Logger) -> ControlOutcome {
         guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
             let method = object["method"] as? String
         else { return ControlOutcome(reply: #"{"error":{"code":2,"msg":"Invalid request"},"id":null}"#) }
@@ -486,7 +490,11 @@ public final class ExchangeServer: Sendable {
         return ControlOutcome(reply: subscriptionControl(method, params: object["params"], id: id, subscriptions: &subs))
     }
 
-    private func subscriptionControl(_ method: String, params: Any?, id: String, subscriptions subs: inout Set<String>) -> String {
+    /// `subs` maps each subscribed stream, lowercased, to its name as the client first wrote it:
+    /// streams match whatever their case, and frames and LIST_SUBSCRIPTIONS carry the name as
+    /// subscribed, as Binance's do (`SUBSCRIBE filusdt@aggTrade` → `{"stream":"filusdt@aggTrade",…}`).
+    /// Subscribing a stream already subscribed, in any case, changes nothing.
+    private func subscriptionControl(_ method: String, params: Any?, id: String, subscriptions subs: inout [String: String]) -> String {
         // SUBSCRIBE and UNSUBSCRIBE take a list of stream names; anything else is refused, not ignored.
         if method == "SUBSCRIBE" || method == "UNSUBSCRIBE" {
             guard params is [Any], let names = params as? [String] else {
@@ -494,23 +502,26 @@ public final class ExchangeServer: Sendable {
             }
             _ = names
         }
-        let params = (params as? [String] ?? []).map { $0.lowercased() }
+        let names = params as? [String] ?? []
         switch method {
         case "SUBSCRIBE":
             // Nothing is subscribed unless every stream asked for is valid and they all fit.
-            for p in params where !isKnown(p) {
-                return #"{"error":{"code":2,"msg":"Invalid stream \#(p)"},"id":\#(id)}"#
+            for name in names where !isKnown(name.lowercased()) {
+                let echoed = name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                return #"{"error":{"code":2,"msg":"Invalid stream \#(echoed)"},"id":\#(id)}"#
             }
-            guard subs.union(params).count <= settings.maxStreamsPerConnection else {
+            guard Set(subs.keys).union(names.map { $0.lowercased() }).count <= settings.maxStreamsPerConnection else {
                 return #"{"error":{"code":2,"msg":"Too many streams (max \#(settings.maxStreamsPerConnection))"},"id":\#(id)}"#
             }
-            subs.formUnion(params)
+            for name in names where subs[name.lowercased()] == nil { subs[name.lowercased()] = name }
             return #"{"result":null,"id":\#(id)}"#
         case "UNSUBSCRIBE":
-            subs.subtract(params)
+            for name in names { subs[name.lowercased()] = nil }
             return #"{"result":null,"id":\#(id)}"#
         case "LIST_SUBSCRIPTIONS":
-            return #"{"result":[\#(subs.sorted().map { "\"\($0)\"" }.joined(separator: ","))],"id":\#(id)}"#
+            // The names as subscribed (web-socket-streams.md: `"result": ["btcusdt@aggTrade"]`).
+            let listed = subs.sorted { $0.key < $1.key }.map { "\"\($0.value)\"" }
+            return #"{"result":[\#(listed.joined(separator: ","))],"id":\#(id)}"#
         default:
             return #"{"error":{"code":2,"msg":"Unknown method \#(method)"},"id":\#(id)}"#
         }
@@ -558,24 +569,26 @@ public final class ExchangeServer: Sendable {
             || MarketStream.partialDepthLevels(parts[1]) != nil || MarketStream(parts[1]) != nil
     }
 
-    /// The frames for `streams` between two sim instants.
+    /// The frames for `streams` between two sim instants. Each stream is matched whatever its case
+    /// and named in combined frames as given (the name as the client subscribed it).
     func frames(streams: Set<String>, from: Int64, to: Int64, combined: Bool) -> [String] {
         var out: [String] = []
-        func emit(_ stream: String, _ payload: String) {
-            out.append(combined ? #"{"stream":"\#(stream)","data":\#(payload)}"# : payload)
-        }
         let secondChanged = to / 1_000 != from / 1_000
-        for stream in streams.sorted() {
+        for name in streams.sorted() {
+            func emit(_ payload: String) {
+                out.append(combined ? #"{"stream":"\#(name)","data":\#(payload)}"# : payload)
+            }
+            let stream = name.lowercased()
             if stream == "!miniticker@arr" {
                 guard secondChanged else { continue }
                 let all = market.symbols.compactMap { miniTicker($0, at: to) }
-                emit(stream, "[" + all.joined(separator: ",") + "]")
+                emit("[" + all.joined(separator: ",") + "]")
                 continue
             }
             if let window = MarketStream.allSymbolsWindow(stream) {
                 guard secondChanged else { continue }
                 let all = market.symbols.compactMap { windowTickerEvent($0, window: window, at: to) }
-                emit(stream, "[" + all.joined(separator: ",") + "]")
+                emit("[" + all.joined(separator: ",") + "]")
                 continue
             }
             let parts = stream.split(separator: "@", maxSplits: 1).map(String.init)
@@ -583,33 +596,33 @@ public final class ExchangeServer: Sendable {
             let symbol = parts[0].uppercased()
             switch parts[1] {
             case "miniticker":
-                if secondChanged, let m = miniTicker(symbol, at: to) { emit(stream, m) }
+                if secondChanged, let m = miniTicker(symbol, at: to) { emit(m) }
             case "kline_1m":
                 // Every bar that closed in (from, to] is sent closed, so none is ever skipped.
                 var close = (from / 60_000 + 1) * 60_000
                 while close <= to {
                     if let k = market.klines(symbol, from: close - 60_000, to: close - 60_000, limit: 1, now: close).first {
-                        emit(stream, kline(symbol, k, eventTime: close, closed: true))
+                        emit(kline(symbol, k, eventTime: close, closed: true))
                     }
                     close += 60_000
                 }
                 if to / 2_000 != from / 2_000, let s = market.state(symbol, at: to) {
-                    emit(stream, kline(symbol, s.bar, eventTime: to, closed: false))
+                    emit(kline(symbol, s.bar, eventTime: to, closed: false))
                 }
             case "bookticker" where market.recorded[symbol]?.bookTickers.covers(to, \.time) == true:
                 // Recorded best bid/ask updates, as they came.
                 for b in market.recorded[symbol]?.bookTickers(after: from, upTo: to) ?? [] {
                     let t = b.ticker
-                    emit(stream, #"{"u":\#(t.updateID),"s":"\#(symbol)","b":"\#(price(t.bid.price, symbol))","B":"\#(f(t.bid.quantity))","a":"\#(price(t.ask.price, symbol))","A":"\#(f(t.ask.quantity))"}"#)
+                    emit(#"{"u":\#(t.updateID),"s":"\#(symbol)","b":"\#(price(t.bid.price, symbol))","B":"\#(f(t.bid.quantity))","a":"\#(price(t.ask.price, symbol))","A":"\#(f(t.ask.quantity))"}"#)
                 }
             case let kind where kind == "bookticker" || MarketStream.partialDepthLevels(kind) != nil:
                 // Partial depth: depth5 / depth10 / depth20, every second (@1000ms) or @100ms.
                 guard secondChanged, let book = market.book(symbol, at: to, levels: MarketStream.partialDepthLevels(kind) ?? 20)
                 else { continue }
                 if parts[1] == "bookticker" {
-                    emit(stream, #"{"u":\#(book.updateID),"s":"\#(symbol)","b":"\#(price(book.bids[0].0, symbol))","B":"\#(f(book.bids[0].1))","a":"\#(price(book.asks[0].0, symbol))","A":"\#(f(book.asks[0].1))"}"#)
+                    emit(#"{"u":\#(book.updateID),"s":"\#(symbol)","b":"\#(price(book.bids[0].0, symbol))","B":"\#(f(book.bids[0].1))","a":"\#(price(book.asks[0].0, symbol))","A":"\#(f(book.asks[0].1))"}"#)
                 } else {
-                    emit(stream, #"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#)
+                    emit(#"{"lastUpdateId":\#(book.updateID),"bids":\#(levels(book.bids, symbol)),"asks":\#(levels(book.asks, symbol))}"#)
                 }
             case "depth@100ms", "depth@1000ms", "depth":
                 // Diff events between the model's book at the previous tick and now: U = previous u + 1,
@@ -621,7 +634,7 @@ public final class ExchangeServer: Sendable {
                 let recording = market.recorded[symbol]
                 for e in recording?.depthEvents(after: from, upTo: to) ?? [] {
                     let pu = e.previousFinalUpdateID.map { #","pu":\#($0)"# } ?? ""
-                    emit(stream, #"{"e":"depthUpdate","E":\#(e.eventTime),"s":"\#(symbol)","U":\#(e.firstUpdateID),"u":\#(e.finalUpdateID)\#(pu),"b":\#(levels(e.bids.map { ($0.price, $0.quantity) }, symbol)),"a":\#(levels(e.asks.map { ($0.price, $0.quantity) }, symbol))}"#)
+                    emit(#"{"e":"depthUpdate","E":\#(e.eventTime),"s":"\#(symbol)","U":\#(e.firstUpdateID),"u":\#(e.finalUpdateID)\#(pu),"b":\#(levels(e.bids.map { ($0.price, $0.quantity) }, symbol)),"a":\#(levels(e.asks.map { ($0.price, $0.quantity) }, symbol))}"#)
                 }
                 var second = from / 1_000 * 1_000
                 while second + 1_000 <= to / 1_000 * 1_000 {
@@ -630,21 +643,21 @@ public final class ExchangeServer: Sendable {
                     guard let before = market.book(symbol, at: second), let after = market.book(symbol, at: second + 1_000) else { continue }
                     let bids = diff(before.bids, after.bids)
                     let asks = diff(before.asks, after.asks)
-                    emit(stream, #"{"e":"depthUpdate","E":\#(second + 1_000),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids, symbol)),"a":\#(levels(asks, symbol))}"#)
+                    emit(#"{"e":"depthUpdate","E":\#(second + 1_000),"s":"\#(symbol)","U":\#(before.updateID + 1),"u":\#(after.updateID),"b":\#(levels(bids, symbol)),"a":\#(levels(asks, symbol))}"#)
                 }
             case "trade":
                 // The one tape (recorded trades where a recording covers the time, else one model
                 // trade per sim second): what a client sees trade is what fills its orders.
                 for t in market.trades(symbol, after: from, upTo: to) {
-                    emit(stream, #"{"e":"trade","E":\#(t.time),"s":"\#(symbol)","t":\#(t.id),"p":"\#(price(t.price, symbol))","q":"\#(f(t.quantity))","T":\#(t.time),"m":\#(t.buyerIsMaker),"M":true}"#)
+                    emit(#"{"e":"trade","E":\#(t.time),"s":"\#(symbol)","t":\#(t.id),"p":"\#(price(t.price, symbol))","q":"\#(f(t.quantity))","T":\#(t.time),"m":\#(t.buyerIsMaker),"M":true}"#)
                 }
             case "aggtrade":
                 for a in AggregateTrade.aggregating(market.trades(symbol, after: from, upTo: to)) {
-                    emit(stream, #"{"e":"aggTrade","E":\#(a.time),"s":"\#(symbol)","a":\#(a.id),"p":"\#(price(a.price, symbol))","q":"\#(f(a.quantity))","f":\#(a.firstID),"l":\#(a.lastID),"T":\#(a.time),"m":\#(a.buyerIsMaker),"M":true}"#)
+                    emit(#"{"e":"aggTrade","E":\#(a.time),"s":"\#(symbol)","a":\#(a.id),"p":"\#(price(a.price, symbol))","q":"\#(f(a.quantity))","f":\#(a.firstID),"l":\#(a.lastID),"T":\#(a.time),"m":\#(a.buyerIsMaker),"M":true}"#)
                 }
             default:
                 guard let kind = MarketStream(parts[1]) else { continue }
-                for payload in marketFrames(kind, symbol: symbol, from: from, to: to) { emit(stream, payload) }
+                for payload in marketFrames(kind, symbol: symbol, from: from, to: to) { emit(payload) }
             }
         }
         return out
@@ -734,10 +747,11 @@ final class PendingCount: Sendable {
     let value = Atomic<Int>(0)
 }
 
-/// A connection's subscribed streams, shared by its reader and writer tasks.
+/// A connection's subscribed streams, shared by its reader and writer tasks: each stream,
+/// lowercased, to its name as the client wrote it.
 final class SubscriptionSet: Sendable {
-    let state: Mutex<Set<String>>
-    init(_ initial: Set<String>) { state = Mutex(initial) }
+    let state: Mutex<[String: String]>
+    init(_ initial: [String: String]) { state = Mutex(initial) }
 }
 
 extension Array {

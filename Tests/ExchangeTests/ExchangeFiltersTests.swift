@@ -191,7 +191,7 @@ struct ExchangeFiltersTests {
                 let envelope = try object(text)
                 let stream = try #require(envelope["stream"] as? String)
                 let origin = "\(stream) at \(step.time)"
-                if stream == "!miniticker@arr" {
+                if stream == "!miniTicker@arr" {
                     for m in try #require(envelope["data"] as? [[String: Any]]) { try miniTicker(m, origin) }
                     continue
                 }
@@ -217,9 +217,9 @@ struct ExchangeFiltersTests {
                             )
                         )
                     }
-                case "miniticker":
+                case "miniTicker":
                     try miniTicker(data, origin)
-                case "bookticker":
+                case "bookTicker":
                     let book = try #require(market.book(symbol, at: step.time))
                     prices.append(
                         SentPrice(

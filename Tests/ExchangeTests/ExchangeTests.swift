@@ -85,7 +85,7 @@ struct ExchangeTests {
         #expect(replies[7]?.reply == #"{"result":null,"id":7}"#)
         #expect(
             replies[8]?.reply
-                == #"{"result":["fild1usdt@depth20@100ms","filusdt@miniticker","nearusdt@kline_1m"],"id":8}"#
+                == #"{"result":["fild1usdt@depth20@100ms","filusdt@miniTicker","nearusdt@kline_1m"],"id":8}"#
         )
         #expect(replies[9]?.reply == #"{"error":{"code":2,"msg":"Invalid stream nosuchusdt@kline_1m"},"id":9}"#)
         #expect(replies[10]?.reply == #"{"result":null,"id":10}"#)
@@ -94,7 +94,7 @@ struct ExchangeTests {
         #expect(steps.count == 121)
         for (second, step) in zip(1..., steps) {
             let t = step.time
-            let tickers = step.frames.filter { $0.hasPrefix(#"{"stream":"filusdt@miniticker""#) }
+            let tickers = step.frames.filter { $0.hasPrefix(#"{"stream":"filusdt@miniTicker""#) }
             let books = step.frames.filter { $0.hasPrefix(#"{"stream":"fild1usdt@depth20@100ms""#) }
             let klines = step.frames.filter { $0.hasPrefix(#"{"stream":"nearusdt@kline_1m""#) }
             // Each sim second: FILUSDT's miniTicker until the UNSUBSCRIBE, FILD1USDT's book; NEARUSDT's
@@ -142,6 +142,65 @@ struct ExchangeTests {
                 }
             }
         }
+    }
+
+    @Test(
+        "Stream names match whatever their case; frames and LIST_SUBSCRIPTIONS carry each name as the connection subscribed it"
+    )
+    func streamNamesAsSubscribed() async throws {
+        let start = sampleDay(2)
+        let clock = ManualClock(start: start)
+        let (replies, steps) = try await withExchange(market: try sampleMarket(), clock: clock) { server, port in
+            let replies = Mutex<[Int: String]>([:])
+            let steps = Mutex<[Step]>([])
+            // Binance's own camel case, an upper-case symbol, and the first stream again in other
+            // cases (already subscribed: changes nothing).
+            try await WebSocketClient.connect(
+                url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@aggTrade/FILUSDT@bookTicker/filusdt@AGGTRADE",
+                logger: quietLogger
+            ) { inbound, outbound, _ in
+                var session = StreamSession(inbound, outbound)
+                func ask(_ method: String, _ params: [String] = [], id: Int) async throws {
+                    let answer = try await session.request(method, params, id: id)
+                    replies.withLock { $0[id] = answer.reply }
+                }
+                try await ask("SUBSCRIBE", ["!miniTicker@arr", "nearusdt@kline_1m", "filusdt@aggtrade"], id: 1)
+                try await ask("LIST_SUBSCRIPTIONS", id: 2)
+                for second in 1...4 {
+                    let time = start + Int64(second) * 1_000
+                    try await step(server, clock, to: time)
+                    let frames = try await session.drain()
+                    steps.withLock { $0.append(Step(time: time, frames: frames)) }
+                    if second == 2 { try await ask("UNSUBSCRIBE", ["filusdt@BOOKTICKER"], id: 3) }
+                }
+                try await ask("LIST_SUBSCRIPTIONS", id: 4)
+                try await outbound.close(.normalClosure, reason: nil)
+            }
+            return (replies.withLock { $0 }, steps.withLock { $0 })
+        }
+        #expect(replies[1] == #"{"result":null,"id":1}"#)
+        #expect(
+            replies[2]
+                == #"{"result":["!miniTicker@arr","filusdt@aggTrade","FILUSDT@bookTicker","nearusdt@kline_1m"],"id":2}"#
+        )
+        #expect(replies[3] == #"{"result":null,"id":3}"#)
+        #expect(replies[4] == #"{"result":["!miniTicker@arr","filusdt@aggTrade","nearusdt@kline_1m"],"id":4}"#)
+        var names: [String: Int] = [:]
+        for (second, step) in zip(1..., steps) {
+            var perSecond: [String: Int] = [:]
+            for text in step.frames {
+                let envelope = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+                let name = try #require(envelope["stream"] as? String)
+                perSecond[name, default: 0] += 1
+                names[name, default: 0] += 1
+            }
+            // One book ticker and one all-symbols mini ticker array a second, the book ticker only
+            // until its UNSUBSCRIBE (in its other case).
+            #expect(perSecond["!miniTicker@arr"] == 1, "second \(second)")
+            #expect(perSecond["FILUSDT@bookTicker"] == (second <= 2 ? 1 : nil), "second \(second)")
+        }
+        // Every frame under a name as subscribed, and every stream subscribed sent frames.
+        #expect(Set(names.keys) == ["!miniTicker@arr", "filusdt@aggTrade", "FILUSDT@bookTicker", "nearusdt@kline_1m"])
     }
 
     @Test(

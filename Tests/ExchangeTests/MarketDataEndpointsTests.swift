@@ -107,7 +107,7 @@ struct MarketDataEndpointsTests {
             let data = try #require(envelope["data"] as? [String: Any])
             switch envelope["stream"] as? String {
             case "filusdt@trade": streamTrades.append(data)
-            case "filusdt@aggtrade":
+            case "filusdt@aggTrade":
                 streamAggregates.append(data)
                 #expect(Self.keyOrder(text) == ["stream", "data", "e", "E", "s", "a", "p", "q", "f", "l", "T", "m", "M"])
             default: Issue.record("unexpected frame \(text)")
@@ -454,7 +454,7 @@ struct MarketDataEndpointsTests {
                 #expect(w["e"] as? String == "1hTicker" && w["v"] as? String == window["volume"] as? String)
                 #expect(Self.number(w["O"]) == Self.number(window["openTime"]) && w["c"] as? String == window["lastPrice"] as? String)
                 let average = try await Self.get(port, "/api/v3/avgPrice?symbol=FILUSDT").object
-                let a = try #require(byStream["filusdt@avgprice"]?.last)
+                let a = try #require(byStream["filusdt@avgPrice"]?.last)
                 #expect(a["w"] as? String == average["price"] as? String && Self.number(a["T"]) == Self.number(average["closeTime"]))
                 let depth = try await Self.get(port, "/api/v3/depth?symbol=FILUSDT&limit=5").object
                 let d = try #require(byStream["filusdt@depth5@1000ms"]?.last)
