@@ -19,7 +19,8 @@ extension ExchangeServer {
     /// The account and order API (all SIGNED): `GET /api/v3/account`, `POST /api/v3/order/test`,
     /// `POST/GET/DELETE /api/v3/order`, `GET/DELETE /api/v3/openOrders`, `GET /api/v3/allOrders`,
     /// `POST /api/v3/orderList/oco` (and the older `POST /api/v3/order/oco`),
-    /// `DELETE /api/v3/orderList`, `GET /api/v3/myTrades`, `GET /api/v3/rateLimit/order`.
+    /// `DELETE /api/v3/orderList`, `GET /api/v3/myTrades`, `GET /api/v3/rateLimit/order`,
+    /// `GET /api/v3/account/commission`.
     func addTradingREST(_ router: Router<BasicWebSocketRequestContext>) {
         router.get("/api/v3/account") { [self] request, _ in
             try await signed(request, weight: 20) { q, apiKey, now throws(APIError) in
@@ -32,9 +33,23 @@ extension ExchangeServer {
                     return #"{"asset":"\#(b.asset)","free":"\#(decimalText(b.free))","locked":"\#(decimalText(b.locked))"}"#
                 }
                 let model = venue.settings.fillModel
-                let (maker, taker) = (decimalText(Decimal(string: "\(model.makerFee)") ?? 0), decimalText(Decimal(string: "\(model.takerFee)") ?? 0))
+                let (maker, taker) = feeRateTexts()
                 let text = #"{"makerCommission":\#(Int((model.makerFee * 10_000).rounded())),"takerCommission":\#(Int((model.takerFee * 10_000).rounded())),"buyerCommission":0,"sellerCommission":0,"commissionRates":{"maker":"\#(maker)","taker":"\#(taker)","buyer":"0.00000000","seller":"0.00000000"},"canTrade":true,"canWithdraw":false,"canDeposit":false,"brokered":false,"requireSelfTradePrevention":false,"preventSor":false,"updateTime":\#(now),"accountType":"SPOT","balances":[\#(balances.joined(separator: ","))],"permissions":["SPOT"],"uid":0}"#
                 return SignedAnswer(text: text, weight: 20)
+            }
+        }
+        router.get("/api/v3/account/commission") { [self] request, _ in
+            // rest-api.md, Query Commission Rates: the fill model's maker and taker fees; no
+            // buyer/seller, special or tax commission and no BNB discount here.
+            try await signed(request, weight: 20) { q, _, _ throws(APIError) in
+                let symbol = try q.required("symbol")
+                guard market.pairs[symbol] != nil else { throw .badSymbol }
+                let (maker, taker) = feeRateTexts()
+                let zero = #"{"maker":"0.00000000","taker":"0.00000000","buyer":"0.00000000","seller":"0.00000000"}"#
+                return SignedAnswer(
+                    text: #"{"symbol":"\#(symbol)","standardCommission":{"maker":"\#(maker)","taker":"\#(taker)","buyer":"0.00000000","seller":"0.00000000"},"specialCommission":\#(zero),"taxCommission":\#(zero),"discount":{"enabledForAccount":false,"enabledForSymbol":false,"discountAsset":"BNB","discount":"0.00000000"}}"#,
+                    weight: 20
+                )
             }
         }
         router.post("/api/v3/order/test") { [self] request, _ in
@@ -43,8 +58,7 @@ extension ExchangeServer {
                 _ = try NewOrder.read(&q, filters: { market.pairs[$0]?.filters }, lastPrice: { market.state($0, at: now)?.price })
                 try readIgnored(&q)
                 guard commission else { return SignedAnswer(text: "{}", weight: 1) }
-                let model = venue.settings.fillModel
-                let (maker, taker) = (decimalText(Decimal(string: "\(model.makerFee)") ?? 0), decimalText(Decimal(string: "\(model.takerFee)") ?? 0))
+                let (maker, taker) = feeRateTexts()
                 return SignedAnswer(
                     text: #"{"standardCommissionForOrder":{"maker":"\#(maker)","taker":"\#(taker)"},"specialCommissionForOrder":{"maker":"0.00000000","taker":"0.00000000"},"taxCommissionForOrder":{"maker":"0.00000000","taker":"0.00000000"},"discount":{"enabledForAccount":false,"enabledForSymbol":false,"discountAsset":"BNB","discount":"0.00000000"}}"#,
                     weight: 20
@@ -178,6 +192,12 @@ extension ExchangeServer {
                 return SignedAnswer(text: listResponse(list, orders: orders, kind: "RESULT", time: now, cancelled: true), weight: 1)
             }
         }
+    }
+
+    /// The fill model's maker and taker fee rates as Binance writes rates (`"0.00100000"`).
+    private func feeRateTexts() -> (maker: String, taker: String) {
+        let model = venue.settings.fillModel
+        return (decimalText(Decimal(string: "\(model.makerFee)") ?? 0), decimalText(Decimal(string: "\(model.takerFee)") ?? 0))
     }
 
     // MARK: Running a signed endpoint
