@@ -42,10 +42,22 @@ let package = Package(
         .target(name: "XGBoost", dependencies: ["CXGBoost"], swiftSettings: swiftSettings),
 
         // MARK: - Pipeline (data flows top to bottom)
+        // The client side of Binance's wire protocol (REST, streams, orders): MarketData downloads
+        // through it, the scanner and sessions connect through it.
+        .target(
+            name: "Binance",
+            dependencies: [
+                "ScalperCore",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "MarketData",
             dependencies: [
-                "ScalperCore", "CScalperZlib",
+                "ScalperCore", "Binance", "CScalperZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -80,16 +92,6 @@ let package = Package(
                 "LinearAlgebra", "Features", "MarketData", "ScalperCore", "Binance",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
-            ],
-            swiftSettings: swiftSettings
-        ),
-        .target(
-            name: "Binance",
-            dependencies: [
-                "ScalperCore", "MarketData",
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -1,5 +1,4 @@
 public import Foundation
-public import MarketData
 public import ScalperCore
 
 /// Binance's REST market data as a paper or live session needs it: warm-up 1 m bars, each
@@ -53,7 +52,7 @@ public struct BinanceREST: Sendable {
             let body = try await get(url)
             let page: [Kline]
             do {
-                page = try RESTKlineDownloader.parseKlines(body, url: url)
+                page = try KlinesResponse.parse(body, url: url)
             } catch {
                 throw BinanceError(url: url.absoluteString, message: "\(error)")
             }
@@ -81,7 +80,7 @@ public struct BinanceREST: Sendable {
     }
 
     /// Each tradable symbol's filters from `/api/v3/exchangeInfo` (parsed by
-    /// `ExchangeInfoDocument.parse`; symbols whose filters cannot be used are left out).
+    /// ``ExchangeInfoDocument/parse(_:source:)``; symbols whose filters cannot be used are left out).
     ///
     /// - Throws: ``BinanceError`` naming the URL, with the field at fault for a malformed document.
     public func symbolFilters() async throws -> [String: SymbolFilters] {

@@ -354,7 +354,7 @@ public actor ScannerService {
         guard let url = components?.url else { throw ScannerServiceError("bad REST URL") }
         let response = try await fetcher.get(url, headers: [:])
         guard response.status == 200 else { throw ScannerServiceError("\(url): HTTP \(response.status)") }
-        return try RESTKlineDownloader.parseKlines(response.body, url: url)
+        return try KlinesResponse.parse(response.body, url: url)
     }
 
     /// The universe from exchangeInfo and ticker/24hr.

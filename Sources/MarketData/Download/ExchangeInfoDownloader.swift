@@ -1,8 +1,10 @@
+public import Binance
 public import Foundation
 public import ScalperCore
 
-/// Fetches `<base>/api/v3/exchangeInfo` (Binance spot, or the local exchange) and stores the
-/// filters of every symbol it lists as ``BinanceMarket/spot`` filters.
+/// Fetches `<base>/api/v3/exchangeInfo` (Binance spot, or the local exchange) over the Binance
+/// module's `MarketDataClient` and stores the filters of every symbol it lists as
+/// ``BinanceMarket/spot`` filters.
 ///
 /// One request (weight 20 on Binance) gives every symbol's filters, so the whole document is
 /// stored, not just the symbols being downloaded. Filters the store has from a document as new or
@@ -27,7 +29,10 @@ public struct ExchangeInfoDownloader: Sendable {
     }
 
     /// The URL fetched.
-    public var url: URL { baseURL.appendingPathComponent("api/v3/exchangeInfo") }
+    public var url: URL { binance.exchangeInfoURL }
+
+    /// The Binance client that fetches and parses the document.
+    private var binance: MarketDataClient { MarketDataClient(baseURL: baseURL, client: client) }
 
     /// Fetches the document and stores its filters.
     ///
@@ -37,14 +42,7 @@ public struct ExchangeInfoDownloader: Sendable {
     @discardableResult
     public func download(storedAt: Int64 = UTC.now()) async throws -> ExchangeInfoImportReport {
         let source = url.absoluteString
-        let response = try await client.get(url)
-        guard response.status == 200 else {
-            throw DownloadError(
-                url: source,
-                reason: .http(status: response.status, body: String(decoding: response.body.prefix(300), as: UTF8.self))
-            )
-        }
-        let document = try ExchangeInfoDocument.parse(response.body, source: source)
+        let document = try await binance.exchangeInfo()
         let stored = try store.insert(exchangeInfo: document, market: Self.market, source: source, storedAt: storedAt)
         return ExchangeInfoImportReport(
             source: source,

@@ -1,3 +1,4 @@
+public import Binance
 public import Foundation
 public import ScalperCore
 
@@ -18,10 +19,12 @@ public struct DownloadReport: Sendable {
 /// Downloads klines from a Binance-compatible `/api/v3/klines` endpoint into the store.
 ///
 /// Resume is built in: only the open-time ranges the store lacks are requested, and every page is
-/// stored in its own transaction as it arrives, so a killed run loses at most one page. Pages hold
-/// up to `pageLimit` bars; the `X-MBX-USED-WEIGHT-1M` header is watched and the downloader pauses
-/// until the next minute before the weight limit is reached. Bars that have not closed yet are
-/// not stored.
+/// stored in its own transaction as it arrives, so a killed run loses at most one page. The wire
+/// is the Binance module's `MarketDataClient`: pages of up to `pageLimit` bars, the
+/// `X-MBX-USED-WEIGHT-1M` header watched (a pause until the next minute before the weight limit is
+/// reached), retries as the `RetryingClient` says. Bars that have not closed yet are not stored;
+/// each page is validated (``KlineValidator``) before it is stored, and what the source lacks is
+/// reported as unavailable.
 ///
 /// `/api/v3/klines` is Binance's spot API, so the bars are stored as ``BinanceMarket/spot`` (see
 /// ``market``); a series the store holds for futures is refused before any request.
@@ -77,12 +80,15 @@ public struct RESTKlineDownloader: Sendable {
     /// - Throws: ``MarketMismatchError`` before any request when the store holds the series for
     ///   futures; ``DownloadError``, ``ImportFailure`` (a bad page: nothing of it stored), ``StoreError``.
     public func download(symbol: String, interval: KlineInterval, from: Int64, to: Int64) async throws -> DownloadReport {
-        try store.checkMarket(
-            Self.market,
-            symbol: symbol,
-            interval: interval,
-            source: options.baseURL.appendingPathComponent("api/v3/klines").absoluteString
+        let binance = MarketDataClient(
+            baseURL: options.baseURL,
+            client: client,
+            pageLimit: options.pageLimit,
+            weightLimitPerMinute: options.weightLimitPerMinute,
+            weightHeadroom: options.weightHeadroom,
+            now: now
         )
+        try store.checkMarket(Self.market, symbol: symbol, interval: interval, source: binance.klinesURL.absoluteString)
         let step = interval.milliseconds
         let end = min(to, (now() / step) * step)  // bars opening at or after this have not closed
         let ranges = try store.missingRanges(symbol: symbol, interval: interval, from: from, to: end)
@@ -96,29 +102,25 @@ public struct RESTKlineDownloader: Sendable {
         progress.begin("\(symbol) \(interval) REST", totalUnits: totalBars)
         defer { progress.end() }
         for range in ranges {
-            var start = range.lowerBound
-            while start < range.upperBound {
-                try Task.checkCancellation()
-                let url = pageURL(symbol: symbol, interval: interval, start: start, endInclusive: range.upperBound - 1)
-                let response = try await client.get(url)
+            // Each page is stored before the next is asked for (and the weight pause comes between).
+            for try await page in binance.klinePages(symbol: symbol, interval: interval, window: range) {
                 report.requests += 1
-                guard response.status == 200 else { throw Self.error(for: response, url: url, symbol: symbol) }
-                let page = try Self.parseKlines(response.body, url: url)
-                    .filter { $0.openTime >= start && $0.openTime < range.upperBound && $0.closeTime < now() }
-                if page.isEmpty {
-                    report.unavailable.append(start..<range.upperBound)
+                let start = page.window.lowerBound
+                if page.bars.isEmpty {
+                    report.unavailable.append(page.window)
                     progress.advance(by: Int((range.upperBound - start) / step), detail: "no bars from the source")
                     break
                 }
+                let source = page.url.absoluteString
                 let parsed = ParsedKlineFile(
-                    klines: page,
-                    lines: Array(1...page.count),
+                    klines: page.bars,
+                    lines: Array(1...page.bars.count),
                     layout: .vision,
                     hasHeader: false
                 )
                 let valid = try KlineValidator.validate(
                     parsed,
-                    source: url.absoluteString,
+                    source: source,
                     interval: interval,
                     nowMilliseconds: now()
                 )
@@ -133,7 +135,7 @@ public struct RESTKlineDownloader: Sendable {
                     symbol: symbol,
                     interval: interval,
                     market: Self.market,
-                    source: url.absoluteString,
+                    source: source,
                     duplicatesDropped: valid.duplicatesDropped
                 )
                 report.inserted += result.inserted
@@ -144,102 +146,8 @@ public struct RESTKlineDownloader: Sendable {
                     by: Int((last + step - start) / step),
                     detail: "\(symbol) up to \(UTC.minuteString(last))"
                 )
-                start = last + step
-                try await respectWeight(response)
             }
         }
         return report
-    }
-
-    private func pageURL(symbol: String, interval: KlineInterval, start: Int64, endInclusive: Int64) -> URL {
-        var components = URLComponents(url: options.baseURL.appendingPathComponent("api/v3/klines"), resolvingAgainstBaseURL: false)
-        components?.queryItems = [
-            URLQueryItem(name: "symbol", value: symbol),
-            URLQueryItem(name: "interval", value: interval.name),
-            URLQueryItem(name: "startTime", value: String(start)),
-            URLQueryItem(name: "endTime", value: String(endInclusive)),
-            URLQueryItem(name: "limit", value: String(options.pageLimit)),
-        ]
-        // Non-nil: the components come from a valid base URL and plain query items.
-        return components!.url!
-    }
-
-    /// Pauses until the next minute when the used weight nears the limit.
-    private func respectWeight(_ response: HTTPResponse) async throws {
-        guard let used = response.headers["x-mbx-used-weight-1m"].flatMap(Int.init) else { return }
-        let threshold = Int(Double(options.weightLimitPerMinute) * options.weightHeadroom)
-        guard used >= threshold else { return }
-        let ms = now() % 60_000
-        let wait = Double(60_000 - ms) / 1000 + 0.5
-        client.progress.note(
-            "request weight \(used)/\(options.weightLimitPerMinute) this minute; pausing \(String(format: "%.1f", wait)) s"
-        )
-        try await client.sleep(wait)
-    }
-
-    static func error(for response: HTTPResponse, url: URL, symbol: String) -> DownloadError {
-        let body = String(decoding: response.body.prefix(300), as: UTF8.self)
-        if response.status == 400, body.contains("-1121") {
-            return DownloadError(url: url.absoluteString, reason: .unknownSymbol("unknown symbol \(symbol) (\(body))"))
-        }
-        return DownloadError(url: url.absoluteString, reason: .http(status: response.status, body: body))
-    }
-
-    /// Parses a Binance klines response: an array of 12-element arrays, numbers as JSON numbers or strings.
-    public static func parseKlines(_ body: Data, url: URL) throws(DownloadError) -> [Kline] {
-        let source = url.absoluteString
-        let json: Any
-        do {
-            json = try JSONSerialization.jsonObject(with: body)
-        } catch {
-            throw DownloadError(url: source, reason: .malformedResponse("not JSON: \(error.localizedDescription)"))
-        }
-        guard let rows = json as? [Any] else {
-            throw DownloadError(url: source, reason: .malformedResponse("expected a JSON array of klines"))
-        }
-        var out: [Kline] = []
-        out.reserveCapacity(rows.count)
-        for (i, any) in rows.enumerated() {
-            guard let row = any as? [Any], row.count >= 11 else {
-                throw DownloadError(url: source, reason: .malformedResponse("kline \(i) is not an array of 12 fields"))
-            }
-            var values = [Double](repeating: .nan, count: 12)
-            for k in [1, 2, 3, 4, 5, 7, 8, 9, 10, 11] where k < row.count {
-                guard let v = number(row[k]) else {
-                    throw DownloadError(url: source, reason: .malformedResponse("kline \(i) field \(k) is not a number: \(row[k])"))
-                }
-                values[k] = v
-            }
-            guard let open = number(row[0]).map({ Int64($0) }), let close = number(row[6]).map({ Int64($0) }) else {
-                throw DownloadError(url: source, reason: .malformedResponse("kline \(i) has no integer times"))
-            }
-            out.append(
-                Kline(
-                    openTime: open > 100_000_000_000_000 ? open / 1000 : open,
-                    open: values[1],
-                    high: values[2],
-                    low: values[3],
-                    close: values[4],
-                    volume: values[5],
-                    closeTime: close > 100_000_000_000_000 ? close / 1000 : close,
-                    quoteVolume: values[7],
-                    tradeCount: values[8],
-                    takerBuyBaseVolume: values[9],
-                    takerBuyQuoteVolume: values[10],
-                    ignore: values[11].isNaN ? 0 : values[11]
-                )
-            )
-        }
-        return out
-    }
-
-    private static func number(_ any: Any) -> Double? {
-        switch any {
-        case let s as String: Double(s)
-        case let n as NSNumber: n.doubleValue
-        case let d as Double: d
-        case let i as Int: Double(i)
-        default: nil
-        }
     }
 }

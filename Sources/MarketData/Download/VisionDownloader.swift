@@ -1,3 +1,4 @@
+public import Binance
 import Crypto
 public import Foundation
 public import ScalperCore

@@ -1,3 +1,4 @@
+public import Binance
 public import Foundation
 public import ScalperCore
 

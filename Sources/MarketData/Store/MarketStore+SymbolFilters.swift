@@ -1,3 +1,4 @@
+public import Binance
 import Foundation
 import GRDB
 public import ScalperCore

@@ -25,6 +25,13 @@ public struct ExchangeInfoFilters: Equatable, Sendable {
         /// Why it is refused.
         public var reason: String
 
+        /// Creates the error (the store raises it for a row it cannot read back).
+        public init(field: String, value: String, reason: String) {
+            self.field = field
+            self.value = value
+            self.reason = reason
+        }
+
         /// `tickSize '0.0x': reason`.
         public var description: String { "\(field) '\(value)': \(reason)" }
     }

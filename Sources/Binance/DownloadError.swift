@@ -1,4 +1,5 @@
-/// A download that could not be completed, naming the URL.
+/// A download from Binance (a REST request or a Vision file) that could not be completed, naming
+/// the URL.
 public struct DownloadError: Error, Sendable, CustomStringConvertible {
     /// What went wrong.
     public enum Reason: Sendable, Equatable {

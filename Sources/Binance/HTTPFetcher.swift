@@ -3,7 +3,7 @@ public import Foundation
     import FoundationNetworking
 #endif
 
-/// A response as the downloaders need it: status, headers (lower-cased names) and body.
+/// A response as the REST clients need it: status, headers (lower-cased names) and body.
 public struct HTTPResponse: Sendable {
     /// HTTP status code.
     public var status: Int
