@@ -26,13 +26,16 @@ public final class ExchangeGateway: Sendable {
     private let logger: Logger
     private let received = Mutex<(events: [UserDataStreamEvent], reconnected: Bool)>(([], false))
 
-    /// A gateway over `client` whose user data comes over the WebSocket API at `webSocketAPIURL`.
-    public init(client: BinanceTradingClient, webSocketAPIURL: String, logger: Logger) {
+    /// A gateway over `client` whose user data comes over the WebSocket API at `webSocketAPIURL`;
+    /// a subscription or barrier unanswered after `requestTimeoutSeconds` fails.
+    public init(client: BinanceTradingClient, webSocketAPIURL: String, logger: Logger, requestTimeoutSeconds: Double = 10) {
         self.client = client
         self.logger = logger
         // The profiles give the full endpoint (`…/ws-api/v3`, as Binance documents it); the stream takes its base.
         let base = webSocketAPIURL.hasSuffix("/ws-api/v3") ? String(webSocketAPIURL.dropLast("/ws-api/v3".count)) : webSocketAPIURL
-        userData = client.userDataStream(settings: UserDataStreamSettings(webSocketAPIURL: base), logger: logger)
+        var settings = UserDataStreamSettings(webSocketAPIURL: base)
+        settings.requestTimeoutSeconds = requestTimeoutSeconds
+        userData = client.userDataStream(settings: settings, logger: logger)
     }
 
     /// Runs the user data stream and keeps what it delivers for ``sync()``, until cancelled.

@@ -297,8 +297,8 @@ public final class PaperSession {
             )
             let gateway = ExchangeGateway(client: client, webSocketAPIURL: access.webSocketAPIURL, logger: logger)
             gatewayTask = Task { try await gateway.run() }
-            guard await gateway.waitConnected(seconds: 15) else {
-                throw PaperSessionError("the user data stream at \(access.webSocketAPIURL) did not subscribe within 15 s (key, signature or URL?)")
+            guard await gateway.waitConnected(seconds: 30) else {
+                throw PaperSessionError("the user data stream at \(access.webSocketAPIURL) did not subscribe within 30 s (key, signature or URL?)")
             }
             self.gateway = gateway
             logger.info("orders go to the exchange", metadata: ["rest": "\(settings.restURL.absoluteString)", "user_data": "\(access.webSocketAPIURL)"])

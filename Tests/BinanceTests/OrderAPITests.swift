@@ -948,10 +948,10 @@ struct OrderAPITests {
                 key: .hmac(secret: Self.secret),
                 clock: { clock.now + 86_400_000 }
             )
-            let stream = client.userDataStream(
-                settings: UserDataStreamSettings(webSocketAPIURL: "ws://127.0.0.1:\(port)"),
-                logger: quietLogger
-            )
+            // Generous waits: a loaded 2-core machine running the whole suite can stall a task for seconds.
+            var streamSettings = UserDataStreamSettings(webSocketAPIURL: "ws://127.0.0.1:\(port)")
+            streamSettings.requestTimeoutSeconds = 120
+            let stream = client.userDataStream(settings: streamSettings, logger: quietLogger)
             let runner = Task { try await stream.run() }
             defer { runner.cancel() }
             var events = stream.events.makeAsyncIterator()

@@ -51,10 +51,11 @@ struct ExchangeLifecycleTests {
                 clock: { clock.now + 400_000_000_000 + clockSkewMs },
                 sleep: { seconds in sleeps?.values.withLock { $0.append(seconds) } }
             )
-            let gateway = ExchangeGateway(client: client, webSocketAPIURL: "ws://127.0.0.1:\(port)/ws-api/v3", logger: logger)
+            // Generous waits: a loaded 2-core machine running the whole suite can stall a task for seconds.
+            let gateway = ExchangeGateway(client: client, webSocketAPIURL: "ws://127.0.0.1:\(port)/ws-api/v3", logger: logger, requestTimeoutSeconds: 120)
             let task = Task { try await gateway.run() }
             defer { task.cancel() }
-            if secret == Self.secret { #expect(await gateway.waitConnected(seconds: 10)) }
+            if secret == Self.secret { #expect(await gateway.waitConnected(seconds: 120)) }
             try await body(server, clock, gateway)
         }
     }
