@@ -3,7 +3,7 @@
 /// (``ExchangeVenue/inject(_:)``). Counted over order placements (`POST /api/v3/order`,
 /// `POST /api/v3/orderList/oco`, `POST /api/v3/order/oco`).
 public struct FaultInjection: Sendable {
-    /// Added to every order API answer, real milliseconds.
+    /// Added to every answer of the signed account and order API, real milliseconds.
     public var latencyMs = 0
     /// Every Nth placement is booked, then answered as Binance answers when the matching engine's
     /// reply is lost: HTTP 504, -1007 "Timeout waiting for response from backend server. Send

@@ -215,7 +215,7 @@ extension ExchangeServer {
     ) async throws -> Response {
         let form = String(buffer: try await request.body.collect(upTo: 1 << 16))
         let faultPlan = settings.faults
-        if placement && faultPlan.latencyMs > 0 { try await Task.sleep(for: .milliseconds(faultPlan.latencyMs)) }
+        if faultPlan.latencyMs > 0 { try await Task.sleep(for: .milliseconds(faultPlan.latencyMs)) }
         let time = now
         let apiKeyHeader = HTTPField.Name("X-MBX-APIKEY").flatMap { request.headers[$0] }
         var fault: OrderFault?

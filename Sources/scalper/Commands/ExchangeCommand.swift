@@ -20,7 +20,7 @@ struct ExchangeCommand: AsyncParsableCommand {
 
             WebSocket API, /ws-api/v3: ping, time, userDataStream.subscribe.signature, userDataStream.unsubscribe and session.subscriptions; a subscribed account gets its user data stream (executionReport, listStatus, outboundAccountPosition).
 
-            Faults for resilience tests, on order placements: --fault-latency-ms delays the answer to every placement; every Nth placement is booked with its answer lost (--fault-drop-every: 504 / -1007), refused before booking with 503 (--fault-server-error-every) or 429 / -1015 (--fault-too-many-every), or rejected with -2010 (--fault-reject-every).
+            Faults for resilience tests: --fault-latency-ms delays every answer of the signed account and order API; every Nth order placement is booked with its answer lost (--fault-drop-every: 504 / -1007), refused before booking with 503 (--fault-server-error-every) or 429 / -1015 (--fault-too-many-every), or rejected with -2010 (--fault-reject-every).
 
             --lock-step: the clock moves only when every registered client is done. A client registers over its WebSocket connection with {"method":"LOCKSTEP.REGISTER","params":{"client":"<name>"},"id":1}; after each step the connection sends the frames due, then {"e":"lockStep","E":<sim ms>}; the client answers {"method":"LOCKSTEP.DONE","params":{"client":"<name>","through":<sim ms>},"id":2} once it has acted on them. A client that disconnects is waited for until it registers again under its name (it is then sent what it missed) or for --lock-step-timeout seconds. With no client registered the clock stands.
             """
