@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Scanner",
             dependencies: [
-                "LinearAlgebra", "Features", "MarketData", "ScalperCore", "Binance",
+                "LinearAlgebra", "Features", "ScalperCore", "Binance",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],

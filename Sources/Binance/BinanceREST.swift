@@ -1,13 +1,15 @@
 public import Foundation
 public import ScalperCore
 
-/// Binance's REST market data as a paper or live session needs it: warm-up 1 m bars, each
-/// symbol's filters and the server's time. Works against `api.binance.com` and against
+/// Binance's REST market data as a paper or live session and the scanner need it: warm-up and
+/// backfill 1 m bars, each symbol's filters, the USDT universe and the server's time. A failed
+/// request is not retried (the caller decides); ``MarketDataClient`` is the downloader's client,
+/// with retries and the weight pause. Works against `api.binance.com` and against
 /// `scalper exchange` alike (the same paths and shapes).
 public struct BinanceREST: Sendable {
     /// The REST base URL (`https://api.binance.com`, `http://127.0.0.1:<port>`).
     public let baseURL: URL
-    /// Bars per `/api/v3/klines` page (Binance's maximum is 1,000).
+    /// Bars per `/api/v3/klines` page of ``klines(_:count:closedBy:)`` (Binance's maximum is 1,000).
     public let pageLimit: Int
     private let fetcher: any HTTPFetching
 
@@ -49,13 +51,7 @@ public struct BinanceREST: Sendable {
                     ("limit", String(pageLimit)),
                 ]
             )
-            let body = try await get(url)
-            let page: [Kline]
-            do {
-                page = try KlinesResponse.parse(body, url: url)
-            } catch {
-                throw BinanceError(url: url.absoluteString, message: "\(error)")
-            }
+            let page = try parseKlines(try await get(url), url: url)
             guard !page.isEmpty else { break }
             for (k, bar) in page.enumerated() {
                 guard bar.openTime >= start, bar.openTime <= end, bar.openTime % minute == 0 else {
@@ -77,6 +73,21 @@ public struct BinanceREST: Sendable {
         }
         let bars = pages.reversed().flatMap { $0 }
         return Array(bars.suffix(count))
+    }
+
+    /// One `/api/v3/klines` request for `symbol`'s 1 m bars, oldest first: the `limit` most recent
+    /// (the bar in progress among them), or with `startTime` the first `limit` opening at or after it.
+    /// One page, as the scanner's warm-up and backfill ask for them; ``klines(_:count:closedBy:)``
+    /// pages for a count of closed bars.
+    ///
+    /// - Parameter limit: 1 … 1,000.
+    /// - Throws: ``BinanceError`` naming the URL.
+    public func klines(_ symbol: String, startTime: Int64?, limit: Int) async throws -> [Kline] {
+        precondition((1...1_000).contains(limit), "Binance serves 1 to 1,000 klines per request")
+        var query = [("symbol", symbol), ("interval", "1m"), ("limit", String(limit))]
+        if let startTime { query.append(("startTime", String(startTime))) }
+        let url = try makeURL("api/v3/klines", query)
+        return try parseKlines(try await get(url), url: url)
     }
 
     /// Each tradable symbol's filters from `/api/v3/exchangeInfo` (parsed by
@@ -167,6 +178,15 @@ public struct BinanceREST: Sendable {
             throw BinanceError(url: url.absoluteString, message: "HTTP \(response.status): \(preview(response.body))")
         }
         return response.body
+    }
+
+    /// A klines body read by ``KlinesResponse/parse(_:url:)``, its failure as a ``BinanceError``.
+    private func parseKlines(_ body: Data, url: URL) throws(BinanceError) -> [Kline] {
+        do {
+            return try KlinesResponse.parse(body, url: url)
+        } catch {
+            throw BinanceError(url: url.absoluteString, message: "\(error)")
+        }
     }
 
     private func preview(_ body: Data) -> String { String(decoding: body.prefix(300), as: UTF8.self) }

@@ -78,7 +78,12 @@ public struct MarketDataClient: Sendable {
 
     /// One request: the closed bars of `symbol` opening in `window`.
     func klinesPage(symbol: String, interval: KlineInterval, window: Range<Int64>) async throws -> KlinePage {
-        let url = klinesURL(symbol: symbol, interval: interval, start: window.lowerBound, endInclusive: window.upperBound - 1)
+        let url = klinesURL(
+            symbol: symbol,
+            interval: interval,
+            start: window.lowerBound,
+            endInclusive: window.upperBound - 1
+        )
         let response = try await client.get(url)
         guard response.status == 200 else { throw Self.error(for: response, url: url, symbol: symbol) }
         let bars = try KlinesResponse.parse(response.body, url: url)

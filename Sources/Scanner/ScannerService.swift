@@ -1,11 +1,8 @@
-import Binance
+public import Binance
 import Features
 public import Foundation
-import HummingbirdWSClient
 public import Logging
-public import MarketData
 import ScalperCore
-import Synchronization
 
 /// Where the scanner connects and how it behaves.
 public struct ScannerServiceSettings: Sendable {
@@ -75,7 +72,9 @@ public struct ScannerReport: Sendable {
 
 /// The multi-pair scanner: one WebSocket connection with combined miniTicker streams for the whole
 /// universe, detail streams (`kline_1m`, `depth20@100ms`) for the current candidates, and REST for
-/// the universe and for kline backfill.
+/// the universe and for kline backfill. The wire is the Binance module's: ``CombinedStream``
+/// (connect, SUBSCRIBE, reconnect with backoff; the frames come back as text for the scanner's
+/// own parser) and ``BinanceREST``; the scanner decides what to follow, parses and scores.
 ///
 /// Candidates' closed bars feed a ``StreamingFeatures`` state each, warmed from REST when the pair
 /// becomes a candidate. A missed close (a bar that does not follow the previous one) and every
@@ -84,7 +83,7 @@ public actor ScannerService {
     /// Settings.
     public let settings: ScannerServiceSettings
     private let logger: Logger
-    private let fetcher: any HTTPFetching
+    private let rest: BinanceREST
     private var state: ScannerState
     private var statistics = ScannerStatistics()
     private var candidates: [String] = []
@@ -107,7 +106,7 @@ public actor ScannerService {
     public init(settings: ScannerServiceSettings, logger: Logger, fetcher: any HTTPFetching = URLSessionFetcher(timeoutSeconds: 10)) {
         self.settings = settings
         self.logger = logger
-        self.fetcher = fetcher
+        rest = BinanceREST(baseURL: settings.restURL, fetcher: fetcher)
         state = ScannerState(configuration: settings.scoring)
     }
 
@@ -129,86 +128,76 @@ public actor ScannerService {
     public func run(duration: Double?, report: @escaping @Sendable (ScannerReport) -> Void) async throws {
         universe = try await loadUniverse()
         universeLoadedAt = .now
-        if let time = try? await getJSON("api/v3/time") as? [String: Any], let server = (time["serverTime"] as? NSNumber)?.int64Value {
+        if let server = try? await rest.serverTime() {
             clockOffset = server - UTC.now()
         }
         guard !universe.isEmpty else { throw ScannerServiceError("no tradable USDT pair above the volume floor at \(settings.restURL)") }
         logger.info("universe", metadata: ["pairs": "\(universe.count)"])
         let deadline = duration.map { ContinuousClock.now + .milliseconds(Int($0 * 1000)) }
-        var attempt = 0
-        while deadline.map({ ContinuousClock.now < $0 }) ?? true {
-            try Task.checkCancellation()
-            do {
-                try await connectOnce(deadline: deadline, report: report)
-                attempt = 0
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                logger.warning("connection lost", metadata: ["error": "\(error)"])
-            }
-            guard deadline.map({ ContinuousClock.now < $0 }) ?? true else { break }
-            statistics.reconnects += 1
-            let wait = Backoff(initialSeconds: settings.backoffInitialSeconds, maxSeconds: settings.backoffMaxSeconds)
-                .seconds(attempt: attempt)
-            attempt += 1
-            try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
-        }
+        let stream = CombinedStream(
+            webSocketURL: settings.webSocketURL,
+            maxStreamsPerConnection: settings.maxStreamsPerConnection,
+            backoff: Backoff(initialSeconds: settings.backoffInitialSeconds, maxSeconds: settings.backoffMaxSeconds),
+            logger: logger
+        )
+        try await stream.run(
+            until: deadline,
+            // The universe's miniTickers; candidates' detail streams are re-subscribed after connecting.
+            streams: { await self.universe.map { "\($0.lowercased())@miniTicker" } },
+            reconnecting: { await self.countReconnect() },
+            session: { connection in try await self.follow(connection, deadline: deadline, report: report) }
+        )
     }
 
-    private func connectOnce(deadline: ContinuousClock.Instant?, report: @escaping @Sendable (ScannerReport) -> Void) async throws {
-        // The universe's miniTickers; candidates' detail streams are re-subscribed after connecting.
-        let streams = universe.map { "\($0.lowercased())@miniTicker" }
-        let url = settings.webSocketURL + "/stream?streams=" + streams.prefix(settings.maxStreamsPerConnection).joined(separator: "/")
+    /// One connection: re-subscribes the candidates' detail streams and backfills what a reconnect
+    /// may have missed, then reads frames while the ranking is refreshed every `refreshSeconds`.
+    /// Returns at the deadline; throws after `silenceSeconds` without a frame, and when the universe
+    /// was reloaded (the next connection asks for its streams).
+    private func follow(
+        _ connection: CombinedStream.Connection,
+        deadline: ContinuousClock.Instant?,
+        report: @escaping @Sendable (ScannerReport) -> Void
+    ) async throws {
         let followed = candidates
-        let lastMessage = LastMessageTime()
-        // Frames up to 1 MB: the client's 16 KB default is below real Binance frames such as a busy
-        // depth diff or an all-market array.
-        try await WebSocketClient.connect(url: url, configuration: .init(maxFrameSize: 1 << 20), logger: logger) { inbound, outbound, _ in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                // Re-subscribe and backfill what a reconnect may have missed.
-                if !followed.isEmpty {
-                    try await outbound.write(.text(Self.request("SUBSCRIBE", Self.detailStreams(followed), id: 1)))
-                    await self.countSubscribe()
-                    for symbol in followed { try? await self.backfill(symbol) }
-                }
-                group.addTask {
-                    for try await message in inbound.messages(maxSize: 1 << 22) {
-                        lastMessage.touch()
-                        guard case .text(let text) = message else { continue }
-                        await self.handle(text)
-                    }
-                }
-                group.addTask {
-                    var nextID = 2
-                    while true {
-                        try await Task.sleep(for: .milliseconds(Int(self.settings.refreshSeconds * 1000)))
-                        if let deadline, ContinuousClock.now >= deadline { return }
-                        let silent = ContinuousClock.now - lastMessage.value
-                        if silent > .milliseconds(Int(self.settings.silenceSeconds * 1000)) {
-                            throw ScannerServiceError("no message for \(self.settings.silenceSeconds) s")
-                        }
-                        if await self.universeIsStale() {
-                            try await self.reloadUniverse()
-                            throw ScannerServiceError("universe refreshed; reconnecting with the new stream list")
-                        }
-                        let (added, removed, snapshot) = await self.refresh()
-                        if !removed.isEmpty {
-                            try await outbound.write(.text(Self.request("UNSUBSCRIBE", Self.detailStreams(removed), id: nextID)))
-                            nextID += 1
-                            await self.countUnsubscribe()
-                        }
-                        if !added.isEmpty {
-                            try await outbound.write(.text(Self.request("SUBSCRIBE", Self.detailStreams(added), id: nextID)))
-                            nextID += 1
-                            await self.countSubscribe()
-                            for symbol in added { try? await self.warm(symbol) }
-                        }
-                        report(snapshot)
-                    }
-                }
-                try await group.next()
-                group.cancelAll()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // Re-subscribe and backfill what a reconnect may have missed.
+            if !followed.isEmpty {
+                try await connection.subscribe(Self.detailStreams(followed), id: 1)
+                self.countSubscribe()
+                for symbol in followed { try? await self.backfill(symbol) }
             }
+            group.addTask {
+                try await connection.receive { text in await self.handle(text) }
+            }
+            group.addTask {
+                var nextID = 2
+                while true {
+                    try await Task.sleep(for: .milliseconds(Int(self.settings.refreshSeconds * 1000)))
+                    if let deadline, ContinuousClock.now >= deadline { return }
+                    if connection.silence > .milliseconds(Int(self.settings.silenceSeconds * 1000)) {
+                        throw ScannerServiceError("no message for \(self.settings.silenceSeconds) s")
+                    }
+                    if await self.universeIsStale() {
+                        try await self.reloadUniverse()
+                        throw ScannerServiceError("universe refreshed; reconnecting with the new stream list")
+                    }
+                    let (added, removed, snapshot) = await self.refresh()
+                    if !removed.isEmpty {
+                        try await connection.unsubscribe(Self.detailStreams(removed), id: nextID)
+                        nextID += 1
+                        await self.countUnsubscribe()
+                    }
+                    if !added.isEmpty {
+                        try await connection.subscribe(Self.detailStreams(added), id: nextID)
+                        nextID += 1
+                        await self.countSubscribe()
+                        for symbol in added { try? await self.warm(symbol) }
+                    }
+                    report(snapshot)
+                }
+            }
+            try await group.next()
+            group.cancelAll()
         }
     }
 
@@ -220,15 +209,12 @@ public actor ScannerService {
         universeLoadedAt = .now
     }
 
+    private func countReconnect() { statistics.reconnects += 1 }
     private func countSubscribe() { statistics.subscribes += 1 }
     private func countUnsubscribe() { statistics.unsubscribes += 1 }
 
     static func detailStreams(_ symbols: [String]) -> [String] {
         symbols.flatMap { ["\($0.lowercased())@kline_1m", "\($0.lowercased())@depth20@100ms"] }
-    }
-
-    static func request(_ method: String, _ params: [String], id: Int) -> String {
-        #"{"method":"\#(method)","params":[\#(params.map { "\"\($0)\"" }.joined(separator: ","))],"id":\#(id)}"#
     }
 
     /// Re-ranks; returns pairs that became candidates, pairs that stopped being, and the report.
@@ -321,7 +307,7 @@ public actor ScannerService {
 
     /// Fetches the last 100 closed bars of a new candidate to warm its streaming features.
     private func warm(_ symbol: String) async throws {
-        let bars = try await fetchKlines(symbol, startTime: nil, limit: 100)
+        let bars = try await rest.klines(symbol, startTime: nil, limit: 100)
         var f = StreamingFeatures()
         for bar in bars { _ = try? f.update(bar) }
         features[symbol] = f
@@ -334,7 +320,7 @@ public actor ScannerService {
         guard let start = from ?? closedBars[symbol]?.last.map({ $0 + 60_000 }) else { return }
         var next = start
         while true {
-            let bars = try await fetchKlines(symbol, startTime: next, limit: 1_000)
+            let bars = try await rest.klines(symbol, startTime: next, limit: 1_000)
             let wanted = bars.filter { bar in until.map { bar.openTime < $0 } ?? true }
             for bar in wanted {
                 statistics.klinesBackfilled += 1
@@ -346,21 +332,10 @@ public actor ScannerService {
         if from != nil, candidates.contains(symbol) { try await warm(symbol) }
     }
 
-    private func fetchKlines(_ symbol: String, startTime: Int64?, limit: Int) async throws -> [Kline] {
-        var components = URLComponents(url: settings.restURL.appendingPathComponent("api/v3/klines"), resolvingAgainstBaseURL: false)
-        var items = [URLQueryItem(name: "symbol", value: symbol), URLQueryItem(name: "interval", value: "1m"), URLQueryItem(name: "limit", value: String(limit))]
-        if let startTime { items.append(URLQueryItem(name: "startTime", value: String(startTime))) }
-        components?.queryItems = items
-        guard let url = components?.url else { throw ScannerServiceError("bad REST URL") }
-        let response = try await fetcher.get(url, headers: [:])
-        guard response.status == 200 else { throw ScannerServiceError("\(url): HTTP \(response.status)") }
-        return try KlinesResponse.parse(response.body, url: url)
-    }
-
     /// The universe from exchangeInfo and ticker/24hr.
     func loadUniverse() async throws -> [String] {
         do {
-            return try await BinanceREST(baseURL: settings.restURL, fetcher: fetcher).usdtUniverse(
+            return try await rest.usdtUniverse(
                 size: settings.universeSize,
                 minQuoteVolume: settings.minQuoteVolume,
                 excludedBases: settings.excludedBases
@@ -369,18 +344,6 @@ public actor ScannerService {
             throw ScannerServiceError("\(error) (is `scalper exchange` running?)")
         }
     }
-
-    private func getJSON(_ path: String) async throws -> Any {
-        let url = settings.restURL.appendingPathComponent(path)
-        let response: HTTPResponse
-        do {
-            response = try await fetcher.get(url, headers: [:])
-        } catch {
-            throw ScannerServiceError("cannot reach \(url.absoluteString): \(error.localizedDescription) (is `scalper exchange` running?)")
-        }
-        guard response.status == 200 else { throw ScannerServiceError("\(url): HTTP \(response.status)") }
-        return try JSONSerialization.jsonObject(with: response.body)
-    }
 }
 
 /// A scanner failure, in words.
@@ -388,11 +351,4 @@ public struct ScannerServiceError: Error, CustomStringConvertible, Sendable {
     /// The message.
     public var description: String
     init(_ description: String) { self.description = description }
-}
-
-/// When the last frame arrived, shared by the reader and the refresh loop.
-final class LastMessageTime: Sendable {
-    private let instant = Mutex<ContinuousClock.Instant>(.now)
-    func touch() { instant.withLock { $0 = .now } }
-    var value: ContinuousClock.Instant { instant.withLock { $0 } }
 }
