@@ -27,14 +27,18 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Prediction calls per latency figure.")
     var calls = 5_000
 
-    @Option(help: "Run only this part: features, predict or scanner.")
+    @Option(help: "Run only this part: features, predict, scanner or exchange.")
     var only: String?
+
+    @Option(help: "A market store with FILUSDT 1m bars: the local exchange's order API figures (exchange.*).")
+    var store: String?
 
     @Option(help: "Scanner input: gzip JSONL of combined-stream miniTicker frames.")
     var scannerFrames = "../shared/reference/scanner/miniticker-150x600.jsonl.gz"
 
     func run() async throws {
         if only == "scanner" { return try benchScanner() }
+        if only == "exchange" { return try await benchExchange() }
         let fil = try load(symbol: "FILUSDT")
         let near = try load(symbol: "NEARUSDT")
 
@@ -87,6 +91,7 @@ struct BenchCommand: AsyncParsableCommand {
 
         if let model { try benchPredict(model: model, bars: fil) }
         try benchScanner()
+        if store != nil { try await benchExchange() }
     }
 
     /// The scanner hot path: parse a frame, update the pair, rescore it; throughput and per-message latency.
