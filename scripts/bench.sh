@@ -227,6 +227,15 @@ print(f"bench paper.cpu_pct_150_pairs {cpu_pct:.2f} %")
 print(f"bench paper.rss_mb_150_pairs {hwm_kb / 1024:.1f} MB")
 PY
 
+echo "== CryptoScalper: the local exchange's order API over loopback (scalper bench --only exchange)" >&2
+# In-process exchanges on FILUSDT, MARKET orders with FULL answers. Round trip: limits ON on a
+# ManualClock moved 10 s after every 100 orders; throughput: limits OFF, 8 connections. Both with
+# the product's BinanceTradingClient (exchange.order_roundtrip_*, exchange.orders_per_s) and a lean
+# socket client (*_lean_client*); its standard error says which line is which.
+"$bin" bench --only exchange --store "$work/bench.sqlite" > "$work/exchange-bench.out" \
+    || die "scalper bench --only exchange failed"
+grep '^bench exchange\.' "$work/exchange-bench.out" >> "$ours" || die "scalper bench --only exchange printed no bench exchange.* lines"
+
 echo "== CryptoScalper: scalper bench (features, predict)" >&2
 "$bin" bench --model "$work/models/bench" >> "$ours"
 
