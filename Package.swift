@@ -205,6 +205,8 @@ let package = Package(
             name: "BinanceTests",
             dependencies: [
                 "Binance", "Exchange", "MarketData", "ScalperCore", "ScalperTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
