@@ -99,10 +99,10 @@ extension ExchangeVenue {
         if new.trailingDelta != nil {
             throw APIError(status: 400, code: -2010, message: "Trailing stops are not supported by this exchange.")
         }
-        if let id = new.newClientOrderId, s.orders.values.contains(where: { $0.apiKey == apiKey && $0.clientOrderID == id && $0.isOpen }) {
+        if let id = new.newClientOrderId, s.openOrders.contains(where: { $0.apiKey == apiKey && $0.clientOrderID == id }) {
             throw APIError(status: 400, code: -2010, message: "Duplicate order sent.")
         }
-        if settings.limitsEnabled, s.orders.values.count(where: { $0.apiKey == apiKey && $0.symbol == new.symbol && $0.isOpen }) >= settings.maxOpenOrdersPerSymbol {
+        if settings.limitsEnabled, s.openOrders.count(where: { $0.apiKey == apiKey && $0.symbol == new.symbol }) >= settings.maxOpenOrdersPerSymbol {
             throw APIError(status: 400, code: -1013, message: "Filter failure: MAX_NUM_ORDERS")
         }
         guard let last = market.state(new.symbol, at: now)?.price else { throw .badSymbol }
@@ -162,6 +162,7 @@ extension ExchangeVenue {
             s.accounts[apiKey]?.locked[order.lockedAsset, default: 0] += lock
         }
         s.orders[order.id] = order
+        s.open.insert(order.id)
         if listID >= 0 { s.lists[listID]?.orderIDs.append(order.id) }
         publish(&s, apiKey, executionReport(order, execution: nil, type: "NEW", time: now))
         let before = s.executions.count
@@ -310,7 +311,7 @@ extension ExchangeVenue {
     func cancelAll(apiKey: String, symbol: String, now: Int64) -> (orders: [BookedOrder], lists: [(BookedList, [BookedOrder])]) {
         settle(through: now)
         return state.withLock { s in
-            let open = s.orders.values.filter { $0.apiKey == apiKey && $0.symbol == symbol && $0.isOpen }.sorted { $0.id < $1.id }
+            let open = s.openOrders.filter { $0.apiKey == apiKey && $0.symbol == symbol }.sorted { $0.id < $1.id }
             var plain: [BookedOrder] = []
             var lists: [(BookedList, [BookedOrder])] = []
             var seen = Set<Int64>()
@@ -351,7 +352,7 @@ extension ExchangeVenue {
     func openOrders(apiKey: String, symbol: String?, now: Int64) -> [BookedOrder] {
         settle(through: now)
         return state.withLock { s in
-            s.orders.values.filter { $0.apiKey == apiKey && $0.isOpen && (symbol == nil || $0.symbol == symbol) }.sorted { $0.id < $1.id }
+            s.openOrders.filter { $0.apiKey == apiKey && (symbol == nil || $0.symbol == symbol) }.sorted { $0.id < $1.id }
         }
     }
 

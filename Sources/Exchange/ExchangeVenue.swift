@@ -151,7 +151,7 @@ public final class ExchangeVenue: Sendable {
                 return
             }
             defer { s.settledThrough = max(s.settledThrough, time) }
-            guard s.orders.values.contains(where: \.isOpen) else { return }
+            guard !s.open.isEmpty else { return }
             switch settings.rule {
             case .continuous:
                 if time > s.settledThrough { settleContinuous(&s, through: time) }
@@ -180,7 +180,7 @@ public final class ExchangeVenue: Sendable {
     // MARK: Continuous rule
 
     private func settleContinuous(_ s: inout VenueState, through time: Int64) {
-        let symbols = Set(s.orders.values.filter(\.isOpen).map(\.symbol)).sorted()
+        let symbols = Set(s.openOrders.map(\.symbol)).sorted()
         for symbol in symbols {
             for trade in market.trades(symbol, after: s.settledThrough, upTo: time) {
                 tradeReached(&s, symbol: symbol, trade: trade)
@@ -193,7 +193,7 @@ public final class ExchangeVenue: Sendable {
         guard let filters = market.pairs[symbol]?.filters else { return }
         let price = decimal(trade.price, filters.priceDecimals)
         var available = decimal(trade.quantity, filters.quantityDecimals)
-        let ids = s.orders.values.filter { $0.symbol == symbol && $0.isOpen }.map(\.id).sorted()
+        let ids = s.openOrders.filter { $0.symbol == symbol }.map(\.id).sorted()
         for id in ids {
             guard let order = s.orders[id], order.isOpen else { continue }
             if !order.working {
@@ -284,7 +284,7 @@ public final class ExchangeVenue: Sendable {
         var boundary = (s.settledThrough / 60_000 + 1) * 60_000
         while boundary <= time {
             // Bar [boundary − 1 min, boundary) closes: resting orders trigger from its range.
-            let symbols = Set(s.orders.values.filter { $0.isOpen && $0.type != "MARKET" }.map(\.symbol)).sorted()
+            let symbols = Set(s.openOrders.filter { $0.type != "MARKET" }.map(\.symbol)).sorted()
             for symbol in symbols {
                 guard let bar = market.klines(symbol, from: boundary - 60_000, to: boundary - 60_000, limit: 1, now: boundary).first else { continue }
                 barTraded(&s, symbol: symbol, bar: bar, time: boundary)
@@ -302,7 +302,7 @@ public final class ExchangeVenue: Sendable {
     /// at that bar's open slipped (in placement order); an entry whose symbol has no bar there
     /// expires (the backtest's rule), an exit waits for the symbol's next bar.
     private func openFills(_ s: inout VenueState, upTo: Int64) {
-        let waiting = s.orders.values.filter { $0.isOpen && $0.type == "MARKET" && Self.openAfter($0.time) <= upTo }.sorted { $0.id < $1.id }
+        let waiting = s.openOrders.filter { $0.type == "MARKET" && Self.openAfter($0.time) <= upTo }.sorted { $0.id < $1.id }
         for order in waiting {
             guard let filters = market.pairs[order.symbol]?.filters else { continue }
             let open = max(Self.openAfter(order.time), s.waitingSince[order.id] ?? .min)
@@ -335,7 +335,7 @@ public final class ExchangeVenue: Sendable {
     /// ``FillModel/barTrigger(stop:target:bar:filters:)``, the stop first when both lie in it).
     private func barTraded(_ s: inout VenueState, symbol: String, bar: Kline, time: Int64) {
         guard let filters = market.pairs[symbol]?.filters else { return }
-        let open = s.orders.values.filter { $0.symbol == symbol && $0.isOpen && $0.type != "MARKET" && $0.time < bar.closeTime + 1 }
+        let open = s.openOrders.filter { $0.symbol == symbol && $0.type != "MARKET" && $0.time < bar.closeTime + 1 }
         var handledLists = Set<Int64>()
         for order in open.sorted(by: { $0.id < $1.id }) {
             guard s.orders[order.id]?.isOpen == true else { continue }
@@ -437,6 +437,7 @@ public final class ExchangeVenue: Sendable {
             s.orders[id] = order
             reports.append(executionReport(order, execution: execution, type: "TRADE", time: time))
         }
+        if !order.isOpen { s.open.remove(id) }
         // A filled order releases what it still held (a buy limit filled below its price).
         if order.status == "FILLED", order.locked > 0 {
             s.accounts[order.apiKey]?.locked[order.lockedAsset, default: 0] -= order.locked
@@ -460,6 +461,7 @@ public final class ExchangeVenue: Sendable {
         order.status = status
         order.updateTime = time
         s.orders[id] = order
+        s.open.remove(id)
         s.expiryReasons[id] = reason
         var report = executionReport(order, execution: nil, type: status, time: time, expiry: reason)
         if let cancelID {
@@ -568,6 +570,8 @@ public final class ExchangeVenue: Sendable {
 struct VenueState: Sendable {
     var accounts: [String: AccountBook]
     var orders: [Int64: BookedOrder] = [:]
+    /// Ids of the orders still open (NEW or PARTIALLY_FILLED): what matching and the limits scan.
+    var open: Set<Int64> = []
     var lists: [Int64: BookedList] = [:]
     var executions: [Execution] = []
     var expiryReasons: [Int64: String] = [:]
@@ -582,4 +586,7 @@ struct VenueState: Sendable {
     var nextSubscriber: UInt64 = 0
 
     init(accounts: [String: AccountBook]) { self.accounts = accounts }
+
+    /// The open orders (any order).
+    var openOrders: [BookedOrder] { open.compactMap { orders[$0] } }
 }

@@ -308,7 +308,7 @@ extension ExchangeServer {
 
     private func decimalParam(_ q: inout RequestParameters, _ name: String) throws(APIError) -> Decimal? {
         guard let text = try q.string(name) else { return nil }
-        guard text.range(of: NewOrder.decimalRange, options: .regularExpression) != nil,
+        guard NewOrder.isDecimalText(text),
             let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
         else { throw .illegal(name, range: NewOrder.decimalRange) }
         return value
