@@ -1,5 +1,6 @@
-/// Exponential backoff with jitter: the one formula behind REST retries (MarketData) and the
-/// scanner's reconnects (Scanner).
+/// Exponential backoff with jitter: the one formula behind the Binance module's REST retries
+/// (`RetryingClient`, used by MarketData's downloads) and its reconnects (`CombinedStream` for the
+/// scanner, `KlineFeed`, the user data stream).
 ///
 /// Wait number `attempt` (0-based) has the ceiling `cap = min(maxSeconds, initialSeconds · 2^attempt)`,
 /// which doubles per attempt until it saturates at `maxSeconds`. The wait itself is drawn uniformly
