@@ -161,7 +161,7 @@ enum UserDataFrames {
 
 // MARK: - Tests
 
-@Suite("Binance user data stream", .timeLimit(.minutes(5)))
+@Suite("Binance user data stream", .timeLimit(.minutes(10)))
 struct UserDataStreamTests {
     static let apiKey = "vmPUZE6mv9SD5VNHk4HlWFsOr6aKE2zvsw0MuIgwCIPy6utIco14y7Ju91duEh8A"
     static let secret = "NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"
@@ -174,7 +174,8 @@ struct UserDataStreamTests {
         var settings = UserDataStreamSettings(webSocketAPIURL: base)
         settings.backoffInitialSeconds = 0.05
         settings.backoffMaxSeconds = 0.2
-        settings.requestTimeoutSeconds = 20
+        // Generous: a loaded 2-core machine running the whole suite can stall these tasks for seconds.
+        settings.requestTimeoutSeconds = 120
         return settings
     }
 
@@ -419,7 +420,9 @@ struct UserDataStreamTests {
         "Subscribes with a signature the server verifies, delivers every event in order, barriers order, answers pings, reconnects after a drop, a terminated stream and a shutdown"
     )
     func stream() async throws {
-        let api = FakeWebSocketAPI(pingPeriod: .milliseconds(100)) { connection, index in
+        // Server pings every second (Binance: 20 s): often enough to test the answers, not so often
+        // that a loaded machine misses one.
+        let api = FakeWebSocketAPI(pingPeriod: .seconds(1)) { connection, index in
             guard
                 try await connection.subscription(
                     apiKey: Self.apiKey,
@@ -446,9 +449,9 @@ struct UserDataStreamTests {
                 try await connection.send(UserDataFrames.terminated)
                 _ = await connection.next()  // the client closes
             case 2:
-                // A second of the server's pings (every 100 ms): a client that did not answer them
+                // Three of the server's pings (one a second): a client that did not answer them
                 // would be closed before the shutdown is sent.
-                try await Task.sleep(for: .seconds(1))
+                try await Task.sleep(for: .seconds(3.5))
                 try await connection.send(UserDataFrames.shutdown)
                 _ = await connection.next()
             default:
