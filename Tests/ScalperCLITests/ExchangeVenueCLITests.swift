@@ -63,7 +63,9 @@ extension PaperWorkspace {
     }
 }
 
-@Suite("scalper paper --venue exchange against the local exchange")
+// One at a time: each test runs two exchanges and sessions; in parallel they add to the peak load
+// of the whole suite on 2 cores without making it finish sooner.
+@Suite("scalper paper --venue exchange against the local exchange", .serialized)
 struct ExchangeVenueCLITests {
     @Test(
         "Parity: in the exchange's parity mode and lock-step, paper --venue exchange --exits bar gives the trades of paper --venue simulated",

@@ -80,7 +80,9 @@ public struct ScalperProcess: Sendable {
     }
 
     /// Waits (polling, up to `seconds`) until standard output has a line starting with `prefix`; returns it.
-    public func waitForLine(startingWith prefix: String, seconds: Double = 60) async throws -> String {
+    /// The default wait is long: in a full parallel test run on 2 cores, a child started beside a
+    /// dozen others took over a minute to print its first line.
+    public func waitForLine(startingWith prefix: String, seconds: Double = 300) async throws -> String {
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1_000))
         while ContinuousClock.now < deadline {
             if let line = outputSoFar.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) { return String(line) }
