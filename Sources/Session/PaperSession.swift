@@ -355,7 +355,17 @@ public final class PaperSession {
         state.model = state.model ?? predictor.metadata.name
         state.modelPath = state.modelPath ?? settings.modelPath
         // Orders in doubt are settled with the exchange before anything new is decided.
-        if gateway != nil { try await reconcile(reason: recovery.state == nil ? "start" : "restart") }
+        if gateway != nil {
+            // Cancels stored but maybe never sent before a crash go out again (harmless if they were:
+            // the exchange answers -2011 for an order already gone).
+            for c in recovery.pendingCancels {
+                switch c.target {
+                case .order(let id): pendingSends.append(.cancel(symbol: c.symbol, clientOrderID: id))
+                case .list(let id): pendingSends.append(.cancelList(symbol: c.symbol, listClientOrderID: id))
+                }
+            }
+            try await reconcile(reason: recovery.state == nil ? "start" : "restart")
+        }
         let watcher = champion.map { source in Task.detached { [channel, logger] in await Self.watch(source, channel: channel, logger: logger) } }
         defer { watcher?.cancel() }
         try await catchUp(serverTime: serverTime)
