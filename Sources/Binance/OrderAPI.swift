@@ -28,7 +28,7 @@ public enum BinanceDecimal {
             }
         }
         guard digitsBefore > 0, !seenPoint || digitsAfter > 0 else { return nil }
-        return Decimal(string: text, locale: Locale(identifier: "en_US_POSIX"))
+        return plain(text)
     }
 
     /// The largest multiple of `step` not above `value` (a quantity on LOT_SIZE's grid, never more

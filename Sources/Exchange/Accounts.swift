@@ -115,7 +115,7 @@ struct SignedRequestCheck {
         guard let timestamp = try q.integer("timestamp") else { throw .mandatory("timestamp") }
         var window: Double = 5_000
         if let text = try q.string("recvWindow") {
-            guard let value = Double(text), value >= 0, text.range(of: #"^[0-9]{1,20}(\.[0-9]{1,3})?$"#, options: .regularExpression) != nil else {
+            guard let value = Double(text), value >= 0, isRecvWindowText(text) else {
                 throw .illegal("recvWindow", range: #"^[0-9]{1,20}(\.[0-9]{1,3})?$"#)
             }
             guard value <= 60_000 else {
@@ -132,8 +132,8 @@ struct SignedRequestCheck {
             throw APIError(status: 400, code: -1021, message: "Timestamp for this request is outside of the recvWindow.")
         }
         // The payload as sent: the query string without its signature pair, then the body.
-        let query = rawQuery.split(separator: "&", omittingEmptySubsequences: false).filter { !$0.hasPrefix("signature=") }.joined(separator: "&")
-        let bodyPart = body.split(separator: "&", omittingEmptySubsequences: false).filter { !$0.hasPrefix("signature=") }.joined(separator: "&")
+        let query = withoutSignature(rawQuery)
+        let bodyPart = withoutSignature(body)
         guard account.verifier.verifies(signature, of: SignedRequest.payload(query: query, body: bodyPart)) else {
             throw APIError(status: 400, code: -1022, message: "Signature for this request is not valid.")
         }
@@ -141,13 +141,27 @@ struct SignedRequestCheck {
     }
 }
 
-/// A balance as Binance writes it: exactly 8 decimals.
-func decimalText(_ value: Decimal) -> String {
-    var input = value
-    var rounded = Decimal()
-    NSDecimalRound(&rounded, &input, 8, .plain)
-    let text = NSDecimalNumber(decimal: rounded).stringValue
-    let parts = text.split(separator: ".", maxSplits: 1)
-    let fraction = parts.count > 1 ? String(parts[1]) : ""
-    return "\(parts[0]).\(fraction)\(String(repeating: "0", count: max(0, 8 - fraction.count)))"
+/// `recvWindow` as Binance reads it: `^[0-9]{1,20}(\.[0-9]{1,3})?$`.
+func isRecvWindowText(_ text: String) -> Bool {
+    let parts = text.utf8.split(separator: UInt8(ascii: "."), maxSplits: 1, omittingEmptySubsequences: false)
+    func digits(_ part: Substring.UTF8View.SubSequence, _ range: ClosedRange<Int>) -> Bool {
+        range.contains(part.count) && part.allSatisfy { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+    }
+    return digits(parts[0], 1...20) && (parts.count == 1 || digits(parts[1], 1...3))
 }
+
+/// Parameter text without its `signature=` pairs: what was signed. Clients put the signature
+/// last, so that case is cut off in place; any other is split and joined.
+func withoutSignature(_ text: String) -> String {
+    let pairs = text.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: false)
+    let signed = pairs.filter { $0.starts(with: "signature=".utf8) }
+    guard !signed.isEmpty else { return text }
+    if signed.count == 1, let last = pairs.last, last.starts(with: "signature=".utf8), pairs.count > 1 {
+        // Up to the '&' before the signature.
+        return String(text[..<text.utf8.index(before: last.startIndex)])
+    }
+    return pairs.filter { !$0.starts(with: "signature=".utf8) }.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "&")
+}
+
+/// A balance as Binance writes it: exactly 8 decimals.
+func decimalText(_ value: Decimal) -> String { BinanceDecimal.fixed(value, places: 8) }

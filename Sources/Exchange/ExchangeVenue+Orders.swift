@@ -164,7 +164,7 @@ extension ExchangeVenue {
         s.orders[order.id] = order
         s.open.insert(order.id)
         if listID >= 0 { s.lists[listID]?.orderIDs.append(order.id) }
-        publish(&s, apiKey, executionReport(order, execution: nil, type: "NEW", time: now))
+        publish(s, apiKey, executionReport(order, execution: nil, type: "NEW", time: now))
         let before = s.executions.count
         switch (new.type, settings.rule) {
         case ("MARKET", .continuous):
@@ -175,7 +175,7 @@ extension ExchangeVenue {
             break
         }
         if lock > 0 || listID < 0 {
-            publish(&s, apiKey, accountPosition(s, apiKey, assets: [base, quote], time: now))
+            publish(s, apiKey, accountPosition(s, apiKey, assets: [base, quote], time: now))
         }
         return Placement(order: s.orders[order.id] ?? order, fills: Array(s.executions[before...]))
     }
@@ -265,8 +265,8 @@ extension ExchangeVenue {
                 }
                 guard let list = s.lists[listID] else { throw APIError(status: 500, code: -1000, message: "list lost") }
                 try countOrders(&s, apiKey: apiKey, count: 2, now: now, add: true)
-                publish(&s, apiKey, listStatus(list, s, type: "EXEC_STARTED", orderStatus: "EXECUTING", time: now))
-                publish(&s, apiKey, accountPosition(s, apiKey, assets: [base, quote], time: now))
+                publish(s, apiKey, listStatus(list, s, type: "EXEC_STARTED", orderStatus: "EXECUTING", time: now))
+                publish(s, apiKey, accountPosition(s, apiKey, assets: [base, quote], time: now))
                 return .success((list, placements))
             } catch {
                 return .failure(error)

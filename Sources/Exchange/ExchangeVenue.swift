@@ -1,4 +1,5 @@
 public import Foundation
+import Binance
 import ScalperCore
 import Synchronization
 public import Trading
@@ -410,8 +411,9 @@ public final class ExchangeVenue: Sendable {
             finish(&s, id: id, status: "EXPIRED", time: time, reason: SimulatedVenue.insufficientBalance)
             return
         }
-        let rate = Decimal(string: "\(maker ? settings.fillModel.makerFee : settings.fillModel.takerFee)") ?? 0
+        let rate = BinanceDecimal.plain("\(maker ? settings.fillModel.makerFee : settings.fillModel.takerFee)") ?? 0
         var reports: [String] = []
+        let subscribed = hasSubscribers(s, order.apiKey)
         for (price, quantity) in fills {
             let quoteAmount = price * quantity
             let commission = round8(order.side == .buy ? quantity * rate : quoteAmount * rate)
@@ -435,7 +437,7 @@ public final class ExchangeVenue: Sendable {
             )
             s.executions.append(execution)
             s.orders[id] = order
-            reports.append(executionReport(order, execution: execution, type: "TRADE", time: time))
+            if subscribed { reports.append(executionReport(order, execution: execution, type: "TRADE", time: time)) }
         }
         if !order.isOpen { s.open.remove(id) }
         // A filled order releases what it still held (a buy limit filled below its price).
@@ -445,9 +447,9 @@ public final class ExchangeVenue: Sendable {
             order.locked = 0
             s.orders[id] = order
         }
-        for r in reports { publish(&s, order.apiKey, r) }
+        for r in reports { publish(s, order.apiKey, r) }
         if order.status == "FILLED", order.listID >= 0 { listDone(&s, listID: order.listID, time: time) }
-        publish(&s, order.apiKey, accountPosition(s, order.apiKey, assets: [base, quote], time: time))
+        publish(s, order.apiKey, accountPosition(s, order.apiKey, assets: [base, quote], time: time))
     }
 
     /// Ends an open order (CANCELED or EXPIRED): its locked funds go back, its report is sent.
@@ -463,15 +465,17 @@ public final class ExchangeVenue: Sendable {
         s.orders[id] = order
         s.open.remove(id)
         s.expiryReasons[id] = reason
-        var report = executionReport(order, execution: nil, type: status, time: time, expiry: reason)
-        if let cancelID {
-            report = report.replacingOccurrences(of: #""c":"\#(order.clientOrderID)","#, with: #""c":"\#(cancelID)","#)
-                .replacingOccurrences(of: #""C":"""#, with: #""C":"\#(order.clientOrderID)""#)
+        if hasSubscribers(s, order.apiKey) {
+            var report = executionReport(order, execution: nil, type: status, time: time, expiry: reason)
+            if let cancelID {
+                report = report.replacingOccurrences(of: #""c":"\#(order.clientOrderID)","#, with: #""c":"\#(cancelID)","#)
+                    .replacingOccurrences(of: #""C":"""#, with: #""C":"\#(order.clientOrderID)""#)
+            }
+            publish(s, order.apiKey, report)
         }
-        publish(&s, order.apiKey, report)
         if order.listID >= 0 { listDone(&s, listID: order.listID, time: time) }
         let (base, quote) = Self.assets(order.symbol)
-        publish(&s, order.apiKey, accountPosition(s, order.apiKey, assets: [base, quote], time: time))
+        publish(s, order.apiKey, accountPosition(s, order.apiKey, assets: [base, quote], time: time))
     }
 
     /// The other leg of `id`'s list expires (Binance: once one leg triggers or fills).
@@ -488,15 +492,20 @@ public final class ExchangeVenue: Sendable {
         guard list.orderIDs.allSatisfy({ s.orders[$0]?.isOpen == false }) else { return }
         list.done = true
         s.lists[listID] = list
-        publish(&s, list.apiKey, listStatus(list, s, type: "ALL_DONE", orderStatus: "ALL_DONE", time: time))
+        publish(s, list.apiKey, listStatus(list, s, type: "ALL_DONE", orderStatus: "ALL_DONE", time: time))
     }
 
-    func publish(_ s: inout VenueState, _ apiKey: String, _ event: String) {
-        guard let subscribers = s.subscribers[apiKey] else { return }
+    /// Sends `event` to `apiKey`'s user data subscribers; the event is written only when there is one.
+    func publish(_ s: borrowing VenueState, _ apiKey: String, _ event: @autoclosure () -> String) {
+        guard let subscribers = s.subscribers[apiKey], !subscribers.isEmpty else { return }
+        let text = event()
         for (id, send) in subscribers.sorted(by: { $0.key < $1.key }) {
-            send(#"{"subscriptionId":\#(s.subscriptionIDs[id] ?? 0),"event":\#(event)}"#)
+            send(#"{"subscriptionId":\#(s.subscriptionIDs[id] ?? 0),"event":\#(text)}"#)
         }
     }
+
+    /// Whether `apiKey` has a user data subscriber (events are written only for one).
+    func hasSubscribers(_ s: borrowing VenueState, _ apiKey: String) -> Bool { s.subscribers[apiKey]?.isEmpty == false }
 
     // MARK: Events
 
@@ -545,12 +554,12 @@ public final class ExchangeVenue: Sendable {
 
     /// `x` as a decimal with `places` decimals (the grid's text).
     func decimal(_ x: Double, _ places: Int) -> Decimal {
-        Decimal(string: String(format: "%.\(max(0, min(places, 12)))f", x), locale: Locale(identifier: "en_US_POSIX")) ?? 0
+        BinanceDecimal.plain(String(format: "%.\(max(0, min(places, 12)))f", x)) ?? 0
     }
 
     /// `q` floored to the symbol's lot step.
     func floorStep(_ q: Decimal, _ filters: SymbolFilters) -> Decimal {
-        let step = Decimal(string: filters.lotStepText) ?? 1
+        let step = BinanceDecimal.plain(filters.lotStepText) ?? 1
         var ratio = q / step
         var whole = Decimal()
         NSDecimalRound(&whole, &ratio, 0, .down)

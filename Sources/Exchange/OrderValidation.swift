@@ -1,4 +1,5 @@
 import Foundation
+import Binance
 import ScalperCore
 import Trading
 
@@ -52,7 +53,7 @@ struct NewOrder {
         guard types.contains(type) else { throw APIError(status: 400, code: -1116, message: "Invalid orderType.") }
         func decimal(_ name: String) throws(APIError) -> Decimal? {
             guard let text = try q.string(name) else { return nil }
-            guard isDecimalText(text), let value = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) else {
+            guard isDecimalText(text), let value = BinanceDecimal.plain(text) else {
                 throw .illegal(name, range: decimalRange)
             }
             return value
@@ -96,15 +97,12 @@ struct NewOrder {
     /// step, at least one step), NOTIONAL (price × quantity, or the last price for a market order, at
     /// least the minimum), in exact decimals.
     func checkFilters(_ f: SymbolFilters, lastPrice: Double?) throws(APIError) {
-        let tick = Decimal(string: f.tickSizeText)!
-        let step = Decimal(string: f.lotStepText)!
-        let minNotional = Decimal(string: f.minNotionalText)!
+        let tick = BinanceDecimal.plain(f.tickSizeText)!
+        let step = BinanceDecimal.plain(f.lotStepText)!
+        let minNotional = BinanceDecimal.plain(f.minNotionalText)!
         func onGrid(_ value: Decimal, _ increment: Decimal) -> Bool {
             guard increment > 0 else { return true }
-            var ratio = value / increment
-            var whole = Decimal()
-            NSDecimalRound(&whole, &ratio, 0, .down)
-            return whole == ratio
+            return BinanceDecimal.isMultiple(value, of: increment)
         }
         for value in [price, stopPrice].compactMap({ $0 }) where value < tick || !onGrid(value, tick) {
             throw APIError(status: 400, code: -1013, message: "Filter failure: PRICE_FILTER")
@@ -112,7 +110,7 @@ struct NewOrder {
         if let quantity, quantity < step || !onGrid(quantity, step) {
             throw APIError(status: 400, code: -1013, message: "Filter failure: LOT_SIZE")
         }
-        let reference = price ?? lastPrice.flatMap { Decimal(string: String(format: "%.8f", $0)) }
+        let reference = price ?? lastPrice.flatMap { BinanceDecimal.plain(String(format: "%.8f", $0)) }
         let notional = quoteOrderQty ?? quantity.flatMap { q in reference.map { q * $0 } }
         if let notional, notional < minNotional {
             throw APIError(status: 400, code: -1013, message: "Filter failure: NOTIONAL")

@@ -52,8 +52,8 @@ struct RequestParameters {
         for (part, isBody) in [(query ?? "", false), (body ?? "", true)] {
         for pair in part.split(separator: "&", omittingEmptySubsequences: true) {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = String(parts[0]).removingPercentEncoding ?? String(parts[0])
-            let value = parts.count > 1 ? (String(parts[1]).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(parts[1])) : ""
+            let name = percentDecoded(parts[0], plusAsSpace: false) ?? String(parts[0])
+            let value = parts.count > 1 ? (percentDecoded(parts[1], plusAsSpace: true) ?? String(parts[1])) : ""
             if values[name] != nil {
                 if isBody && !fromBody.contains(name) { continue }  // the query string's wins
                 throw APIError(status: 400, code: -1101, message: "Duplicate values for a parameter detected.")
@@ -110,6 +110,42 @@ struct RequestParameters {
             )
         }
     }
+}
+
+/// `text` with `%XX` escapes decoded (and `+` as a space when `plusAsSpace`, as in a form body
+/// or query value); nil when an escape is malformed or the bytes are not UTF-8 — what
+/// `removingPercentEncoding` answers, without its cost on text that has nothing to decode.
+func percentDecoded(_ text: Substring, plusAsSpace: Bool) -> String? {
+    let bytes = text.utf8
+    guard bytes.contains(where: { $0 == UInt8(ascii: "%") || (plusAsSpace && $0 == UInt8(ascii: "+")) }) else {
+        return String(text)
+    }
+    func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+    var out: [UInt8] = []
+    out.reserveCapacity(bytes.count)
+    var i = bytes.startIndex
+    while i < bytes.endIndex {
+        let byte = bytes[i]
+        if byte == UInt8(ascii: "%") {
+            let high = bytes.index(after: i)
+            guard high < bytes.endIndex else { return nil }
+            let low = bytes.index(after: high)
+            guard low < bytes.endIndex, let h = hex(bytes[high]), let l = hex(bytes[low]) else { return nil }
+            out.append(h << 4 | l)
+            i = bytes.index(after: low)
+        } else {
+            out.append(plusAsSpace && byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            i = bytes.index(after: i)
+        }
+    }
+    return String(validating: out, as: UTF8.self)
 }
 
 /// Request weight per minute of the exchange's clock, as Binance counts it: fixed windows aligned
