@@ -230,8 +230,9 @@ PY
 echo "== CryptoScalper: the local exchange's order API over loopback (scalper bench --only exchange)" >&2
 # In-process exchanges on FILUSDT, MARKET orders with FULL answers. Round trip: limits ON on a
 # ManualClock moved 10 s after every 100 orders; throughput: limits OFF, 8 connections. Both with
-# the product's BinanceTradingClient (exchange.order_roundtrip_*, exchange.orders_per_s) and a lean
-# socket client (*_lean_client*); its standard error says which line is which.
+# a lean keep-alive socket client, signing timed (exchange.order_roundtrip_*, exchange.orders_per_s:
+# the exchange's figures) and with the product's BinanceTradingClient over URLSession
+# (*_binance_client*); its standard error says which line is which.
 "$bin" bench --only exchange --store "$work/bench.sqlite" > "$work/exchange-bench.out" \
     || die "scalper bench --only exchange failed"
 grep '^bench exchange\.' "$work/exchange-bench.out" >> "$ours" || die "scalper bench --only exchange printed no bench exchange.* lines"
