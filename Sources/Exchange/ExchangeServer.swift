@@ -211,7 +211,13 @@ public final class ExchangeServer: Sendable {
         }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: wsRouter),
+            // Binance pings every 20 s and closes a connection that sent no pong for a minute; the
+            // server here pings once a minute and closes when the pong has not come by the next,
+            // so a client gets the same minute (30 s, the default, closed clients of a loaded machine).
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: wsRouter,
+                configuration: .init(ws: .init(autoPing: .enabled(timePeriod: .seconds(60))))
+            ),
             configuration: .init(address: .hostname("127.0.0.1", port: port)),
             services: services,
             onServerRunning: { channel in await onStart(channel.localAddress?.port ?? 0) },

@@ -420,9 +420,10 @@ struct UserDataStreamTests {
         "Subscribes with a signature the server verifies, delivers every event in order, barriers order, answers pings, reconnects after a drop, a terminated stream and a shutdown"
     )
     func stream() async throws {
-        // Server pings every 5 s (Binance: 20 s): often enough to test the answers, not so often
-        // that a loaded machine misses one.
-        let api = FakeWebSocketAPI(pingPeriod: .seconds(5)) { connection, index in
+        // Server pings every 20 s, as Binance: a pong missing by the next ping closes the
+        // connection. (5 s was too short for a full test run on 2 cores, whose cooperative
+        // threads other tests' synchronous work can hold for seconds.)
+        let api = FakeWebSocketAPI(pingPeriod: .seconds(20)) { connection, index in
             guard
                 try await connection.subscription(
                     apiKey: Self.apiKey,
@@ -449,9 +450,9 @@ struct UserDataStreamTests {
                 try await connection.send(UserDataFrames.terminated)
                 _ = await connection.next()  // the client closes
             case 2:
-                // Three of the server's pings (one every 5 s): a client that did not answer them
-                // would be closed before the shutdown is sent.
-                try await Task.sleep(for: .seconds(16))
+                // Two of the server's pings (one every 20 s): a client that did not answer the
+                // first would be closed at the second, before the shutdown is sent.
+                try await Task.sleep(for: .seconds(45))
                 try await connection.send(UserDataFrames.shutdown)
                 _ = await connection.next()
             default:
