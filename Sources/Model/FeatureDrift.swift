@@ -177,6 +177,22 @@ public struct LiveCalibration: Sendable {
     /// ECE of the realised predictions (NaN with none).
     public var ece: Double { realised.isEmpty ? .nan : Metrics.ece(realised.map(\.p), realised.map(\.y)) }
 
+    /// The window's reliability: `bins` equal-width probability bins, each with its count, mean
+    /// prediction and realised rate (empty bins included, with NaN means).
+    public func reliability(bins: Int = 10) -> [(lower: Double, upper: Double, count: Int, meanPredicted: Double, realisedRate: Double)] {
+        var sums = [(n: Int, p: Double, y: Double)](repeating: (0, 0, 0), count: bins)
+        for r in realised {
+            let b = min(bins - 1, max(0, Int(r.p * Double(bins))))
+            sums[b].n += 1
+            sums[b].p += r.p
+            sums[b].y += r.y
+        }
+        return sums.enumerated().map { b, s in
+            let n = Double(s.n)
+            return (Double(b) / Double(bins), Double(b + 1) / Double(bins), s.n, s.n > 0 ? s.p / n : .nan, s.n > 0 ? s.y / n : .nan)
+        }
+    }
+
     /// Mean prediction and realised positive rate in the window.
     public var meanAndRate: (mean: Double, rate: Double) {
         guard !realised.isEmpty else { return (.nan, .nan) }

@@ -239,6 +239,16 @@ public final class PaperSession {
     private var pendingSends: [TradingCommand] = []
     /// The latest event time seen (bars, marks, trades): stamps the updates the session makes itself.
     private var eventTime: Int64 = 0
+    /// A dashboard watching (nil: none).
+    private let observer: (any SessionObserver)?
+    /// Fills reported by the exchange since the last commit (a dashboard shows them).
+    private var venueFills: [ExecutedFill] = []
+    /// Fills so far.
+    private var fillsSeen = 0
+    /// Decision latencies already given to the observer.
+    private var latenciesPublished = 0
+    /// The last streamed bar's arrival after its close, ms (wall-clock sessions only).
+    private var lastLagMs: Double?
 
     /// Creates a session; nothing runs before ``run()``.
     ///
@@ -250,9 +260,11 @@ public final class PaperSession {
         logger: Logger,
         faults: FaultPoints = FaultPoints(),
         champion: ChampionSource? = nil,
+        observer: (any SessionObserver)? = nil,
         onStatus: @escaping (PaperStatus) -> Void
     ) throws {
         self.settings = settings
+        self.observer = observer
         self.predictor = predictor
         self.champion = champion
         channel = SwapChannel(model: predictor.metadata.name)
@@ -354,6 +366,7 @@ public final class PaperSession {
         }
         state.model = state.model ?? predictor.metadata.name
         state.modelPath = state.modelPath ?? settings.modelPath
+        if observer != nil { state.core.keepFills() }
         // Orders in doubt are settled with the exchange before anything new is decided.
         if gateway != nil {
             // Cancels stored but maybe never sent before a crash go out again (harmless if they were:
@@ -619,6 +632,7 @@ public final class PaperSession {
                     try await exchangeSync(barrier: true)
                     eventTime = max(eventTime, bar.closeTime + 1)
                     arrival = ContinuousClock.now
+                    if !settings.lockStep { lastLagMs = Double(Self.wallMilliseconds() + serverOffset - (bar.closeTime + 1)) }
                     try handleBar(symbol: symbol, bar: bar)
                     arrival = nil
                 case .feed(.trade(let symbol, _, _, _)) where detail?.contains(symbol) == false,
@@ -784,6 +798,9 @@ public final class PaperSession {
     private func handle(update u: OrderUpdate) throws {
         if let fill = u.fill, try store.hasFill(symbol: u.symbol, tradeID: fill.tradeID) { return }
         if u.fill == nil, let stored = try store.order(clientOrderID: u.clientOrderID), stored.status.isFinal || stored.status == u.status { return }
+        if observer != nil, let fill = u.fill {
+            venueFills.append(ExecutedFill(update: u, fill: fill, request: try store.order(clientOrderID: u.clientOrderID)?.request))
+        }
         let records = state.core.orderUpdated(u)
         try commit(.orderUpdated(u), records)
     }
@@ -1102,6 +1119,27 @@ public final class PaperSession {
             faults.reach("after-fill-stored")
             try trades.append(closed)
         }
+        publish(records)
+    }
+
+    /// Tells the observer what a commit added, with the state now.
+    private func publish(_ records: [TradingRecord]) {
+        guard let observer else { return }
+        var events = SessionEvents()
+        events.fills = state.core.takeFills() + venueFills
+        venueFills.removeAll()
+        fillsSeen += events.fills.count
+        events.decisionLatenciesUs = Array(decisionLatencies[min(latenciesPublished, decisionLatencies.count)...])
+        latenciesPublished = decisionLatencies.count
+        for record in records {
+            switch record {
+            case .equity(let time, let equity): events.equity.append(.init(time: time, equity: equity))
+            case .trade(let t): events.trades.append(t)
+            case .killSwitch: events.killSwitch = true
+            default: break
+            }
+        }
+        observer.sessionUpdated(snapshot(), events: events)
     }
 
     /// Records, in the state about to be committed, which model opened each position and each
@@ -1228,6 +1266,79 @@ public final class PaperSession {
         lastRefresh = now
         if let feed { feedStatistics = await feed.statistics }
         onStatus(status())
+        observer?.sessionUpdated(snapshot(), events: SessionEvents())
+    }
+
+    /// What a dashboard shows now.
+    public func snapshot() -> SessionSnapshot {
+        let status = status()
+        let e = state.core.engine
+        let r = e.risk
+        let limits = settings.engine.risk
+        let now = e.lastMinute.map { $0 + 60_000 } ?? state.tradableFrom
+        let candidates = Set(scanner == nil ? state.symbols : lastCandidates)
+        let pairs: [SessionSnapshot.Pair]
+        if scanner != nil, !lastRanking.isEmpty {
+            pairs = lastRanking.map { p in
+                SessionSnapshot.Pair(
+                    symbol: p.symbol, score: p.score, change1m: p.change1m, change5m: p.change5m, volatilityPct: p.volatilityPct,
+                    alert: p.refusal, candidate: candidates.contains(p.symbol), probability: lastProbability[p.symbol]
+                )
+            }
+        } else {
+            pairs = state.symbols.map {
+                SessionSnapshot.Pair(
+                    symbol: $0, score: nil, change1m: nil, change5m: nil, volatilityPct: nil, alert: nil,
+                    candidate: candidates.contains($0), probability: lastProbability[$0]
+                )
+            }
+        }
+        let recent = decisionLatencies.suffix(1_000).sorted()
+        func q(_ p: Double) -> Double? { recent.isEmpty ? nil : recent[min(recent.count - 1, Int(Double(recent.count) * p))] }
+        let f = feedStatistics
+        return SessionSnapshot(
+            status: status,
+            venue: gateway == nil ? "simulated" : "exchange",
+            risk: .init(
+                equityPeak: r.equityPeak,
+                drawdown: r.equityPeak > 0 ? max(0, 1 - e.equity / r.equityPeak) : 0,
+                maxDrawdown: limits.maxDrawdownPct,
+                dayStartEquity: r.dayStartEquity,
+                pnlToday: e.equity - r.dayStartEquity,
+                dailyLossLimit: limits.dailyLossLimitPct,
+                tradesLastHour: r.entriesInLastHour(before: now),
+                maxTradesPerHour: limits.maxTradesPerHour,
+                tradesToday: r.entriesCountToday,
+                maxTradesPerDay: limits.maxTradesPerDay,
+                refusals: Dictionary(uniqueKeysWithValues: r.refusals.map { ($0.key.rawValue, $0.value) })
+            ),
+            pairs: pairs,
+            feed: .init(
+                frames: f.messages, closedBars: f.closedBars, malformed: f.malformed, connections: f.connections,
+                reconnects: f.reconnects, rejectedRequests: f.rejectedRequests, trades: f.trades, books: f.books,
+                missedBars: state.missedBars, lateBars: state.lateBars, lagMs: lastLagMs
+            ),
+            model: .init(
+                name: predictor.metadata.name,
+                trainedThrough: modelTrainedThrough,
+                ageDays: modelTrainedThrough.map { Double(now - $0) / 86_400_000 },
+                maxAgeDays: settings.maxModelAgeDays,
+                expired: modelExpired,
+                liveECE: status.liveECE,
+                liveRealised: liveCalibration.count,
+                reliability: liveCalibration.reliability().map {
+                    .init(
+                        lower: $0.lower, upper: $0.upper, count: $0.count,
+                        meanPredicted: $0.count > 0 ? $0.meanPredicted : nil, realisedRate: $0.count > 0 ? $0.realisedRate : nil
+                    )
+                },
+                driftFeature: status.driftFeature,
+                driftPSI: status.driftPSI
+            ),
+            latency: .init(decisions: decisionLatencies.count, p50Us: q(0.5), p99Us: q(0.99), lastUs: decisionLatencies.last),
+            signals: e.signalCount,
+            fills: fillsSeen
+        )
     }
 
     /// The status now.

@@ -212,6 +212,34 @@ public enum PaperCore: Codable, Sendable {
         return out
     }
 
+    /// Keeps the simulated venue's fills for ``takeFills()`` (a dashboard shows them).
+    public mutating func keepFills() {
+        switch self {
+        case .bar(var r):
+            r.keepFills()
+            self = .bar(r)
+        case .continuous(var r):
+            r.keepFills()
+            self = .continuous(r)
+        case .venue: break
+        }
+    }
+
+    /// The simulated venue's fills since the last call (an exchange's come as order updates).
+    public mutating func takeFills() -> [ExecutedFill] {
+        switch self {
+        case .bar(var r):
+            let out = r.takeFills()
+            self = .bar(r)
+            return out
+        case .continuous(var r):
+            let out = r.takeFills()
+            self = .continuous(r)
+            return out
+        case .venue: return []
+        }
+    }
+
     /// The orders and cancels decided since the last call, to be stored as intents and then sent
     /// (``venue`` core only).
     public mutating func takeOutbox() -> [TradingCommand] {

@@ -10,6 +10,10 @@ public struct BarReplay: Codable, Sendable {
     public private(set) var engine: TradingEngine
     /// The simulated venue (bar rule).
     public private(set) var venue: SimulatedVenue
+    /// Fills since a session last took them (nil: not kept, as in a backtest; not saved: see ``FillLog``).
+    private var fillLog: FillLog?
+
+    private enum CodingKeys: String, CodingKey { case engine, venue }
 
     /// Creates a replay over an engine and a bar-rule venue.
     public init(engine: TradingEngine, venue: SimulatedVenue) {
@@ -17,6 +21,12 @@ public struct BarReplay: Codable, Sendable {
         self.engine = engine
         self.venue = venue
     }
+
+    /// Keeps the fills from now on, for ``takeFills()``.
+    public mutating func keepFills() { if fillLog == nil { fillLog = FillLog() } }
+
+    /// The fills since the last call (a session shows them; empty unless ``keepFills()``).
+    public mutating func takeFills() -> [ExecutedFill] { fillLog?.take() ?? [] }
 
     /// Sets a symbol's filters on both the engine and the venue.
     public mutating func setFilters(_ f: SymbolFilters, for symbol: String) {
@@ -54,7 +64,10 @@ public struct BarReplay: Codable, Sendable {
     }
 
     private mutating func feed(_ updates: [OrderUpdate], into records: inout [TradingRecord]) {
-        for u in updates { execute(engine.orderUpdated(u), into: &records) }
+        for u in updates {
+            fillLog?.updated(u)
+            execute(engine.orderUpdated(u), into: &records)
+        }
     }
 
     private mutating func execute(_ commands: [TradingCommand], into records: inout [TradingRecord]) {
@@ -71,7 +84,11 @@ public struct BarReplay: Codable, Sendable {
                 records.append(r)
                 answers = []
             }
-            for u in answers { queue += engine.orderUpdated(u) }
+            fillLog?.sent(queue[i])
+            for u in answers {
+                fillLog?.updated(u)
+                queue += engine.orderUpdated(u)
+            }
             i += 1
         }
     }

@@ -9,6 +9,10 @@ public struct ContinuousReplay: Codable, Sendable {
     public private(set) var engine: TradingEngine
     /// The simulated venue (continuous rule).
     public private(set) var venue: SimulatedVenue
+    /// Fills since a session last took them (nil: not kept, as in a backtest; not saved: see ``FillLog``).
+    private var fillLog: FillLog?
+
+    private enum CodingKeys: String, CodingKey { case engine, venue }
 
     /// Creates a core over an engine and a continuous-rule venue.
     public init(engine: TradingEngine, venue: SimulatedVenue) {
@@ -16,6 +20,12 @@ public struct ContinuousReplay: Codable, Sendable {
         self.engine = engine
         self.venue = venue
     }
+
+    /// Keeps the fills from now on, for ``takeFills()``.
+    public mutating func keepFills() { if fillLog == nil { fillLog = FillLog() } }
+
+    /// The fills since the last call (a session shows them; empty unless ``keepFills()``).
+    public mutating func takeFills() -> [ExecutedFill] { fillLog?.take() ?? [] }
 
     /// Sets a symbol's filters on both the engine and the venue.
     public mutating func setFilters(_ f: SymbolFilters, for symbol: String) {
@@ -34,6 +44,7 @@ public struct ContinuousReplay: Codable, Sendable {
     public mutating func trade(symbol: String, price: Double, time: Int64) -> [TradingRecord] {
         var records: [TradingRecord] = []
         for u in venue.trade(symbol: symbol, price: price, time: time) {
+            fillLog?.updated(u)
             execute(engine.orderUpdated(u), time: time, into: &records)
         }
         execute(engine.trade(symbol: symbol, price: price, time: time), time: time, into: &records)
@@ -63,7 +74,10 @@ public struct ContinuousReplay: Codable, Sendable {
     public mutating func finish(time: Int64) -> [TradingRecord] {
         var records: [TradingRecord] = []
         execute(engine.control(.closeAll, time: time), time: time, into: &records)
-        for u in venue.flush(time: time) { execute(engine.orderUpdated(u), time: time, into: &records) }
+        for u in venue.flush(time: time) {
+            fillLog?.updated(u)
+            execute(engine.orderUpdated(u), time: time, into: &records)
+        }
         return records
     }
 
@@ -81,7 +95,11 @@ public struct ContinuousReplay: Codable, Sendable {
                 records.append(r)
                 answers = []
             }
-            for u in answers { queue += engine.orderUpdated(u) }
+            fillLog?.sent(queue[i])
+            for u in answers {
+                fillLog?.updated(u)
+                queue += engine.orderUpdated(u)
+            }
             i += 1
         }
     }
