@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
     ],
     targets: [
         // MARK: - C system libraries (imported only by LinearAlgebra, XGBoost and MarketData's Gzip.swift)
@@ -91,6 +92,7 @@ let package = Package(
             dependencies: [
                 "LinearAlgebra", "Features", "ScalperCore", "Binance",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -138,12 +140,27 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // A running session's page, its live updates and /metrics.
+        .target(
+            name: "Dashboard",
+            dependencies: [
+                "Session", "Trading",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("Web")],
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: - CLI (a thin shell)
         .executableTarget(
             name: "scalper",
             dependencies: [
                 "ScalperCore", "MarketData", "Features", "Model", "Registry", "Retraining", "Trading", "Backtest", "Scanner", "Exchange", "Session",
-                "LinearAlgebra", "XGBoost",
+                "Dashboard", "LinearAlgebra", "XGBoost",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -226,6 +243,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "DashboardTests",
+            dependencies: [
+                "Dashboard", "Session", "Trading", "ScalperTestSupport",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "MarketDataTests",
             dependencies: [
                 "MarketData", "ScalperCore", "ScalperTestSupport",
@@ -235,7 +261,12 @@ let package = Package(
         ),
         .testTarget(
             name: "ScalperCLITests",
-            dependencies: ["scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session", "Registry", "Binance"],
+            dependencies: [
+                "scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session", "Registry", "Binance",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

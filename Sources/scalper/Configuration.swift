@@ -201,6 +201,13 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     var timing = Timing()
     var logging = Logging()
     var retrain = RetrainSettings()
+    var dashboard = Dashboard()
+
+    /// A session's dashboard (`scalper paper --dashboard HOST:PORT`).
+    struct Dashboard: Codable, Sendable, Equatable {
+        /// The token the dashboard's controls need (empty: the dashboard is read-only).
+        var token = ""
+    }
 
     /// The same settings with every relative path (store, download cache, models, runs) made
     /// absolute against the workspace folder.

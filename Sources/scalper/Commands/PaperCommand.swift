@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backtest
 import Binance
+import Dashboard
 import Foundation
 import Synchronization
 import Logging
@@ -79,7 +80,11 @@ struct PaperRunCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object per refresh, and the summary as JSON.")
     var json = false
 
+    @Option(help: "Serve the session's dashboard and /metrics on HOST:PORT, e.g. 127.0.0.1:8080 (port 0: a free one; the address is printed on standard error).")
+    var dashboard: String?
+
     func validate() throws {
+        if let dashboard { _ = try Self.address(dashboard) }
         if let capital, !(capital > 0 && capital.isFinite) { throw ValidationError("--capital must be a positive number") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
         if let exits, ExitMode(rawValue: exits) == nil { throw ValidationError("--exits '\(exits)': must be tick, bar or venue") }
@@ -97,6 +102,16 @@ struct PaperRunCommand: AsyncParsableCommand {
     }
 
     func run() async throws { try await runSession(live: false) }
+
+    /// `HOST:PORT` of `--dashboard`.
+    static func address(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65_535).contains(port),
+            colon > text.startIndex
+        else {
+            throw ValidationError("--dashboard '\(text)': must be HOST:PORT, e.g. 127.0.0.1:8080")
+        }
+        return (String(text[..<colon]), port)
+    }
 
     /// Runs the session; `live` is set only by `scalper live` (the gate to orders on the live profile).
     func runSession(live: Bool) async throws {
@@ -204,6 +219,9 @@ struct PaperRunCommand: AsyncParsableCommand {
         let tail = LogTail(keep: 12)
         if screen && isatty(STDERR_FILENO) == 1 { LineLogHandler.consoleOverride = { tail.append($0) } }
         defer { LineLogHandler.consoleOverride = nil }
+        // The dashboard: fed by the session on every commit, served beside it.
+        let registryFile = URL(fileURLWithPath: model).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("registry.sqlite").path
+        let hub = dashboard.map { _ in DashboardHub(retrainVerdict: RetrainVerdict(registryPath: registryFile).read) }
         let runner: PaperSession
         do {
             runner = try PaperSession(
@@ -211,6 +229,7 @@ struct PaperRunCommand: AsyncParsableCommand {
                 predictor: predictor,
                 logger: Logger(label: "scalper.paper"),
                 champion: championSource,
+                observer: hub,
                 // Written unbuffered: whole lines for a pipe or a file (a reader of --json never sees half an object).
                 onStatus: { status in
                     if screen {
@@ -252,6 +271,26 @@ struct PaperRunCommand: AsyncParsableCommand {
             }
         }
         defer { beat?.cancel() }
+        var dashboardTask: Task<Void, Never>?
+        if let hub, let dashboard {
+            let (host, port) = try Self.address(dashboard)
+            let storePath = paper.storePath
+            let server = DashboardServer(hub: hub, token: settings.dashboard.token) { control in
+                // As `scalper paper ctl` asks: a row in the session's store, applied within a second.
+                try SessionStore(path: storePath, createIfMissing: false).requestControl(control).id.rawValue
+            }
+            let logger = Logger(label: "scalper.dashboard")
+            dashboardTask = Task {
+                do {
+                    try await server.run(host: host, port: port, logger: logger) { bound in
+                        FileHandle.standardError.write(Data("dashboard: http://\(host):\(bound)\n".utf8))
+                    }
+                } catch {
+                    logger.error("the dashboard stopped", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        defer { dashboardTask?.cancel() }
         let (stops, stopContinuation) = AsyncStream.makeStream(of: Void.self)
         let sources = [SIGINT, SIGTERM].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
@@ -542,4 +581,24 @@ func openSessionStore(global: GlobalOptions, name: String) throws -> SessionStor
 extension String {
     /// nil for the empty string.
     var nonEmpty: String? { isEmpty ? nil : self }
+}
+
+/// The last retrain's verdict for the dashboard, read from the model registry at most every 30 s.
+final class RetrainVerdict: Sendable {
+    private let registryPath: String
+    private let cache = Mutex<(read: ContinuousClock.Instant?, verdict: String?)>((nil, nil))
+
+    init(registryPath: String) { self.registryPath = registryPath }
+
+    @Sendable func read() -> String? {
+        cache.withLock { c in
+            if let read = c.read, ContinuousClock.now - read < .seconds(30) { return c.verdict }
+            c.read = ContinuousClock.now
+            guard FileManager.default.fileExists(atPath: registryPath), let registry = try? ModelRegistry(path: registryPath),
+                let last = try? registry.runs().first
+            else { return c.verdict }
+            c.verdict = "\(last.verdict ?? last.status) — run \(last.id)"
+            return c.verdict
+        }
+    }
 }
