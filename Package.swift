@@ -174,6 +174,7 @@ let package = Package(
             dependencies: [
                 "ScalperCore", "MarketData",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -246,6 +247,8 @@ let package = Package(
             name: "DashboardTests",
             dependencies: [
                 "Dashboard", "Session", "Trading", "ScalperTestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -202,6 +202,30 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     var logging = Logging()
     var retrain = RetrainSettings()
     var dashboard = Dashboard()
+    var alerts = Alerts()
+
+    /// Where a session's alerts go (kill switch, daily loss limit, reconnect storm, model expiry;
+    /// `scalper alert` for a crash).
+    struct Alerts: Codable, Sendable, Equatable {
+        /// The webhook (empty: alerts are only logged).
+        var webhookURL = ""
+        /// `json` (a generic POST) or `telegram` (Telegram's bot API shape).
+        var format = "json"
+        /// Telegram's chat id (`telegram`).
+        var telegramChatID = ""
+        /// At most one alert of a kind per this many seconds.
+        var minIntervalSeconds = 300.0
+        /// Reconnects within 10 minutes that make a storm.
+        var reconnectStorm = 5
+
+        enum CodingKeys: String, CodingKey {
+            case format
+            case webhookURL = "webhook_url"
+            case telegramChatID = "telegram_chat_id"
+            case minIntervalSeconds = "min_interval_seconds"
+            case reconnectStorm = "reconnect_storm"
+        }
+    }
 
     /// A session's dashboard (`scalper paper --dashboard HOST:PORT`).
     struct Dashboard: Codable, Sendable, Equatable {
@@ -307,6 +331,15 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         try check(timing.statsEveryMinutes >= 0, "timing.stats_every_minutes", "must be ≥ 0 (0: no Stats lines)")
         try check(timing.refreshSeconds > 0, "timing.refresh_seconds", "must be > 0")
         try check(timing.championPollSeconds > 0, "timing.champion_poll_seconds", "must be > 0")
+        try check(
+            alerts.webhookURL.isEmpty || URL(string: alerts.webhookURL).map { ["http", "https"].contains($0.scheme ?? "") && $0.host != nil } == true,
+            "alerts.webhook_url",
+            "must be an http(s) URL, or empty (alerts only logged)"
+        )
+        try check(["json", "telegram"].contains(alerts.format), "alerts.format", "must be json or telegram")
+        try check(alerts.format != "telegram" || alerts.webhookURL.isEmpty || !alerts.telegramChatID.isEmpty, "alerts.telegram_chat_id", "must be set with format telegram")
+        try check(alerts.minIntervalSeconds >= 0 && alerts.minIntervalSeconds.isFinite, "alerts.min_interval_seconds", "must be ≥ 0")
+        try check(alerts.reconnectStorm >= 1, "alerts.reconnect_storm", "must be ≥ 1")
         try check(!logging.dir.isEmpty, "logging.dir", "must not be empty")
         try check(logging.maxFileMB > 0, "logging.max_file_mb", "must be > 0")
         try check(logging.filesKept >= 1, "logging.files_kept", "must be ≥ 1")

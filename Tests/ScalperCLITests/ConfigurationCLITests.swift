@@ -24,7 +24,7 @@ struct ConfigurationCLITests {
         let partial = try write("partial.yaml", "risk:\n  max_open_positions: 3\n")
         let missing = try await ScalperProcess.run(["config", "check", "--complete", partial])
         #expect(missing.status != 0)
-        #expect(missing.stderr.contains("partial.yaml: backtest: missing"), "\(missing.stderr)")
+        #expect(missing.stderr.contains("partial.yaml: alerts: missing"), "\(missing.stderr)")
         let changed = try write("changed.yaml", "risk:\n  max_open_positions: 4\n")
         let differs = try await ScalperProcess.run(["config", "check", "--equals-defaults", changed])
         #expect(differs.status != 0)

@@ -194,4 +194,22 @@ struct DashboardCLITests {
         #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
         #expect(!result.stdout.contains(Self.token) && !result.stderr.contains(Self.token))
     }
+
+    @Test("scalper alert POSTs one alert to alerts.webhook_url (what OnFailure= runs); without a webhook it fails, saying why")
+    func alertCommand() async throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let (result, posts) = try await withWebhook { url in
+            try "alerts:\n  webhook_url: \(url.absoluteString)\n".write(toFile: dir.path("alerts.yaml"), atomically: true, encoding: .utf8)
+            return try await ScalperProcess.run([
+                "alert", "--config", dir.path("alerts.yaml"), "--session", "scalper-paper.service", "--message", "scalper-paper.service failed",
+            ])
+        }
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(posts.count == 1)
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(posts[0].body.utf8)) as? [String: String])
+        #expect(body["kind"] == "crash" && body["session"] == "scalper-paper.service" && body["message"] == "scalper-paper.service failed")
+        let none = try await ScalperProcess.run(["alert", "--message", "x", "--home", dir.path("home")])
+        #expect(none.status != 0 && none.stderr.contains("alerts.webhook_url is not set"), "\(none.stderr)")
+    }
 }

@@ -222,6 +222,11 @@ struct PaperRunCommand: AsyncParsableCommand {
         // The dashboard: fed by the session on every commit, served beside it.
         let registryFile = URL(fileURLWithPath: model).standardizedFileURL.deletingLastPathComponent().appendingPathComponent("registry.sqlite").path
         let hub = dashboard.map { _ in DashboardHub(retrainVerdict: RetrainVerdict(registryPath: registryFile).read) }
+        // Alerts, when alerts.webhook_url is set (the session logs those events itself anyway).
+        let alertSettings = settings.alertSettings
+        let alertWatcher = alertSettings.webhookURL.map { _ in
+            AlertWatcher(settings: alertSettings, sender: AlertSender(settings: alertSettings, logger: Logger(label: "scalper.alerts")))
+        }
         let runner: PaperSession
         do {
             runner = try PaperSession(
@@ -229,7 +234,8 @@ struct PaperRunCommand: AsyncParsableCommand {
                 predictor: predictor,
                 logger: Logger(label: "scalper.paper"),
                 champion: championSource,
-                observer: hub,
+                observer: [hub as (any SessionObserver)?, alertWatcher].compactMap { $0 }.isEmpty
+                    ? nil : SessionObservers([hub as (any SessionObserver)?, alertWatcher].compactMap { $0 }),
                 // Written unbuffered: whole lines for a pipe or a file (a reader of --json never sees half an object).
                 onStatus: { status in
                     if screen {
