@@ -144,7 +144,7 @@ let package = Package(
         .target(
             name: "Dashboard",
             dependencies: [
-                "Session", "Trading",
+                "Session", "Trading", "Backtest",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

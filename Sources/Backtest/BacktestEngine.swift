@@ -33,6 +33,9 @@ public struct BacktestResult: Sendable {
     public var barsReplayed: Int
     /// Seconds spent (features, predictions, replay).
     public var timings: [String: Double]
+    /// Buy and hold at the equity curve's times: the capital split equally among the symbols at
+    /// their first open, marked at each close (the metrics' buy-and-hold return is its last point).
+    public var buyAndHold: [BacktestEquityPoint] = []
 }
 
 /// One point of the equity curve.
@@ -49,6 +52,9 @@ public struct PreparedBacktest: Sendable {
     public var series: [(symbol: String, klines: [Kline])]
     /// Predictions aligned to the replayed bars (nil before the first tradable bar and in warm-up).
     public var predictions: [[Prediction?]]
+    /// Every scored replayed bar's calibrated probability, above the threshold or not (nil where
+    /// ``predictions`` is nil for warm-up): the model's reliability over the window.
+    public var probabilities: [[Double?]] = []
     /// Seconds spent on features and predictions.
     public var timings: [String: Double]
     /// Symbols whose first tradable bar moved past the window's start for lack of warm-up history,
@@ -116,6 +122,7 @@ public enum BacktestEngine {
         let warmup = predictor.metadata.configuration.warmupBars
         // Per symbol: predictions aligned to bars (nil in warm-up).
         var predictions: [[Prediction?]] = []
+        var probabilities: [[Double?]] = []
         var replayed: [(symbol: String, klines: [Kline])] = []
         var notes: [String] = []
         var featureSeconds = 0.0
@@ -127,7 +134,7 @@ public enum BacktestEngine {
             let featureStart = clock.now
             let table = try BatchFeatures.compute(klines, interval: interval)
             featureSeconds += Trainer.seconds(clock.now - featureStart)
-            let results = try predictor.predict(
+            let (calibrated, results) = try predictor.scored(
                 table.features.converted(to: Float.self),
                 whereProbabilityAtLeast: minimumProbability
             )
@@ -140,10 +147,13 @@ public enum BacktestEngine {
                 )
             }
             var aligned = [Prediction?](repeating: nil, count: klines.count - windowStart)
+            var alignedProbabilities = [Double?](repeating: nil, count: klines.count - windowStart)
             // The training rule (`FeatureTable.isPastWarmup`): the model never saw warm-up rows.
             let isPastWarmup = table.isPastWarmup(warmupBars: warmup)
             for i in firstTradable..<max(klines.count, firstTradable) {
-                guard isPastWarmup[i], let r = results[i] else { continue }
+                guard isPastWarmup[i] else { continue }
+                alignedProbabilities[i - windowStart] = calibrated[i]
+                guard let r = results[i] else { continue }
                 aligned[i - windowStart] = Prediction(
                     symbol: symbol,
                     time: klines[i].closeTime + 1,
@@ -154,11 +164,14 @@ public enum BacktestEngine {
                 )
             }
             predictions.append(aligned)
+            probabilities.append(alignedProbabilities)
             replayed.append((symbol, Array(klines[windowStart...])))
         }
         timings["features_s"] = featureSeconds
         timings["predict_s"] = Trainer.seconds(clock.now - start) - featureSeconds
-        return PreparedBacktest(series: replayed, predictions: predictions, timings: timings, warmupNotes: notes)
+        var prepared = PreparedBacktest(series: replayed, predictions: predictions, timings: timings, warmupNotes: notes)
+        prepared.probabilities = probabilities
+        return prepared
     }
 
     /// Replays prepared bars and predictions through the ``TradingEngine`` with `settings`, on the
@@ -247,6 +260,71 @@ public enum BacktestEngine {
             signals: engine.signalCount,
             refusals: engine.risk.refusals
         )
-        return BacktestResult(trades: trades, equityCurve: curve, metrics: metrics, barsReplayed: replayed, timings: timings)
+        var result = BacktestResult(trades: trades, equityCurve: curve, metrics: metrics, barsReplayed: replayed, timings: timings)
+        result.buyAndHold = Self.buyAndHold(series: series, at: curve.map(\.time), capital: settings.capital)
+        return result
     }
+}
+
+extension BacktestEngine {
+    /// Buy and hold of `series` at `times` (bar closes, ascending): `capital` split equally among
+    /// the symbols with bars, each bought at its first open and marked at its latest close at or
+    /// before each time.
+    static func buyAndHold(series: [(symbol: String, klines: [Kline])], at times: [Int64], capital: Double) -> [BacktestEquityPoint] {
+        let held = series.filter { !$0.klines.isEmpty }
+        guard !held.isEmpty else { return [] }
+        let share = capital / Double(held.count)
+        var cursor = [Int](repeating: -1, count: held.count)
+        return times.map { t in
+            var equity = 0.0
+            for (s, entry) in held.enumerated() {
+                let k = entry.klines
+                while cursor[s] + 1 < k.count && k[cursor[s] + 1].openTime + 60_000 <= t { cursor[s] += 1 }
+                let price = cursor[s] >= 0 ? k[cursor[s]].close : k[0].open
+                equity += share * price / k[0].open
+            }
+            return BacktestEquityPoint(time: t, equity: equity)
+        }
+    }
+
+    /// The model's reliability over the replayed bars: each scored bar's calibrated probability
+    /// against its label by the model's own rule (the highest high of the next `horizon` bars
+    /// reaches close × (1 + `threshold`); bars without `horizon` consecutive bars after them are
+    /// left out), in `bins` equal-width bins.
+    public static func reliability(_ data: PreparedBacktest, horizon: Int, threshold: Double, bins: Int = 10) -> [ReliabilityBin] {
+        var sums = [(n: Int, p: Double, y: Double)](repeating: (0, 0, 0), count: bins)
+        for (s, entry) in data.series.enumerated() {
+            let k = entry.klines
+            for i in k.indices {
+                guard s < data.probabilities.count, let p = data.probabilities[s][i], p.isFinite, i + horizon < k.count,
+                    k[i + horizon].openTime - k[i].openTime == Int64(horizon) * 60_000
+                else { continue }
+                let high = k[(i + 1)...(i + horizon)].map(\.high).max() ?? -.infinity
+                let b = min(bins - 1, max(0, Int(p * Double(bins))))
+                sums[b].n += 1
+                sums[b].p += p
+                sums[b].y += high >= k[i].close * (1 + threshold) ? 1 : 0
+            }
+        }
+        return sums.enumerated().map { b, s in
+            ReliabilityBin(
+                lower: Double(b) / Double(bins), upper: Double(b + 1) / Double(bins), count: s.n,
+                meanPredicted: s.n > 0 ? s.p / Double(s.n) : nil, realisedRate: s.n > 0 ? s.y / Double(s.n) : nil
+            )
+        }
+    }
+}
+
+/// One bin of a reliability diagram.
+public struct ReliabilityBin: Codable, Sendable, Equatable {
+    /// Probability range.
+    public var lower: Double
+    /// Upper end.
+    public var upper: Double
+    /// Predictions in the bin.
+    public var count: Int
+    /// Their mean (nil: empty bin).
+    public var meanPredicted: Double?
+    /// Their realised positive rate (nil: empty bin).
+    public var realisedRate: Double?
 }

@@ -212,4 +212,68 @@ struct DashboardCLITests {
         let none = try await ScalperProcess.run(["alert", "--message", "x", "--home", dir.path("home")])
         #expect(none.status != 0 && none.stderr.contains("alerts.webhook_url is not set"), "\(none.stderr)")
     }
+
+    @Test(
+        "scalper backtest writes report.html: in headless Chromium with no console error, the trades of trades.csv, reliability bins with their counts, buy and hold beside equity ending at the metrics' return",
+        .timeLimit(.minutes(10))
+    )
+    func backtestReport() async throws {
+        let w = try await PaperWorkspace()
+        defer { w.dir.remove() }
+        let run = try await ScalperProcess.run([
+            "backtest", "--store", w.store, "--config", w.overlay, "--model", w.model, "--symbols", PaperWorkspace.symbols,
+            "--from", "2023-09-01", "--to", "2023-09-15", "--runs-dir", w.dir.path("runs"), "--json",
+        ])
+        #expect(run.status == 0, "\(run.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let folder = try #require(summary["run_path"] as? String)
+        let trades = try String(contentsOfFile: folder + "/trades.csv", encoding: .utf8).split(separator: "\n").count - 1
+        #expect(trades > 0)
+        let browser = try await HeadlessChromium()
+        defer { browser.close() }
+        let (json, errors, png) = try await browser.withPage("file://" + folder + "/report.html") { page -> (String, [String], Data) in
+            var json = "{}"
+            for _ in 0..<600 {
+                json = try await page.evaluate(
+                    """
+                    JSON.stringify(window.SCALPER_REPORT ? {
+                      rows: document.querySelectorAll('#trades tbody tr').length,
+                      points: document.querySelectorAll('#reliability circle').length,
+                      labels: [...document.querySelectorAll('#reliability text')].map(t => t.textContent),
+                      bins: window.SCALPER_REPORT.reliability,
+                      equity: window.SCALPER_REPORT.equity.length,
+                      hold: window.SCALPER_REPORT.buyAndHold,
+                      metrics: Object.fromEntries(window.SCALPER_REPORT.metrics),
+                      title: document.getElementById('session').textContent
+                    } : {})
+                    """
+                ) as? String ?? "{}"
+                // Rendered: the page's script sets the title, then draws everything in the same task.
+                if json.contains(#""title":"Backtest "#) { break }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return (json, page.errors, try await page.screenshot())
+        }
+        #expect(errors.isEmpty, "console errors: \(errors)")
+        let artifacts = Fixtures.packageRoot.appendingPathComponent(".build/test-artifacts")
+        try FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
+        try png.write(to: artifacts.appendingPathComponent("backtest-report.png"))
+        let page = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(page["rows"] as? Int == min(300, trades))
+        let bins = page["bins"] as? [[String: Any]] ?? []
+        let filled = bins.filter { ($0["count"] as? Int ?? 0) > 0 }
+        #expect(bins.count == 10 && !filled.isEmpty && page["points"] as? Int == filled.count)
+        // Every filled bin's count is written beside its point.
+        let labels = Set(page["labels"] as? [String] ?? [])
+        #expect(filled.allSatisfy { labels.contains(String($0["count"] as? Int ?? -1)) })
+        // Buy and hold: one point per equity point, ending at the metrics' buy-and-hold return.
+        let hold = page["hold"] as? [[String: Any]] ?? []
+        let metrics = page["metrics"] as? [String: String] ?? [:]
+        #expect(hold.count == page["equity"] as? Int)
+        let capital = try #require(Double(metrics["starting_capital"] ?? ""))
+        let holdReturn = try #require(Double(metrics["buy_and_hold_return"] ?? ""))
+        let last = try #require(hold.last?["equity"] as? Double)
+        #expect(abs(last / capital - 1 - holdReturn) < 1e-6, "\(last / capital - 1) vs \(holdReturn)")
+        #expect((page["title"] as? String ?? "").hasPrefix("Backtest "))
+    }
 }

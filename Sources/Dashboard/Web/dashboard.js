@@ -92,8 +92,12 @@ function renderModel(s) {
     ["Most drifted feature", m.driftFeature ? m.driftFeature + " (PSI " + fmt(m.driftPSI, 3) + ")" : "—"],
     ["Last retrain", state.retrain ?? "none recorded"],
   ]);
-  // Reliability: predicted vs realised per bin, the diagonal, and each bin's count.
-  const svg = $("reliability"), W = 320, H = 220, L = 40, B = 30, T = 20, R = 16;
+  renderReliability($("reliability"), m.reliability);
+}
+
+// Reliability: predicted vs realised per bin, the diagonal, and each bin's count.
+function renderReliability(svg, bins) {
+  const W = 320, H = 220, L = 40, B = 30, T = 20, R = 16;
   const x = (v) => L + v * (W - L - R), y = (v) => H - B - v * (H - B - T);
   let out = "";
   for (let i = 0; i <= 5; i++) {
@@ -104,7 +108,7 @@ function renderModel(s) {
   out += `<text x="${(L + W - R) / 2}" y="${H - 4}" fill="#8a96a3" font-size="10" text-anchor="middle">predicted probability</text>`;
   out += `<text x="10" y="${(T + H - B) / 2}" fill="#8a96a3" font-size="10" text-anchor="middle" transform="rotate(-90 10 ${(T + H - B) / 2})">realised rate</text>`;
   out += `<line x1="${x(0)}" y1="${y(0)}" x2="${x(1)}" y2="${y(1)}" stroke="#8a96a3" stroke-dasharray="4 3"/>`;
-  for (const b of m.reliability) {
+  for (const b of bins) {
     if (!b.count) continue;
     out += `<circle cx="${x(b.meanPredicted)}" cy="${y(b.realisedRate)}" r="${3 + Math.min(6, Math.log10(b.count + 1) * 2)}" fill="#4c9aff" fill-opacity="0.8"><title>${b.count} predictions in [${b.lower.toFixed(1)}, ${b.upper.toFixed(1)})</title></circle>`;
     out += `<text x="${x(b.meanPredicted)}" y="${y(b.realisedRate) - 8}" fill="#d7dee6" font-size="9" text-anchor="middle">${b.count}</text>`;
@@ -151,11 +155,12 @@ function renderEquity() {
   const W = canvas.width, H = canvas.height, L = 70, R = 12, T = 10, B = 26, gap = 16, split = Math.round((H - B - T) * 0.7) + T;
   g.clearRect(0, 0, W, H);
   g.font = "11px system-ui"; g.fillStyle = "#8a96a3"; g.strokeStyle = "#2a3441";
-  const pts = state.equity;
+  const pts = state.equity, bench = state.benchmark ?? [];
   if (pts.length < 2) { g.fillText("waiting for the first minutes…", L, T + 20); return; }
   const t0 = pts[0].time, t1 = pts[pts.length - 1].time;
   let lo = Infinity, hi = -Infinity, peak = -Infinity, maxDD = 0;
   const dd = pts.map((p) => { peak = Math.max(peak, p.equity); const d = 1 - p.equity / peak; maxDD = Math.max(maxDD, d); lo = Math.min(lo, p.equity); hi = Math.max(hi, p.equity); return d; });
+  for (const b of bench) { lo = Math.min(lo, b.equity); hi = Math.max(hi, b.equity); }
   if (hi - lo < 1e-9) { hi += 1; lo -= 1; }
   const pad = (hi - lo) * 0.05; lo -= pad; hi += pad;
   const x = (t) => L + (t - t0) / Math.max(1, t1 - t0) * (W - L - R);
@@ -177,6 +182,11 @@ function renderEquity() {
     g.beginPath(); g.moveTo(xx, T); g.lineTo(xx, H - B); g.stroke();
     g.fillText(new Date(t).toISOString().slice(5, 16).replace("T", " "), xx, H - B + 14);
   }
+  // Buy and hold beside it.
+  if (bench.length > 1) {
+    g.strokeStyle = "#8a96a3"; g.lineWidth = 1; g.setLineDash([4, 3]); g.beginPath();
+    bench.forEach((p, i) => (i ? g.lineTo(x(p.time), y(p.equity)) : g.moveTo(x(p.time), y(p.equity)))); g.stroke(); g.setLineDash([]);
+  }
   // Equity line.
   g.strokeStyle = "#4c9aff"; g.lineWidth = 1.5; g.beginPath();
   pts.forEach((p, i) => (i ? g.lineTo(x(p.time), y(p.equity)) : g.moveTo(x(p.time), y(p.equity)))); g.stroke();
@@ -191,7 +201,7 @@ function renderEquity() {
     g.beginPath(); g.arc(x(t.exitTime), y(pts[i].equity), 3, 0, 2 * Math.PI); g.fill();
   }
   g.textAlign = "left"; g.fillStyle = "#8a96a3"; g.lineWidth = 1;
-  g.fillText("equity (USDT)", L + 6, T + 12); g.fillText("drawdown", L + 6, split + gap + 12);
+  g.fillText(bench.length > 1 ? "equity (USDT) — strategy (blue), buy and hold (dashed)" : "equity (USDT)", L + 6, T + 12); g.fillText("drawdown", L + 6, split + gap + 12);
 }
 
 function render() {
@@ -213,6 +223,27 @@ function connect() {
   source.onerror = () => text($("connection"), "disconnected — retrying");
 }
 
+// A backtest's report.html: the same charts and tables, from the data written into the page.
+function renderReport(r) {
+  state.equity = r.equity; state.benchmark = r.buyAndHold; state.trades = r.trades;
+  text($("session"), "Backtest " + r.id);
+  text($("venue"), r.model + " on " + r.symbols.join(", ") + ", " + r.from + " … " + r.to);
+  const facts = $("report-metrics");
+  facts.replaceChildren();
+  for (const [k, v] of r.metrics) { facts.appendChild(text(document.createElement("dt"), k)); facts.appendChild(text(document.createElement("dd"), v)); }
+  renderEquity(); renderTrades(); renderReliability($("reliability"), r.reliability);
+  const counted = r.reliability.reduce((n, b) => n + b.count, 0);
+  text($("reliability-note"), counted.toLocaleString() + " scored bars of the window, each against its label by the model's rule");
+  $("trade-filter").addEventListener("input", renderTrades);
+}
+
+if (window.SCALPER_REPORT) {
+  renderReport(window.SCALPER_REPORT);
+} else {
+  startDashboard();
+}
+
+function startDashboard() {
 for (const button of document.querySelectorAll("button[data-control]")) {
   button.addEventListener("click", async () => {
     const token = $("token").value;
@@ -225,3 +256,4 @@ for (const button of document.querySelectorAll("button[data-control]")) {
 $("token").value = sessionStorage.getItem("scalper-token") ?? "";
 $("trade-filter").addEventListener("input", renderTrades);
 connect();
+}

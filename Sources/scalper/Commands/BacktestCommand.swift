@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backtest
+import Dashboard
 import Foundation
 import MarketData
 import Model
@@ -97,6 +98,10 @@ struct BacktestCommand: AsyncParsableCommand {
         let folder: URL
         do {
             folder = try BacktestRunWriter.write(result, config: config, to: root)
+            let reliability = BacktestEngine.reliability(
+                prepared, horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold
+            )
+            try BacktestReportPage.write(result, config: config, reliability: reliability, to: folder)
             try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path).record(config: config, result: result)
         } catch {
             throw fail("cannot write the run under \(root.path): \(error)")
