@@ -142,6 +142,8 @@ public struct SessionSnapshot: Codable, Sendable {
     public var signals: Int
     /// Orders sent (entries and exits) and fills so far.
     public var fills: Int
+    /// Whether the session is running (false: read from the store of a stopped session).
+    public var running = true
 }
 
 /// What happened in one commit: the points a dashboard appends to its curves and tables.

@@ -18,7 +18,7 @@ struct Scalper: AsyncParsableCommand {
         subcommands: [
             DataCommand.self, DownloadCommand.self, FeaturesCommand.self, TrainCommand.self, ModelsCommand.self, EvaluateCommand.self,
             BacktestCommand.self, SweepCommand.self, RunsCommand.self, ExportNotebookCommand.self, ExchangeCommand.self, ScanCommand.self,
-            PaperCommand.self, LiveCommand.self, RetrainCommand.self, AlertCommand.self,
+            PaperCommand.self, LiveCommand.self, RetrainCommand.self, AlertCommand.self, DashboardCommand.self,
             ConfigCommand.self, InfoCommand.self, BenchCommand.self,
         ]
     )

@@ -193,6 +193,28 @@ struct DashboardCLITests {
         let result = try await session.wait()
         #expect(result.status == 0, "\(result.stderr.suffix(2_000))")
         #expect(!result.stdout.contains(Self.token) && !result.stderr.contains(Self.token))
+
+        // The stopped session's dashboard, from its store: its figures, read-only.
+        let final = try #require(PaperWorkspace.summary(result)?["status"] as? [String: Any])
+        let stopped = try ScalperProcess.start(["dashboard", "--session", "dash", "--listen", "127.0.0.1:0", "--home", w.dir.path("home")])
+        defer { stopped.kill() }
+        var stoppedBase = ""
+        for _ in 0..<15_000 where stoppedBase.isEmpty {
+            if let range = stopped.errorSoFar.range(of: "dashboard: http://127.0.0.1:") {
+                stoppedBase = "http://127.0.0.1:" + stopped.errorSoFar[range.upperBound...].prefix { $0.isNumber }
+            } else {
+                #expect(stopped.isRunning, "scalper dashboard ended: \(stopped.errorSoFar.suffix(2_000))")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        try #require(!stoppedBase.isEmpty)
+        let view = try #require(try await snapshot(stoppedBase))
+        let viewStatus = try #require(view["status"] as? [String: Any])
+        #expect(view["running"] as? Bool == false)
+        #expect(viewStatus["trades"] as? Int == final["trades"] as? Int && viewStatus["minutes"] as? Int == final["minutes"] as? Int)
+        #expect(abs((viewStatus["equity"] as? Double ?? 0) - (final["equity"] as? Double ?? -1)) < 1e-9)
+        #expect(viewStatus["trades"] as? Int == (try w.tradeRows(session: "dash")).count)
+        #expect(try await post(stoppedBase + "/api/control/pause", token: Self.token) == 403)
     }
 
     @Test("scalper alert POSTs one alert to alerts.webhook_url (what OnFailure= runs); without a webhook it fails, saying why")

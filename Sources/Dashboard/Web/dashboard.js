@@ -27,7 +27,7 @@ function renderRisk(s) {
   text($("session"), st.session);
   text($("venue"), s.venue);
   const stateTag = $("state");
-  const flags = [st.paused ? "PAUSED" : null, st.killSwitch ? "KILL SWITCH" : null, st.modelExpired ? "MODEL EXPIRED" : null].filter(Boolean);
+  const flags = [s.running === false ? "STOPPED (from its store)" : null, st.paused ? "PAUSED" : null, st.killSwitch ? "KILL SWITCH" : null, st.modelExpired ? "MODEL EXPIRED" : null].filter(Boolean);
   text(stateTag, flags.length ? flags.join(" · ") : "trading");
   stateTag.className = "tag" + (flags.length ? " bad" : "");
   text($("equity"), fmt(st.equity) + " USDT");
