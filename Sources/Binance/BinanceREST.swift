@@ -1,4 +1,5 @@
 public import Foundation
+import Synchronization
 public import ScalperCore
 
 /// Binance's REST market data as a paper or live session and the scanner need it: warm-up and
@@ -12,6 +13,9 @@ public struct BinanceREST: Sendable {
     /// Bars per `/api/v3/klines` page of ``klines(_:count:closedBy:)`` (Binance's maximum is 1,000).
     public let pageLimit: Int
     private let fetcher: any HTTPFetching
+    /// The request weight Binance last reported used this minute (`X-MBX-USED-WEIGHT-1M`), shared
+    /// by every copy of this client.
+    public let usedWeight = UsedWeight()
 
     /// Creates a client of `baseURL`.
     ///
@@ -174,6 +178,7 @@ public struct BinanceREST: Sendable {
         } catch {
             throw BinanceError(url: url.absoluteString, message: "request failed: \(error.localizedDescription)")
         }
+        if let used = response.headers["x-mbx-used-weight-1m"].flatMap({ Int($0) }) { usedWeight.record(used) }
         guard response.status == 200 else {
             throw BinanceError(url: url.absoluteString, message: "HTTP \(response.status): \(preview(response.body))")
         }
@@ -190,4 +195,17 @@ public struct BinanceREST: Sendable {
     }
 
     private func preview(_ body: Data) -> String { String(decoding: body.prefix(300), as: UTF8.self) }
+}
+
+/// The request weight an exchange last reported used in its current minute.
+public final class UsedWeight: Sendable {
+    private let value = Mutex<Int?>(nil)
+
+    /// Nothing reported yet.
+    public init() {}
+
+    /// The last reported figure (nil: no answer carried it yet).
+    public var last: Int? { value.withLock { $0 } }
+
+    func record(_ used: Int) { value.withLock { $0 = used } }
 }

@@ -26,6 +26,7 @@ public final class SessionMetrics: Sendable {
     private let liveECE: Gauge
     private let killSwitch: Gauge
     private let paused: Gauge
+    private let requestWeight: Gauge
     private let latency: DurationHistogram
     private let last = SessionTotals.Box()
 
@@ -47,6 +48,9 @@ public final class SessionMetrics: Sendable {
         liveECE = registry.makeGauge(descriptor: Self.name("model_live_ece", "", "Expected calibration error of the session's realised predictions (last 1,440)."))
         killSwitch = registry.makeGauge(descriptor: Self.name("kill_switch", "", "1 while the kill switch is on."))
         paused = registry.makeGauge(descriptor: Self.name("paused", "", "1 while entries are paused by the user."))
+        requestWeight = registry.makeGauge(
+            descriptor: Self.name("request_weight_used", "", "Request weight the exchange last reported used this minute (X-MBX-USED-WEIGHT-1M).")
+        )
         latency = registry.makeDurationHistogram(
             descriptor: Self.name("decision_latency", "seconds", "The arrival of the bar that completes a minute to the engine's commands."),
             buckets: [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 50_000, 250_000].map { Duration.microseconds($0) }
@@ -68,6 +72,12 @@ public final class SessionMetrics: Sendable {
         for fill in events.fills {
             registry.makeCounter(descriptor: Self.name("fills", "total", "Fills, by side."), labels: [("side", fill.side?.rawValue ?? "UNKNOWN")])
                 .increment()
+        }
+        for (outcome, count) in events.orderOutcomes where count > 0 {
+            registry.makeCounter(
+                descriptor: Self.name("orders", "total", "Orders ended, by final status (FILLED, CANCELED, REJECTED, EXPIRED)."),
+                labels: [("outcome", outcome)]
+            ).increment(by: Int64(count))
         }
         for trade in events.trades {
             registry.makeCounter(
@@ -92,6 +102,7 @@ public final class SessionMetrics: Sendable {
         if let ece = s.model.liveECE, ece.isFinite { liveECE.set(ece) }
         killSwitch.set(s.status.killSwitch ? 1.0 : 0.0)
         paused.set(s.status.paused ? 1.0 : 0.0)
+        if let weight = s.feed.requestWeight { requestWeight.set(Double(weight)) }
     }
 
     /// `scalper_<metric>_<unit>` with its HELP text.

@@ -245,6 +245,9 @@ public final class PaperSession {
     private var venueFills: [ExecutedFill] = []
     /// Fills so far.
     private var fillsSeen = 0
+    /// Orders ended so far, by final status, and those the exchange reported since the last commit.
+    private var orderOutcomes: [String: Int] = [:]
+    private var venueOutcomes: [String: Int] = [:]
     /// Decision latencies already given to the observer.
     private var latenciesPublished = 0
     /// The last streamed bar's arrival after its close, ms (wall-clock sessions only).
@@ -801,6 +804,7 @@ public final class PaperSession {
         if observer != nil, let fill = u.fill {
             venueFills.append(ExecutedFill(update: u, fill: fill, request: try store.order(clientOrderID: u.clientOrderID)?.request))
         }
+        if observer != nil, u.status.isFinal { venueOutcomes[u.status.rawValue, default: 0] += 1 }
         let records = state.core.orderUpdated(u)
         try commit(.orderUpdated(u), records)
     }
@@ -1129,6 +1133,9 @@ public final class PaperSession {
         events.fills = state.core.takeFills() + venueFills
         venueFills.removeAll()
         fillsSeen += events.fills.count
+        events.orderOutcomes = state.core.takeOrderOutcomes().merging(venueOutcomes, uniquingKeysWith: +)
+        venueOutcomes.removeAll()
+        orderOutcomes.merge(events.orderOutcomes, uniquingKeysWith: +)
         events.decisionLatenciesUs = Array(decisionLatencies[min(latenciesPublished, decisionLatencies.count)...])
         latenciesPublished = decisionLatencies.count
         for record in records {
@@ -1316,7 +1323,7 @@ public final class PaperSession {
             feed: .init(
                 frames: f.messages, closedBars: f.closedBars, malformed: f.malformed, connections: f.connections,
                 reconnects: f.reconnects, rejectedRequests: f.rejectedRequests, trades: f.trades, books: f.books,
-                missedBars: state.missedBars, lateBars: state.lateBars, lagMs: lastLagMs
+                missedBars: state.missedBars, lateBars: state.lateBars, lagMs: lastLagMs, requestWeight: rest.usedWeight.last
             ),
             model: .init(
                 name: predictor.metadata.name,
@@ -1337,7 +1344,8 @@ public final class PaperSession {
             ),
             latency: .init(decisions: decisionLatencies.count, p50Us: q(0.5), p99Us: q(0.99), lastUs: decisionLatencies.last),
             signals: e.signalCount,
-            fills: fillsSeen
+            fills: fillsSeen,
+            orders: orderOutcomes
         )
     }
 

@@ -240,6 +240,21 @@ public enum PaperCore: Codable, Sendable {
         }
     }
 
+    /// The simulated venue's orders ended since the last call, by final status.
+    public mutating func takeOrderOutcomes() -> [String: Int] {
+        switch self {
+        case .bar(var r):
+            let out = r.takeOrderOutcomes()
+            self = .bar(r)
+            return out
+        case .continuous(var r):
+            let out = r.takeOrderOutcomes()
+            self = .continuous(r)
+            return out
+        case .venue: return [:]
+        }
+    }
+
     /// The orders and cancels decided since the last call, to be stored as intents and then sent
     /// (``venue`` core only).
     public mutating func takeOutbox() -> [TradingCommand] {

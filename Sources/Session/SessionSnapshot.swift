@@ -72,6 +72,8 @@ public struct SessionSnapshot: Codable, Sendable {
         public var lateBars: Int
         /// The last streamed bar's arrival after its close, ms (nil: none streamed yet).
         public var lagMs: Double?
+        /// The request weight the exchange last reported used this minute (nil: not reported yet).
+        public var requestWeight: Int?
     }
 
     /// The model deciding now and how it does live.
@@ -144,6 +146,8 @@ public struct SessionSnapshot: Codable, Sendable {
     public var fills: Int
     /// Whether the session is running (false: read from the store of a stopped session).
     public var running = true
+    /// Orders ended so far, by final status (FILLED, CANCELED, REJECTED, EXPIRED).
+    public var orders: [String: Int] = [:]
 }
 
 /// What happened in one commit: the points a dashboard appends to its curves and tables.
@@ -162,6 +166,8 @@ public struct SessionEvents: Codable, Sendable {
     public var trades: [TradeRecord] = []
     /// Fills.
     public var fills: [ExecutedFill] = []
+    /// Orders ended in this commit, by final status.
+    public var orderOutcomes: [String: Int] = [:]
     /// Decision latencies measured since the last commit, µs.
     public var decisionLatenciesUs: [Double] = []
     /// The kill switch tripped.

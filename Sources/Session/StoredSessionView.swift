@@ -68,7 +68,7 @@ public enum StoredSessionView {
             },
             feed: .init(
                 frames: 0, closedBars: 0, malformed: 0, connections: 0, reconnects: 0, rejectedRequests: 0, trades: 0, books: 0,
-                missedBars: state.missedBars, lateBars: state.lateBars, lagMs: nil
+                missedBars: state.missedBars, lateBars: state.lateBars, lagMs: nil, requestWeight: nil
             ),
             model: .init(
                 name: state.model ?? "unknown", trainedThrough: nil, ageDays: nil, maxAgeDays: 0, expired: false, liveECE: nil,

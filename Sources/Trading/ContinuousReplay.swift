@@ -27,6 +27,9 @@ public struct ContinuousReplay: Codable, Sendable {
     /// The fills since the last call (a session shows them; empty unless ``keepFills()``).
     public mutating func takeFills() -> [ExecutedFill] { fillLog?.take() ?? [] }
 
+    /// Orders ended since the last call, by final status (empty unless ``keepFills()``).
+    public mutating func takeOrderOutcomes() -> [String: Int] { fillLog?.takeOutcomes() ?? [:] }
+
     /// Sets a symbol's filters on both the engine and the venue.
     public mutating func setFilters(_ f: SymbolFilters, for symbol: String) {
         engine.setFilters(f, for: symbol)

@@ -58,6 +58,7 @@ public struct ExecutedFill: Codable, Equatable, Sendable {
 public struct FillLog: Sendable {
     private var requests: [String: OrderRequest] = [:]
     private var fills: [ExecutedFill] = []
+    private var outcomes: [String: Int] = [:]
 
     /// An empty log.
     public init() {}
@@ -76,12 +77,21 @@ public struct FillLog: Sendable {
     /// Notes a venue's update: a fill is kept; a final status forgets the order.
     public mutating func updated(_ u: OrderUpdate) {
         if let fill = u.fill { fills.append(ExecutedFill(update: u, fill: fill, request: requests[u.clientOrderID])) }
-        if u.status.isFinal { requests[u.clientOrderID] = nil }
+        if u.status.isFinal {
+            requests[u.clientOrderID] = nil
+            outcomes[u.status.rawValue, default: 0] += 1
+        }
     }
 
     /// The fills since the last call.
     public mutating func take() -> [ExecutedFill] {
         defer { fills.removeAll() }
         return fills
+    }
+
+    /// Orders that ended since the last call, by final status (FILLED, CANCELED, REJECTED, EXPIRED).
+    public mutating func takeOutcomes() -> [String: Int] {
+        defer { outcomes.removeAll() }
+        return outcomes
     }
 }

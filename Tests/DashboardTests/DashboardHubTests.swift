@@ -27,7 +27,7 @@ func snapshot(minutes: Int, signals: Int = 0, frames: Int = 0, fills: Int = 0, e
         pairs: [],
         feed: .init(
             frames: frames, closedBars: 0, malformed: 0, connections: 1, reconnects: 0, rejectedRequests: 0, trades: 0, books: 0,
-            missedBars: 0, lateBars: 0, lagMs: nil
+            missedBars: 0, lateBars: 0, lagMs: nil, requestWeight: 120
         ),
         model: .init(
             name: "m", trainedThrough: nil, ageDays: nil, maxAgeDays: 0, expired: false, liveECE: nil, liveRealised: 0, reliability: [],
@@ -100,6 +100,7 @@ struct DashboardHubTests {
         var events = SessionEvents()
         events.fills = [fill(1, side: .buy), fill(2, side: .sell), fill(3, side: .buy)]
         events.decisionLatenciesUs = [120, 480]
+        events.orderOutcomes = ["FILLED": 3, "EXPIRED": 1]
         hub.sessionUpdated(snapshot(minutes: 5, signals: 2, frames: 40, fills: 3, equity: 1_010), events: events)
         hub.sessionUpdated(snapshot(minutes: 7, signals: 3, frames: 55, fills: 3, equity: 1_005), events: SessionEvents())
         let text = hub.metrics.render()

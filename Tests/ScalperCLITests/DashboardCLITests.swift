@@ -132,6 +132,11 @@ struct DashboardCLITests {
         #expect(abs((metrics["scalper_equity_usdt"] ?? 0) - (status["equity"] as? Double ?? -1)) < 1e-9)
         #expect(metrics["scalper_open_positions"] == Double((status["positions"] as? [Any])?.count ?? -1))
         #expect(metrics["scalper_paused"] == 0 && metrics["scalper_kill_switch"] == 0)
+        let ended = try #require(stable["orders"] as? [String: Int])
+        #expect(!ended.isEmpty && (ended["FILLED"] ?? 0) > 0)
+        for (outcome, count) in ended { #expect(metrics["scalper_orders_total{outcome=\"\(outcome)\"}"] == Double(count), "\(outcome)") }
+        // The warm-up klines came over REST, whose answers carry the weight used.
+        #expect(metrics["scalper_request_weight_used"] == Double(feed["requestWeight"] as? Int ?? -1))
 
         // The page in a browser: each panel, the session's fills, no console error, a screenshot.
         let browser = try await HeadlessChromium()

@@ -123,6 +123,8 @@ function renderFeed(s) {
     ["Connections / reconnects", f.connections + " / " + f.reconnects], ["Rejected requests", f.rejectedRequests],
     ["Trades / book frames", f.trades.toLocaleString() + " / " + f.books.toLocaleString()],
     ["Missed / late bars", f.missedBars + " / " + f.lateBars],
+    ["Request weight used (this minute)", f.requestWeight === null || f.requestWeight === undefined ? "— (not reported yet)" : f.requestWeight.toLocaleString()],
+    ["Orders ended", Object.entries(s.orders ?? {}).map(([k, v]) => k + " " + v).join(", ") || "none yet"],
     ["Lag of the last bar", f.lagMs === null || f.lagMs === undefined ? "— (lock-step or none yet)" : fmt(f.lagMs, 0) + " ms"],
     ["Minutes decided", s.status.minutes.toLocaleString()],
   ]);
