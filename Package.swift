@@ -146,6 +146,8 @@ let package = Package(
             dependencies: [
                 "Session", "Trading", "Backtest",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -265,10 +267,7 @@ let package = Package(
         .testTarget(
             name: "ScalperCLITests",
             dependencies: [
-                "scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session", "Registry", "Binance",
-                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
+                "scalper", "ScalperTestSupport", "MarketData", "ScalperCore", "Features", "Session", "Registry", "Binance", "Dashboard",
             ],
             swiftSettings: swiftSettings
         ),

@@ -227,6 +227,32 @@ print(f"bench paper.cpu_pct_150_pairs {cpu_pct:.2f} %")
 print(f"bench paper.rss_mb_150_pairs {hwm_kb / 1024:.1f} MB")
 PY
 
+echo "== CryptoScalper: the dashboard in headless Chromium: a fill's commit → on screen (scalper bench --only dashboard)" >&2
+# A lock-step session of the 10 pairs paced at 25 ms a sim minute at least (it trades every few
+# seconds), its dashboard opened for 30 s; every fill committed meanwhile is timed from the
+# session's commit to the next frame after it is in the page's DOM.
+start_exchange "$work/exchange-dashboard.log" --store "$work/bench.sqlite" --pairs 10 --from 2023-09-10T00:00 \
+    --lock-step --lock-step-step 60 --lock-step-timeout 600 --lock-step-min-interval-ms 25
+dashboard_exchange=$exchange_pid
+"$bin" paper --home "$work/paper" --model "$work/models/bench" --symbols "$symbols" --session dashboard10 \
+    --exits bar --lock-step --duration 864000 --dashboard 127.0.0.1:0 \
+    --rest-url "http://127.0.0.1:$port" --ws-url "ws://127.0.0.1:$port" --json \
+    > "$work/paper-dashboard.out" 2> "$work/paper-dashboard.err" &
+dashboard_session=$!
+bg_pids+=("$dashboard_session")
+for _ in $(seq 1 1200); do
+    grep -q '^dashboard: http://' "$work/paper-dashboard.err" && break
+    kill -0 "$dashboard_session" 2>/dev/null || { tail -20 "$work/paper-dashboard.err" >&2; die "the dashboard session exited"; }
+    sleep 0.1
+done
+dashboard_url=$(sed -n 's/^dashboard: \(http:[^ ]*\).*/\1/p' "$work/paper-dashboard.err" | head -1)
+[ -n "$dashboard_url" ] || die "the session printed no dashboard address"
+"$bin" bench --only dashboard --dashboard-url "$dashboard_url/" --dashboard-seconds 30 > "$work/dashboard-bench.out" \
+    || die "scalper bench --only dashboard failed"
+grep '^bench dashboard\.' "$work/dashboard-bench.out" >> "$ours" || die "scalper bench --only dashboard printed no bench dashboard.* lines"
+stop_process "$dashboard_session"
+stop_process "$dashboard_exchange"
+
 echo "== CryptoScalper: the local exchange's order API over loopback (scalper bench --only exchange)" >&2
 # In-process exchanges on FILUSDT, MARKET orders with FULL answers. Round trip: limits ON on a
 # ManualClock moved 10 s after every 100 orders; throughput: limits OFF, 8 connections. Both with

@@ -1,3 +1,4 @@
+import Foundation
 public import Session
 import Synchronization
 public import Trading
@@ -44,6 +45,8 @@ public final class DashboardHub: SessionObserver {
         public var slippageBps: Double?
         /// Event time from the decision to the fill, ms.
         public var delayMs: Int64?
+        /// Wall time the session committed it (ms): the page measures how long it took to show.
+        public var committedAt: Int64
     }
 
     private struct History {
@@ -53,7 +56,7 @@ public final class DashboardHub: SessionObserver {
         var equityDropped = 0
         var trades: [TradeRecord] = []
         var tradesDropped = 0
-        var fills: [ExecutedFill] = []
+        var fills: [(fill: ExecutedFill, committedAt: Int64)] = []
         var fillsDropped = 0
     }
 
@@ -74,12 +77,13 @@ public final class DashboardHub: SessionObserver {
 
     public func sessionUpdated(_ snapshot: SessionSnapshot, events: SessionEvents) {
         metrics.update(snapshot, events: events)
+        let now = Int64(Date().timeIntervalSince1970 * 1_000)
         history.withLock { h in
             h.snapshot = snapshot
             h.version += 1
             h.equity += events.equity
             h.trades += events.trades
-            h.fills += events.fills
+            h.fills += events.fills.map { ($0, now) }
             Self.trim(&h.equity, dropped: &h.equityDropped, keep: Self.keptEquityPoints)
             Self.trim(&h.trades, dropped: &h.tradesDropped, keep: Self.keptRows)
             Self.trim(&h.fills, dropped: &h.fillsDropped, keep: Self.keptRows)
@@ -100,7 +104,7 @@ public final class DashboardHub: SessionObserver {
                 equity: after(h.equity, dropped: h.equityDropped, sent: cursor.equity),
                 trades: after(h.trades, dropped: h.tradesDropped, sent: cursor.trades),
                 fills: after(h.fills, dropped: h.fillsDropped, sent: cursor.fills).map {
-                    Fill(fill: $0, slippageBps: $0.slippageBps, delayMs: $0.delayMs)
+                    Fill(fill: $0.fill, slippageBps: $0.fill.slippageBps, delayMs: $0.fill.delayMs, committedAt: $0.committedAt)
                 },
                 retrain: verdict
             )

@@ -2,6 +2,8 @@
 "use strict";
 
 const state = { snapshot: null, equity: [], trades: [], fills: [], retrain: null };
+window.SCALPER_FILL_LATENCIES_MS = [];
+const pageOpened = Date.now();
 const $ = (id) => document.getElementById(id);
 const fmt = (x, d = 2) => (x === null || x === undefined || Number.isNaN(x)) ? "—" : Number(x).toLocaleString("en-US", { minimumFractionDigits: d, maximumFractionDigits: d });
 const pct = (x, d = 2) => (x === null || x === undefined) ? "—" : fmt(100 * x, d) + " %";
@@ -221,6 +223,15 @@ function connect() {
     if (state.equity.length > 100000) state.equity.splice(0, state.equity.length - 100000);
     text($("connection"), "live · updated " + new Date().toISOString().slice(11, 19) + " UTC");
     render();
+    // How long each new fill took from the session's commit to the screen (the next frame after
+    // it is in the DOM): `make bench` reads these (dashboard.fill_to_dom_ms).
+    if (u.fills.length) {
+      requestAnimationFrame(() => {
+        const shown = Date.now();
+        // Fills committed before the page opened came with its history: not a latency.
+        for (const f of u.fills) if (f.committedAt >= pageOpened) window.SCALPER_FILL_LATENCIES_MS.push(shown - f.committedAt);
+      });
+    }
   });
   source.onerror = () => text($("connection"), "disconnected — retrying");
 }

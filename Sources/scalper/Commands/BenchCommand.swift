@@ -27,8 +27,14 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Prediction calls per latency figure.")
     var calls = 5_000
 
-    @Option(help: "Run only this part: features, predict, scanner or exchange.")
+    @Option(help: "Run only this part: features, predict, scanner, exchange or dashboard.")
     var only: String?
+
+    @Option(help: "A running session's dashboard (dashboard.* figures: how fast its fills reach the screen in headless Chromium).")
+    var dashboardURL: String?
+
+    @Option(help: "Seconds to watch the dashboard.")
+    var dashboardSeconds = 60.0
 
     @Option(help: "A market store with FILUSDT 1m bars: the local exchange's order API figures (exchange.*).")
     var store: String?
@@ -39,6 +45,7 @@ struct BenchCommand: AsyncParsableCommand {
     func run() async throws {
         if only == "scanner" { return try benchScanner() }
         if only == "exchange" { return try await benchExchange() }
+        if only == "dashboard" { return try await benchDashboard() }
         let fil = try load(symbol: "FILUSDT")
         let near = try load(symbol: "NEARUSDT")
 
