@@ -247,8 +247,19 @@ for _ in $(seq 1 1200); do
 done
 dashboard_url=$(sed -n 's/^dashboard: \(http:[^ ]*\).*/\1/p' "$work/paper-dashboard.err" | head -1)
 [ -n "$dashboard_url" ] || die "the session printed no dashboard address"
+# The page opens once the session trades (its warm-up and first minutes come first).
+python3 - "$dashboard_url" <<'PY' || { tail -20 "$work/paper-dashboard.err" >&2; die "the dashboard session made no fill within 300 s"; }
+import json, sys, time, urllib.request
+for _ in range(600):
+    try:
+        if json.load(urllib.request.urlopen(sys.argv[1] + "/api/snapshot", timeout=5)).get("fills", 0) > 0: sys.exit(0)
+    except Exception:
+        pass
+    time.sleep(0.5)
+sys.exit(1)
+PY
 "$bin" bench --only dashboard --dashboard-url "$dashboard_url/" --dashboard-seconds 30 > "$work/dashboard-bench.out" \
-    || die "scalper bench --only dashboard failed"
+    || { tail -20 "$work/paper-dashboard.err" >&2; die "scalper bench --only dashboard failed (the session's standard error above)"; }
 grep '^bench dashboard\.' "$work/dashboard-bench.out" >> "$ours" || die "scalper bench --only dashboard printed no bench dashboard.* lines"
 stop_process "$dashboard_session"
 stop_process "$dashboard_exchange"

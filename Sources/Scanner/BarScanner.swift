@@ -37,6 +37,14 @@ public struct BarScannerPick: Sendable, Equatable {
     public var spreadPct: Double?
     /// Why it is not a candidate (nil: it passed the filters).
     public var refusal: String?
+    /// What stands out at this close, by the rules `scalper scan` uses on its ticks, over the
+    /// hour's bars: VOLUME_SPIKE (the last bar's quote volume at least ``alertRules``'s ratio times
+    /// the hour's average per bar), MOMENTUM (|change over 1 m| at least its percent), BREAKOUT
+    /// (the close within its fraction of the hour's high, or above it).
+    public var alerts: [ScannerAlert] = []
+
+    /// The thresholds of ``alerts``: the scanner's defaults.
+    public static let alertRules = ScannerConfiguration()
 }
 
 /// A session's scanner over closed 1 m bars: at each minute's close it ranks the followed universe
@@ -109,6 +117,12 @@ public struct BarScanner: Sendable {
             let figures = [change(1), change(5), change(Self.window), range, log10(1 + perDay / 1e6)]
             let score = zip(settings.weights, figures).reduce(0) { $0 + $1.0 * $1.1 }
             let spread = spreadPct(symbol)
+            let rules = BarScannerPick.alertRules
+            let averageVolume = quoteVolume / Double(Self.window)
+            var alerts: [ScannerAlert] = []
+            if averageVolume > 0, bars[end].quoteVolume >= rules.volumeSpikeRatio * averageVolume { alerts.append(.volumeSpike) }
+            if abs(figures[0]) >= rules.momentumPct1m { alerts.append(.momentum) }
+            if high > 0, close >= high * (1 - rules.breakoutDistance) { alerts.append(.breakout) }
             var refusal: String?
             if volatility < settings.minVolatilityPct {
                 refusal = "volatility \(String(format: "%.4f", volatility)) % < \(settings.minVolatilityPct) %"
@@ -124,7 +138,8 @@ public struct BarScanner: Sendable {
                     changeWindow: figures[2],
                     volatilityPct: volatility,
                     spreadPct: spread,
-                    refusal: refusal
+                    refusal: refusal,
+                    alerts: alerts
                 )
             )
         }

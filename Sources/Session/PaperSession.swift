@@ -1289,13 +1289,13 @@ public final class PaperSession {
             pairs = lastRanking.map { p in
                 SessionSnapshot.Pair(
                     symbol: p.symbol, score: p.score, change1m: p.change1m, change5m: p.change5m, volatilityPct: p.volatilityPct,
-                    alert: p.refusal, candidate: candidates.contains(p.symbol), probability: lastProbability[p.symbol]
+                    refusal: p.refusal, alerts: p.alerts.map(\.rawValue), candidate: candidates.contains(p.symbol), probability: lastProbability[p.symbol]
                 )
             }
         } else {
             pairs = state.symbols.map {
                 SessionSnapshot.Pair(
-                    symbol: $0, score: nil, change1m: nil, change5m: nil, volatilityPct: nil, alert: nil,
+                    symbol: $0, score: nil, change1m: nil, change5m: nil, volatilityPct: nil, refusal: nil, alerts: [],
                     candidate: candidates.contains($0), probability: lastProbability[$0]
                 )
             }

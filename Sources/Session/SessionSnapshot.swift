@@ -41,7 +41,9 @@ public struct SessionSnapshot: Codable, Sendable {
         /// Volatility of the window's 1 m returns, percent.
         public var volatilityPct: Double?
         /// Why it is not a candidate (nil: it passed the scanner's filters).
-        public var alert: String?
+        public var refusal: String?
+        /// What stands out at the last close: VOLUME_SPIKE, MOMENTUM, BREAKOUT.
+        public var alerts: [String]
         /// Whether it is a candidate now.
         public var candidate: Bool
         /// Calibrated probability at its last scored bar.

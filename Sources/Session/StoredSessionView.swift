@@ -63,7 +63,7 @@ public enum StoredSessionView {
             ),
             pairs: state.symbols.map {
                 SessionSnapshot.Pair(
-                    symbol: $0, score: nil, change1m: nil, change5m: nil, volatilityPct: nil, alert: nil, candidate: true, probability: nil
+                    symbol: $0, score: nil, change1m: nil, change5m: nil, volatilityPct: nil, refusal: nil, alerts: [], candidate: true, probability: nil
                 )
             },
             feed: .init(

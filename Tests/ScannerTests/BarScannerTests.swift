@@ -109,4 +109,22 @@ struct BarScannerTests {
             #expect(allDay.rank(openTime: minute, symbols: symbols) { _ in nil } == restarted.rank(openTime: minute, symbols: symbols) { _ in nil })
         }
     }
+
+    @Test("Alerts by scalper scan's rules over the hour's bars: a volume spike, a 1 m jump, a close at the hour's high; a quiet pair has none")
+    func alerts() throws {
+        var scanner = BarScanner(settings: BarScannerSettings())
+        for k in 0...60 {
+            // Quiet: flat, even volume. Spike: the last bar trades 5× the hour's average (its high was at minute 30).
+            // Jump: +1 % in the last minute, which is also the hour's high.
+            scanner.add(symbol: "QUIETUSDT", bar: bar(k, close: 50 + (k % 2 == 0 ? 0 : 0.01)))
+            scanner.add(symbol: "SPIKEUSDT", bar: bar(k, close: 80 + (k == 30 ? 1 : 0), quoteVolume: k == 60 ? 5_300 : 1_000))
+            scanner.add(symbol: "JUMPUSDT", bar: bar(k, close: k == 60 ? 101 : 100 - Double(k % 3) * 0.1))
+        }
+        let ranked = scanner.rank(openTime: 60 * 60_000, symbols: ["QUIETUSDT", "SPIKEUSDT", "JUMPUSDT"]) { _ in nil }
+        let alerts = Dictionary(uniqueKeysWithValues: ranked.map { ($0.symbol, $0.alerts) })
+        #expect(alerts["QUIETUSDT"] == [])
+        // 5,300 against an hour of 59 × 1,000 + 5,300 (1,071.7 a bar): 4.9×, above 3×.
+        #expect(alerts["SPIKEUSDT"] == [.volumeSpike])
+        #expect(alerts["JUMPUSDT"] == [.momentum, .breakout])
+    }
 }

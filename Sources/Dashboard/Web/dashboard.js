@@ -54,11 +54,14 @@ function renderScanner(s) {
     const t = p.score === null || p.score === undefined ? 0.5 : (p.score - lo) / ((hi - lo) || 1);
     cell.className = "cell" + (p.candidate ? " candidate" : "");
     cell.style.background = `hsl(${210 - 210 * t}, 55%, ${22 + 18 * t}%)`;
-    cell.title = p.alert ? p.symbol + ": " + p.alert : p.symbol;
+    const notes = [...(p.alerts ?? []), ...(p.refusal ? ["not a candidate: " + p.refusal] : [])];
+    cell.title = notes.length ? p.symbol + ": " + notes.join("; ") : p.symbol;
     cell.dataset.symbol = p.symbol;
     cell.appendChild(text(document.createElement("span"), p.symbol.replace(/USDT$/, "")));
     const sub = document.createElement("small");
-    sub.textContent = p.score !== null && p.score !== undefined ? fmt(p.score, 2) + (p.alert ? " · " + p.alert : "") : (p.probability !== null && p.probability !== undefined ? "p " + fmt(p.probability, 3) : "");
+    const badges = (p.alerts ?? []).map((a) => ({ VOLUME_SPIKE: "VOL", MOMENTUM: "MOM", BREAKOUT: "BRK" })[a] ?? a).join(" ");
+    sub.textContent = (p.score !== null && p.score !== undefined ? fmt(p.score, 2) : (p.probability !== null && p.probability !== undefined ? "p " + fmt(p.probability, 3) : "")) + (badges ? " · " + badges : "");
+    if (p.alerts && p.alerts.length) cell.classList.add("alerted");
     cell.appendChild(sub);
     heat.appendChild(cell);
   }
