@@ -234,7 +234,8 @@ echo "== CryptoScalper: the dashboard in headless Chromium: a fill's commit → 
 start_exchange "$work/exchange-dashboard.log" --store "$work/bench.sqlite" --pairs 10 --from 2023-09-10T00:00 \
     --lock-step --lock-step-step 60 --lock-step-timeout 600 --lock-step-min-interval-ms 25
 dashboard_exchange=$exchange_pid
-"$bin" paper --home "$work/paper" --model "$work/models/bench" --symbols "$symbols" --session dashboard10 \
+dashboard_symbols=$(served_symbols "$port") || die "cannot read exchangeInfo from the dashboard's exchange"
+"$bin" paper --home "$work/paper" --model "$work/models/bench" --symbols "$dashboard_symbols" --session dashboard10 \
     --exits bar --lock-step --duration 864000 --dashboard 127.0.0.1:0 \
     --rest-url "http://127.0.0.1:$port" --ws-url "ws://127.0.0.1:$port" --json \
     > "$work/paper-dashboard.out" 2> "$work/paper-dashboard.err" &
@@ -248,9 +249,10 @@ done
 dashboard_url=$(sed -n 's/^dashboard: \(http:[^ ]*\).*/\1/p' "$work/paper-dashboard.err" | head -1)
 [ -n "$dashboard_url" ] || die "the session printed no dashboard address"
 # The page opens once the session trades (its warm-up and first minutes come first).
-python3 - "$dashboard_url" <<'PY' || { tail -20 "$work/paper-dashboard.err" >&2; die "the dashboard session made no fill within 300 s"; }
-import json, sys, time, urllib.request
+python3 - "$dashboard_url" "$dashboard_session" <<'PY' || { tail -20 "$work/paper-dashboard.err" >&2; die "the dashboard session made no fill within 300 s"; }
+import json, os, sys, time, urllib.request
 for _ in range(600):
+    os.kill(int(sys.argv[2]), 0)  # the session is still running (else: an error, the script fails)
     try:
         if json.load(urllib.request.urlopen(sys.argv[1] + "/api/snapshot", timeout=5)).get("fills", 0) > 0: sys.exit(0)
     except Exception:
