@@ -41,6 +41,7 @@ public enum BacktestReportPage {
             equity: thin(result.equityCurve), buyAndHold: thin(result.buyAndHold), trades: result.trades, reliability: reliability
         )
         let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]  // the same run writes the same file
         encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
         // `</` never appears inside the script element.
         let json = String(decoding: try encoder.encode(data), as: UTF8.self).replacingOccurrences(of: "</", with: "<\\/")

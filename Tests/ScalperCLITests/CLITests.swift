@@ -295,7 +295,7 @@ struct BacktestCLITests {
             #expect(abs(sum - reported) < 0.005)
             let final = try #require(m["final_equity"] as? Double)
             #expect(abs((10_000 + reported) - final) < 0.005)
-            for file in ["config.json", "metrics.csv", "summary.txt", "equity.svg"] {
+            for file in ["config.json", "metrics.csv", "summary.txt", "equity.svg", "report.html"] {
                 #expect(FileManager.default.fileExists(atPath: "\(runs)/\(id)/\(file)"))
             }
         }

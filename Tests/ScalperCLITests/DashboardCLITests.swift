@@ -303,5 +303,23 @@ struct DashboardCLITests {
         let last = try #require(hold.last?["equity"] as? Double)
         #expect(abs(last / capital - 1 - holdReturn) < 1e-6, "\(last / capital - 1) vs \(holdReturn)")
         #expect((page["title"] as? String ?? "").hasPrefix("Backtest "))
+
+        // A sweep's run folders get the page too, each with the same reliability (one model, one window).
+        let sweep = try await ScalperProcess.run([
+            "sweep", "--store", w.store, "--config", w.overlay, "--model", w.model, "--symbols", PaperWorkspace.symbols,
+            "--from", "2023-09-01", "--to", "2023-09-08", "--runs-dir", w.dir.path("sweep"), "--param", "signals.min_probability=0.2:0.3:0.1",
+        ])
+        #expect(sweep.status == 0, "\(sweep.stderr)")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: w.dir.path("sweep")).filter { !$0.hasPrefix(".") && $0 != "runs.sqlite" && !$0.hasPrefix("runs.sqlite") }
+        #expect(folders.count == 2, "\(folders)")
+        let reliabilities = try folders.map { folder -> NSArray in
+            let html = try String(contentsOfFile: w.dir.path("sweep/\(folder)/report.html"), encoding: .utf8)
+            // The data written into the page: `window.SCALPER_REPORT = {…};`.
+            let start = try #require(html.range(of: "window.SCALPER_REPORT = ")).upperBound
+            let end = try #require(html.range(of: ";\n</script>", range: start..<html.endIndex)).lowerBound
+            let data = try #require(try JSONSerialization.jsonObject(with: Data(html[start..<end].utf8)) as? [String: Any])
+            return try #require(data["reliability"] as? NSArray)
+        }
+        #expect(reliabilities.count == 2 && reliabilities[0] == reliabilities[1] && reliabilities[0].count == 10)
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Backtest
+import Dashboard
 import Foundation
 import MarketData
 import Model
@@ -88,6 +89,10 @@ struct SweepCommand: AsyncParsableCommand {
         let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)
         let database = try RunDatabase(path: { try? FileManager.default.createDirectory(at: root, withIntermediateDirectories: true); return root.appendingPathComponent("runs.sqlite").path }())
         let now = UTC.now()
+        // The model's reliability over the window is the same for every combination: computed once.
+        let reliability = BacktestEngine.reliability(
+            prepared, horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold
+        )
         var ranked: [(values: [Double], value: Double, id: String, m: BacktestMetrics)] = []
         for r in results {
             let label = zip(parameters, r.values).map { "\($0.0.key.split(separator: ".").last ?? "")=\(Sweep.format($0.1))" }.joined(separator: "_")
@@ -105,7 +110,8 @@ struct SweepCommand: AsyncParsableCommand {
                 gitCommit: gitCommit(),
                 description: "sweep \(label)"
             )
-            try BacktestRunWriter.write(r.result, config: config, to: root)
+            let folder = try BacktestRunWriter.write(r.result, config: config, to: root)
+            try BacktestReportPage.write(r.result, config: config, reliability: reliability, to: folder)
             try database.record(config: config, result: r.result)
             let value = rankField.value(r.result.metrics)
             ranked.append((r.values, value, config.id, r.result.metrics))
