@@ -45,7 +45,7 @@ struct ExchangeBookTests {
                     if k == 2 {
                         // The snapshot at the third second, while the clock stands there.
                         let url = URL(string: "http://127.0.0.1:\(port)/api/v3/depth?symbol=\(symbol)&limit=20")!
-                        let body = try await URLSessionFetcher().get(url, headers: [:]).body
+                        let body = try await URLSessionFetcher(timeoutSeconds: 300).get(url, headers: [:]).body
                         session.withLock {
                             $0.snapshot = String(decoding: body, as: UTF8.self)
                             $0.snapshotAfter = k + 1

@@ -49,7 +49,8 @@ struct ExchangeLifecycleTests {
             let client = BinanceTradingClient(
                 baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: apiKey, key: .hmac(secret: secret),
                 clock: { clock.now + 400_000_000_000 + clockSkewMs },
-                sleep: { seconds in sleeps?.values.withLock { $0.append(seconds) } }
+                sleep: { seconds in sleeps?.values.withLock { $0.append(seconds) } },
+                requestTimeoutSeconds: 300
             )
             // Generous waits: a loaded 2-core machine running the whole suite can stall a task for seconds.
             let gateway = ExchangeGateway(client: client, webSocketAPIURL: "ws://127.0.0.1:\(port)/ws-api/v3", logger: logger, requestTimeoutSeconds: 120)
@@ -201,7 +202,8 @@ struct ExchangeLifecycleTests {
             _ = gateway
             let client = BinanceTradingClient(
                 baseURL: gateway.client.baseURL, apiKey: Self.apiKey, key: .hmac(secret: Self.secret),
-                clock: { clock.now - Int64(jump.values.withLock { $0.last ?? 0 }) }
+                clock: { clock.now - Int64(jump.values.withLock { $0.last ?? 0 }) },
+                requestTimeoutSeconds: 300
             )
             _ = try await client.accountInformation()
             jump.values.withLock { $0.append(120_000) }
