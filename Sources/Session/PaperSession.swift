@@ -1280,8 +1280,6 @@ public final class PaperSession {
     public func snapshot() -> SessionSnapshot {
         let status = status()
         let e = state.core.engine
-        let r = e.risk
-        let limits = settings.engine.risk
         let now = e.lastMinute.map { $0 + 60_000 } ?? state.tradableFrom
         let candidates = Set(scanner == nil ? state.symbols : lastCandidates)
         let pairs: [SessionSnapshot.Pair]
@@ -1306,19 +1304,7 @@ public final class PaperSession {
         return SessionSnapshot(
             status: status,
             venue: gateway == nil ? "simulated" : "exchange",
-            risk: .init(
-                equityPeak: r.equityPeak,
-                drawdown: r.equityPeak > 0 ? max(0, 1 - e.equity / r.equityPeak) : 0,
-                maxDrawdown: limits.maxDrawdownPct,
-                dayStartEquity: r.dayStartEquity,
-                pnlToday: e.equity - r.dayStartEquity,
-                dailyLossLimit: limits.dailyLossLimitPct,
-                tradesLastHour: r.entriesInLastHour(before: now),
-                maxTradesPerHour: limits.maxTradesPerHour,
-                tradesToday: r.entriesCountToday,
-                maxTradesPerDay: limits.maxTradesPerDay,
-                refusals: Dictionary(uniqueKeysWithValues: r.refusals.map { ($0.key.rawValue, $0.value) })
-            ),
+            risk: .init(e, now: now),
             pairs: pairs,
             feed: .init(
                 frames: f.messages, closedBars: f.closedBars, malformed: f.malformed, connections: f.connections,
@@ -1353,19 +1339,7 @@ public final class PaperSession {
     public func status() -> PaperStatus {
         let e = state.core.engine
         let time = e.lastMinute.map { $0 + 60_000 }
-        let positions = e.holdings.values.sorted { $0.symbol < $1.symbol }.filter { !$0.entryWorking }.map { h in
-            let mark = e.marks[h.symbol] ?? h.entryPrice
-            return PaperStatus.Position(
-                symbol: h.symbol,
-                entryPrice: h.entryPrice,
-                mark: mark,
-                unrealisedUSDT: h.held * mark - h.cost,
-                secondsInTrade: Double((time ?? h.entryTime) - h.entryTime) / 1_000,
-                timeoutSeconds: settings.engine.execution.timeoutSeconds,
-                stopLoss: h.stopLoss,
-                takeProfit: h.takeProfit
-            )
-        }
+        let positions = PaperStatus.Position.open(in: e, at: time)
         let drift = driftFigures()
         return PaperStatus(
             session: settings.name,

@@ -188,3 +188,41 @@ public protocol SessionObserver: Sendable {
     /// The session's state now and what the last commit added.
     func sessionUpdated(_ snapshot: SessionSnapshot, events: SessionEvents)
 }
+
+extension SessionSnapshot.Risk {
+    /// The engine's risk figures beside the limits it runs under, at `now` (ms): the one definition
+    /// the live session and the stopped-session view share.
+    init(_ e: TradingEngine, now: Int64) {
+        let r = e.risk
+        let limits = e.settings.risk
+        self.init(
+            equityPeak: r.equityPeak,
+            drawdown: r.equityPeak > 0 ? max(0, 1 - e.equity / r.equityPeak) : 0,
+            maxDrawdown: limits.maxDrawdownPct,
+            dayStartEquity: r.dayStartEquity,
+            pnlToday: e.equity - r.dayStartEquity,
+            dailyLossLimit: limits.dailyLossLimitPct,
+            tradesLastHour: r.entriesInLastHour(before: now),
+            maxTradesPerHour: limits.maxTradesPerHour,
+            tradesToday: r.entriesCountToday,
+            maxTradesPerDay: limits.maxTradesPerDay,
+            refusals: Dictionary(uniqueKeysWithValues: r.refusals.map { ($0.key.rawValue, $0.value) })
+        )
+    }
+}
+
+extension PaperStatus.Position {
+    /// The engine's open positions (entries still working left out) at `time` (ms; nil: their
+    /// entry time), marked at its latest prices: the terminal view, the dashboard and the
+    /// stopped-session view show the same rows.
+    static func open(in e: TradingEngine, at time: Int64?) -> [PaperStatus.Position] {
+        e.holdings.values.sorted { $0.symbol < $1.symbol }.filter { !$0.entryWorking }.map { h in
+            let mark = e.marks[h.symbol] ?? h.entryPrice
+            return PaperStatus.Position(
+                symbol: h.symbol, entryPrice: h.entryPrice, mark: mark, unrealisedUSDT: h.held * mark - h.cost,
+                secondsInTrade: Double((time ?? h.entryTime) - h.entryTime) / 1_000,
+                timeoutSeconds: e.settings.execution.timeoutSeconds, stopLoss: h.stopLoss, takeProfit: h.takeProfit
+            )
+        }
+    }
+}

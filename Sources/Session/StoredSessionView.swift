@@ -30,16 +30,8 @@ public enum StoredSessionView {
             )
         }
         let e = state.core.engine
-        let limits = e.settings.risk
         let now = e.lastMinute.map { $0 + 60_000 } ?? state.tradableFrom
-        let positions = e.holdings.values.sorted { $0.symbol < $1.symbol }.filter { !$0.entryWorking }.map { h in
-            let mark = e.marks[h.symbol] ?? h.entryPrice
-            return PaperStatus.Position(
-                symbol: h.symbol, entryPrice: h.entryPrice, mark: mark, unrealisedUSDT: h.held * mark - h.cost,
-                secondsInTrade: Double(now - h.entryTime) / 1_000, timeoutSeconds: e.settings.execution.timeoutSeconds,
-                stopLoss: h.stopLoss, takeProfit: h.takeProfit
-            )
-        }
+        let positions = PaperStatus.Position.open(in: e, at: now)
         let status = PaperStatus(
             session: name, time: e.lastMinute.map { $0 + 60_000 }, equity: e.equity, capital: e.settings.capital, cash: e.cash,
             trades: events.trades.count, realisedUSDT: realised, minutes: state.minutesDecided, paused: e.paused,
@@ -53,14 +45,7 @@ public enum StoredSessionView {
         var snapshot = SessionSnapshot(
             status: status,
             venue: state.core.isVenue ? "exchange" : "simulated",
-            risk: .init(
-                equityPeak: e.risk.equityPeak,
-                drawdown: e.risk.equityPeak > 0 ? max(0, 1 - e.equity / e.risk.equityPeak) : 0,
-                maxDrawdown: limits.maxDrawdownPct, dayStartEquity: e.risk.dayStartEquity, pnlToday: e.equity - e.risk.dayStartEquity,
-                dailyLossLimit: limits.dailyLossLimitPct, tradesLastHour: e.risk.entriesInLastHour(before: now),
-                maxTradesPerHour: limits.maxTradesPerHour, tradesToday: e.risk.entriesCountToday, maxTradesPerDay: limits.maxTradesPerDay,
-                refusals: Dictionary(uniqueKeysWithValues: e.risk.refusals.map { ($0.key.rawValue, $0.value) })
-            ),
+            risk: .init(e, now: now),
             pairs: state.symbols.map {
                 SessionSnapshot.Pair(
                     symbol: $0, score: nil, change1m: nil, change5m: nil, volatilityPct: nil, refusal: nil, alerts: [], candidate: true, probability: nil
