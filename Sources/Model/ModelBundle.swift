@@ -286,20 +286,25 @@ public enum ModelBundle {
             )
         }
 
+        let classifierJSON = try contents("model.json")
+        let regressorJSON = try contents("move.json")
         let classifier = try booster(
             file: file("model.json"),
-            data: contents("model.json"),
+            data: classifierJSON,
             objective: metadata.configuration.objective,
             trees: metadata.bestIteration + 1
         )
         let regressor = try booster(
             file: file("move.json"),
-            data: contents("move.json"),
+            data: regressorJSON,
             objective: ModelConfiguration.regressorObjective,
             trees: metadata.regressorBestIteration + 1
         )
         do {
-            return try Predictor(metadata: metadata, classifier: classifier, regressor: regressor, calibration: calibration)
+            return try Predictor(
+                metadata: metadata, classifier: classifier, regressor: regressor, calibration: calibration,
+                classifierJSON: classifierJSON, regressorJSON: regressorJSON
+            )
         } catch {
             throw ModelError.bundle(path: path, why: "cannot prepare the boosters: \(error)")
         }

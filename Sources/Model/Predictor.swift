@@ -1,7 +1,7 @@
 import Features
 import Foundation
 public import LinearAlgebra
-import XGBoost
+public import XGBoost
 
 /// What the model says about one row (the spec's prediction result).
 public struct PredictionResult: Codable, Equatable, Sendable {
@@ -16,6 +16,16 @@ public struct PredictionResult: Codable, Equatable, Sendable {
     public var rawProbability: Double
 }
 
+/// How a ``Predictor`` scores rows.
+public enum Scoring: String, CaseIterable, Sendable {
+    /// The saved trees compiled into flat arrays and walked in Swift (``TreeEnsemble``): the
+    /// default, bit for bit XGBoost's answers without its per-call cost.
+    case trees
+    /// XGBoost's own predictor through its C API: the reference the compiled trees are checked
+    /// against, kept so the two can always be compared (`--scoring xgboost`).
+    case xgboost
+}
+
 /// A loaded model bundle ready to predict.
 ///
 /// Not `Sendable` (it owns XGBoost handles): confine it to one task or an actor.
@@ -28,14 +38,24 @@ public final class Predictor {
     public let calibration: IsotonicCalibration
     private let slices: [Range<Int>]
     private let baseMargin: Double
-    /// The two boosters' trees walked in Swift (nil: the model is not one the walk reproduces
-    /// exactly; every path then calls XGBoost).
-    private let walk: (classifier: TreeEnsemble, regressor: TreeEnsemble)?
-    /// Batches up to this many rows are walked in Swift; larger ones go to XGBoost, whose threads
-    /// pay off there.
-    public static let walkRows = 64
+    /// The two boosters compiled (nil when ``compileProblem`` says why not).
+    private let compiled: (classifier: TreeEnsemble, regressor: TreeEnsemble)?
+    /// Why the trees are not walked in Swift (a model the compiled walk does not reproduce exactly,
+    /// or one whose answers differed from XGBoost's on the load-time probe); nil when they are.
+    public let compileProblem: String?
+    /// How rows are scored: ``Scoring/trees`` whenever the model compiled and passed the probe.
+    public var scoring: Scoring {
+        didSet { if compiled == nil { scoring = .xgboost } }
+    }
 
-    init(metadata: ModelMetadata, classifier: Booster, regressor: Booster, calibration: IsotonicCalibration) throws {
+    init(
+        metadata: ModelMetadata,
+        classifier: Booster,
+        regressor: Booster,
+        calibration: IsotonicCalibration,
+        classifierJSON: Data,
+        regressorJSON: Data
+    ) throws {
         self.metadata = metadata
         self.classifier = classifier
         self.regressor = regressor
@@ -45,26 +65,88 @@ public final class Predictor {
         let k = max(1, min(metadata.confidenceSlices, rounds))
         slices = (0..<k).map { i in (i * rounds / k)..<((i + 1) * rounds / k) }
         baseMargin = try Self.baseMargin(of: classifier)
-        let c = try? TreeEnsemble(json: Data(classifier.serialized()))
-        let r = try? TreeEnsemble(json: Data(regressor.serialized()))
-        if let c, let r, c.objective == .logistic, c.treeCount == rounds, r.featureCount == c.featureCount {
-            walk = (c, r)
-        } else {
-            walk = nil
+        var problem: String?
+        var compiled: (classifier: TreeEnsemble, regressor: TreeEnsemble)?
+        do {
+            let c = try TreeEnsemble(json: classifierJSON)
+            let r = try TreeEnsemble(json: regressorJSON)
+            if c.objective != .logistic || r.objective != .squaredError {
+                problem = "objectives \(c.objective.rawValue) and \(r.objective.rawValue) are not a classifier and a regressor"
+            } else if c.treeCount != rounds || r.featureCount != c.featureCount {
+                problem = "the compiled trees do not match the boosters (\(c.treeCount) trees for \(rounds) rounds)"
+            } else {
+                problem = try Self.probe(classifier: (c, classifier), regressor: (r, regressor))
+            }
+            if problem == nil { compiled = (c, r) }
+        } catch let error as JSONModelError {
+            problem = error.why
+        } catch {
+            problem = "the probe against XGBoost failed: \(error)"
         }
+        self.compiled = compiled
+        compileProblem = problem
+        scoring = compiled == nil ? .xgboost : .trees
     }
 
-    /// Whether `rows` rows are walked in Swift.
-    private func walks(_ rows: Int) -> (classifier: TreeEnsemble, regressor: TreeEnsemble)? {
-        rows <= Self.walkRows ? walk : nil
+    /// Compares the compiled trees with XGBoost on rows made to reach every branch: each value is
+    /// one of the model's own split conditions for its column (which goes right), the float just
+    /// below it (left), a missing value (the default side), or a value beyond every condition.
+    /// Returns what differed, or nil when every answer is identical bit for bit.
+    public static func probe(
+        classifier: (trees: TreeEnsemble, booster: Booster),
+        regressor: (trees: TreeEnsemble, booster: Booster)
+    ) throws -> String? {
+        let columns = classifier.trees.featureCount
+        var conditions = [[Float]](repeating: [], count: columns)
+        for ensemble in [classifier.trees, regressor.trees] {
+            ensemble.forEachSplit { feature, condition in conditions[feature].append(condition) }
+        }
+        let rows = 256
+        var state: UInt64 = 0x5EED_0F_7EE5
+        func next() -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int(truncatingIfNeeded: (z ^ (z >> 31)) >> 1)
+        }
+        var values = [Float](repeating: 0, count: rows * columns)
+        for i in 0..<rows {
+            for j in 0..<columns {
+                let known = conditions[j]
+                let pick = next() % 8
+                let value: Float
+                switch pick {
+                case 0: value = .nan
+                case 1: value = (known.max() ?? 0) + 1
+                case 2: value = (known.min() ?? 0) - 1
+                default:
+                    let c = known.isEmpty ? 0 : known[next() % known.count]
+                    value = pick % 2 == 0 ? c : c.nextDown
+                }
+                values[i * columns + j] = value
+            }
+        }
+        let wantP = try classifier.booster.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+        let wantMove = try regressor.booster.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+        var mismatches = 0
+        values.withUnsafeBufferPointer { all in
+            for i in 0..<rows {
+                let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
+                if classifier.trees.value(row).bitPattern != wantP[i].bitPattern { mismatches += 1 }
+                if regressor.trees.value(row).bitPattern != wantMove[i].bitPattern { mismatches += 1 }
+            }
+        }
+        return mismatches == 0 ? nil : "\(mismatches) of \(2 * rows) probe answers differ from XGBoost's"
     }
 
-    /// Sets the threads XGBoost may use for prediction (1 suits single requests; cores suit batches).
+    /// Sets the threads XGBoost may use for prediction under ``Scoring/xgboost`` (1 suits single
+    /// requests; cores suit batches). The compiled trees split long batches over the cores themselves.
     public func setThreads(_ count: Int) throws {
         for booster in [classifier, regressor] { try booster.setParameter("nthread", String(max(1, count))) }
     }
 
-    /// Calibrated probabilities for every row (the fast path: one booster call).
+    /// Calibrated probabilities for every row.
     public func probabilities(_ features: Matrix<Float>) throws -> [Double] {
         let raw = try rawProbabilities(features)
         return calibration.apply(raw)
@@ -72,74 +154,86 @@ public final class Predictor {
 
     /// Uncalibrated classifier probabilities for every row.
     public func rawProbabilities(_ features: Matrix<Float>) throws -> [Double] {
-        if let walk = walks(features.rows), features.columns == walk.classifier.featureCount {
-            return features.storage.withUnsafeBufferPointer { all in
-                (0..<features.rows).map { i in
-                    Double(walk.classifier.value(UnsafeBufferPointer(rebasing: all[(i * features.columns)..<((i + 1) * features.columns)])))
-                }
+        let (rows, columns) = (features.rows, features.columns)
+        if scoring == .trees, let trees = compiled?.classifier, columns == trees.featureCount {
+            var margins = [Float](repeating: 0, count: rows)
+            features.storage.withUnsafeBufferPointer { all in
+                margins.withUnsafeMutableBufferPointer { trees.margins(rows: all, count: rows, into: $0) }
             }
+            return margins.map { Double(trees.output($0)) }
         }
-        return try classifier.predict(rowMajor: features.storage, rowCount: features.rows, columnCount: features.columns).map(Double.init)
+        return try classifier.predict(rowMajor: features.storage, rowCount: rows, columnCount: columns).map(Double.init)
     }
 
     /// The calibrated probability of one row of 42 features.
     public func probability(_ row: [Float]) throws -> Double {
-        try probabilities(Matrix(rows: 1, columns: row.count, storage: row))[0]
+        if scoring == .trees, let trees = compiled?.classifier, row.count == trees.featureCount {
+            return calibration.apply(Double(row.withUnsafeBufferPointer { trees.value($0) }))
+        }
+        return try probabilities(Matrix(rows: 1, columns: row.count, storage: row))[0]
     }
 
     /// Full prediction results for every row of `features`.
     public func predict(_ features: Matrix<Float>) throws -> [PredictionResult] {
         let (rows, columns, values) = (features.rows, features.columns, features.storage)
         guard rows > 0 else { return [] }
-        var raw: [Float]
-        var moves: [Float]
-        var signed = [Double](repeating: 0, count: rows)
-        var absolute = [Double](repeating: 0, count: rows)
-        if let walk = walks(rows), columns == walk.classifier.featureCount {
-            // The same numbers as the calls below, without their fixed cost (see TreeEnsemble).
-            (raw, moves) = values.withUnsafeBufferPointer { all in
-                var raw = [Float](repeating: 0, count: rows)
-                var moves = [Float](repeating: 0, count: rows)
-                for i in 0..<rows {
-                    let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
-                    raw[i] = walk.classifier.value(row)
-                    moves[i] = walk.regressor.value(row)
-                    for slice in slices {
-                        let m = Double(walk.classifier.margin(row, trees: slice)) - baseMargin
-                        signed[i] += m
-                        absolute[i] += abs(m)
+        if scoring == .trees, let compiled, columns == compiled.classifier.featureCount {
+            // One pass a row: the classifier's margin and its slices' together, then the regressor.
+            var sliceMargins = [Float](repeating: 0, count: slices.count)
+            return values.withUnsafeBufferPointer { all in
+                sliceMargins.withUnsafeMutableBufferPointer { parts in
+                    (0..<rows).map { i in
+                        let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
+                        let margin = compiled.classifier.margins(row, slices: slices, into: parts)
+                        var signed = 0.0
+                        var absolute = 0.0
+                        for m in parts {
+                            let d = Double(m) - baseMargin
+                            signed += d
+                            absolute += abs(d)
+                        }
+                        return result(
+                            raw: compiled.classifier.output(margin),
+                            move: compiled.regressor.value(row),
+                            signed: signed,
+                            absolute: absolute
+                        )
                     }
                 }
-                return (raw, moves)
-            }
-        } else {
-            raw = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns)
-            moves = try regressor.predict(rowMajor: values, rowCount: rows, columnCount: columns)
-            for slice in slices {
-                let margins = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns, kind: .margin, iterations: slice)
-                for i in 0..<rows {
-                    let m = Double(margins[i]) - baseMargin
-                    signed[i] += m
-                    absolute[i] += abs(m)
-                }
             }
         }
-        return (0..<rows).map { i in
-            let p = calibration.apply(Double(raw[i]))
-            let agreement = absolute[i] > 0 ? abs(signed[i]) / absolute[i] : 0
-            return PredictionResult(
-                probabilityUp: p,
-                confidence: (abs(2 * p - 1) * agreement).squareRoot(),
-                predictedMovePct: Double(moves[i]) * 100,
-                rawProbability: Double(raw[i])
-            )
+        let raw = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+        let moves = try regressor.predict(rowMajor: values, rowCount: rows, columnCount: columns)
+        var signed = [Double](repeating: 0, count: rows)
+        var absolute = [Double](repeating: 0, count: rows)
+        for slice in slices {
+            let margins = try classifier.predict(rowMajor: values, rowCount: rows, columnCount: columns, kind: .margin, iterations: slice)
+            for i in 0..<rows {
+                let m = Double(margins[i]) - baseMargin
+                signed[i] += m
+                absolute[i] += abs(m)
+            }
         }
+        return (0..<rows).map { i in result(raw: raw[i], move: moves[i], signed: signed[i], absolute: absolute[i]) }
+    }
+
+    /// A row's result from the classifier's probability, the regressor's move and the sums of
+    /// the slices' margins (from the base margin) and of their magnitudes.
+    private func result(raw: Float, move: Float, signed: Double, absolute: Double) -> PredictionResult {
+        let p = calibration.apply(Double(raw))
+        let agreement = absolute > 0 ? abs(signed) / absolute : 0
+        return PredictionResult(
+            probabilityUp: p,
+            confidence: (abs(2 * p - 1) * agreement).squareRoot(),
+            predictedMovePct: Double(move) * 100,
+            rawProbability: Double(raw)
+        )
     }
 
     /// Full results only for rows whose calibrated probability is at least `threshold`; nil elsewhere.
     ///
     /// A backtest needs confidence and move only where a signal is possible, which is rarely more
-    /// than a few percent of rows: one booster call scores every row, five more score the few.
+    /// than a few percent of rows: every row gets its probability, the few the rest.
     public func predict(_ features: Matrix<Float>, whereProbabilityAtLeast threshold: Double) throws -> [PredictionResult?] {
         try scored(features, whereProbabilityAtLeast: threshold).results
     }

@@ -151,17 +151,21 @@ struct TrainingTests {
         #expect(count > 2_000)
         #expect(mismatches == 0, "\(mismatches) values differ from XGBoost's")
 
-        // The predictor walks small batches and calls XGBoost for large ones: the same results.
+        // The predictor's compiled trees and its XGBoost path give the same results, row by row
+        // and in batches (long ones split over the cores).
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
         try ModelBundle.write(model, metadata: makeMetadata(model, d, name: "walk"), report: "r", svgs: [:], to: dir.url)
         let predictor = try ModelBundle.load(dir.path("walk"))
+        #expect(predictor.compileProblem == nil)
+        #expect(predictor.scoring == .trees)
         let large = Matrix(rows: count, columns: 42, storage: values)
-        let viaXGBoost = try predictor.predict(large)
-        for start in stride(from: 0, to: count, by: Predictor.walkRows) {
-            let index = Array(start..<min(count, start + Predictor.walkRows))
-            #expect(try predictor.predict(large.rows(at: index)) == index.map { viaXGBoost[$0] })
-        }
+        let viaTrees = try predictor.predict(large)
+        let treeProbabilities = try predictor.probabilities(large)
+        predictor.scoring = .xgboost
+        #expect(try predictor.predict(large) == viaTrees)
+        #expect(try predictor.probabilities(large) == treeProbabilities)
+        #expect(treeProbabilities == viaTrees.map(\.probabilityUp))
     }
 
     private func makeMetadata(_ m: TrainedModel, _ d: PooledDataset, name: String) -> ModelMetadata {

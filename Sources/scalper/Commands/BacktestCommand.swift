@@ -36,8 +36,14 @@ struct BacktestCommand: AsyncParsableCommand {
     @Flag(help: "Print the metrics as one JSON object.")
     var json = false
 
+    @Option(help: "How rows are scored: trees (the model's trees compiled and walked in Swift, the default) or xgboost (XGBoost's own predictor through its C API: the same numbers, slower; for comparison).")
+    var scoring = Scoring.trees.rawValue
+
     func validate() throws {
         if let capital, capital <= 0 { throw ValidationError("--capital must be positive") }
+        if Scoring(rawValue: scoring) == nil {
+            throw ValidationError("--scoring must be one of \(Scoring.allCases.map(\.rawValue).joined(separator: ", ")), not '\(scoring)'")
+        }
     }
 
     func run() async throws {
@@ -49,6 +55,8 @@ struct BacktestCommand: AsyncParsableCommand {
         } catch {
             throw fail("\(error)")
         }
+        predictor.scoring = Scoring(rawValue: scoring) ?? .trees
+        if let problem = predictor.compileProblem { note("scoring through XGBoost's C API: \(problem)") }
         guard let interval = KlineInterval(predictor.metadata.interval) else {
             throw fail("\(model): unknown interval \(predictor.metadata.interval)")
         }

@@ -177,6 +177,7 @@ struct PaperRunCommand: AsyncParsableCommand {
         }
         defer { LineLogHandler.processFile = nil }
         try predictor.setThreads(1)
+        if let problem = predictor.compileProblem { note("scoring through XGBoost's C API: \(problem)") }
         var paper = PaperSettings(
             name: session,
             folder: folder,
