@@ -11,14 +11,16 @@ public import Foundation
 /// left, a missing value follows the default child), the same sigmoid in float32.
 ///
 /// How it is fast:
-/// - Each tree is laid out breadth-first with a node's two children side by side, so a step is
-///   one 12-byte load and `next = left + goesRight`, computed without a branch (a mispredicted
-///   branch per level would cost more than the whole step).
-/// - A leaf points to itself and never goes right (its condition is NaN and its default is left:
-///   `value >= NaN` is false for every value), so every tree of a group takes the same number of
-///   steps — the group's greatest depth — with no test for a leaf.
+/// - A node is 16 bytes holding both children's byte offsets, so a step is: read the split's
+///   value, compare, and pick one of two offsets (a conditional move, never a branch: a
+///   mispredicted branch per level would cost more than the whole step) — five instructions.
+/// - A leaf is its own left and right child (its value sits where a split keeps its condition),
+///   so every tree of a group takes the same number of steps, the group's greatest depth, with
+///   no test for a leaf.
 /// - Trees are walked eight at a time: eight independent chains of loads keep the core busy while
 ///   each waits for memory. Their leaves are then added one by one in tree order, as XGBoost adds.
+/// - A row whose read values are all finite (nearly every row) takes the short step; a missing
+///   value's default direction costs three more instructions only where a value can be missing.
 /// - Batches walk a block of rows tree group by tree group (the group's nodes stay in the L1
 ///   cache), and long batches split their blocks over the cores.
 public struct TreeEnsemble: Sendable {
@@ -30,13 +32,17 @@ public struct TreeEnsemble: Sendable {
         case squaredError = "reg:squarederror"
     }
 
-    /// One node: the split condition (NaN in a leaf), the index of the left child (the right one
-    /// follows it; a leaf's own index), the split feature, and 1 where a missing value goes left.
+    /// One node: the split condition (a leaf's value in a leaf), the split feature, 1 where a
+    /// missing value goes left (2 marks a leaf), and the byte offsets of the two children in the
+    /// node array (a leaf's own offset twice).
     struct Node: Sendable {
         var condition: Float
-        var left: Int32
         var feature: UInt16
         var defaultLeft: UInt16
+        var left: UInt32
+        var right: UInt32
+        /// Whether the node is a leaf.
+        var isLeaf: Bool { defaultLeft == 2 }
     }
 
     /// The objective.
@@ -49,12 +55,13 @@ public struct TreeEnsemble: Sendable {
     public let baseMargin: Float
     /// All trees' nodes, tree after tree.
     private let nodes: [Node]
-    /// Per node: the leaf's value (0 for a split node).
-    private let leafValue: [Float]
-    /// Each tree's root in `nodes`.
-    private let roots: [Int32]
+    /// Each tree's root: its byte offset in `nodes`.
+    private let roots: [UInt32]
     /// Each tree's depth (steps from the root to its deepest leaf).
     private let depths: [Int32]
+    /// The features some split reads, ascending: a row whose values there are all finite takes
+    /// the short step.
+    private let used: [Int32]
 
     /// Trees walked together for one row.
     static let group = 8
@@ -99,9 +106,13 @@ public struct TreeEnsemble: Sendable {
         case .squaredError: baseMargin = baseScore
         }
         var nodes: [Node] = []
-        var leafValue: [Float] = []
-        var roots: [Int32] = []
+        var roots: [UInt32] = []
         var depths: [Int32] = []
+        let nodeCount = trees.reduce(0) { $0 + (($1["left_children"] as? [Any])?.count ?? 0) }
+        guard nodeCount < Int(UInt32.max) / MemoryLayout<Node>.stride else {
+            throw JSONModelError(why: "\(nodeCount) nodes: too many to evaluate in Swift")
+        }
+        nodes.reserveCapacity(nodeCount)
         for (index, tree) in trees.enumerated() {
             if let types = tree["split_type"] as? [NSNumber], types.contains(where: { $0.intValue != 0 }) {
                 throw JSONModelError(why: "trees[\(index)] has a categorical split: not evaluated in Swift")
@@ -113,7 +124,7 @@ public struct TreeEnsemble: Sendable {
             // The text is float32's shortest round-trip form: through Double to Float is exact.
             let condition = (tree["split_conditions"] as? [NSNumber] ?? []).map { Float($0.doubleValue) }
             let defaultLeft = (tree["default_left"] as? [NSNumber] ?? []).map { $0.intValue != 0 }
-            // Breadth first from the root; each split's children get two adjacent places.
+            // Breadth first from the root (a level's nodes side by side).
             let base = nodes.count
             var placed = [Int](repeating: -1, count: left.count)  // original node → new index
             var order = [0]  // original nodes in their new order
@@ -136,34 +147,32 @@ public struct TreeEnsemble: Sendable {
                 depth = max(depth, depthOf[i])
                 i += 1
             }
+            let stride = UInt32(MemoryLayout<Node>.stride)
             for (position, node) in order.enumerated() {
-                let at = Int32(base + position)
+                let at = UInt32(base + position) * stride
                 if left[node] < 0 {
-                    nodes.append(Node(condition: .nan, left: at, feature: 0, defaultLeft: 1))
-                    leafValue.append(condition[node])
+                    nodes.append(Node(condition: condition[node], feature: 0, defaultLeft: 2, left: at, right: at))
                 } else {
                     nodes.append(
                         Node(
-                            condition: condition[node], left: Int32(placed[left[node]]), feature: UInt16(feature[node]),
-                            defaultLeft: defaultLeft[node] ? 1 : 0
+                            condition: condition[node], feature: UInt16(feature[node]), defaultLeft: defaultLeft[node] ? 1 : 0,
+                            left: UInt32(placed[left[node]]) * stride, right: UInt32(placed[right[node]]) * stride
                         )
                     )
-                    leafValue.append(0)
                 }
             }
-            roots.append(Int32(base))
+            roots.append(UInt32(base) * stride)
             depths.append(Int32(depth))
         }
-        guard nodes.count < Int(Int32.max) else { throw JSONModelError(why: "\(nodes.count) nodes: too many to evaluate in Swift") }
+        used = Set(nodes.lazy.filter { !$0.isLeaf }.map { Int32($0.feature) }).sorted()
         self.nodes = nodes
-        self.leafValue = leafValue
         self.roots = roots
         self.depths = depths
     }
 
     /// Calls `body` with the feature and condition of every split node, tree after tree.
     public func forEachSplit(_ body: (_ feature: Int, _ condition: Float) -> Void) {
-        for node in nodes where !node.condition.isNaN { body(Int(node.feature), node.condition) }
+        for node in nodes where !node.isLeaf { body(Int(node.feature), node.condition) }
     }
 
     /// The margin of `row` (``featureCount`` values, NaN missing) over `trees`, as XGBoost sums it:
@@ -173,7 +182,12 @@ public struct TreeEnsemble: Sendable {
         precondition(trees.lowerBound >= 0 && trees.upperBound <= treeCount, "trees \(trees) of \(treeCount)")
         var sum = baseMargin
         withTables { t in
-            Self.accumulate(t, row: row.baseAddress!, trees: trees) { sum += $0 }
+            let values = row.baseAddress!
+            if Self.isFinite(values, t) {
+                Self.accumulate(FiniteValues.self, t, row: values, trees: trees) { sum += $0 }
+            } else {
+                Self.accumulate(AnyValues.self, t, row: values, trees: trees) { sum += $0 }
+            }
         }
         return sum
     }
@@ -206,11 +220,18 @@ public struct TreeEnsemble: Sendable {
         precondition(slices.first?.lowerBound ?? 0 == 0 && slices.last?.upperBound ?? 0 == treeCount, "slices must cover the trees")
         var total = baseMargin
         withTables { t in
+            let values = row.baseAddress!
+            let finite = Self.isFinite(values, t)
             for (k, slice) in slices.enumerated() {
                 var part = baseMargin
-                Self.accumulate(t, row: row.baseAddress!, trees: slice) { leaf in
+                func add(_ leaf: Float) {
                     total += leaf
                     part += leaf
+                }
+                if finite {
+                    Self.accumulate(FiniteValues.self, t, row: values, trees: slice, add)
+                } else {
+                    Self.accumulate(AnyValues.self, t, row: values, trees: slice, add)
                 }
                 sliceMargins[k] = part
             }
@@ -253,40 +274,74 @@ public struct TreeEnsemble: Sendable {
 
     /// The arrays as raw pointers for one evaluation.
     struct Tables {
-        var nodes: UnsafePointer<Node>
-        var leaves: UnsafePointer<Float>
-        var roots: UnsafePointer<Int32>
+        var nodes: UnsafeRawPointer
+        var roots: UnsafePointer<UInt32>
         var depths: UnsafePointer<Int32>
+        var used: UnsafeBufferPointer<Int32>
+
+        /// The node at byte offset `offset`.
+        @inline(__always)
+        func node(_ offset: UInt32) -> Node { nodes.load(fromByteOffset: Int(offset), as: Node.self) }
     }
 
     @inline(__always)
     private func withTables<R>(_ body: (Tables) -> R) -> R {
-        nodes.withUnsafeBufferPointer { n in
-            leafValue.withUnsafeBufferPointer { l in
-                roots.withUnsafeBufferPointer { r in
-                    depths.withUnsafeBufferPointer { d in
-                        body(Tables(nodes: n.baseAddress!, leaves: l.baseAddress!, roots: r.baseAddress!, depths: d.baseAddress!))
+        nodes.withUnsafeBytes { n in
+            roots.withUnsafeBufferPointer { r in
+                depths.withUnsafeBufferPointer { d in
+                    used.withUnsafeBufferPointer { u in
+                        body(Tables(nodes: n.baseAddress!, roots: r.baseAddress!, depths: d.baseAddress!, used: u))
                     }
                 }
             }
         }
     }
 
-    /// One step down from node `i` for `row`: the left child, or the one after it when the value
-    /// is not below the condition — or is missing and the default is right.
+    /// Whether every value a split reads is finite: then the short step gives the same child.
     @inline(__always)
-    static func step(_ i: Int32, _ nodes: UnsafePointer<Node>, _ row: UnsafePointer<Float>) -> Int32 {
-        let node = nodes[Int(i)]
-        let value = row[Int(node.feature)]
-        // Without a missing value both say "not below"; with one, only `notBelow` is true.
-        let atLeast: Int32 = value >= node.condition ? 1 : 0
-        let notBelow: Int32 = value < node.condition ? 0 : 1
-        return node.left &+ (node.defaultLeft != 0 ? atLeast : notBelow)
+    static func isFinite(_ row: UnsafePointer<Float>, _ t: Tables) -> Bool {
+        var finite = true
+        for f in t.used { finite = finite && row[Int(f)].isFinite }
+        return finite
     }
 
-    /// Walks `trees` for one row and hands each leaf value to `add`, in tree order.
+    /// One step down the trees: from the node at byte offset `at` to one of its children.
+    protocol StepRule {
+        static func step(_ at: UInt32, _ t: Tables, _ row: UnsafePointer<Float>) -> UInt32
+    }
+
+    /// The step for any row: left when the value is below the condition, or missing where the
+    /// default is left; a leaf's children are itself. The flags are integers, so the choice is a
+    /// conditional move rather than a branch.
+    enum AnyValues: StepRule {
+        @inline(__always)
+        static func step(_ at: UInt32, _ t: Tables, _ row: UnsafePointer<Float>) -> UInt32 {
+            let node = t.node(at)
+            let value = row[Int(node.feature)]
+            let below = UInt16(unsafeBitCast(value < node.condition, to: UInt8.self))
+            let missing = UInt16(unsafeBitCast(value.isNaN, to: UInt8.self))
+            return (below | (missing & node.defaultLeft)) != 0 ? node.left : node.right
+        }
+    }
+
+    /// The step for a row whose read values are all finite: left when below the condition.
+    enum FiniteValues: StepRule {
+        @inline(__always)
+        static func step(_ at: UInt32, _ t: Tables, _ row: UnsafePointer<Float>) -> UInt32 {
+            let node = t.node(at)
+            return row[Int(node.feature)] < node.condition ? node.left : node.right
+        }
+    }
+
+    /// Walks `trees` for one row with `rule` and hands each leaf value to `add`, in tree order.
     @inline(__always)
-    static func accumulate(_ t: Tables, row: UnsafePointer<Float>, trees: Range<Int>, _ add: (Float) -> Void) {
+    static func accumulate<Rule: StepRule>(
+        _ rule: Rule.Type,
+        _ t: Tables,
+        row: UnsafePointer<Float>,
+        trees: Range<Int>,
+        _ add: (Float) -> Void
+    ) {
         var first = trees.lowerBound
         let end = trees.upperBound
         // Groups of eight: independent chains of loads.
@@ -296,29 +351,29 @@ public struct TreeEnsemble: Sendable {
             var depth: Int32 = 0
             for k in first..<(first + group) { depth = max(depth, t.depths[k]) }
             for _ in 0..<depth {
-                i0 = step(i0, t.nodes, row)
-                i1 = step(i1, t.nodes, row)
-                i2 = step(i2, t.nodes, row)
-                i3 = step(i3, t.nodes, row)
-                i4 = step(i4, t.nodes, row)
-                i5 = step(i5, t.nodes, row)
-                i6 = step(i6, t.nodes, row)
-                i7 = step(i7, t.nodes, row)
+                i0 = Rule.step(i0, t, row)
+                i1 = Rule.step(i1, t, row)
+                i2 = Rule.step(i2, t, row)
+                i3 = Rule.step(i3, t, row)
+                i4 = Rule.step(i4, t, row)
+                i5 = Rule.step(i5, t, row)
+                i6 = Rule.step(i6, t, row)
+                i7 = Rule.step(i7, t, row)
             }
-            add(t.leaves[Int(i0)])
-            add(t.leaves[Int(i1)])
-            add(t.leaves[Int(i2)])
-            add(t.leaves[Int(i3)])
-            add(t.leaves[Int(i4)])
-            add(t.leaves[Int(i5)])
-            add(t.leaves[Int(i6)])
-            add(t.leaves[Int(i7)])
+            add(t.node(i0).condition)
+            add(t.node(i1).condition)
+            add(t.node(i2).condition)
+            add(t.node(i3).condition)
+            add(t.node(i4).condition)
+            add(t.node(i5).condition)
+            add(t.node(i6).condition)
+            add(t.node(i7).condition)
             first += group
         }
         while first < end {
             var i = t.roots[first]
-            for _ in 0..<t.depths[first] { i = step(i, t.nodes, row) }
-            add(t.leaves[Int(i)])
+            for _ in 0..<t.depths[first] { i = Rule.step(i, t, row) }
+            add(t.node(i).condition)
             first += 1
         }
     }
@@ -334,16 +389,25 @@ public struct TreeEnsemble: Sendable {
         treeCount: Int,
         into out: UnsafeMutablePointer<Float>
     ) {
-        for r in 0..<count { out[r] = base }
-        var first = 0
-        while first < treeCount {
-            let trees = first..<min(treeCount, first + group)
+        withUnsafeTemporaryAllocation(of: Bool.self, capacity: count) { finite in
             for r in 0..<count {
-                var sum = out[r]
-                accumulate(t, row: rows + r * columns, trees: trees) { sum += $0 }
-                out[r] = sum
+                out[r] = base
+                finite[r] = isFinite(rows + r * columns, t)
             }
-            first = trees.upperBound
+            var first = 0
+            while first < treeCount {
+                let trees = first..<min(treeCount, first + group)
+                for r in 0..<count {
+                    var sum = out[r]
+                    if finite[r] {
+                        accumulate(FiniteValues.self, t, row: rows + r * columns, trees: trees) { sum += $0 }
+                    } else {
+                        accumulate(AnyValues.self, t, row: rows + r * columns, trees: trees) { sum += $0 }
+                    }
+                    out[r] = sum
+                }
+                first = trees.upperBound
+            }
         }
     }
 }
