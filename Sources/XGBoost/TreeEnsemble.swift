@@ -370,12 +370,32 @@ public struct TreeEnsemble: Sendable {
             add(t.node(i7).condition)
             first += group
         }
-        while first < end {
-            var i = t.roots[first]
-            for _ in 0..<t.depths[first] { i = Rule.step(i, t, row) }
-            add(t.node(i).condition)
-            first += 1
+        // The last few trees as one more group, its empty places walking the last tree again;
+        // only the real trees' leaves are added.
+        let left = end - first
+        guard left > 0 else { return }
+        let last = end - 1
+        var i0 = t.roots[first], i1 = t.roots[min(first + 1, last)], i2 = t.roots[min(first + 2, last)]
+        var i3 = t.roots[min(first + 3, last)], i4 = t.roots[min(first + 4, last)], i5 = t.roots[min(first + 5, last)]
+        var i6 = t.roots[min(first + 6, last)]
+        var depth: Int32 = 0
+        for k in first..<end { depth = max(depth, t.depths[k]) }
+        for _ in 0..<depth {
+            i0 = Rule.step(i0, t, row)
+            i1 = Rule.step(i1, t, row)
+            i2 = Rule.step(i2, t, row)
+            i3 = Rule.step(i3, t, row)
+            i4 = Rule.step(i4, t, row)
+            i5 = Rule.step(i5, t, row)
+            i6 = Rule.step(i6, t, row)
         }
+        add(t.node(i0).condition)
+        if left > 1 { add(t.node(i1).condition) }
+        if left > 2 { add(t.node(i2).condition) }
+        if left > 3 { add(t.node(i3).condition) }
+        if left > 4 { add(t.node(i4).condition) }
+        if left > 5 { add(t.node(i5).condition) }
+        if left > 6 { add(t.node(i6).condition) }
     }
 
     /// Margins of a block of rows over every tree, tree group by tree group so that a group's
