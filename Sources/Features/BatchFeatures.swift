@@ -3,6 +3,10 @@ import Foundation
 public import LinearAlgebra
 public import ScalperCore
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Features (and optionally labels) of a whole history, one row per bar.
 public struct FeatureTable: Sendable {
     /// rows × 42, spec order; NaN during warm-up and for absent order-book data.
@@ -54,12 +58,17 @@ public enum BatchFeatures {
         var error: FeatureError?
     }
 
-    // The two parts write disjoint columns of one buffer and their own outcome slot, and the buffer
-    // outlives `concurrentPerform`, which returns only when both are done: sharing is safe.
-    struct SharedOutput: @unchecked Sendable { let base: UnsafeMutablePointer<Double> }
-    struct SharedOutcomes: @unchecked Sendable { let base: UnsafeMutablePointer<PartOutcome> }
+    // The parts write disjoint columns of one buffer and their own result slot, and every buffer
+    // outlives `concurrentPerform`, which returns only when all tasks are done: sharing is safe.
+    struct Shared<Element>: @unchecked Sendable { let base: UnsafeMutablePointer<Element> }
+    // The bars are only read, and their array outlives the tasks.
+    struct SharedBars: @unchecked Sendable { let bars: UnsafeBufferPointer<Kline> }
 
     /// Computes the 42 features for `klines` (one symbol, time order).
+    ///
+    /// A history of at least ``parallelThreshold`` bars is computed on two threads: each runs the
+    /// kernel with half of the indicators (the values are those of a single pass). The labels and
+    /// open times are filled in by those same passes, from the bars they have just read.
     ///
     /// - Parameters:
     ///   - books: order-book features per bar (same count as `klines`), or `nil` for plain klines.
@@ -71,50 +80,195 @@ public enum BatchFeatures {
         books: [BookFeatures?]? = nil,
         label: LabelSpec? = nil
     ) throws(FeatureError) -> FeatureTable {
+        let split = klines.count >= parallelThreshold && ProcessInfo.processInfo.activeProcessorCount >= 2
+        return try compute(klines, interval: interval, books: books, label: label, split: split)
+    }
+
+    /// Computes the features of several symbols at once, one symbol per thread (as many threads
+    /// as cores); each table is exactly what ``compute(_:interval:books:label:)`` returns for it.
+    ///
+    /// For a backtest or a dataset over several symbols: symbols in parallel keep every core busy
+    /// with no split of any one history, longest histories first so the last to finish is short.
+    ///
+    /// - Returns: one table per history, in the order given.
+    /// - Throws: the ``FeatureError`` of the first history (in the order given) that has one.
+    public static func compute(
+        many histories: [[Kline]],
+        interval: KlineInterval = .oneMinute,
+        label: LabelSpec? = nil
+    ) throws(FeatureError) -> [FeatureTable] {
+        if histories.count <= 1 {
+            return try histories.map { (klines) throws(FeatureError) in
+                try compute(klines, interval: interval, label: label)
+            }
+        }
+        let order = histories.indices.sorted { histories[$0].count > histories[$1].count }
+        var results = [Result<FeatureTable, FeatureError>?](repeating: nil, count: histories.count)
+        results.withUnsafeMutableBufferPointer { buffer in
+            let shared = Shared(base: buffer.baseAddress!)
+            DispatchQueue.concurrentPerform(iterations: order.count) { k in
+                let h = order[k]
+                do throws(FeatureError) {
+                    let table = try compute(histories[h], interval: interval, books: nil, label: label, split: false)
+                    shared.base[h] = .success(table)
+                } catch {
+                    shared.base[h] = .failure(error)
+                }
+            }
+        }
+        var tables: [FeatureTable] = []
+        tables.reserveCapacity(histories.count)
+        for result in results {
+            // Every slot was written by its task before concurrentPerform returned.
+            switch result! {
+            case .success(let table): tables.append(table)
+            case .failure(let error): throw error
+            }
+        }
+        return tables
+    }
+
+    static func compute(
+        _ klines: [Kline],
+        interval: KlineInterval,
+        books: [BookFeatures?]?,
+        label: LabelSpec?,
+        split: Bool
+    ) throws(FeatureError) -> FeatureTable {
         precondition(books == nil || books?.count == klines.count, "one book entry per bar")
         let n = klines.count
+        let width = FeatureSpec.count
         // Uninitialised on purpose: the kernel writes every column of every row (NaN where it has no
-        // value), so filling first would only add a pass over ~100 MB for a long history.
-        var storage = [Double](unsafeUninitializedCapacity: n * FeatureSpec.count) { _, count in count = n * FeatureSpec.count }
-        let interval = interval.milliseconds
-        // Long histories are split by feature group over two threads; each half is the same kernel
-        // code with half of its indicators, so the values are those of a single pass.
-        let parts: [FeatureKernel.Part] =
-            n >= parallelThreshold && ProcessInfo.processInfo.activeProcessorCount >= 2
-            ? [.momentumAndTrend, .rest] : [.all]
+        // value), so filling first would only add a pass over ~130 MB for a long history.
+        var storage = [Double](unsafeUninitializedCapacity: n * width) { buffer, count in
+            if let base = buffer.baseAddress { adviseHugePages(base, bytes: n * width * MemoryLayout<Double>.stride) }
+            count = n * width
+        }
+        let intervalMs = interval.milliseconds
+        let parts: [FeatureKernel.Part] = split ? [.momentumAndTrend, .rest] : [.all]
+        // Labels of a short horizon (the spec's is 3) are found in the kernel pass, a row as soon as
+        // its horizon has been read; a longer one takes the deque afterwards.
+        let fusedLabel = label.flatMap { $0.horizon <= Labels.shortHorizon ? $0 : nil }
+        var labels = fusedLabel.map { _ in [Double](unsafeUninitializedCapacity: n) { _, count in count = n } }
+        var openTimes = [Int64](unsafeUninitializedCapacity: n) { _, count in count = n }
         var outcomes = [PartOutcome](repeating: PartOutcome(), count: parts.count)
-        storage.withUnsafeMutableBufferPointer { buffer in
-            guard let base = buffer.baseAddress else { return }
-            let shared = SharedOutput(base: base)
-            outcomes.withUnsafeMutableBufferPointer { results in
-                let sharedResults = SharedOutcomes(base: results.baseAddress!)
-                DispatchQueue.concurrentPerform(iterations: parts.count) { p in
-                    var kernel = FeatureKernel(intervalMilliseconds: interval, part: parts[p])
-                    var result = PartOutcome()
-                    result.segmentStarts = n > 0 ? [0] : []
-                    do throws(FeatureError) {
-                        for i in 0..<n {
-                            let restarted = try kernel.update(klines[i], book: books?[i], into: shared.base + i * FeatureSpec.count)
-                            if restarted { result.segmentStarts.append(i) }
+        if n > 0 {
+            storage.withUnsafeMutableBufferPointer { featureBuffer in
+                let output = Shared(base: featureBuffer.baseAddress!)
+                openTimes.withUnsafeMutableBufferPointer { timeBuffer in
+                    let times = Shared(base: timeBuffer.baseAddress!)
+                    withOptionalBuffer(&labels) { labelBase in
+                        let labelOutput = labelBase.map { Shared(base: $0) }
+                        klines.withUnsafeBufferPointer { barBuffer in
+                            let input = SharedBars(bars: barBuffer)
+                            outcomes.withUnsafeMutableBufferPointer { results in
+                                let sharedResults = Shared(base: results.baseAddress!)
+                                DispatchQueue.concurrentPerform(iterations: parts.count) { p in
+                                    let part = parts[p]
+                                    // Open times from the first half, labels from the second (or both from `.all`).
+                                    let labelTarget = part == .momentumAndTrend ? nil : labelOutput
+                                    sharedResults.base[p] = run(
+                                        part,
+                                        input.bars,
+                                        books: books,
+                                        interval: intervalMs,
+                                        into: output.base,
+                                        openTimes: part == .rest ? nil : times.base,
+                                        label: fusedLabel.flatMap { spec in labelTarget.map { (spec, $0.base) } }
+                                    )
+                                }
+                            }
                         }
-                    } catch {
-                        result.error = error
                     }
-                    result.gapCount = kernel.gapCount
-                    sharedResults.base[p] = result
                 }
             }
         }
         if let error = outcomes[0].error { throw error }
+        // Both parts see the same bars, so they find the same segments.
         let segmentStarts = outcomes[0].segmentStarts
-        let labels = label.map { Labels.compute(klines, spec: $0, segmentStarts: segmentStarts) }
+        if let label, fusedLabel == nil {
+            labels = Labels.compute(klines, spec: label, segmentStarts: segmentStarts)
+        }
         return FeatureTable(
-            features: Matrix(rows: n, columns: FeatureSpec.count, storage: storage),
+            features: Matrix(rows: n, columns: width, storage: storage),
             labels: labels,
-            openTimes: klines.map(\.openTime),
+            openTimes: openTimes,
             gapCount: outcomes[0].gapCount,
             segmentStarts: segmentStarts
         )
+    }
+
+    /// Runs `body` with the base address of `array`'s elements, or with `nil` when there is no array.
+    static func withOptionalBuffer<R>(_ array: inout [Double]?, _ body: (UnsafeMutablePointer<Double>?) -> R) -> R {
+        if array != nil { return array!.withUnsafeMutableBufferPointer { body($0.baseAddress) } }
+        return body(nil)
+    }
+
+    /// One kernel part over every bar; optionally also each bar's open time and the labels.
+    ///
+    /// A label row t is written when bar t + h has been read (its window t+1 … t+h is then in
+    /// hand); rows whose window leaves their gap-free segment, or the data, stay NaN.
+    static func run(
+        _ part: FeatureKernel.Part,
+        _ bars: UnsafeBufferPointer<Kline>,
+        books: [BookFeatures?]?,
+        interval: Int64,
+        into out: UnsafeMutablePointer<Double>,
+        openTimes: UnsafeMutablePointer<Int64>? = nil,
+        label: (spec: LabelSpec, out: UnsafeMutablePointer<Double>)? = nil
+    ) -> PartOutcome {
+        // The kernel is a flat value (inline rings): it lives in this frame for the whole pass.
+        var kernel = FeatureKernel(intervalMilliseconds: interval, part: part)
+        var result = PartOutcome()
+        result.segmentStarts = bars.isEmpty ? [] : [0]
+        let horizon = label?.spec.horizon ?? 0
+        let factor = 1.0 + (label?.spec.threshold ?? 0)
+        var segmentStart = 0
+        do throws(FeatureError) {
+            for i in bars.indices {
+                let bar = bars[i]
+                let restarted = try kernel.update(bar, book: books?[i], into: out + i * FeatureSpec.count)
+                if restarted {
+                    result.segmentStarts.append(i)
+                    segmentStart = i
+                }
+                openTimes?[i] = bar.openTime
+                if let labels = label?.out {
+                    labels[i] = .nan
+                    let t = i - horizon
+                    if t >= segmentStart {
+                        // The same maximum and comparison as `Labels.compute`.
+                        var m = bars[t + 1].high
+                        var j = t + 2
+                        while j <= i {
+                            let x = bars[j].high
+                            if x >= m { m = x }
+                            j += 1
+                        }
+                        labels[t] = m >= bars[t].close * factor ? 1 : 0
+                    }
+                }
+            }
+        } catch {
+            result.error = error
+        }
+        result.gapCount = kernel.gapCount
+        return result
+    }
+
+    /// Asks the kernel for 2 MB pages over a large fresh output buffer (Linux, where transparent
+    /// huge pages are on `madvise`): its first touch then costs one fault per 2 MB, not per 4 KB.
+    static func adviseHugePages(_ base: UnsafeMutableRawPointer, bytes: Int) {
+        #if os(Linux)
+        let huge = 2 << 20
+        let address = Int(bitPattern: base)
+        let start = (address + huge - 1) & ~(huge - 1)
+        let end = (address + bytes) & ~(huge - 1)
+        if end > start, let pointer = UnsafeMutableRawPointer(bitPattern: start) {
+            // Advice only: where the kernel declines, the buffer simply keeps 4 KB pages.
+            _ = madvise(pointer, end - start, MADV_HUGEPAGE)
+        }
+        #endif
     }
 }
 
@@ -126,21 +280,45 @@ public enum Labels {
     /// The comparison is exactly the spec's expression in double precision (ties on the tick grid
     /// are real).
     public static func compute(_ klines: [Kline], spec: LabelSpec, segmentStarts: [Int] = [0]) -> [Double] {
+        klines.withUnsafeBufferPointer { compute($0, spec: spec, segmentStarts: segmentStarts) }
+    }
+
+    static func compute(_ bars: UnsafeBufferPointer<Kline>, spec: LabelSpec, segmentStarts: [Int]) -> [Double] {
         let factor = 1.0 + spec.threshold
-        let maxHigh = forwardMaxHigh(klines, horizon: spec.horizon, segmentStarts: segmentStarts)
-        return zip(maxHigh, klines).map { m, k in m.isNaN ? .nan : (m >= k.close * factor ? 1 : 0) }
+        // One pass: each row's maximum becomes its label as it is found.
+        return forwardMaxHigh(bars, horizon: spec.horizon, segmentStarts: segmentStarts) { t, maxHigh in
+            maxHigh >= bars[t].close * factor ? 1 : 0
+        }
     }
 
     /// The forward maximum return `max(high[t+1 … t+H]) / close_t − 1`, NaN where the label is.
     public static func forwardMaxReturn(_ klines: [Kline], horizon: Int, segmentStarts: [Int] = [0]) -> [Double] {
-        let maxHigh = forwardMaxHigh(klines, horizon: horizon, segmentStarts: segmentStarts)
-        return zip(maxHigh, klines).map { m, k in m.isNaN ? .nan : m / k.close - 1 }
+        klines.withUnsafeBufferPointer { bars in
+            var out = forwardMaxHigh(bars, horizon: horizon, segmentStarts: segmentStarts)
+            for i in out.indices where !out[i].isNaN { out[i] = out[i] / bars[i].close - 1 }
+            return out
+        }
     }
 
     /// `max(high[t+1 … t+H])` within `t`'s segment, NaN where the horizon leaves it.
     ///
-    /// Walks each segment backwards with a monotonic deque of indices: O(n).
+    /// A horizon of up to ``shortHorizon`` bars scans the H highs of each row; a longer one walks
+    /// each segment backwards with a monotonic deque of indices: O(n).
     public static func forwardMaxHigh(_ klines: [Kline], horizon h: Int, segmentStarts: [Int] = [0]) -> [Double] {
+        klines.withUnsafeBufferPointer { forwardMaxHigh($0, horizon: h, segmentStarts: segmentStarts) }
+    }
+
+    /// Horizons up to this many bars take the plain maximum; longer ones the monotonic deque.
+    static let shortHorizon = 16
+
+    /// The forward maxima, each passed through `transform(t, max)` on its way into the result.
+    @inline(__always)
+    static func forwardMaxHigh(
+        _ klines: UnsafeBufferPointer<Kline>,
+        horizon h: Int,
+        segmentStarts: [Int],
+        transform: (Int, Double) -> Double = { $1 }
+    ) -> [Double] {
         precondition(h > 0, "the horizon must be at least one bar")
         let n = klines.count
         var out = [Double](repeating: .nan, count: n)
@@ -151,6 +329,21 @@ public enum Labels {
             let start = bounds[s]
             let end = bounds[s + 1]
             guard end - start > h else { continue }
+            if h <= shortHorizon {
+                // A short horizon (the spec's is 3): the plain maximum of the next h highs, the same
+                // value the deque finds, with no deque to keep.
+                for t in start..<(end - h) {
+                    var m = klines[t + 1].high
+                    var j = 2
+                    while j <= h {
+                        let x = klines[t + j].high
+                        if x >= m { m = x }
+                        j += 1
+                    }
+                    out[t] = transform(t, m)
+                }
+                continue
+            }
             var deque: [Int] = []
             deque.reserveCapacity(end - start)
             var head = 0
@@ -165,7 +358,7 @@ public enum Labels {
                     deque.append(incoming)
                     while deque[head] > t + h { head += 1 }
                 }
-                if t + h < end { out[t] = klines[deque[head]].high }
+                if t + h < end { out[t] = transform(t, klines[deque[head]].high) }
                 t -= 1
             }
         }

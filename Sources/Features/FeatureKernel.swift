@@ -16,17 +16,18 @@ struct FeatureKernel {
     /// give to two threads (each half keeps only the state its features need).
     enum Part: Sendable {
         case all
-        /// Momentum and trend: features 1–18 and ret_5.
+        /// Momentum and trend: features 1–18.
         case momentumAndTrend
-        /// Volatility, order book, volume and price action: features 19–42 except ret_5.
+        /// Volatility, order book, volume and price action: features 19–42.
         case rest
 
-        /// Columns this part writes.
-        var columns: [Int] {
+        /// Columns this part writes: one contiguous range, so that the two halves of a row share at
+        /// most the cache line where they meet.
+        var columns: Range<Int> {
             switch self {
-            case .all: Array(0..<FeatureSpec.count)
-            case .momentumAndTrend: Array(0..<18) + [38]
-            case .rest: (18..<FeatureSpec.count).filter { $0 != 38 }
+            case .all: 0..<FeatureSpec.count
+            case .momentumAndTrend: 0..<18
+            case .rest: 18..<FeatureSpec.count
             }
         }
     }
@@ -43,15 +44,15 @@ struct FeatureKernel {
     private var prevHigh = 0.0
     private var prevLow = 0.0
     private var prevClose = 0.0
-    private var closes = RingBuffer(capacity: 32)
+    private var closes = RingBuffer<Slots16>()  // ROC(10), ret_15 and the MACD seed look 15 bars back at most
 
     private var rsi14 = WilderRSI(period: 14)
     private var rsi7 = WilderRSI(period: 7)
     private var highest14 = WindowExtreme(window: 14, maximum: true)
     private var lowest14 = WindowExtreme(window: 14, maximum: false)
-    private var fastK = WindowSum(window: 3)
-    private var slowK = WindowSum(window: 3)
-    private var typical = RingBuffer(capacity: 20)
+    private var fastK = WindowSum<Slots3>()
+    private var slowK = WindowSum<Slots3>()
+    private var typical = RingBuffer<Slots20>()
     private var ema5 = SeededEMA(period: 5)
     private var ema10 = SeededEMA(period: 10)
     private var ema20 = SeededEMA(period: 20)
@@ -61,21 +62,21 @@ struct FeatureKernel {
     private var adx14 = WilderADX(period: 14)
     private var aroonHigh = WindowExtreme(window: 15, maximum: true)
     private var aroonLow = WindowExtreme(window: 15, maximum: false)
-    private var bollinger = WindowMoments(window: 20)
+    private var bollinger = WindowMoments<Slots20>()
     private var atr14 = WilderATR(period: 14)
     private var atr50 = WilderATR(period: 50)
-    private var logReturns = WindowMoments(window: 20)
-    private var rangeOverClose20 = WindowSum(window: 20)
-    private var volume20Previous = WindowSum(window: 20)
-    private var volume10 = WindowSum(window: 10)
+    private var logReturns = WindowMoments<Slots20>()
+    private var rangeOverClose20 = WindowSum<Slots20>()
+    private var volume10 = WindowSum<Slots10>()
     private var obv = 0.0
     private var obvSlope = WindowSlope()
     private var ad = 0.0
     private var adSlope = WindowSlope()
-    private var typicalVolume20 = WindowSum(window: 20)
-    private var volume20 = WindowSum(window: 20)
+    private var typicalVolume20 = WindowSum<Slots20>()
+    /// The last 20 volumes: before this bar's push, the previous 20 (rel_volume_20); after, VWAP's 20.
+    private var volume20 = WindowSum<Slots20>()
     private var greenStreak = 0
-    private var range20Previous = WindowSum(window: 20)
+    private var range20Previous = WindowSum<Slots20>()
 
     init(intervalMilliseconds: Int64, part: Part = .all) {
         self.intervalMilliseconds = intervalMilliseconds
@@ -96,6 +97,7 @@ struct FeatureKernel {
     @inline(__always)
     static func validate(_ bar: Kline) throws(FeatureError) {
         // Plain comparisons (no arrays): this runs once per bar on the hot path.
+        @inline(__always)
         func check(_ value: Double, _ name: StaticString) throws(FeatureError) {
             if !(value.isFinite && value > 0) {
                 throw FeatureError(openTime: bar.openTime, reason: .invalidValue(field: "\(name)", value: value))
@@ -150,10 +152,9 @@ struct FeatureKernel {
         let nan = Double.nan
         if computesMomentum {
             for i in 0..<18 { f[i] = nan }
-            f[38] = nan
         }
         if computesRest {
-            for i in 18..<FeatureSpec.count where i != 38 { f[i] = nan }
+            for i in 18..<FeatureSpec.count { f[i] = nan }
         }
 
         let time = t
@@ -185,7 +186,7 @@ struct FeatureKernel {
                 if fastK.isFull {
                     slowK.push(fastK.sum / 3)
                     if slowK.isFull && time >= 17 {
-                        f[2] = slowK.ring.ago(0)
+                        f[2] = slowK.newest()
                         f[3] = slowK.sum / 3
                     }
                 }
@@ -198,7 +199,6 @@ struct FeatureKernel {
                 let c5 = closes.ago(5)
                 f[5] = c5 != 0 ? ((c / c5) - 1) * 100 : 0
                 f[7] = (c - c5) / c * 100
-                f[38] = c / c5 - 1
             }
             if time >= 10 {
                 let c10 = closes.ago(10)
@@ -210,10 +210,10 @@ struct FeatureKernel {
             typical.push(tp)
             if typical.isFull {
                 var sum = 0.0
-                for value in typical.storage { sum += value }
+                for i in 0..<20 { sum += typical.slot(i) }
                 let mean = sum / 20
                 var deviation = 0.0
-                for value in typical.storage { deviation += abs(value - mean) }
+                for i in 0..<20 { deviation += abs(typical.slot(i) - mean) }
                 // TA-Lib 0.8 tests both terms for zero relative to the price scale: a window of equal
                 // typical prices gives 0, not the ±66.7 that rounding of the mean would otherwise produce.
                 let scale = 1e-12 * abs(mean)
@@ -304,12 +304,11 @@ struct FeatureKernel {
                 f[31] = book.midVsLastPct
             }
 
-            // 33: volume over the mean of the previous 20 volumes.
-            if volume20Previous.isFull {
-                let mean = volume20Previous.value / 20
+            // 33: volume over the mean of the previous 20 volumes (the window before this bar's push).
+            if volume20.isFull {
+                let mean = volume20.value / 20
                 f[32] = mean != 0 ? v / mean : nan
             }
-            volume20Previous.push(v)
 
             // 34, 37: slopes of TA-Lib OBV and AD over 10 bars, per mean volume of those bars.
             if first {
@@ -348,6 +347,7 @@ struct FeatureKernel {
 
             // 38–40: simple returns.
             if time >= 1 { f[37] = c / closes.ago(1) - 1 }
+            if time >= 5 { f[38] = c / closes.ago(5) - 1 }
             if time >= 15 { f[39] = c / closes.ago(15) - 1 }
 
             // 41: green streak.
@@ -374,7 +374,7 @@ struct FeatureKernel {
 /// Kept as Σy and Σi·y updated in O(1) (Σi·y loses the oldest and shifts by −Σy); recomputed
 /// exactly whenever the ring wraps, which bounds rounding drift to one window.
 struct WindowSlope {
-    private var ring = RingBuffer(capacity: 10)
+    private var ring = RingBuffer<Slots10>()
     private var sum = 0.0
     private var weighted = 0.0
 

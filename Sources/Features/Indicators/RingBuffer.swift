@@ -1,38 +1,38 @@
-/// A fixed-capacity ring of the most recent values, oldest overwritten first.
-struct RingBuffer {
-    private(set) var storage: [Double]
+/// A fixed-capacity ring of the most recent values, oldest overwritten first, stored inline.
+struct RingBuffer<Slots: FixedSlots>: Sendable where Slots.Element == Double {
+    private var slots = Slots()
     /// Index of the slot the next value goes to.
     private(set) var head = 0
     private(set) var count = 0
-    let capacity: Int
 
-    init(capacity: Int) {
-        precondition(capacity > 0, "capacity must be positive")
-        self.capacity = capacity
-        storage = [Double](repeating: 0, count: capacity)
-    }
+    init() {}
 
-    var isFull: Bool { count == capacity }
+    var capacity: Int { Slots.count }
+    var isFull: Bool { count == Slots.count }
 
     /// Appends `x`; returns the value it evicted when the ring was full.
     @inline(__always)
     @discardableResult
     mutating func push(_ x: Double) -> Double? {
-        let evicted: Double? = count == capacity ? storage[head] : nil
-        storage[head] = x
+        let evicted: Double? = count == Slots.count ? slots[head] : nil
+        slots[head] = x
         head += 1
-        if head == capacity { head = 0 }
-        if count < capacity { count += 1 }
+        if head == Slots.count { head = 0 }
+        if count < Slots.count { count += 1 }
         return evicted
     }
 
     /// The value pushed `back` pushes ago (0 = newest). Requires `back < count`.
     @inline(__always)
-    func ago(_ back: Int) -> Double {
+    mutating func ago(_ back: Int) -> Double {
         var i = head - 1 - back
-        if i < 0 { i += capacity }
-        return storage[i]
+        if i < 0 { i += Slots.count }
+        return slots[i]
     }
+
+    /// Raw slot `i` (0 ..< capacity), in storage order rather than age order.
+    @inline(__always)
+    mutating func slot(_ i: Int) -> Double { slots[i] }
 
     mutating func removeAll() {
         head = 0
@@ -46,17 +46,21 @@ struct RingBuffer {
 /// exactly from the ring (oldest first), so rounding drift never outlives one window (amortised
 /// O(1)). `nonzeroCount` makes an all-zero window's sum exactly 0, which the spec's
 /// "NaN on division by zero" rules need.
-struct WindowSum {
-    private(set) var ring: RingBuffer
+struct WindowSum<Slots: FixedSlots>: Sendable where Slots.Element == Double {
+    private(set) var ring = RingBuffer<Slots>()
     private(set) var sum = 0.0
     private(set) var nonzeroCount = 0
 
-    init(window: Int) { ring = RingBuffer(capacity: window) }
+    init() {}
 
     var isFull: Bool { ring.isFull }
     var window: Int { ring.capacity }
     /// The sum, exactly 0 when every value in the window is 0.
     var value: Double { nonzeroCount == 0 ? 0 : sum }
+
+    /// The newest value. Requires a non-empty window.
+    @inline(__always)
+    mutating func newest() -> Double { ring.ago(0) }
 
     @inline(__always)
     mutating func push(_ x: Double) {
@@ -86,19 +90,16 @@ struct WindowSum {
 ///
 /// Recomputed exactly by two passes each time the ring wraps; a window whose values are all
 /// equal has a variance of exactly 0 (the spec's bb_width rule).
-struct WindowMoments {
-    private(set) var ring: RingBuffer
+struct WindowMoments<Slots: FixedSlots>: Sendable where Slots.Element == Double {
+    private(set) var ring = RingBuffer<Slots>()
     private(set) var mean = 0.0
     private(set) var m2 = 0.0
     /// How many of the newest values equal the newest one.
     private var equalRun = 0
 
-    private let inverseWindow: Double
+    private let inverseWindow = 1 / Double(Slots.count)
 
-    init(window: Int) {
-        ring = RingBuffer(capacity: window)
-        inverseWindow = 1 / Double(window)
-    }
+    init() {}
 
     var isFull: Bool { ring.isFull }
 
@@ -148,29 +149,29 @@ struct WindowMoments {
 
 /// The maximum (or minimum) of the last `window` values and how many bars ago it was, O(1)
 /// amortised (monotonic deque). Ties go to the most recent bar, as in TA-Lib's AROON.
-struct WindowExtreme {
-    private var values: [Double]
-    private var times: [Int]
+struct WindowExtreme: Sendable {
+    // A deque never holds more than `window` entries; a spare slot keeps head != tail when full.
+    private var values = Slots16()
+    private var times = IntSlots16()
     private var head = 0
     private var tail = 0
     private let window: Int
     private let isMaximum: Bool
 
     init(window: Int, maximum: Bool) {
+        precondition(window > 0 && window < Slots16.count, "the window must leave one spare slot")
         self.window = window
         isMaximum = maximum
-        // A deque never holds more than `window` entries; one spare slot keeps head != tail when full.
-        values = [Double](repeating: 0, count: window + 1)
-        times = [Int](repeating: 0, count: window + 1)
     }
 
     /// Adds the value of bar `time` (times increase by one per push).
     @inline(__always)
     mutating func push(_ x: Double, time: Int) {
-        let capacity = values.count
+        let capacity = Slots16.count
         while head != tail {
             let last = tail == 0 ? capacity - 1 : tail - 1
-            let keep = isMaximum ? values[last] > x : values[last] < x
+            let kept = values[last]
+            let keep = isMaximum ? kept > x : kept < x
             if keep { break }
             tail = last
         }
@@ -185,9 +186,13 @@ struct WindowExtreme {
     }
 
     /// The extreme value in the window.
-    var value: Double { values[head] }
+    var value: Double {
+        @inline(__always) mutating get { values[head] }
+    }
     /// The bar time of the extreme (the most recent one among equals).
-    var time: Int { times[head] }
+    var time: Int {
+        @inline(__always) mutating get { times[head] }
+    }
 
     mutating func reset() {
         head = 0
