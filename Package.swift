@@ -124,6 +124,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .target(name: "Research", swiftSettings: swiftSettings),
         .target(
             name: "Backtest",
             dependencies: [
@@ -232,6 +233,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading"], swiftSettings: swiftSettings),
+        .testTarget(name: "ResearchTests", dependencies: ["Research"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TradingTests",
             dependencies: ["Trading", "ScalperCore", "ScalperTestSupport"],
