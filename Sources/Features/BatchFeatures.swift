@@ -67,8 +67,8 @@ public enum BatchFeatures {
     /// Computes the 42 features for `klines` (one symbol, time order).
     ///
     /// A history of at least ``parallelThreshold`` bars is computed on two threads: each runs the
-    /// kernel with half of the indicators (the values are those of a single pass). The labels and
-    /// open times are filled in by those same passes, from the bars they have just read.
+    /// kernel with half of the indicators (the values are those of a single pass); the first half
+    /// also fills in the open times.
     ///
     /// - Parameters:
     ///   - books: order-book features per bar (same count as `klines`), or `nil` for plain klines.
@@ -146,10 +146,6 @@ public enum BatchFeatures {
         }
         let intervalMs = interval.milliseconds
         let parts: [FeatureKernel.Part] = split ? [.momentumAndTrend, .rest] : [.all]
-        // Labels of a short horizon (the spec's is 3) are found in the kernel pass, a row as soon as
-        // its horizon has been read; a longer one takes the deque afterwards.
-        let fusedLabel = label.flatMap { $0.horizon <= Labels.shortHorizon ? $0 : nil }
-        var labels = fusedLabel.map { _ in [Double](unsafeUninitializedCapacity: n) { _, count in count = n } }
         var openTimes = [Int64](unsafeUninitializedCapacity: n) { _, count in count = n }
         var outcomes = [PartOutcome](repeating: PartOutcome(), count: parts.count)
         if n > 0 {
@@ -157,26 +153,20 @@ public enum BatchFeatures {
                 let output = Shared(base: featureBuffer.baseAddress!)
                 openTimes.withUnsafeMutableBufferPointer { timeBuffer in
                     let times = Shared(base: timeBuffer.baseAddress!)
-                    withOptionalBuffer(&labels) { labelBase in
-                        let labelOutput = labelBase.map { Shared(base: $0) }
-                        klines.withUnsafeBufferPointer { barBuffer in
-                            let input = SharedBars(bars: barBuffer)
-                            outcomes.withUnsafeMutableBufferPointer { results in
-                                let sharedResults = Shared(base: results.baseAddress!)
-                                DispatchQueue.concurrentPerform(iterations: parts.count) { p in
-                                    let part = parts[p]
-                                    // Open times from the first half, labels from the second (or both from `.all`).
-                                    let labelTarget = part == .momentumAndTrend ? nil : labelOutput
-                                    sharedResults.base[p] = run(
-                                        part,
-                                        input.bars,
-                                        books: books,
-                                        interval: intervalMs,
-                                        into: output.base,
-                                        openTimes: part == .rest ? nil : times.base,
-                                        label: fusedLabel.flatMap { spec in labelTarget.map { (spec, $0.base) } }
-                                    )
-                                }
+                    klines.withUnsafeBufferPointer { barBuffer in
+                        let input = SharedBars(bars: barBuffer)
+                        outcomes.withUnsafeMutableBufferPointer { results in
+                            let sharedResults = Shared(base: results.baseAddress!)
+                            DispatchQueue.concurrentPerform(iterations: parts.count) { p in
+                                let part = parts[p]
+                                sharedResults.base[p] = run(
+                                    part,
+                                    input.bars,
+                                    books: books,
+                                    interval: intervalMs,
+                                    into: output.base,
+                                    openTimes: part == .rest ? nil : times.base
+                                )
                             }
                         }
                     }
@@ -186,9 +176,8 @@ public enum BatchFeatures {
         if let error = outcomes[0].error { throw error }
         // Both parts see the same bars, so they find the same segments.
         let segmentStarts = outcomes[0].segmentStarts
-        if let label, fusedLabel == nil {
-            labels = Labels.compute(klines, spec: label, segmentStarts: segmentStarts)
-        }
+        // One pass over the highs and closes (for the spec's 3-bar horizon, a plain 3-value maximum).
+        let labels = label.map { Labels.compute(klines, spec: $0, segmentStarts: segmentStarts) }
         return FeatureTable(
             features: Matrix(rows: n, columns: width, storage: storage),
             labels: labels,
@@ -198,56 +187,25 @@ public enum BatchFeatures {
         )
     }
 
-    /// Runs `body` with the base address of `array`'s elements, or with `nil` when there is no array.
-    static func withOptionalBuffer<R>(_ array: inout [Double]?, _ body: (UnsafeMutablePointer<Double>?) -> R) -> R {
-        if array != nil { return array!.withUnsafeMutableBufferPointer { body($0.baseAddress) } }
-        return body(nil)
-    }
-
-    /// One kernel part over every bar; optionally also each bar's open time and the labels.
-    ///
-    /// A label row t is written when bar t + h has been read (its window t+1 … t+h is then in
-    /// hand); rows whose window leaves their gap-free segment, or the data, stay NaN.
+    /// One kernel part over every bar; optionally also each bar's open time.
     static func run(
         _ part: FeatureKernel.Part,
         _ bars: UnsafeBufferPointer<Kline>,
         books: [BookFeatures?]?,
         interval: Int64,
         into out: UnsafeMutablePointer<Double>,
-        openTimes: UnsafeMutablePointer<Int64>? = nil,
-        label: (spec: LabelSpec, out: UnsafeMutablePointer<Double>)? = nil
+        openTimes: UnsafeMutablePointer<Int64>? = nil
     ) -> PartOutcome {
         // The kernel is a flat value (inline rings): it lives in this frame for the whole pass.
         var kernel = FeatureKernel(intervalMilliseconds: interval, part: part)
         var result = PartOutcome()
         result.segmentStarts = bars.isEmpty ? [] : [0]
-        let horizon = label?.spec.horizon ?? 0
-        let factor = 1.0 + (label?.spec.threshold ?? 0)
-        var segmentStart = 0
         do throws(FeatureError) {
             for i in bars.indices {
                 let bar = bars[i]
                 let restarted = try kernel.update(bar, book: books?[i], into: out + i * FeatureSpec.count)
-                if restarted {
-                    result.segmentStarts.append(i)
-                    segmentStart = i
-                }
+                if restarted { result.segmentStarts.append(i) }
                 openTimes?[i] = bar.openTime
-                if let labels = label?.out {
-                    labels[i] = .nan
-                    let t = i - horizon
-                    if t >= segmentStart {
-                        // The same maximum and comparison as `Labels.compute`.
-                        var m = bars[t + 1].high
-                        var j = t + 2
-                        while j <= i {
-                            let x = bars[j].high
-                            if x >= m { m = x }
-                            j += 1
-                        }
-                        labels[t] = m >= bars[t].close * factor ? 1 : 0
-                    }
-                }
             }
         } catch {
             result.error = error

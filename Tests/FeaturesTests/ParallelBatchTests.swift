@@ -36,7 +36,7 @@ private func bruteForwardMax(_ bars: [Kline], horizon h: Int, segmentStarts: [In
 
 @Suite("Batch features on several threads")
 struct ParallelBatchTests {
-    @Test("Two threads (one half of the indicators each, labels beside them) give the single pass's bits, gaps included")
+    @Test("Two threads (one half of the indicators each) give the single pass's bits, labels and open times, gaps included")
     func splitEqualsSinglePass() throws {
         var bars = month
         try #require(bars.count == 44_640)
@@ -85,7 +85,7 @@ struct ParallelBatchTests {
             let want = expected[t].isNaN ? Double.nan : (expected[t] >= bars[t].close * (1 + spec.threshold) ? 1 : 0)
             #expect(labels[t] == want || (labels[t].isNaN && want.isNaN), "row \(t)")
         }
-        // The long-history path (labels computed beside the kernel halves) agrees too.
+        // The two-thread batch path gives the same labels.
         let table = try BatchFeatures.compute(bars, interval: .oneMinute, books: nil, label: spec, split: true)
         #expect(table.labels.map { zip($0, labels).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } } == true)
     }
