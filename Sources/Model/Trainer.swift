@@ -93,20 +93,22 @@ public enum Trainer {
         var timings: [String: Double] = [:]
         let clock = ContinuousClock()
         let columns = dataset.train.features.columns
+        let threads = configuration.effectiveThreads
 
         var start = clock.now
-        let train = try DMatrix(rowMajor: dataset.train.features.storage, rowCount: dataset.train.count, columnCount: columns)
+        let train = try DMatrix(rowMajor: dataset.train.features.storage, rowCount: dataset.train.count, columnCount: columns, threads: threads)
         try train.setLabels(dataset.train.floatLabels)
         let validation = try DMatrix(
             rowMajor: dataset.validation.features.storage,
             rowCount: dataset.validation.count,
-            columnCount: columns
+            columnCount: columns,
+            threads: threads
         )
         try validation.setLabels(dataset.validation.floatLabels)
         timings["dmatrix_s"] = seconds(clock.now - start)
 
         start = clock.now
-        let (classifier, best, bestAUC) = try boost(
+        let classifierRun = try boost(
             stage: "classifier",
             train: train,
             validation: validation,
@@ -118,16 +120,17 @@ public enum Trainer {
         )
         timings["classifier_s"] = seconds(clock.now - start)
 
-        // Validation scores first: the same matrices then take the move targets for the regressor,
-        // which saves a second copy of the data inside XGBoost.
-        let validationRaw = try classifier.predict(validation).map(Double.init)
-        let trainAUC = Metrics.auc(try classifier.predict(train).map(Double.init), dataset.train.labels)
+        // Before the regressor reuses the matrices (and their quantised copy) with move targets.
+        start = clock.now
+        let trainAUC = Metrics.auc(try classifierRun.trainMargins(train).map(Double.init), dataset.train.labels)
+        timings["train_auc_s"] = seconds(clock.now - start)
+
         start = clock.now
         let finiteMoves = dataset.train.moves.filter(\.isFinite)
         let meanMove = finiteMoves.isEmpty ? 0 : finiteMoves.reduce(0, +) / Double(finiteMoves.count)
         try train.setLabels(dataset.train.floatMoves)
         try validation.setLabels(dataset.validation.floatMoves)
-        let (regressor, regressorBest, _) = try boost(
+        let regressorRun = try boost(
             stage: "move regressor",
             train: train,
             validation: validation,
@@ -140,14 +143,24 @@ public enum Trainer {
         )
         timings["regressor_s"] = seconds(clock.now - start)
 
+        let classifier = try classifierRun.best()
+        let regressor = try regressorRun.best()
         start = clock.now
         let calibrationSet = calibrationRows ?? dataset.validation
         let calibrationRaw: [Double]
-        if calibrationRows != nil {
-            let matrix = try DMatrix(rowMajor: calibrationSet.features.storage, rowCount: calibrationSet.count, columnCount: columns)
-            calibrationRaw = try classifier.predict(matrix).map(Double.init)
+        if let calibrationRows {
+            calibrationRaw = try classifier.predict(
+                rowMajor: calibrationRows.features.storage,
+                rowCount: calibrationRows.count,
+                columnCount: columns
+            ).map(Double.init)
+        } else if classifierRun.bestValidationScores.count == dataset.validation.count {
+            // The validation scores XGBoost kept while boosting, at the best round: the same trees
+            // summed in the same order as a fresh prediction of the sliced model.
+            calibrationRaw = classifierRun.bestValidationScores.map(Double.init)
         } else {
-            calibrationRaw = validationRaw
+            // No round ever scored (a NaN metric): predict as the sliced model.
+            calibrationRaw = try classifier.predict(validation).map(Double.init)
         }
         let (calibration, choice) = chooseCalibration(
             scores: calibrationRaw,
@@ -158,15 +171,16 @@ public enum Trainer {
         timings["calibration_s"] = seconds(clock.now - start)
 
         start = clock.now
-        let test = try DMatrix(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
-        let testRaw = try classifier.predict(test).map(Double.init)
+        // In-place prediction on the rows as they are: no DMatrix copy for rows predicted once.
+        let testRaw = try classifier.predict(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
+            .map(Double.init)
         let threshold = configuration.threshold
         let result = TrainedModel(
             classifier: classifier,
             regressor: regressor,
-            bestIteration: best,
-            regressorBestIteration: regressorBest,
-            bestValidationAUC: bestAUC,
+            bestIteration: classifierRun.bestRound,
+            regressorBestIteration: regressorRun.bestRound,
+            bestValidationAUC: classifierRun.bestValue,
             calibration: calibration,
             calibrationChoice: choice,
             testRaw: Metrics.classification(testRaw, dataset.test.labels, threshold: threshold),
@@ -205,9 +219,15 @@ public enum Trainer {
                 return Double(generator.next() >> 11) / Double(1 << 53) < rate ? 1 : 0
             }
         }
-        let train = try DMatrix(rowMajor: dataset.train.features.storage, rowCount: dataset.train.count, columnCount: columns)
+        let threads = configuration.effectiveThreads
+        let train = try DMatrix(rowMajor: dataset.train.features.storage, rowCount: dataset.train.count, columnCount: columns, threads: threads)
         try train.setLabels(randomLabels(dataset.train))
-        let validation = try DMatrix(rowMajor: dataset.validation.features.storage, rowCount: dataset.validation.count, columnCount: columns)
+        let validation = try DMatrix(
+            rowMajor: dataset.validation.features.storage,
+            rowCount: dataset.validation.count,
+            columnCount: columns,
+            threads: threads
+        )
         try validation.setLabels(randomLabels(dataset.validation))
         let testLabels = randomLabels(dataset.test).map(Double.init)
         // Built to memorise: no early stopping (on permuted labels it would stop at the first tree,
@@ -220,7 +240,7 @@ public enum Trainer {
         configuration.colsampleByTree = 1
         configuration.maxRounds = 30
         configuration.earlyStoppingRounds = 30
-        let (classifier, _, _) = try boost(
+        let run = try boost(
             stage: "canary",
             train: train,
             validation: validation,
@@ -228,14 +248,54 @@ public enum Trainer {
             metric: "validation-auc",
             higherIsBetter: true,
             configuration: configuration,
-            keepAllRounds: true,
             progress: { _ in }
         )
-        let test = try DMatrix(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
-        return (Metrics.auc(try classifier.predict(test).map(Double.init), testLabels), configuration.maxRounds, Int(testLabels.reduce(0, +)))
+        // Every round, not only the best: on permuted labels the best is an early accident.
+        let test = try run.booster.predict(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
+        return (Metrics.auc(test.map(Double.init), testLabels), configuration.maxRounds, Int(testLabels.reduce(0, +)))
     }
 
-    private static func boost(
+    /// A finished boosting run: the booster with every round it ran, and the early-stopping record.
+    struct BoostRun {
+        /// Every round run (the best and the rounds after it that did not beat it).
+        var booster: Booster
+        /// Rounds run.
+        var rounds: Int
+        /// Best round (0-based).
+        var bestRound: Int
+        /// The validation metric at the best round.
+        var bestValue: Double
+        /// Validation predictions (the objective's output) at the best round, from XGBoost's
+        /// prediction cache.
+        var bestValidationScores: [Float]
+
+        /// The trees up to the best round.
+        func best() throws -> Booster {
+            try booster.sliced(0..<(bestRound + 1))
+        }
+
+        /// Margins of the trees up to the best round on `train` (the matrix the booster was
+        /// trained on, so its cache holds the margins of every round), without their base score:
+        /// all rounds from the cache minus a fresh prediction of the rounds after the best, which
+        /// are `rounds − bestRound − 1` trees instead of `bestRound + 1`. The sums run in another
+        /// order than the sliced booster's, so nearly tied rows may swap: the train AUC (a
+        /// diagnostic for the retrain's train − holdout guard, limit 0.25) moved by 7e-5 in tests.
+        func trainMargins(_ train: DMatrix) throws -> [Float] {
+            let all = try booster.predict(train, kind: .margin)
+            guard bestRound + 1 < rounds else { return all }
+            let after = try booster.predict(train, kind: .margin, iterations: (bestRound + 1)..<rounds)
+            return zip(all, after).map { $0 - $1 }
+        }
+    }
+
+    /// Boosts on `train`, evaluating `metric` on `validation` after every round and stopping when
+    /// `earlyStoppingRounds` rounds have not beaten the best.
+    ///
+    /// Both matrices are cached by the booster, so XGBoost's evaluation predicts only the new
+    /// tree on the validation rows each round; at every new best their scores are read back from
+    /// that cache (a copy, no trees walked), which spares predicting the validation rows again
+    /// with the sliced model afterwards.
+    static func boost(
         stage: String,
         train: DMatrix,
         validation: DMatrix,
@@ -243,27 +303,30 @@ public enum Trainer {
         metric: String,
         higherIsBetter: Bool,
         configuration: ModelConfiguration,
-        keepAllRounds: Bool = false,
         progress: (TrainingProgress) -> Void
-    ) throws -> (Booster, Int, Double) {
+    ) throws -> BoostRun {
         let booster = try Booster(cache: [train, validation], parameters: parameters)
         var best = higherIsBetter ? -Double.infinity : Double.infinity
         var bestRound = 0
+        var bestScores: [Float] = []
+        var rounds = 0
         for round in 0..<configuration.maxRounds {
             try booster.update(iteration: round, train: train)
+            rounds = round + 1
             guard let value = try booster.evaluate(iteration: round, on: [("validation", validation)])[metric] else {
                 throw ModelError.library("no \(metric) in the evaluation output")
             }
             if higherIsBetter ? value > best : value < best {
                 best = value
                 bestRound = round
+                bestScores = try booster.predict(validation)
             }
             progress(
                 TrainingProgress(stage: stage, round: round, validationMetric: value, bestRound: bestRound, maxRounds: configuration.maxRounds)
             )
             if round - bestRound >= configuration.earlyStoppingRounds { break }
         }
-        return (keepAllRounds ? booster : try booster.sliced(0..<(bestRound + 1)), bestRound, best)
+        return BoostRun(booster: booster, rounds: rounds, bestRound: bestRound, bestValue: best, bestValidationScores: bestScores)
     }
 
     /// Picks the calibration that does best on held-out validation rows, then refits it on all of them.

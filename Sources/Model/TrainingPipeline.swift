@@ -106,6 +106,18 @@ public enum TrainingPipeline {
         )
         var timings = model.timings
         timings.merge(earlier) { _, new in new }
+        var start = clock.now
+        let importance: [Int: Double]
+        do {
+            importance = try model.classifier.featureImportance(type: "gain")
+        } catch {
+            throw ModelError.library("feature importance: \(error)")
+        }
+        timings["importance_s"] = Trainer.seconds(clock.now - start)
+        start = clock.now
+        // The training rows' feature distribution: what a session measures drift against.
+        let driftReference = FeatureReference.fit(dataset.train.features).jsonText()
+        timings["drift_reference_s"] = Trainer.seconds(clock.now - start)
         let metadata = ModelMetadata(
             name: request.name,
             featureSpecVersion: FeatureSpec.version,
@@ -134,12 +146,6 @@ public enum TrainingPipeline {
             createdAt: UTC.isoString(UTC.now()),
             gitCommit: request.gitCommit
         )
-        let importance: [Int: Double]
-        do {
-            importance = try model.classifier.featureImportance(type: "gain")
-        } catch {
-            throw ModelError.library("feature importance: \(error)")
-        }
         try FileManager.default.createDirectory(at: request.modelsDirectory, withIntermediateDirectories: true)
         let bundle = try ModelBundle.write(
             model,
@@ -148,8 +154,7 @@ public enum TrainingPipeline {
             svgs: [
                 "reliability.svg": ModelReport.reliabilitySVG(raw: model.testRaw.reliability, calibrated: model.testCalibrated.reliability),
                 "importance.svg": ModelReport.importanceSVG(importance),
-                // The training rows' feature distribution: what a session measures drift against.
-                "drift.json": FeatureReference.fit(dataset.train.features).jsonText(),
+                "drift.json": driftReference,
             ],
             to: request.modelsDirectory
         )

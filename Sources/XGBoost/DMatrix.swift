@@ -12,17 +12,21 @@ public final class DMatrix {
     public let columnCount: Int
 
     /// Copies a row-major `Float` buffer into a new XGBoost matrix; `missing` marks absent values.
-    public init(rowMajor values: [Float], rowCount: Int, columnCount: Int, missing: Float = .nan) throws(XGBoostError) {
+    ///
+    /// - Parameter threads: threads that copy the rows (0: one per core). XGBoost stores a
+    ///   `DMatrix` in its own row format, so one copy is unavoidable; the threads split it.
+    public init(rowMajor values: [Float], rowCount: Int, columnCount: Int, missing: Float = .nan, threads: Int = 0) throws(XGBoostError) {
         precondition(values.count == rowCount * columnCount, "values.count must equal rowCount * columnCount")
         var out: DMatrixHandle?
         try values.withUnsafeBufferPointer { (buffer) throws(XGBoostError) in
             // > c_api.h: "create matrix content from dense matrix … missing: which value to represent
-            // > missing value"; the data is copied, so the buffer need not outlive the call.
-            try xgbCall("XGDMatrixCreateFromMat") {
-                XGDMatrixCreateFromMat(buffer.baseAddress, UInt64(rowCount), UInt64(columnCount), missing, &out)
+            // > missing value … nthread: number of threads (up to maximum cores available, if <=0 use
+            // > all cores)"; the data is copied, so the buffer need not outlive the call.
+            try xgbCall("XGDMatrixCreateFromMat_omp") {
+                XGDMatrixCreateFromMat_omp(buffer.baseAddress, UInt64(rowCount), UInt64(columnCount), missing, &out, Int32(threads))
             }
         }
-        guard let out else { throw XGBoostError(function: "XGDMatrixCreateFromMat", message: "returned a null handle") }
+        guard let out else { throw XGBoostError(function: "XGDMatrixCreateFromMat_omp", message: "returned a null handle") }
         handle = out
         self.rowCount = rowCount
         self.columnCount = columnCount
