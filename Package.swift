@@ -163,7 +163,7 @@ let package = Package(
             name: "scalper",
             dependencies: [
                 "ScalperCore", "MarketData", "Features", "Model", "Registry", "Retraining", "Trading", "Backtest", "Scanner", "Exchange", "Session",
-                "Dashboard", "LinearAlgebra", "XGBoost",
+                "Dashboard", "LinearAlgebra", "XGBoost", "Research",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),

@@ -95,20 +95,32 @@ public enum Sweep {
     }
 
     /// Runs every combination on all cores; results come back in combination order.
+    ///
+    /// Each core takes the next combination when it is done with one, after asking `shouldStop`:
+    /// once that says yes, no combination starts, so a stop waits for at most one combination per
+    /// core, and only the combinations that ran are returned. `finished` hears of each result as
+    /// it comes (on the worker's thread, in completion order).
     public static func run(
         _ prepared: PreparedBacktest,
         base: BacktestSettings,
-        parameters: [SweepParameter]
+        parameters: [SweepParameter],
+        shouldStop: @Sendable () -> Bool = { false },
+        finished: @Sendable (_ index: Int, _ result: BacktestResult) -> Void = { _, _ in }
     ) throws -> [(values: [Double], settings: BacktestSettings, result: BacktestResult)] {
         let combos = combinations(parameters)
         let settings = try combos.map { values in
             try zip(parameters, values).reduce(base) { try apply($0, key: $1.0.key, value: $1.1) }
         }
         let results = UnsafeResults(count: combos.count)
-        DispatchQueue.concurrentPerform(iterations: combos.count) { i in
-            results.set(i, BacktestEngine.replay(prepared, settings: settings[i]))
+        let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, combos.count))
+        DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            while !shouldStop(), let i = results.claim() {
+                let result = BacktestEngine.replay(prepared, settings: settings[i])
+                results.set(i, result)
+                finished(i, result)
+            }
         }
-        return (0..<combos.count).map { (combos[$0], settings[$0], results.get($0)) }
+        return (0..<combos.count).compactMap { i in results.get(i).map { (combos[i], settings[i], $0) } }
     }
 
     /// A heatmap of `metric` over two parameters (the first two given), as SVG.
@@ -164,14 +176,22 @@ public enum Sweep {
     public static func format(_ v: Double) -> String { String(format: "%g", v) }
 }
 
-/// Per-index result slots written by concurrent iterations (each index exactly once).
+/// Per-index result slots written by concurrent workers, and the next index to claim.
 private final class UnsafeResults: @unchecked Sendable {
-    // @unchecked: every index is written by one iteration of concurrentPerform and read only
-    // after it returns; the lock guards the array's storage against concurrent resizing anyway.
+    // @unchecked: every access to the slots and the counter holds the lock.
     private var slots: [BacktestResult?]
+    private var next = 0
     private let lock = NSLock()
     init(count: Int) { slots = Array(repeating: nil, count: count) }
+    /// The next combination nobody has taken, or nil when all are taken.
+    func claim() -> Int? {
+        lock.withLock {
+            guard next < slots.count else { return nil }
+            next += 1
+            return next - 1
+        }
+    }
     func set(_ i: Int, _ r: BacktestResult) { lock.withLock { slots[i] = r } }
-    // Non-nil: every slot was filled before `get` is called.
-    func get(_ i: Int) -> BacktestResult { lock.withLock { slots[i]! } }
+    /// The result of combination `i`, nil when it did not run.
+    func get(_ i: Int) -> BacktestResult? { lock.withLock { slots[i] } }
 }

@@ -91,6 +91,49 @@ public enum MonteCarlo {
         )
     }
 
+    /// Two histograms (total return, maximum drawdown; percent), each with its 5 / 50 / 95 % bands
+    /// marked.
+    public static func histogramSVG(_ result: Result, bins: Int = 40) -> String {
+        let panelWidth = 420.0
+        let height = 300.0
+        let (left, top, bottom) = (48.0, 44.0, 40.0)
+        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        var svg = """
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(2 * panelWidth))" height="\(Int(height))" font-family="sans-serif" font-size="11">
+            <rect width="100%" height="100%" fill="white"/>
+            <text x="\(f(panelWidth))" y="18" text-anchor="middle" font-size="13">Monte Carlo (\(result.method.rawValue), \(result.paths) paths of \(result.trades) trades, seed \(result.seed))</text>
+
+            """
+        let panels: [(String, [Double], Bands)] = [
+            ("total return (%)", result.returns.map { $0 * 100 }, result.totalReturn),
+            ("max drawdown (%)", result.drawdowns.map { $0 * 100 }, result.maxDrawdown),
+        ]
+        for (k, (name, values, bands)) in panels.enumerated() {
+            let x0 = Double(k) * panelWidth + left
+            let w = panelWidth - left - 16
+            let low = values.min() ?? 0
+            let high = max(values.max() ?? 1, low + 1e-9)
+            var counts = [Int](repeating: 0, count: bins)
+            for v in values { counts[min(bins - 1, Int((v - low) / (high - low) * Double(bins)))] += 1 }
+            let most = Double(counts.max() ?? 1)
+            let barWidth = w / Double(bins)
+            for (i, c) in counts.enumerated() where c > 0 {
+                let h = Double(c) / most * (height - top - bottom)
+                svg += "<rect x=\"\(f(x0 + Double(i) * barWidth))\" y=\"\(f(height - bottom - h))\" width=\"\(f(max(barWidth - 1, 1)))\" height=\"\(f(h))\" fill=\"#89a\"/>\n"
+            }
+            for (label, v) in [("5 %", bands.p5 * 100), ("50 %", bands.p50 * 100), ("95 %", bands.p95 * 100)] {
+                let x = x0 + (v - low) / (high - low) * w
+                svg += "<line x1=\"\(f(x))\" y1=\"\(f(top))\" x2=\"\(f(x))\" y2=\"\(f(height - bottom))\" stroke=\"#c33\" stroke-dasharray=\"4,3\"/>\n"
+                svg += "<text x=\"\(f(x))\" y=\"\(f(top - 4))\" text-anchor=\"middle\" fill=\"#c33\">\(label) \(String(format: "%.2f", v))</text>\n"
+            }
+            svg += "<line x1=\"\(f(x0))\" y1=\"\(f(height - bottom))\" x2=\"\(f(x0 + w))\" y2=\"\(f(height - bottom))\" stroke=\"#333\"/>\n"
+            svg += "<text x=\"\(f(x0))\" y=\"\(f(height - bottom + 14))\">\(String(format: "%.2f", low))</text>\n"
+            svg += "<text x=\"\(f(x0 + w))\" y=\"\(f(height - bottom + 14))\" text-anchor=\"end\">\(String(format: "%.2f", high))</text>\n"
+            svg += "<text x=\"\(f(x0 + w / 2))\" y=\"\(f(height - 8))\" text-anchor=\"middle\">\(name)</text>\n"
+        }
+        return svg + "</svg>\n"
+    }
+
     /// The 5th, 50th and 95th percentiles (linear between order statistics, as numpy's default).
     public static func bands(_ values: [Double]) -> Bands {
         let sorted = values.sorted()
