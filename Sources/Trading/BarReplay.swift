@@ -12,6 +12,9 @@ public struct BarReplay: Codable, Sendable {
     public private(set) var venue: SimulatedVenue
     /// Fills since a session last took them (nil: not kept, as in a backtest; not saved: see ``FillLog``).
     private var fillLog: FillLog?
+    /// The engine's commands of the minute being stepped: one buffer reused for every minute (not
+    /// state: empty between calls, not saved).
+    private var minuteCommands: [TradingCommand] = []
 
     private enum CodingKeys: String, CodingKey { case engine, venue }
 
@@ -40,14 +43,27 @@ public struct BarReplay: Codable, Sendable {
     /// One minute; returns what the engine recorded.
     public mutating func step(_ minute: MinuteClose) -> [TradingRecord] {
         var records: [TradingRecord] = []
-        var opened = venue.waiting.isEmpty ? [] : venue.minuteOpened(openTime: minute.openTime, symbols: Set(minute.bars.map(\.symbol)))
-        for b in minute.bars { opened += venue.barOpened(symbol: b.symbol, bar: b.bar) }
-        feed(opened, into: &records)
+        step(minute, into: &records)
+        return records
+    }
+
+    /// One minute; appends what the engine recorded to `records` (a backtest reuses one buffer).
+    public mutating func step(_ minute: MinuteClose, into records: inout [TradingRecord]) {
+        // The opens: market orders waiting since the last close fill. With none waiting, the opens
+        // change nothing anyone reads: `barTraded` sets each symbol's last price to its close before
+        // any read, so the whole half is skipped (most minutes of a replay).
+        if !venue.waiting.isEmpty {
+            var opened = venue.minuteOpened(openTime: minute.openTime, symbols: Set(minute.bars.map(\.symbol)))
+            for b in minute.bars { opened += venue.barOpened(symbol: b.symbol, bar: b.bar) }
+            feed(opened, into: &records)
+        }
         var traded: [OrderUpdate] = []
         for b in minute.bars { traded += venue.barTraded(symbol: b.symbol, bar: b.bar) }
         feed(traded, into: &records)
-        execute(engine.minuteClosed(minute), into: &records)
-        return records
+        // Empty here: every step leaves it so.
+        engine.minuteClosed(minute, into: &minuteCommands)
+        execute(minuteCommands, into: &records)
+        minuteCommands.removeAll(keepingCapacity: true)
     }
 
     /// The end of a replay: every position closes at market, and what is still waiting fills at

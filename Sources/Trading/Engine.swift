@@ -225,11 +225,50 @@ public struct TradingEngine: Codable, Sendable {
     }
 
     /// Equity at the marks: cash, reserved cash, and every held and dust quantity at its last price.
-    public var equity: Double {
-        var total = cash + reserved.values.reduce(0, +)
-        for (symbol, h) in holdings { total += h.held * (marks[symbol] ?? h.entryPrice) }
-        for (symbol, q) in dust { total += q * (marks[symbol] ?? 0) }
+    public var equity: Double { equity(marked: []) }
+
+    /// ``equity`` right after `bars` set their symbols' marks: a symbol's mark is read from the
+    /// last of its bars there (a few string comparisons) instead of hashed into ``marks``.
+    ///
+    /// Each dictionary is summed in symbol order, so the total is the same bit for bit in every
+    /// process: a dictionary's own order follows the process's random hash seed and its insertion
+    /// history, and floating-point sums depend on the order (two dust entries once made two runs
+    /// of one backtest, or two engines in one process, differ in the last digit of their equity).
+    private func equity(marked bars: [SymbolBar]) -> Double {
+        func mark(_ symbol: String) -> Double? {
+            if bars.count <= 16, let i = bars.lastIndex(where: { $0.symbol == symbol }) { return bars[i].bar.close }
+            return marks[symbol]
+        }
+        var reservedTotal = 0.0
+        Self.forEachInSymbolOrder(reserved) { _, amount in reservedTotal += amount }
+        var total = cash + reservedTotal
+        Self.forEachInSymbolOrder(holdings) { symbol, h in total += h.held * (mark(symbol) ?? h.entryPrice) }
+        Self.forEachInSymbolOrder(dust) { symbol, q in total += q * (mark(symbol) ?? 0) }
         return total
+    }
+
+    /// Calls `body` on every entry of `d` in ascending symbol order, allocating nothing for the
+    /// few entries a replay holds (a selection pass per entry), sorting the keys beyond that.
+    private static func forEachInSymbolOrder<Value>(_ d: [String: Value], _ body: (String, Value) -> Void) {
+        switch d.count {
+        case 0:
+            return
+        case 1:
+            for (k, v) in d { body(k, v) }
+        case 2...6:
+            var last: String?
+            for _ in 0..<d.count {
+                var next: (key: String, value: Value)?
+                for entry in d where last.map({ entry.key > $0 }) ?? true {
+                    if next.map({ entry.key < $0.key }) ?? true { next = entry }
+                }
+                guard let next else { return }
+                body(next.key, next.value)
+                last = next.key
+            }
+        default:
+            for k in d.keys.sorted() { if let v = d[k] { body(k, v) } }
+        }
     }
 
     /// Sets a symbol's filters (exchangeInfo, or the derivation); until then the derivation from its price applies.
@@ -244,19 +283,31 @@ public struct TradingEngine: Codable, Sendable {
     /// predictions at the close become entries.
     public mutating func minuteClosed(_ minute: MinuteClose) -> [TradingCommand] {
         var out: [TradingCommand] = []
+        minuteClosed(minute, into: &out)
+        return out
+    }
+
+    /// ``minuteClosed(_:)`` appending its commands to `out`: a replay reuses one buffer for every
+    /// minute instead of allocating an array per minute.
+    ///
+    /// Most minutes of a replay hold no position and no prediction; their path is the marks, one
+    /// equity valuation and the equity record, with nothing allocated.
+    public mutating func minuteClosed(_ minute: MinuteClose, into out: inout [TradingCommand]) {
         let time = minute.closeTime
-        for b in minute.bars {
-            marks[b.symbol] = b.bar.close
+        for i in minute.bars.indices {
+            marks[minute.bars[i].symbol] = minute.bars[i].bar.close
         }
-        // A decision at 00:00 belongs to the new UTC day, whose start equity is the equity at that close.
-        risk.observeTime(time, equity: equity)
+        // A decision at 00:00 belongs to the new UTC day, whose start equity is the equity at that
+        // close. (The equity is valued only on the minute the day changes: the risk manager reads it
+        // only then.)
+        if time / 86_400_000 != risk.day { risk.observeTime(time, equity: equity(marked: minute.bars)) }
         if exposedThisMinute || !holdings.isEmpty { exposureMilliseconds += time - minute.openTime }
         exposedThisMinute = !holdings.isEmpty
         lastMinute = minute.openTime
 
         // Positions: exits the venue turned away last time are tried again (once a minute, never in a
         // loop within one event); then timeouts; then the trailing stop moves with the bar's high.
-        for symbol in holdings.keys.sorted() {
+        for symbol in holdings.isEmpty ? [] : holdings.keys.sorted() {
             guard var h = holdings[symbol], !h.entryWorking else { continue }
             if let reason = h.closing {
                 if h.exitOrderID == nil && h.listID == nil {
@@ -283,15 +334,17 @@ public struct TradingEngine: Codable, Sendable {
             }
         }
 
-        // The drawdown check on the marked equity.
-        let now = equity
+        // The drawdown check on the marked equity (the marks are still the bars' closes: nothing
+        // above sets them).
+        let now = equity(marked: minute.bars)
         if risk.observeEquity(now) {
             out.append(.record(.killSwitch(time: time, equity: now, peak: risk.equityPeak)))
             out += closeEverything(reason: .killSwitch, time: time)
         }
         out.append(.record(.equity(time: time, equity: now)))
 
-        // Predictions at the close become entries.
+        // Predictions at the close become entries (none: no signal can come of the minute).
+        guard !minute.predictions.isEmpty else { return }
         let busy = Set(holdings.keys).union(reserved.keys)
         let candidates = SignalGenerator(configuration: settings.signals, risk: settings.risk)
             .signals(for: minute.predictions, excluding: busy)
@@ -347,7 +400,6 @@ public struct TradingEngine: Codable, Sendable {
                 out.append(.submit(order))
             }
         }
-        return out
     }
 
     /// A trade print: marks; under `--exits tick` the stop, trailing stop, target and timeout are

@@ -76,10 +76,7 @@ public struct SignalGenerator: Sendable {
                 p.predictedMovePct >= c.minPredictedMovePct, p.price > 0
             else { continue }
             let score = (p.probabilityUp - c.minProbability + 1e-6) * p.confidence * max(p.predictedMovePct, 0.01)
-            let reason = String(
-                format: "p=%.3f ≥ %.2f, confidence %.2f, predicted move %.3f%%",
-                p.probabilityUp, c.minProbability, p.confidence, p.predictedMovePct
-            )
+            let reason = Self.reason(probability: p.probabilityUp, minimum: c.minProbability, confidence: p.confidence, move: p.predictedMovePct)
             out.append(
                 Signal(
                     symbol: p.symbol,
@@ -97,5 +94,22 @@ public struct SignalGenerator: Sendable {
         }
         out.sort { $0.score != $1.score ? $0.score > $1.score : $0.symbol < $1.symbol }
         return Array(out.prefix(c.maxSignalsPerBar))
+    }
+
+    /// A signal's words: `String(format: "p=%.3f ≥ %.2f, confidence %.2f, predicted move %.3f%%", …)`,
+    /// built from C's `vsnprintf` (what Foundation's formatter calls for each `%f`) without
+    /// Foundation's format-string parsing, which cost a backtest ~12 µs a signal.
+    static func reason(probability: Double, minimum: Double, confidence: Double, move: Double) -> String {
+        "p=\(fixed(probability, 3)) ≥ \(fixed(minimum, 2)), confidence \(fixed(confidence, 2)), predicted move \(fixed(move, 3))%"
+    }
+
+    /// `x` with `digits` decimals, as `String(format: "%.<digits>f", x)` writes it.
+    static func fixed(_ x: Double, _ digits: Int32) -> String {
+        withUnsafeTemporaryAllocation(of: CChar.self, capacity: 48) { buffer -> String in
+            let written = withVaList([digits, x]) { vsnprintf(buffer.baseAddress, buffer.count, "%.*f", $0) }
+            guard written >= 0, Int(written) < buffer.count else { return String(format: "%.*f", digits, x) }
+            // vsnprintf wrote `written` bytes and a terminating NUL inside `buffer`.
+            return String(cString: buffer.baseAddress!)
+        }
     }
 }
