@@ -118,26 +118,42 @@ public enum BacktestEngine {
     ) throws -> PreparedBacktest {
         let clock = ContinuousClock()
         var timings: [String: Double] = [:]
-        let start = clock.now
         let warmup = predictor.metadata.configuration.warmupBars
+        // Features first, every symbol at once (a pure function of its bars): each symbol's kernel
+        // starts exactly `warmupBars` bars before the window (fewer where history is short), as a
+        // session's does, so both compute the very same features. The float copy the model reads is
+        // made there too, on the same threads.
+        let featureStart = clock.now
+        let computed = SymbolSlots<Result<FeaturedSeries, FeatureError>>(count: series.count)
+        DispatchQueue.concurrentPerform(iterations: series.count) { s in
+            let given = series[s].klines
+            let givenStart = given.partitionPoint { $0.openTime < tradableFrom }
+            let klines = warmupBars > 0 ? Array(given[max(0, givenStart - warmupBars)...]) : given
+            computed.set(
+                s,
+                Result { () throws(FeatureError) -> FeaturedSeries in
+                    let table = try BatchFeatures.compute(klines, interval: interval)
+                    let f = table.features
+                    // Concrete element-wise Float(Double): the generic `Matrix.converted(to:)` goes
+                    // through dynamic casts per element (5% of a bench backtest's profile samples).
+                    let rows = Matrix<Float>(rows: f.rows, columns: f.columns, storage: f.storage.map { Float($0) })
+                    return FeaturedSeries(klines: klines, rows: rows, isPastWarmup: table.isPastWarmup(warmupBars: warmup))
+                }
+            )
+        }
+        let featureSeconds = Trainer.seconds(clock.now - featureStart)
+        // Then the model, one symbol after the other on this thread (a `Predictor` is not Sendable).
+        let predictStart = clock.now
         // Per symbol: predictions aligned to bars (nil in warm-up).
         var predictions: [[Prediction?]] = []
         var probabilities: [[Double?]] = []
         var replayed: [(symbol: String, klines: [Kline])] = []
         var notes: [String] = []
-        var featureSeconds = 0.0
-        for (symbol, given) in series {
-            // The kernel starts exactly `warmupBars` bars before the window (fewer where history is
-            // short), as a session's does, so both compute the very same features.
-            let givenStart = given.partitionPoint { $0.openTime < tradableFrom }
-            let klines = warmupBars > 0 ? Array(given[max(0, givenStart - warmupBars)...]) : given
-            let featureStart = clock.now
-            let table = try BatchFeatures.compute(klines, interval: interval)
-            featureSeconds += Trainer.seconds(clock.now - featureStart)
-            let (calibrated, results) = try predictor.scored(
-                table.features.converted(to: Float.self),
-                whereProbabilityAtLeast: minimumProbability
-            )
+        for s in series.indices {
+            let symbol = series[s].symbol
+            let featured = try computed.get(s).get()
+            let klines = featured.klines
+            let (calibrated, results) = try predictor.scored(featured.rows, whereProbabilityAtLeast: minimumProbability)
             let windowStart = klines.partitionPoint { $0.openTime < tradableFrom }
             let firstTradable = max(windowStart, warmupBars)
             if firstTradable > windowStart, windowStart < klines.count {
@@ -149,7 +165,7 @@ public enum BacktestEngine {
             var aligned = [Prediction?](repeating: nil, count: klines.count - windowStart)
             var alignedProbabilities = [Double?](repeating: nil, count: klines.count - windowStart)
             // The training rule (`FeatureTable.isPastWarmup`): the model never saw warm-up rows.
-            let isPastWarmup = table.isPastWarmup(warmupBars: warmup)
+            let isPastWarmup = featured.isPastWarmup
             for i in firstTradable..<max(klines.count, firstTradable) {
                 guard isPastWarmup[i] else { continue }
                 alignedProbabilities[i - windowStart] = calibrated[i]
@@ -168,7 +184,7 @@ public enum BacktestEngine {
             replayed.append((symbol, Array(klines[windowStart...])))
         }
         timings["features_s"] = featureSeconds
-        timings["predict_s"] = Trainer.seconds(clock.now - start) - featureSeconds
+        timings["predict_s"] = Trainer.seconds(clock.now - predictStart)
         var prepared = PreparedBacktest(series: replayed, predictions: predictions, timings: timings, warmupNotes: notes)
         prepared.probabilities = probabilities
         return prepared
@@ -222,27 +238,35 @@ public enum BacktestEngine {
                 }
             }
         }
-        // Merge the series by bar time: one minute, every symbol's bar of it, decided once.
+        // Merge the series by bar time: one minute, every symbol's bar of it, decided once. The
+        // minute's bars, predictions and records live in buffers reused from minute to minute.
+        let symbols = series.map(\.symbol)
+        let klines = series.map(\.klines)
         var cursor = [Int](repeating: 0, count: series.count)
         var replayed = 0
         var lastClose: Int64 = firstTime
         var bars: [SymbolBar] = []
         var due: [Prediction] = []
+        var records: [TradingRecord] = []
+        bars.reserveCapacity(series.count)
+        due.reserveCapacity(series.count)
         while true {
             var next = Int64.max
-            for (s, entry) in series.enumerated() where cursor[s] < entry.klines.count {
-                next = min(next, entry.klines[cursor[s]].openTime)
+            for s in klines.indices where cursor[s] < klines[s].count {
+                next = min(next, klines[s][cursor[s]].openTime)
             }
             if next == .max { break }
             bars.removeAll(keepingCapacity: true)
-            due.removeAll(keepingCapacity: true)
-            for (s, entry) in series.enumerated() where cursor[s] < entry.klines.count && entry.klines[cursor[s]].openTime == next {
-                bars.append(SymbolBar(symbol: entry.symbol, bar: entry.klines[cursor[s]]))
+            if !due.isEmpty { due.removeAll(keepingCapacity: true) }
+            for s in klines.indices where cursor[s] < klines[s].count && klines[s][cursor[s]].openTime == next {
+                bars.append(SymbolBar(symbol: symbols[s], bar: klines[s][cursor[s]]))
                 if let p = predictions[s][cursor[s]] { due.append(p) }
                 cursor[s] += 1
             }
             replayed += bars.count
-            collect(core.step(MinuteClose(openTime: next, bars: bars, predictions: due)))
+            records.removeAll(keepingCapacity: true)
+            core.step(MinuteClose(openTime: next, bars: bars, predictions: due), into: &records)
+            collect(records)
             lastClose = next + 60_000
         }
         collect(core.finish(time: lastClose))
@@ -327,4 +351,26 @@ public struct ReliabilityBin: Codable, Sendable, Equatable {
     public var meanPredicted: Double?
     /// Their realised positive rate (nil: empty bin).
     public var realisedRate: Double?
+}
+
+/// One symbol's bars from its kernel's start, with the feature rows the model reads.
+private struct FeaturedSeries: Sendable {
+    /// The bars the kernel ran over (warm-up history, then the window).
+    var klines: [Kline]
+    /// Their features as the model's floats.
+    var rows: Matrix<Float>
+    /// Rows past the model's warm-up rule.
+    var isPastWarmup: [Bool]
+}
+
+/// Per-symbol result slots written by concurrent iterations (each index exactly once).
+private final class SymbolSlots<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: every index is written by one iteration of concurrentPerform and read only
+    // after it returns; the lock guards the array's storage against concurrent writes anyway.
+    private var slots: [Value?]
+    private let lock = NSLock()
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: Value) { lock.withLock { slots[i] = value } }
+    // Non-nil: every slot was filled before `get` is called.
+    func get(_ i: Int) -> Value { lock.withLock { slots[i]! } }
 }
