@@ -44,8 +44,11 @@ struct PaperRunCommand: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Option(help: "Model bundle folder, e.g. models/N, or `champion` (the registry's champion).")
-    var model: String
+    @Option(help: "Model bundle folder, e.g. models/N, or `champion` (the registry's champion); or give --manifest.")
+    var model: String?
+
+    @Option(help: "A manifest from `scalper runs export-manifest`: its model, symbols, capital and signals/risk/execution settings replace the config's (--model, --symbols and --capital are refused with it).")
+    var manifest: String?
 
     @Option(help: "Comma-separated symbols to follow, e.g. BTCUSDT,ETHUSDT (default: the scanner chooses; see scanner: in the config).")
     var symbols: String?
@@ -84,6 +87,13 @@ struct PaperRunCommand: AsyncParsableCommand {
     var dashboard: String?
 
     func validate() throws {
+        if manifest != nil {
+            for (given, name) in [(model != nil, "--model"), (symbols != nil, "--symbols"), (capital != nil, "--capital")] where given {
+                throw ValidationError("--manifest sets the model, symbols and capital: drop \(name)")
+            }
+        } else if model == nil {
+            throw ValidationError("give --model (a bundle folder or `champion`) or --manifest")
+        }
         if let dashboard { _ = try Self.address(dashboard) }
         if let capital, !(capital > 0 && capital.isFinite) { throw ValidationError("--capital must be a positive number") }
         if let duration, !(duration > 0 && duration.isFinite) { throw ValidationError("--duration must be a positive number of seconds") }
@@ -115,7 +125,25 @@ struct PaperRunCommand: AsyncParsableCommand {
 
     /// Runs the session; `live` is set only by `scalper live` (the gate to orders on the live profile).
     func runSession(live: Bool) async throws {
-        let settings = try global.loadConfiguration()
+        var settings = try global.loadConfiguration()
+        var symbols = self.symbols
+        var capital = self.capital
+        var model = self.model ?? "champion"
+        if let manifest {
+            let m: PaperManifest
+            do {
+                m = try PaperManifest.read(manifest)
+            } catch {
+                throw fail("\(error)")
+            }
+            model = m.model
+            symbols = m.symbols.joined(separator: ",")
+            capital = m.settings.capital
+            settings.signals = m.settings.signals
+            settings.risk = m.settings.risk
+            settings.execution = m.settings.execution
+            note("manifest \(manifest): model \(m.modelName), \(m.symbols.joined(separator: ",")), settings of run \(m.sourceRun)")
+        }
         let relative: String
         do {
             relative = try SessionStore.relativePath(session: session)
@@ -124,7 +152,6 @@ struct PaperRunCommand: AsyncParsableCommand {
         }
         let folder = (global.workspace.resolve(relative) as NSString).deletingLastPathComponent
         // `champion`: the registry's champion of model.models_dir.
-        var model = self.model
         var championSource: ChampionSource?
         if model == "champion" {
             do {

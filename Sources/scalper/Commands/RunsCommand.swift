@@ -1,13 +1,14 @@
 import ArgumentParser
 import Backtest
 import Foundation
+import ScalperCore
 
 /// `scalper runs`: the backtest runs database.
 struct RunsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
         abstract: "List, show and compare backtest runs.",
-        subcommands: [List.self, Show.self, Compare.self]
+        subcommands: [List.self, Show.self, Compare.self, ExportManifest.self]
     )
 
     struct RunsOptions: ParsableArguments {
@@ -16,9 +17,11 @@ struct RunsCommand: AsyncParsableCommand {
         @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
         var runsDir: String?
 
+        /// The runs' root folder.
+        func root() throws -> String { try runsDir ?? global.loadConfiguration().backtest.runsDir }
+
         func database() throws -> RunDatabase {
-            let settings = try global.loadConfiguration()
-            let root = runsDir ?? settings.backtest.runsDir
+            let root = try root()
             let path = (root as NSString).appendingPathComponent("runs.sqlite")
             guard FileManager.default.fileExists(atPath: path) else {
                 throw fail("no runs under \(root) yet: run `scalper backtest` first")
@@ -70,6 +73,32 @@ struct RunsCommand: AsyncParsableCommand {
             }
             print("\nparameters")
             for (k, v) in r.parameters.sorted(by: { $0.key < $1.key }) { print("  \(k.padding(toLength: 40, withPad: " ", startingAt: 0)) \(v)") }
+        }
+    }
+
+    struct ExportManifest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export-manifest",
+            abstract: "Write a run's model, symbols, capital and trading settings to one file that `scalper paper --manifest FILE` trades.",
+            discussion: "The file also names the source run and carries its figures, so a session can be held to what its backtest showed. Default output: <runs-dir>/<id>/manifest.json."
+        )
+        @OptionGroup var options: RunsOptions
+        @Argument(help: "Run id.") var id: String
+        @Option(help: "Output file (default: manifest.json in the run's folder).") var output: String?
+
+        func run() async throws {
+            guard let summary = try options.database().run(id) else { throw fail("no run \(id)") }
+            let folder = URL(fileURLWithPath: try options.root()).appendingPathComponent(id)
+            let figures = summary.metrics.mapValues { $0.isFinite ? Optional($0) : nil }
+            let manifest: PaperManifest
+            do {
+                manifest = try PaperManifest.exported(fromRun: folder, figures: figures, exportedAt: UTC.isoString(UTC.now()))
+            } catch {
+                throw fail("\(error)")
+            }
+            let target = output ?? folder.appendingPathComponent("manifest.json").path
+            try manifest.encoded().write(to: URL(fileURLWithPath: target), options: .atomic)
+            print(target)
         }
     }
 
