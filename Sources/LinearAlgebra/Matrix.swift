@@ -134,8 +134,10 @@ public struct Matrix<Scalar: MatrixScalar>: Equatable, Sendable {
     }
 
     /// The same elements converted to another precision.
+    ///
+    /// Through `Double`, which holds every `Float` exactly, so the result is the direct conversion's.
     public func converted<Other: MatrixScalar>(to _: Other.Type = Other.self) -> Matrix<Other> {
-        Matrix<Other>(rows: rows, columns: columns, storage: storage.map { Other($0) })
+        Matrix<Other>(rows: rows, columns: columns, storage: storage.map { Other($0.doubleValue) })
     }
 
     /// The rows as arrays (a copy; for display and tests).

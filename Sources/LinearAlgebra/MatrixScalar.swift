@@ -5,6 +5,11 @@
 public protocol MatrixScalar: BinaryFloatingPoint, Codable, Sendable {
     /// Which BLAS precision serves this type.
     static var precision: MatrixPrecision { get }
+    /// The nearest value of this type to `value` (a concrete initializer: the generic
+    /// `BinaryFloatingPoint` one costs dynamic casts per element across modules).
+    init(_ value: Double)
+    /// The value exactly, as a Double.
+    var doubleValue: Double { get }
 }
 
 /// The two BLAS precisions.
@@ -18,9 +23,13 @@ public enum MatrixPrecision: Sendable {
 extension Float: MatrixScalar {
     /// Single precision.
     public static var precision: MatrixPrecision { .single }
+    /// Widened exactly.
+    @inlinable public var doubleValue: Double { Double(self) }
 }
 
 extension Double: MatrixScalar {
     /// Double precision.
     public static var precision: MatrixPrecision { .double }
+    /// Itself.
+    @inlinable public var doubleValue: Double { self }
 }

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 public import LinearAlgebra
 
@@ -17,9 +18,10 @@ public struct FeatureReference: Codable, Equatable, Sendable {
 
     /// The reference of the rows of `matrix` (rows × features, NaN = missing).
     public static func fit(_ matrix: Matrix<Float>, bins: Int = 10) -> FeatureReference {
-        var edges: [[Double]] = []
-        var shares: [[Double]] = []
-        for column in 0..<matrix.columns {
+        // Columns are independent: each core sorts its share of them (a 123k-row column sorts in
+        // about 10 ms, 42 of them in 0.45 s on one core).
+        let slots = ColumnSlots(count: matrix.columns)
+        DispatchQueue.concurrentPerform(iterations: matrix.columns) { column in
             let values = Self.column(matrix, column)
             let present = values.filter { !$0.isNaN }.sorted()
             var e: [Double] = []
@@ -29,9 +31,9 @@ public struct FeatureReference: Codable, Equatable, Sendable {
                     if e.last.map({ q > $0 }) ?? true { e.append(q) }
                 }
             }
-            edges.append(e)
-            shares.append(Self.shares(Self.counts(values, edges: e), total: values.count))
+            slots.set(column, edges: e, shares: Self.shares(Self.counts(values, edges: e), total: values.count))
         }
+        let (edges, shares) = slots.all
         return FeatureReference(edges: edges, shares: shares, rows: matrix.rows)
     }
 
@@ -98,6 +100,28 @@ public struct FeatureReference: Codable, Equatable, Sendable {
         for r in 0..<m.rows { out.append(Double(m.storage[r * m.columns + column])) }
         return out
     }
+}
+
+/// Per column, the edges and shares one worker of ``FeatureReference/fit(_:bins:)`` found.
+private final class ColumnSlots: @unchecked Sendable {
+    // @unchecked: every access holds the lock.
+    private var edges: [[Double]]
+    private var shares: [[Double]]
+    private let lock = NSLock()
+
+    init(count: Int) {
+        edges = Array(repeating: [], count: count)
+        shares = Array(repeating: [], count: count)
+    }
+
+    func set(_ column: Int, edges e: [Double], shares s: [Double]) {
+        lock.withLock {
+            edges[column] = e
+            shares[column] = s
+        }
+    }
+
+    var all: ([[Double]], [[Double]]) { lock.withLock { (edges, shares) } }
 }
 
 /// The live calibration of a session: its predictions against the labels the following bars
