@@ -15,7 +15,7 @@ struct RetrainCLITests {
 
     @Test(
         "A whole cycle: FIL+NEAR 2023-08..09 → a first champion; FILUSDT 2023-10 imported → a decision with its evidence, NEAR named as left out",
-        .timeLimit(.minutes(10))
+        .timeLimit(.minutes(20))
     )
     func wholeCycle() async throws {
         let w = try await PaperWorkspace()
@@ -88,7 +88,7 @@ struct RetrainCLITests {
         #expect(recalibrated.stderr.contains("retrain: NEARUSDT has no bars from 2023-10-17"), "\(recalibrated.stderr.prefix(2_000))")
     }
 
-    @Test("SIGKILL during a retrain leaves the registry and the champion intact; the next run names the stale lock and proceeds", .timeLimit(.minutes(10)))
+    @Test("SIGKILL during a retrain leaves the registry and the champion intact; the next run names the stale lock and proceeds", .timeLimit(.minutes(20)))
     func killDuringRetrain() async throws {
         let w = try await PaperWorkspace()
         defer { w.dir.remove() }
@@ -138,7 +138,7 @@ struct RetrainCLITests {
         #expect(leftovers.isEmpty, "\(leftovers)")
     }
 
-    @Test("A --model champion paper session swaps to a newly promoted champion mid-run; each trade names the model that opened it", .timeLimit(.minutes(10)))
+    @Test("A --model champion paper session swaps to a newly promoted champion mid-run; each trade names the model that opened it", .timeLimit(.minutes(20)))
     func championSwap() async throws {
         let w = try await PaperWorkspace()
         defer { w.dir.remove() }
@@ -197,7 +197,7 @@ struct RetrainCLITests {
         #expect(show.stdout.contains("  used by session swap, last beat "), "\(show.stdout)")
     }
 
-    @Test("A session over a drift threshold logs it at WARNING and leaves a retrain request, which brings a --every loop's run forward", .timeLimit(.minutes(10)))
+    @Test("A session over a drift threshold logs it at WARNING and leaves a retrain request, which brings a --every loop's run forward", .timeLimit(.minutes(20)))
     func driftRequest() async throws {
         let w = try await PaperWorkspace()
         defer { w.dir.remove() }
@@ -249,32 +249,49 @@ struct RetrainCLITests {
         #expect(!FileManager.default.fileExists(atPath: request))
     }
 
-    @Test("train --walk-forward trains each window through the pipeline and registers its bundle with origin walk-forward", .timeLimit(.minutes(10)))
-    func walkForwardRegisters() async throws {
+    @Test("scalper walk-forward over FILUSDT 2023-08..10 (30d/7d/7d): eight windows, each trained through the pipeline and registered with origin walk-forward, backtested in and out of sample as runs; the table, both efficiencies, the verdict and every window's model and runs are printed", .timeLimit(.minutes(20)))
+    func walkForwardTrades() async throws {
         let w = try await PaperWorkspace()
         defer { w.dir.remove() }
-        let models = w.dir.path("wf")
+        let imported = try await ScalperProcess.run([
+            "data", "import", "--store", w.store, Fixtures.bundled.appendingPathComponent("klines/FILUSDT-1m-2023-10.zip").path,
+        ])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let (models, runs) = (w.dir.path("wf"), w.dir.path("runs"))
         let r = try await ScalperProcess.run([
-            "train", "--store", w.store, "--config", w.overlay, "--symbols", PaperWorkspace.symbols, "--from", "2023-08-01", "--to", "2023-10-01",
-            "--walk-forward", "train=20d,test=7d,step=10d", "--models-dir", models, "--name", "wf", "--json",
+            "walk-forward", "--store", w.store, "--config", w.overlay, "--symbols", "FILUSDT", "--from", "2023-08-01", "--to", "2023-11-01",
+            "--train", "30d", "--test", "7d", "--step", "7d", "--models-dir", models, "--runs-dir", runs, "--name", "wf",
         ])
         #expect(r.status == 0, "\(r.stderr.suffix(2_000))")
-        let object = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
-        let windows = try #require(object["windows"] as? [[String: Any]])
-        #expect(windows.count == 4)
-        #expect(windows.allSatisfy { ($0["auc"] as? Double).map { $0 > 0.5 } == true })
-        #expect(object["bundles"] as? [String] == ["wf-w1", "wf-w2", "wf-w3", "wf-w4"])
+        let names = (1...8).map { "wf-w\($0)" }
         let registry = try ModelRegistry(path: models + "/registry.sqlite")
         let entries = try registry.models()
-        #expect(Set(entries.map(\.name)) == ["wf-w1", "wf-w2", "wf-w3", "wf-w4"])
+        #expect(Set(entries.map(\.name)) == Set(names))
         #expect(entries.allSatisfy { $0.origin == .walkForward && $0.status == .candidate })
-        // Each bundle's test metrics are its window's out-of-sample ones.
         let first = try #require(entries.first { $0.name == "wf-w1" })
-        #expect(first.windowFrom == "2023-08-01T00:00:00Z" && first.windowTo == "2023-08-21T00:00:00Z")
-        #expect(abs(first.auc - (windows[0]["auc_calibrated"] as? Double ?? .nan)) < 1e-12)
+        #expect(first.windowFrom == "2023-08-01T00:00:00Z" && first.windowTo == "2023-08-31T00:00:00Z")
+        // The table: one row per window, then the efficiencies, the verdict and the models with their runs.
+        let lines = r.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.filter { $0.range(of: #"^\s+\d+  2023-\d\d-\d\d → 2023-\d\d-\d\d  "#, options: .regularExpression) != nil }.count == 8)
+        #expect(lines.contains { $0.hasPrefix("walk-forward efficiency: return ") && $0.contains(", Sharpe ") })
+        #expect(lines.contains { $0.hasPrefix("verdict: ") })
+        let listed = lines.filter { $0.hasPrefix("  w") }
+        #expect(listed.count == 8)
+        // Every listed run is in the runs database and on disk: 16 runs, in and out of sample.
+        let database = try String(contentsOfFile: runs + "/runs.sqlite", encoding: .isoLatin1)
+        for line in listed {
+            let ids = line.split(separator: " ").filter { $0.hasPrefix("20") }.map { String($0.trimmingCharacters(in: CharacterSet(charactersIn: ","))) }
+            #expect(ids.count == 2, "\(line)")
+            for id in ids {
+                #expect(FileManager.default.fileExists(atPath: "\(runs)/\(id)/trades.csv"), "\(id)")
+                #expect(database.contains(id), "\(id) in runs.sqlite")
+            }
+        }
+        let bad = try await ScalperProcess.run(["walk-forward", "--store", w.store, "--symbols", "FILUSDT", "--from", "2023-08-01", "--to", "2023-11-01", "--train", "30"])
+        #expect(bad.status != 0 && bad.stderr.contains("--train '30' is not a duration like 30d or 12h"))
     }
 
-    @Test("--download fetches what the store lacks up to --as-of, each series from its own market, then retrains", .timeLimit(.minutes(10)))
+    @Test("--download fetches what the store lacks up to --as-of, each series from its own market, then retrains", .timeLimit(.minutes(20)))
     func downloadThenRetrain() async throws {
         let w = try await PaperWorkspace()
         defer { w.dir.remove() }

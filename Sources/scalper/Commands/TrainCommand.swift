@@ -13,7 +13,7 @@ struct TrainCommand: AsyncParsableCommand {
         commandName: "train",
         abstract: "Train a pooled XGBoost model (with isotonic calibration) from stored klines and save a bundle.",
         discussion: """
-            Rows of all symbols are pooled and split by time 70/15/15 with an H-bar purge; the model stops early on validation AUC, is calibrated on validation, and is reported on the test split, which neither saw. --walk-forward train=60d,test=14d,step=14d instead retrains on rolling windows and reports each window's out-of-sample metrics and the walk-forward efficiency.
+            Rows of all symbols are pooled and split by time 70/15/15 with an H-bar purge; the model stops early on validation AUC, is calibrated on validation, and is reported on the test split, which neither saw. Rolling retrain-and-trade windows are `scalper walk-forward`.
             """
     )
 
@@ -30,15 +30,11 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Folder for bundles (default: model.models_dir of the config).")
     var modelsDir: String?
 
-    @Option(help: "Rolling retrain-and-test windows, e.g. train=60d,test=14d,step=14d.")
-    var walkForward: String?
-
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
     func validate() throws {
         if KlineInterval(interval) == nil { throw ValidationError("unknown interval '\(interval)'") }
-        if let walkForward { _ = try WalkForwardSpec(parsing: walkForward) }
         if let name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
             throw ValidationError("--name must be a plain folder name")
         }
@@ -53,10 +49,6 @@ struct TrainCommand: AsyncParsableCommand {
         let store = try MarketStore(path: global.storePath(settings))
         let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
         let progress = TrainingProgressPrinter(quiet: json)
-        if let walkForward {
-            try runWalkForward(WalkForwardSpec(parsing: walkForward), series: series, interval: interval, settings: settings, progress: progress)
-            return
-        }
         let bundleName = name ?? defaultName(list, start: start, end: end)
         let folder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
         let outcome: TrainingOutcome
@@ -105,117 +97,6 @@ struct TrainCommand: AsyncParsableCommand {
                 print("note: calibration made the test ECE worse (\(String(format: "%.4f", model.testRaw.ece)) → \(String(format: "%.4f", model.testCalibrated.ece))); report.md explains why")
             }
         }
-    }
-
-    private func runWalkForward(
-        _ spec: WalkForwardSpec,
-        series: [(symbol: String, klines: [Kline])],
-        interval: KlineInterval,
-        settings: ScalperConfiguration,
-        progress: TrainingProgressPrinter
-    ) throws {
-        let (start, end) = try parseWindow(from: window.from, to: window.to)
-        let windows = spec.windows(from: start, to: end)
-        guard !windows.isEmpty else {
-            throw fail("the window \(window.from) … \(window.to) is shorter than one train + test window (\(spec.description))")
-        }
-        let (rows, gaps) = try DatasetBuilder.rows(from: series, interval: interval, configuration: settings.model)
-        var results: [WalkForwardResult] = []
-        // Each window's model is a bundle like any other, registered with origin walk-forward (the
-        // same pipeline as train and retrain); `scalper models purge` clears them.
-        let folder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
-        let registry: ModelRegistry
-        do {
-            registry = try ModelRegistry(path: folder.appendingPathComponent("registry.sqlite").path)
-        } catch {
-            throw fail("\(error)")
-        }
-        let base = name ?? "wf-" + defaultName(symbolList(window.symbols), start: start, end: end)
-        var registered: [String] = []
-        for (i, w) in windows.enumerated() {
-            let indices = rows.openTimes.indices.filter { rows.openTimes[$0] >= w.trainStart && rows.openTimes[$0] < w.testEnd }
-            let subset = rows.subset(indices)
-            let validationStart = w.trainStart + (w.trainEnd - w.trainStart) * 85 / 100
-            do {
-                let dataset = try DatasetBuilder.split(
-                    subset,
-                    trainEnd: validationStart,
-                    validationEnd: w.trainEnd,
-                    testEnd: w.testEnd,
-                    interval: interval,
-                    configuration: settings.model,
-                    gapCount: gaps
-                )
-                let outcome = try TrainingPipeline.train(
-                    dataset,
-                    request: TrainingRequest(
-                        series: series.map { ($0.symbol, []) },
-                        interval: interval,
-                        configuration: settings.model,
-                        windowFrom: w.trainStart,
-                        windowTo: w.trainEnd,
-                        name: "\(base)-w\(i + 1)",
-                        modelsDirectory: folder,
-                        gitCommit: gitCommit()
-                    )
-                ) { progress.show($0) }
-                progress.finish()
-                do {
-                    try registry.register(bundle: outcome.bundle, origin: .walkForward)
-                    registered.append(outcome.metadata.name)
-                } catch {
-                    throw fail("window \(i + 1): the bundle is written at \(outcome.bundle.path) but not registered: \(error)")
-                }
-                let model = outcome.model
-                results.append(
-                    WalkForwardResult(window: i + 1, spec: w, validationAUC: model.bestValidationAUC, test: model.testCalibrated, testRaw: model.testRaw, nTrain: dataset.train.count, nTest: dataset.test.count)
-                )
-            } catch let error as ModelError {
-                note("window \(i + 1) (\(UTC.dayString(w.trainStart)) … \(UTC.dayString(w.testEnd))): skipped: \(error)")
-            }
-        }
-        guard !results.isEmpty else { throw fail("no walk-forward window had enough data") }
-        let edgeIn = results.map { $0.validationAUC - 0.5 }.reduce(0, +) / Double(results.count)
-        let edgeOut = results.map { $0.testRaw.auc - 0.5 }.reduce(0, +) / Double(results.count)
-        let efficiency = edgeIn > 0 ? edgeOut / edgeIn : .nan
-        if json {
-            // Each window's test metrics under the same keys as a single `train --json`.
-            let objects: [[String: Any]] = results.map {
-                var object = CalibratedMetrics(raw: $0.testRaw, calibrated: $0.test).jsonObject
-                let window: [String: Any] = [
-                    "window": $0.window, "train_from": UTC.isoString($0.spec.trainStart), "train_to": UTC.isoString($0.spec.trainEnd),
-                    "test_from": UTC.isoString($0.spec.trainEnd), "test_to": UTC.isoString($0.spec.testEnd),
-                    "validation_auc": $0.validationAUC, "n_train": $0.nTrain, "n_test": $0.nTest,
-                ]
-                object.merge(window) { _, new in new }
-                return object
-            }
-            let data = try JSONSerialization.data(
-                withJSONObject: ["windows": objects, "walk_forward_efficiency": efficiency.isNaN ? NSNull() : efficiency as Any, "bundles": registered],
-                options: [.sortedKeys, .withoutEscapingSlashes]
-            )
-            print(String(decoding: data, as: UTF8.self))
-            return
-        }
-        print("walk-forward \(spec.description): \(results.count) windows; bundles \(registered.first ?? "") … \(registered.last ?? "") registered (origin walk-forward) in \(folder.path)")
-        // Column titles are the metric names of every other table (MetricField).
-        let (auc, ece, brier) = (MetricField.auc, MetricField.ece, MetricField.brier)
-        let titles = ["validation \(auc.name)", "test \(auc.name)", "\(ece.name) raw → cal", "\(brier.name) (cal)", "n_test"]
-        print("window  train from → test to  " + titles.joined(separator: "  "))
-        for r in results {
-            let values = [
-                String(format: "%.4f", r.validationAUC),
-                String(format: "%.4f", auc.value(r.testRaw)),
-                String(format: "%.4f → %.4f", ece.value(r.testRaw), ece.value(r.test)),
-                String(format: "%.4f", brier.value(r.test)),
-                String(r.nTest),
-            ]
-            let cells = zip(titles, values).map { title, value in
-                String(repeating: " ", count: max(0, title.count - value.count)) + value
-            }
-            print(String(format: "%6d", r.window) + "  \(UTC.dayString(r.spec.trainStart)) → \(UTC.dayString(r.spec.testEnd))  " + cells.joined(separator: "  "))
-        }
-        print(String(format: "walk-forward efficiency (mean test AUC − 0.5) / (mean validation AUC − 0.5): %.3f", efficiency))
     }
 
     private func defaultName(_ symbols: [String], start: Int64, end: Int64) -> String {
@@ -330,58 +211,6 @@ struct MetricsSummary {
     }
 }
 
-/// `train=60d,test=14d,step=14d`.
-struct WalkForwardSpec: CustomStringConvertible {
-    var trainDays: Int
-    var testDays: Int
-    var stepDays: Int
-
-    init(parsing text: String) throws {
-        var values: [String: Int] = [:]
-        for part in text.split(separator: ",") {
-            let kv = part.split(separator: "=")
-            guard kv.count == 2, kv[1].hasSuffix("d"), let days = Int(kv[1].dropLast()), days > 0 else {
-                throw ValidationError("--walk-forward: '\(part)' is not key=Nd (e.g. train=60d,test=14d,step=14d)")
-            }
-            values[String(kv[0])] = days
-        }
-        guard let train = values["train"], let test = values["test"] else {
-            throw ValidationError("--walk-forward needs train=Nd and test=Nd")
-        }
-        trainDays = train
-        testDays = test
-        stepDays = values["step"] ?? test
-    }
-
-    var description: String { "train=\(trainDays)d,test=\(testDays)d,step=\(stepDays)d" }
-
-    struct Window {
-        var trainStart: Int64
-        var trainEnd: Int64
-        var testEnd: Int64
-    }
-
-    func windows(from: Int64, to: Int64) -> [Window] {
-        let day: Int64 = 86_400_000
-        var out: [Window] = []
-        var s = from
-        while s + Int64(trainDays + testDays) * day <= to {
-            out.append(Window(trainStart: s, trainEnd: s + Int64(trainDays) * day, testEnd: s + Int64(trainDays + testDays) * day))
-            s += Int64(stepDays) * day
-        }
-        return out
-    }
-}
-
-struct WalkForwardResult {
-    var window: Int
-    var spec: WalkForwardSpec.Window
-    var validationAUC: Double
-    var test: ClassificationMetrics
-    var testRaw: ClassificationMetrics
-    var nTrain: Int
-    var nTest: Int
-}
 
 /// Per-round progress on a terminal (redrawn line), every 50 rounds otherwise; silent with --json.
 final class TrainingProgressPrinter: @unchecked Sendable {

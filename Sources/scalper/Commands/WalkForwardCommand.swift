@@ -1,0 +1,272 @@
+import ArgumentParser
+import Backtest
+import Dashboard
+import Features
+import Foundation
+import MarketData
+import Model
+import Registry
+import ScalperCore
+import Trading
+
+/// `scalper walk-forward`: will this strategy hold out of sample? Retrain on rolling windows, trade
+/// each model on the days that follow its window, and compare with what it made in sample.
+struct WalkForwardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "walk-forward",
+        abstract: "Rolling retrain-and-trade windows: each model trained on --train days, backtested on the --test days after them.",
+        discussion: """
+            Each window trains through the training pipeline (its last 15 % is the early-stopping and calibration tail inside the train span; no leakage guards, no promotion), registers the bundle (origin walk-forward), and backtests it twice with the config's trading settings: in sample over its train span and out of sample over the next --test days (the feature kernel warmed on the bars before). Both are runs in the runs database. The table gives each window's trades, P&L, return, Sharpe, max drawdown and test AUC; walk-forward efficiency is the out-of-sample return a day over the in-sample one (and the same for Sharpe); the verdict needs 30 out-of-sample trades.
+            """
+    )
+
+    @OptionGroup var global: GlobalOptions
+
+    @OptionGroup var window: SeriesWindowOptions
+
+    @Option(help: "Training span of each window (Nd days or Nh hours).")
+    var train = "30d"
+
+    @Option(help: "Out-of-sample span after each training span.")
+    var test = "7d"
+
+    @Option(help: "How far each window moves (default: --test).")
+    var step: String?
+
+    @Option(help: "Bundle name prefix (default: wf-<symbols>-<from>-<to>-<timestamp>); windows are PREFIX-w1, -w2, ….")
+    var name: String?
+
+    @Option(help: "Folder for bundles (default: model.models_dir of the config).")
+    var modelsDir: String?
+
+    @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
+    var runsDir: String?
+
+    @Flag(help: "Print one JSON object instead of a table.")
+    var json = false
+
+    /// Out-of-sample trades below which no verdict is given.
+    static let minimumTrades = 30
+
+    /// `Nd` or `Nh` in milliseconds.
+    static func duration(_ text: String, option: String) throws -> Int64 {
+        let units: [Character: Int64] = ["d": 86_400_000, "h": 3_600_000]
+        guard let unit = text.last.flatMap({ units[$0] }), let n = Int64(text.dropLast()), n > 0 else {
+            throw ValidationError("\(option) '\(text)' is not a duration like 30d or 12h")
+        }
+        return n * unit
+    }
+
+    func validate() throws {
+        _ = try Self.duration(train, option: "--train")
+        _ = try Self.duration(test, option: "--test")
+        if let step { _ = try Self.duration(step, option: "--step") }
+        if let name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
+            throw ValidationError("--name must be a plain folder name")
+        }
+    }
+
+    /// One window's figures.
+    struct Window {
+        var index: Int
+        var trainStart: Int64
+        var trainEnd: Int64
+        var testEnd: Int64
+        var bundle: String
+        var testAUC: Double
+        var inSample: BacktestMetrics
+        var outOfSample: BacktestMetrics
+        var inRun: String
+        var outRun: String
+    }
+
+    func run() async throws {
+        let settings = try global.loadConfiguration()
+        let (start, end) = try parseWindow(from: window.from, to: window.to)
+        let trainSpan = try Self.duration(train, option: "--train")
+        let testSpan = try Self.duration(test, option: "--test")
+        let stepSpan = try step.map { try Self.duration($0, option: "--step") } ?? testSpan
+        var bounds: [(trainStart: Int64, trainEnd: Int64, testEnd: Int64)] = []
+        var s = start
+        while s + trainSpan + testSpan <= end {
+            bounds.append((s, s + trainSpan, s + trainSpan + testSpan))
+            s += stepSpan
+        }
+        guard !bounds.isEmpty else {
+            throw fail("the window \(window.from) … \(window.to) is shorter than one --train \(train) + --test \(test)")
+        }
+        let list = symbolList(window.symbols)
+        guard !list.isEmpty else { throw ValidationError("--symbols is empty") }
+        let interval = KlineInterval.oneMinute
+        let store = try MarketStore(path: global.storePath(settings))
+        let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
+        let (rows, gaps) = try DatasetBuilder.rows(from: series, interval: interval, configuration: settings.model)
+        let modelsFolder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
+        let registry: ModelRegistry
+        do {
+            registry = try ModelRegistry(path: modelsFolder.appendingPathComponent("registry.sqlite").path)
+        } catch {
+            throw fail("\(error)")
+        }
+        let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let database = try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path)
+        var filters: [String: SymbolFilters] = [:]
+        for symbol in list { filters[symbol] = try store.symbolFilters(symbol: symbol) }
+        var trading = BacktestSettings()
+        trading.capital = settings.backtest.capital
+        trading.signals = settings.signals
+        trading.risk = settings.risk
+        trading.execution = settings.execution
+        let warmupBars = settings.trading.warmupBars
+        let stamp = UTC.isoString(UTC.now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        let base = name ?? "wf-\(list.joined(separator: "+"))-\(UTC.dayString(start))-\(UTC.dayString(end))-\(stamp)"
+        let progress = TrainingProgressPrinter(quiet: json)
+        var results: [Window] = []
+
+        for (i, w) in bounds.enumerated() {
+            let indices = rows.openTimes.indices.filter { rows.openTimes[$0] >= w.trainStart && rows.openTimes[$0] < w.testEnd }
+            let validationStart = w.trainStart + (w.trainEnd - w.trainStart) * 85 / 100
+            let outcome: TrainingOutcome
+            do {
+                let dataset = try DatasetBuilder.split(
+                    rows.subset(indices), trainEnd: validationStart, validationEnd: w.trainEnd, testEnd: w.testEnd,
+                    interval: interval, configuration: settings.model, gapCount: gaps
+                )
+                outcome = try TrainingPipeline.train(
+                    dataset,
+                    request: TrainingRequest(
+                        series: series.map { ($0.symbol, []) }, interval: interval, configuration: settings.model,
+                        windowFrom: w.trainStart, windowTo: w.trainEnd, name: "\(base)-w\(i + 1)",
+                        modelsDirectory: modelsFolder, gitCommit: gitCommit()
+                    )
+                ) { progress.show($0) }
+                progress.finish()
+            } catch let error as ModelError {
+                note("window \(i + 1) (\(UTC.dayString(w.trainStart)) … \(UTC.dayString(w.testEnd))): skipped: \(error)")
+                continue
+            }
+            do {
+                try registry.register(bundle: outcome.bundle, origin: .walkForward)
+            } catch {
+                throw fail("window \(i + 1): the bundle is written at \(outcome.bundle.path) but not registered: \(error)")
+            }
+            let predictor: Predictor
+            do {
+                predictor = try ModelBundle.load(outcome.bundle.path)
+            } catch {
+                throw fail("\(error)")
+            }
+            // The same series cut to a span, with the kernel's warm-up bars before it.
+            func backtest(from: Int64, to: Int64, label: String) throws -> (BacktestMetrics, String) {
+                let cut = series.map { symbol, klines in
+                    let first = klines.partitionPoint { $0.openTime < from }
+                    let last = klines.partitionPoint { $0.openTime < to }
+                    return (symbol: symbol, klines: Array(klines[max(0, first - warmupBars)..<last]))
+                }
+                var prepared = try BacktestEngine.prepare(
+                    series: cut, predictor: predictor, interval: interval, minimumProbability: trading.signals.minProbability,
+                    tradableFrom: from, warmupBars: warmupBars
+                )
+                prepared.filters = filters
+                let result = BacktestEngine.replay(prepared, settings: trading)
+                let now = UTC.now()
+                let config = BacktestRunConfig(
+                    id: BacktestRunWriter.runID(createdAt: now, description: "\(base)-w\(i + 1)-\(label)", in: root),
+                    model: outcome.bundle.path, modelName: outcome.metadata.name, symbols: list,
+                    from: UTC.isoString(from), to: UTC.isoString(to), interval: interval.name,
+                    store: global.storePath(settings), settings: trading, createdAt: UTC.isoString(now), gitCommit: gitCommit(),
+                    description: "walk-forward window \(i + 1) \(label)"
+                )
+                let folder = try BacktestRunWriter.write(result, config: config, to: root)
+                try BacktestReportPage.write(
+                    result, config: config,
+                    reliability: BacktestEngine.reliability(prepared, horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold),
+                    to: folder
+                )
+                try database.record(config: config, result: result)
+                return (result.metrics, config.id)
+            }
+            let (inSample, inRun) = try backtest(from: w.trainStart, to: w.trainEnd, label: "in-sample")
+            let (outOfSample, outRun) = try backtest(from: w.trainEnd, to: w.testEnd, label: "out-of-sample")
+            results.append(
+                Window(
+                    index: i + 1, trainStart: w.trainStart, trainEnd: w.trainEnd, testEnd: w.testEnd, bundle: outcome.metadata.name,
+                    testAUC: outcome.model.testRaw.auc, inSample: inSample, outOfSample: outOfSample, inRun: inRun, outRun: outRun
+                )
+            )
+        }
+        guard !results.isEmpty else { throw fail("no walk-forward window had enough data") }
+        report(results, trainDays: Double(trainSpan) / 86_400_000, testDays: Double(testSpan) / 86_400_000)
+    }
+
+    /// The table, the efficiencies and the verdict.
+    private func report(_ results: [Window], trainDays: Double, testDays: Double) {
+        func mean(_ xs: [Double]) -> Double {
+            let finite = xs.filter(\.isFinite)
+            return finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)
+        }
+        let inPerDay = mean(results.map { $0.inSample.totalReturn / trainDays })
+        let outPerDay = mean(results.map { $0.outOfSample.totalReturn / testDays })
+        let returnEfficiency = inPerDay > 0 ? outPerDay / inPerDay : .nan
+        let inSharpe = mean(results.map(\.inSample.sharpe))
+        let outSharpe = mean(results.map(\.outOfSample.sharpe))
+        let sharpeEfficiency = inSharpe > 0 ? outSharpe / inSharpe : .nan
+        let trades = results.map(\.outOfSample.trades).reduce(0, +)
+        let pnl = results.map(\.outOfSample.totalPnL).reduce(0, +)
+        let profitable = results.filter { $0.outOfSample.totalPnL > 0 }.count
+        let verdict: String
+        var reasons: [String] = []
+        if trades < Self.minimumTrades {
+            verdict = "no verdict"
+            reasons.append("\(trades) out-of-sample trades, fewer than \(Self.minimumTrades)")
+        } else {
+            if !(pnl > 0) { reasons.append(String(format: "out-of-sample P&L %.2f USDT is not positive", pnl)) }
+            if !(returnEfficiency >= 0.5) {
+                reasons.append(returnEfficiency.isFinite ? String(format: "return efficiency %.2f is below 0.5", returnEfficiency) : "in-sample return is not positive, so the efficiency is undefined")
+            }
+            if Double(profitable) < 0.6 * Double(results.count) { reasons.append("\(profitable) of \(results.count) windows profitable out of sample (needs 60 %)") }
+            verdict = reasons.isEmpty ? "stable" : "not stable"
+        }
+        if json {
+            func v(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+            let windows: [[String: Any]] = results.map { r in
+                [
+                    "window": r.index, "train_from": UTC.isoString(r.trainStart), "train_to": UTC.isoString(r.trainEnd),
+                    "test_to": UTC.isoString(r.testEnd), "bundle": r.bundle, "test_auc": v(r.testAUC),
+                    "in_sample": ["run_id": r.inRun, "total_return": v(r.inSample.totalReturn), "sharpe": v(r.inSample.sharpe), "trades": r.inSample.trades],
+                    "out_of_sample": [
+                        "run_id": r.outRun, "trades": r.outOfSample.trades, "total_pnl_usdt": v(r.outOfSample.totalPnL),
+                        "total_return": v(r.outOfSample.totalReturn), "sharpe": v(r.outOfSample.sharpe), "max_drawdown": v(r.outOfSample.maxDrawdown),
+                    ],
+                ]
+            }
+            let object: [String: Any] = [
+                "windows": windows, "wfe_return": v(returnEfficiency), "wfe_sharpe": v(sharpeEfficiency),
+                "out_of_sample_trades": trades, "out_of_sample_pnl_usdt": v(pnl), "verdict": verdict, "reasons": reasons,
+            ]
+            if let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) {
+                print(String(decoding: data, as: UTF8.self))
+            }
+            return
+        }
+        print("walk-forward: \(results.count) windows of \(train) train, \(test) test")
+        print("window  train from → test to      IS return   OOS trades   OOS P&L     OOS return  OOS Sharpe  OOS max DD  test AUC")
+        for r in results {
+            let o = r.outOfSample
+            print(
+                String(format: "%6d  ", r.index) + "\(UTC.dayString(r.trainStart)) → \(UTC.dayString(r.testEnd))  "
+                    + String(
+                        format: "%8.2f%%  %11d  %10.2f  %9.2f%%  %10.2f  %9.2f%%  %8.4f",
+                        r.inSample.totalReturn * 100, o.trades, o.totalPnL, o.totalReturn * 100, o.sharpe, o.maxDrawdown * 100, r.testAUC
+                    )
+            )
+        }
+        print(String(format: "walk-forward efficiency: return %@ (out-of-sample %.4f %%/day over in-sample %.4f %%/day), Sharpe %@",
+                     returnEfficiency.isFinite ? String(format: "%.2f", returnEfficiency) : "n/a", outPerDay * 100, inPerDay * 100,
+                     sharpeEfficiency.isFinite ? String(format: "%.2f", sharpeEfficiency) : "n/a"))
+        print("verdict: \(verdict)" + (reasons.isEmpty ? "" : " — " + reasons.joined(separator: "; ")))
+        print("models and runs:")
+        for r in results { print("  w\(r.index): model \(r.bundle); runs \(r.inRun) (in sample), \(r.outRun) (out of sample)") }
+    }
+}
