@@ -310,7 +310,10 @@ struct DashboardCLITests {
             "--from", "2023-09-01", "--to", "2023-09-08", "--runs-dir", w.dir.path("sweep"), "--param", "signals.min_probability=0.2:0.3:0.1",
         ])
         #expect(sweep.status == 0, "\(sweep.stderr)")
-        let folders = try FileManager.default.contentsOfDirectory(atPath: w.dir.path("sweep")).filter { !$0.hasPrefix(".") && $0 != "runs.sqlite" && !$0.hasPrefix("runs.sqlite") }
+        // The run folders, not the sweep's own folder (status, progress, plots).
+        let folders = try FileManager.default.contentsOfDirectory(atPath: w.dir.path("sweep")).filter {
+            !$0.hasPrefix(".") && !$0.hasPrefix("runs.sqlite") && !FileManager.default.fileExists(atPath: w.dir.path("sweep/\($0)/status.json"))
+        }
         #expect(folders.count == 2, "\(folders)")
         let reliabilities = try folders.map { folder -> NSArray in
             let html = try String(contentsOfFile: w.dir.path("sweep/\(folder)/report.html"), encoding: .utf8)

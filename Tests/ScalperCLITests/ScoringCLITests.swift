@@ -12,7 +12,7 @@ struct ScoringCLITests {
         let models = dir.path("models")
         _ = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
         let overlay = dir.path("quick.yaml")
-        try "model:\n  max_rounds: 120\n  early_stopping_rounds: 20\nsignals:\n  min_probability: 0.3\n  min_confidence: 0.0\n"
+        try "model:\n  max_rounds: 60\n  early_stopping_rounds: 10\nsignals:\n  min_probability: 0.3\n  min_confidence: 0.0\n"
             .write(toFile: overlay, atomically: true, encoding: .utf8)
         let train = try await ScalperProcess.run([
             "train", "--store", store, "--config", overlay, "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-01",
