@@ -9,6 +9,11 @@ let swiftSettings: [SwiftSetting] = [
     .treatAllWarnings(as: .error),
 ]
 
+/// The numeric modules are optimised in debug builds too: `make test` runs `scalper` as built for the tests, and the
+/// training, feature, scoring and replay loops it drives spend three quarters of their time in unspecialised generics
+/// and retain/release at -Onone. Interfaces and semantics are the same (no -Ounchecked: every precondition stays).
+let computeSettings: [SwiftSetting] = swiftSettings + [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "CryptoScalper",
     platforms: [.macOS(.v15)],
@@ -37,10 +42,10 @@ let package = Package(
         .target(
             name: "ScalperCore",
             dependencies: [.product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings
+            swiftSettings: computeSettings
         ),
-        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
-        .target(name: "XGBoost", dependencies: ["CXGBoost"], swiftSettings: swiftSettings),
+        .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: computeSettings),
+        .target(name: "XGBoost", dependencies: ["CXGBoost"], swiftSettings: computeSettings),
 
         // MARK: - Pipeline (data flows top to bottom)
         // The client side of Binance's wire protocol (REST, streams, orders): MarketData downloads
@@ -64,10 +69,10 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: computeSettings
         ),
 
-        .target(name: "Features", dependencies: ["ScalperCore", "LinearAlgebra"], swiftSettings: swiftSettings),
+        .target(name: "Features", dependencies: ["ScalperCore", "LinearAlgebra"], swiftSettings: computeSettings),
 
         .target(
             name: "Model",
@@ -75,7 +80,7 @@ let package = Package(
                 "ScalperCore", "LinearAlgebra", "XGBoost", "Features",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: computeSettings
         ),
 
         .target(
@@ -113,7 +118,7 @@ let package = Package(
         .target(
             name: "Trading",
             dependencies: ["ScalperCore", .product(name: "Logging", package: "swift-log")],
-            swiftSettings: swiftSettings
+            swiftSettings: computeSettings
         ),
         .target(
             name: "Session",
@@ -124,7 +129,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Research", swiftSettings: swiftSettings),
+        .target(name: "Research", swiftSettings: computeSettings),
         .target(
             name: "Backtest",
             dependencies: [
@@ -132,13 +137,13 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: computeSettings
         ),
 
         .target(
             name: "Retraining",
             dependencies: ["ScalperCore", "Features", "Model", "Registry", "Backtest", "Trading", "LinearAlgebra"],
-            swiftSettings: swiftSettings
+            swiftSettings: computeSettings
         ),
 
         // A running session's page, its live updates and /metrics.
@@ -217,6 +222,7 @@ let package = Package(
             dependencies: [
                 "Exchange", "Binance", "Scanner", "MarketData", "ScalperCore", "ScalperTestSupport", "Features",
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],

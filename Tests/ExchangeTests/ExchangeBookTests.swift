@@ -35,7 +35,7 @@ struct ExchangeBookTests {
         let session = try await withExchange(market: market, clock: clock) { [times] server, port in
             let session = Mutex(Session())
             let url = "ws://127.0.0.1:\(port)/stream?streams=\(stream)@depth@100ms/\(stream)@depth20"
-            try await WebSocketClient.connect(url: url, logger: quietLogger) { inbound, outbound, _ in
+            try await connectWebSocket(url: url, logger: quietLogger) { inbound, outbound, _ in
                 var client = StreamSession(inbound, outbound)
                 _ = try await client.drain()
                 for (k, time) in times.enumerated() {

@@ -128,7 +128,7 @@ struct ExchangeFiltersTests {
         }
         let received = try await withExchange(market: market, clock: clock) { server, port in
             let received = Mutex(Received())
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/stream?streams=\(streams.joined(separator: "/"))",
                 configuration: .init(maxFrameSize: 1 << 20),
                 logger: quietLogger

@@ -56,7 +56,7 @@ struct ExchangeTests {
         let (replies, steps) = try await withExchange(market: market, clock: clock) { server, port in
             let replies = Mutex<[Int: (frames: [String], reply: String)]>([:])
             let steps = Mutex<[Step]>([])
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@miniTicker",
                 logger: quietLogger
             ) { inbound, outbound, _ in
@@ -155,7 +155,7 @@ struct ExchangeTests {
             let steps = Mutex<[Step]>([])
             // Binance's own camel case, an upper-case symbol, and the first stream again in other
             // cases (already subscribed: changes nothing).
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@aggTrade/FILUSDT@bookTicker/filusdt@AGGTRADE",
                 logger: quietLogger
             ) { inbound, outbound, _ in
@@ -219,7 +219,7 @@ struct ExchangeTests {
         ) { server, port in
             let steps = Mutex<[Step]>([])
             let rest = Mutex<[String]>([])
-            let close = try await WebSocketClient.connect(
+            let close = try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/ws/filusdt@miniTicker",
                 logger: quietLogger
             ) { inbound, outbound, _ in
@@ -261,7 +261,7 @@ struct ExchangeTests {
             server,
             port in
             let within = Mutex<[String]?>(nil)
-            let close = try await WebSocketClient.connect(
+            let close = try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/ws/filusdt@trade",
                 logger: quietLogger
             ) { inbound, outbound, _ in

@@ -42,7 +42,7 @@ struct LockStepTests {
             try await Task.sleep(for: .milliseconds(200))
             let idleAfter = try await restTime(port: port)
             run.withLock { $0.idle = [idleBefore, idleAfter, clock.now] }
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@kline_1m",
                 logger: quietLogger
             ) { inbound, outbound, _ in
@@ -124,7 +124,7 @@ struct LockStepTests {
         let clock = LockStepClock(start: start, minimumStepInterval: .milliseconds(40))
         let (times, elapsed) = try await withExchange(market: try sampleMarket(), clock: clock) { _, port in
             let seen = Mutex(([Int64](), Duration.zero))
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@kline_1m", logger: quietLogger) {
+            try await connectWebSocket(url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@kline_1m", logger: quietLogger) {
                 inbound, outbound, _ in
                 var client = LockStepSession("fast", inbound, outbound)
                 try await client.register()
@@ -153,7 +153,7 @@ struct LockStepTests {
         let clock = ManualClock(start: sampleDay(1))
         let reply = try await withExchange(market: try sampleMarket(), clock: clock) { _, port in
             let reply = Mutex("")
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) {
+            try await connectWebSocket(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) {
                 inbound,
                 outbound,
                 _ in
@@ -185,7 +185,7 @@ struct LockStepTests {
                 for (name, stream, pauseMs) in [("fast", "filusdt@miniTicker", 0), ("slow", "nearusdt@kline_1m", 3)] {
                     group.addTask {
                         let result = Mutex<([LockStepStep], [String])>(([], []))
-                        try await WebSocketClient.connect(
+                        try await connectWebSocket(
                             url: "ws://127.0.0.1:\(port)/stream?streams=\(stream)",
                             logger: quietLogger
                         ) { inbound, outbound, _ in
@@ -266,7 +266,7 @@ struct LockStepTests {
             let run = Mutex(Run())
             while (run.withLock { $0.steps.last?.time ?? .min }) < end {
                 run.withLock { $0.connections += 1 }
-                try await WebSocketClient.connect(
+                try await connectWebSocket(
                     url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@kline_1m/nearusdt@kline_1m",
                     logger: quietLogger
                 ) { inbound, outbound, _ in
@@ -339,7 +339,7 @@ struct LockStepTests {
         { _, port in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    try await WebSocketClient.connect(
+                    try await connectWebSocket(
                         url: "ws://127.0.0.1:\(port)/ws/filusdt@trade",
                         logger: quietLogger
                     ) {
@@ -364,7 +364,7 @@ struct LockStepTests {
                     }
                 }
                 group.addTask {
-                    try await WebSocketClient.connect(
+                    try await connectWebSocket(
                         url: "ws://127.0.0.1:\(port)/ws/nearusdt@trade",
                         logger: quietLogger
                     ) {
@@ -390,7 +390,7 @@ struct LockStepTests {
                 try await group.waitForAll()
             }
             // Dropped, its name is free: a DONE under it is refused.
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) {
+            try await connectWebSocket(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) {
                 inbound,
                 outbound,
                 _ in
@@ -445,7 +445,7 @@ struct LockStepTests {
         let streams = market.symbols.map { "\($0.lowercased())@kline_1m" }.joined(separator: "/")
         let steps = try await withExchange(market: market, clock: clock) { _, port in
             let steps = Mutex<[(time: Int64, frames: [KlineFrame])]>([])
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/stream?streams=\(streams)",
                 logger: quietLogger
             ) { inbound, outbound, _ in

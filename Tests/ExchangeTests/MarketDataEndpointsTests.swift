@@ -73,7 +73,7 @@ struct MarketDataEndpointsTests {
         let end = start + 12_000
         let (frames, rest) = try await withExchange(market: market, clock: clock) { server, port in
             let frames = Mutex<[String]>([])
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/stream?streams=filusdt@trade/filusdt@aggTrade",
                 logger: quietLogger
             ) { inbound, outbound, _ in
@@ -402,7 +402,7 @@ struct MarketDataEndpointsTests {
     @Test("SUBSCRIBE with params that are not a list of names is refused with code 2, and nothing is subscribed")
     func subscribeParams() async throws {
         _ = try await withExchange(market: try sampleMarket(), clock: ManualClock(start: sampleDay(2))) { _, port in
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) { inbound, outbound, _ in
+            try await connectWebSocket(url: "ws://127.0.0.1:\(port)/ws", logger: quietLogger) { inbound, outbound, _ in
                 var messages = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 // Four messages: Binance closes a connection sending more than 5 a second; so does this.
                 let bad = [#""filusdt@aggTrade""#, #"{"stream":"filusdt@aggTrade"}"#, "[1,2]"]
@@ -425,7 +425,7 @@ struct MarketDataEndpointsTests {
         let clock = ManualClock(start: start)
         try await withExchange(market: market, clock: clock) { server, port in
             let streams = ["filusdt@ticker", "filusdt@ticker_1h", "filusdt@avgPrice", "filusdt@depth5@1000ms", "filusdt@kline_5m", "!ticker_4h@arr"]
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: "ws://127.0.0.1:\(port)/stream?streams=\(streams.joined(separator: "/"))",
                 configuration: .init(maxFrameSize: 1 << 20),
                 logger: quietLogger

@@ -84,7 +84,7 @@ struct RecordedExchangeTests {
             let snapshotBody = Mutex("")
             let url = "ws://127.0.0.1:\(port)/stream?streams=btcusdt@depth@100ms/btcusdt@bookTicker/btcusdt@trade"
             // Recorded diff events reach 19 KB: above the client's 16 KB default frame size.
-            try await WebSocketClient.connect(
+            try await connectWebSocket(
                 url: url,
                 configuration: .init(maxFrameSize: 1 << 20),
                 logger: quietLogger

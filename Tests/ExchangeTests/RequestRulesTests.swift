@@ -85,7 +85,7 @@ struct RequestRulesTests {
         let market = try sampleMarket()
         let clock = ManualClock(start: sampleDay(2))
         _ = try await withExchange(market: market, clock: clock) { _, port in
-            try await WebSocketClient.connect(url: "ws://127.0.0.1:\(port)/ws", configuration: .init(maxFrameSize: 1 << 20), logger: quietLogger) {
+            try await connectWebSocket(url: "ws://127.0.0.1:\(port)/ws", configuration: .init(maxFrameSize: 1 << 20), logger: quietLogger) {
                 inbound,
                 outbound,
                 _ in
