@@ -10,9 +10,12 @@ setup:
 build: setup
 	$(SWIFT) build
 
+# OMP_WAIT_POLICY=PASSIVE: libgomp threads sleep when idle instead of spinning. The suite runs many
+# XGBoost processes at once on few cores, where spinning only burns the time the others need
+# (scalper walk-forward alone: 30 % less CPU).
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	OMP_WAIT_POLICY=PASSIVE $(SWIFT) test --skip-build
 
 demo: setup
 	$(SWIFT) build --product scalper
