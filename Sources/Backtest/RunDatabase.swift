@@ -20,6 +20,9 @@ public struct RunSummary: Sendable, Equatable {
     public var metrics: [String: Double]
     /// Parameter name → value (flattened settings).
     public var parameters: [String: String]
+    /// The run's grade; nil when it was never graded (a run recorded before grades existed, or
+    /// one no research command judged).
+    public var grade: RunGrade?
 
     /// The metric names to show for `runs`, in order: every ``BacktestMetricField`` of the table,
     /// then, sorted and with no field, any other name one of them stored (a run recorded by an
@@ -31,12 +34,45 @@ public struct RunSummary: Sendable, Equatable {
     }
 }
 
-/// The SQLite database of runs (`<runs-dir>/runs.sqlite`): runs, their parameters, metrics and trades.
+/// A run's grade as stored: the letter and the grade's own JSON (its summary, every criterion's
+/// score, value and reason, and its inputs), written by the research commands that judge a run out
+/// of sample (`scalper sweep --out-of-sample-from`, `scalper walk-forward`).
+public struct RunGrade: Sendable, Equatable {
+    /// "A" … "F"; nil when the run was judged but not graded (too few trades).
+    public var letter: String?
+    /// One line: the letter and its points, or why there is none.
+    public var summary: String
+    /// The grade's JSON (Research's `Grade`), criteria and reasons included.
+    public var reasonsJSON: String
+    /// When it was graded (ISO 8601).
+    public var gradedAt: String
+
+    /// A grade to store.
+    public init(letter: String?, summary: String, reasonsJSON: String, gradedAt: String) {
+        self.letter = letter
+        self.summary = summary
+        self.reasonsJSON = reasonsJSON
+        self.gradedAt = gradedAt
+    }
+}
+
+/// The SQLite database of runs (`<runs-dir>/runs.sqlite`): runs, their parameters, metrics, trades
+/// and grades.
 public final class RunDatabase: Sendable {
     private let queue: DatabaseQueue
 
-    /// Opens or creates the database.
-    public init(path: String) throws {
+    /// The schema's migrations, oldest first. A database written by an older version has only the
+    /// first ones; opening it applies the rest and keeps every row (its runs read as not graded).
+    static let migrations = ["v1-runs", "v2-grades"]
+
+    /// Opens or creates the database and brings its schema up to date.
+    public convenience init(path: String) throws {
+        try self.init(path: path, migratingUpTo: Self.migrations[Self.migrations.count - 1])
+    }
+
+    /// Opens or creates the database with the schema only up to `lastMigration` (tests make an
+    /// older version's database with it).
+    init(path: String, migratingUpTo lastMigration: String) throws {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         queue = try DatabaseQueue(path: path, configuration: configuration)
@@ -58,7 +94,40 @@ public final class RunDatabase: Sendable {
                     """
             )
         }
-        try migrator.migrate(queue)
+        // One grade per run, in its own table: runs recorded before it have no row, and reading
+        // them needs no default in the run table.
+        migrator.registerMigration("v2-grades") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE grade (run_id TEXT PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE, letter TEXT,
+                        summary TEXT NOT NULL, reasons TEXT NOT NULL, graded_at TEXT NOT NULL);
+                    """
+            )
+        }
+        try migrator.migrate(queue, upTo: lastMigration)
+    }
+
+    /// Stores `grade` as the grade of run `id`, replacing any earlier one.
+    ///
+    /// - Throws: when no run `id` is recorded.
+    public func record(grade: RunGrade, forRun id: String) throws {
+        try queue.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE id = ?)", arguments: [id]) == true else {
+                throw RunDatabaseError.noSuchRun(id)
+            }
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO grade (run_id, letter, summary, reasons, graded_at) VALUES (?, ?, ?, ?, ?)",
+                arguments: [id, grade.letter, grade.summary, grade.reasonsJSON, grade.gradedAt]
+            )
+        }
+    }
+
+    /// Each trade's net P&L (quote currency) and net return (percent) of run `id`, in order.
+    public func tradePnL(run id: String) throws -> [(pnlUSDT: Double, pnlPct: Double)] {
+        try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT pnl_usdt, pnl_pct FROM trade WHERE run_id = ? ORDER BY seq", arguments: [id])
+                .map { row -> (pnlUSDT: Double, pnlPct: Double) in (row["pnl_usdt"], row["pnl_pct"]) }
+        }
     }
 
     /// Records one run in a single transaction.
@@ -118,6 +187,9 @@ public final class RunDatabase: Sendable {
         for r in try Row.fetchAll(db, sql: "SELECT key, value FROM parameter WHERE run_id = ?", arguments: [id]) {
             parameters[r["key"]] = r["value"]
         }
+        let grade = try Row.fetchOne(db, sql: "SELECT * FROM grade WHERE run_id = ?", arguments: [id]).map {
+            RunGrade(letter: $0["letter"], summary: $0["summary"], reasonsJSON: $0["reasons"], gradedAt: $0["graded_at"])
+        }
         return RunSummary(
             id: id,
             createdAt: row["created_at"],
@@ -125,7 +197,8 @@ public final class RunDatabase: Sendable {
             symbols: row["symbols"],
             window: "\(row["window_from"] as String) … \(row["window_to"] as String)",
             metrics: metrics,
-            parameters: parameters
+            parameters: parameters,
+            grade: grade
         )
     }
 
@@ -141,5 +214,17 @@ public final class RunDatabase: Sendable {
             for (k, v) in object { out["\(section).\(k)"] = "\(v)" }
         }
         return out
+    }
+}
+
+/// What the runs database refuses.
+public enum RunDatabaseError: Error, Equatable, CustomStringConvertible {
+    /// No run has this id.
+    case noSuchRun(String)
+
+    public var description: String {
+        switch self {
+        case .noSuchRun(let id): "no run \(id) in the runs database"
+        }
     }
 }
