@@ -62,6 +62,16 @@ struct SweepResearchCLITests {
             #expect(FileManager.default.fileExists(atPath: "\(runs)/\(oosRun)/trades.csv"))
             #expect(r.stdout.contains("out of sample, 2023-09-15 00:00 → 2023-10-01 00:00"))
             #expect(r.stdout.contains("deflated Sharpe ratio"))
+            // The champion's grade: in champion.json and the output, stored with the out-of-sample
+            // run (`runs show` prints it), while the in-sample combinations stay not graded.
+            let grade = try #require(summary["grade"] as? [String: Any])
+            let gradeSummary = try #require(grade["summary"] as? String)
+            #expect(r.stdout.contains("  grade: \(gradeSummary)"))
+            let show = try await ScalperProcess.run(["runs", "show", "--runs-dir", runs, oosRun])
+            #expect(show.status == 0 && show.stdout.split(separator: "\n").contains { String($0) == "grade: \(gradeSummary)" }, "\(show.stdout)")
+            #expect(show.stdout.contains("judged: sweep champion out of sample, 2023-09-15 00:00 → 2023-10-01 00:00"))
+            let list = try await ScalperProcess.run(["runs", "list", "--runs-dir", runs])
+            #expect(list.status == 0 && list.stdout.contains("grade not graded"))
             if (oos["trades"] as? Int ?? 0) > 0 {
                 let bands = try #require((summary["monte_carlo"] as? [String: Any])?["bootstrap"] as? [String: Any])
                 let ret = try #require(bands["total_return"] as? [String: Double])

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backtest
 import Foundation
+import Research
 import ScalperCore
 
 /// `scalper runs`: the backtest runs database.
@@ -44,6 +45,23 @@ struct RunsCommand: AsyncParsableCommand {
         return abs(x) >= 100 ? String(format: "%.1f", x) : String(format: "%.4f", x)
     }
 
+    /// A run's grade for `runs list`: the letter, `none` when it was judged but had too few trades
+    /// for a grade, `not graded` when no research command graded it.
+    static func gradeCell(_ grade: RunGrade?) -> String {
+        guard let grade else { return "not graded" }
+        return grade.letter ?? "none"
+    }
+
+    /// A run's grade for `runs show`: the grade's own report (summary, then each criterion with its
+    /// score and reason), or `grade: not graded`.
+    static func gradeLines(_ grade: RunGrade?) -> [String] {
+        guard let grade else { return ["grade: not graded"] }
+        // The stored JSON is the grade itself; should it not decode (written by a later version),
+        // the summary column still says what the grade was.
+        guard let decoded = try? Grade.decode(json: grade.reasonsJSON) else { return ["grade: \(grade.summary)"] }
+        return decoded.report + ["  graded \(grade.gradedAt)"]
+    }
+
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
         @OptionGroup var options: RunsOptions
@@ -55,6 +73,7 @@ struct RunsCommand: AsyncParsableCommand {
                 print(r.id.padding(toLength: 46, withPad: " ", startingAt: 0) + " \(r.model)  \(r.symbols)  \(r.window)")
                 print(
                     "    " + RunsCommand.columns.map { "\($0.name) \($0.displayText(r.metrics[$0.name]))" }.joined(separator: "  ")
+                        + "  grade \(RunsCommand.gradeCell(r.grade))"
                 )
             }
         }
@@ -67,7 +86,9 @@ struct RunsCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let r = try options.database().run(id) else { throw fail("no run \(id)") }
-            print("run \(r.id)\nmodel \(r.model)  symbols \(r.symbols)  window \(r.window)  created \(r.createdAt)\n\nmetrics")
+            print("run \(r.id)\nmodel \(r.model)  symbols \(r.symbols)  window \(r.window)  created \(r.createdAt)\n")
+            for line in RunsCommand.gradeLines(r.grade) { print(line) }
+            print("\nmetrics")
             for (key, field) in RunSummary.metricRows([r]) {
                 print("  \(key.padding(toLength: RunsCommand.nameWidth, withPad: " ", startingAt: 0)) \(RunsCommand.f(r.metrics[key], field))")
             }

@@ -40,7 +40,7 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "The champion is the best in-sample total return whose max drawdown is at most this fraction (0.05 = 5 %); without it, the best return.")
     var maxDrawdown: Double?
 
-    @Option(help: "Judge the champion out of sample: the sweep runs from --from to this instant (UTC, YYYY-MM-DD[THH:MM]), then the champion alone from here to --to.")
+    @Option(help: "Judge the champion out of sample: the sweep runs from --from to this instant (UTC, YYYY-MM-DD[THH:MM]), then the champion alone from here to --to, graded A–F (scalper runs show prints the grade).")
     var outOfSampleFrom: String?
 
     @Option(help: "Monte Carlo paths (bootstrap) over the champion's trades.")
@@ -269,6 +269,12 @@ struct SweepCommand: AsyncParsableCommand {
         ]
         let perTrade = results.map { r in r.result.trades.map { $0.pnlPct / 100 } }
         let sharpes = perTrade.compactMap { SharpeStatistics.moments($0)?.sharpe }.filter(\.isFinite)
+        // The grade's DSR input: measured below, or why not.
+        var gradeDSR = Grade.Measured<Grade.DeflatedSharpe>.missing(
+            reason: sharpes.count < 2
+                ? "fewer than two combinations have a finite Sharpe ratio"
+                : "the champion made \(m.trades) trades in sample, fewer than \(Self.minimumTrades)"
+        )
         if let moments = SharpeStatistics.moments(perTrade[champion]), moments.count >= Self.minimumTrades, sharpes.count >= 2 {
             let mean = sharpes.reduce(0, +) / Double(sharpes.count)
             let variance = sharpes.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(sharpes.count - 1)
@@ -283,6 +289,7 @@ struct SweepCommand: AsyncParsableCommand {
             print(String(format: "  per-trade Sharpe %.3f over %d trades: PSR (against 0) %.3f, deflated Sharpe ratio (%d trials) %.3f — %@", moments.sharpe, moments.count, psr, results.count, dsr, verdict))
             summary["dsr"] = number(dsr)
             summary["psr"] = number(psr)
+            gradeDSR = .value(Grade.DeflatedSharpe(probability: dsr, trials: results.count))
         } else {
             print("  deflated Sharpe ratio: no verdict — \(m.trades) trades, fewer than \(Self.minimumTrades)")
             summary["dsr"] = NSNull()
@@ -290,6 +297,7 @@ struct SweepCommand: AsyncParsableCommand {
 
         // Out of sample: the champion's settings alone over the rest of the window.
         var judged = chosen.result
+        var outOfSampleRun: String?
         if let split {
             let oosSeries = try loadTradingSeries(store, symbols: list, interval: interval, from: split, to: window.end, warmupBars: settings.trading.warmupBars)
             var oos = try BacktestEngine.prepare(
@@ -311,11 +319,13 @@ struct SweepCommand: AsyncParsableCommand {
             print(String(format: "  out of sample, %@ → %@: return %.2f %%, max drawdown %.2f %%%@, %d trades — run %@", UTC.minuteString(split), UTC.minuteString(window.end), o.totalReturn * 100, o.maxDrawdown * 100, within, o.trades, c.id))
             summary["out_of_sample"] = ["run_id": c.id, "total_return": number(o.totalReturn), "max_drawdown": number(o.maxDrawdown), "trades": o.trades, "sharpe": number(o.sharpe)]
             judged = result
+            outOfSampleRun = c.id
         } else {
             print("  not judged out of sample (give --out-of-sample-from to keep part of the window for it)")
         }
 
         // Monte Carlo on the trades the champion is judged by.
+        var gradeDrawdown = Grade.Measured<Double>.missing(reason: "no out-of-sample trades to draw")
         if judged.trades.isEmpty {
             print("  Monte Carlo: no trades to draw")
         } else {
@@ -337,8 +347,40 @@ struct SweepCommand: AsyncParsableCommand {
                     "max_drawdown": ["p5": number(mc.maxDrawdown.p5), "p50": number(mc.maxDrawdown.p50), "p95": number(mc.maxDrawdown.p95)],
                 ]
                 try Data(MonteCarlo.histogramSVG(mc).utf8).write(to: folder.appendingPathComponent("montecarlo-\(method.rawValue).svg"))
+                if method == .bootstrap { gradeDrawdown = .value(mc.maxDrawdown.p95) }
             }
             summary["monte_carlo"] = bands
+        }
+
+        // The grade (Research/Grade.swift), stored with the out-of-sample run.
+        if let split, let outOfSampleRun {
+            let inSampleDays = Double(window.inSampleEnd - window.start) / 86_400_000
+            let outOfSampleDays = Double(window.end - split) / 86_400_000
+            let grade = Grade(
+                Grade.Inputs(
+                    outOfSampleReturn: judged.metrics.totalReturn,
+                    trades: judged.metrics.trades,
+                    efficiency: .value(
+                        Grade.Efficiency(
+                            inSampleReturnPerDay: m.totalReturn / inSampleDays,
+                            outOfSampleReturnPerDay: judged.metrics.totalReturn / outOfSampleDays
+                        )
+                    ),
+                    deflatedSharpe: gradeDSR,
+                    monteCarloDrawdownP95: gradeDrawdown,
+                    drawdownLimit: chosen.settings.risk.maxDrawdownPct
+                ),
+                scope: "sweep champion out of sample, \(UTC.minuteString(split)) → \(UTC.minuteString(window.end)); chosen from \(results.count) combinations in sample"
+            )
+            let json = try grade.json()
+            try database.record(
+                grade: RunGrade(letter: grade.letter?.rawValue, summary: grade.summary, reasonsJSON: json, gradedAt: UTC.isoString(UTC.now())),
+                forRun: outOfSampleRun
+            )
+            for line in grade.report { print("  " + line) }
+            summary["grade"] = try JSONSerialization.jsonObject(with: Data(json.utf8))
+        } else {
+            print("  grade: not graded — a grade needs the champion judged out of sample (--out-of-sample-from)")
         }
         try writeJSON(summary, to: folder.appendingPathComponent("champion.json"))
     }
