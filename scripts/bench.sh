@@ -2,15 +2,42 @@
 # make bench: our release build and the Python reference (../shared/reference/bench/run.sh) in one
 # run on this machine, then one line per figure, `bench <name> <value> <unit>`, and
 # `ratio <name> <value>` where the reference has the same figure (higher is better).
+#
+# scripts/bench.sh --only walkforward: only the walk-forward against freqtrade+FreqAI (no Python
+# reference, no other part): its store built from ../shared as below, then its bench lines.
 set -Eeuo pipefail
 # Any step that fails names itself before the script stops.
 trap 'echo "bench: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
 cd "$(dirname "$0")/.."
 
+only=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --only)
+        [ $# -ge 2 ] || { echo "bench: --only needs a part (walkforward)" >&2; exit 2; }
+        only=$2
+        shift 2
+        ;;
+    *)
+        echo "bench: unknown argument '$1' (usage: scripts/bench.sh [--only walkforward])" >&2
+        exit 2
+        ;;
+    esac
+done
+case $only in
+"" | walkforward) ;;
+*)
+    echo "bench: --only '$only': the part that runs alone is walkforward" >&2
+    exit 2
+    ;;
+esac
+
 swift build -c release --product scalper >&2
 bin=$(swift build -c release --show-bin-path)/scalper
 ref_script=../shared/reference/bench/run.sh
-[ -x "$ref_script" ] || { echo "bench: $ref_script not found (../shared must sit beside the repo)" >&2; exit 1; }
+if [ -z "$only" ]; then
+    [ -x "$ref_script" ] || { echo "bench: $ref_script not found (../shared must sit beside the repo)" >&2; exit 1; }
+fi
 
 ref=$(mktemp)
 ours=$(mktemp)
@@ -78,6 +105,88 @@ cpu_ticks() {
     echo $((f[11] + f[12]))
 }
 
+klines=../shared/datasets/binance/futures-um/klines
+# The store every part reads: FILUSDT 2023-08..10 and NEARUSDT 2023-08..09 from ../shared.
+import_store() {
+    echo "== CryptoScalper: import FILUSDT 2023-08..10 + NEARUSDT 2023-08..09 into a fresh store" >&2
+    "$bin" data import --store "$work/bench.sqlite" \
+        $klines/FILUSDT/1m/FILUSDT-1m-2023-{08,09,10}.csv $klines/NEARUSDT/1m/NEARUSDT-1m-2023-0{8,9}.csv >&2
+}
+
+# The job freqtrade 2026.9 + FreqAI (XGBoost 3.2) did on this machine for issue #16: FILUSDT +
+# NEARUSDT, September 2023 in weekly test windows, each model trained on the 30 days before its
+# week, then backtested: 25.9 s, 798 MB peak RSS, 235 trades, −4.0 %. Those four figures are the
+# issue's (freqtrade is not installed here), not measured by this script.
+freqtrade_total_s=25.9
+freqtrade_peak_rss_mb=798
+freqtrade_trades=235
+freqtrade_return_pct=-4.0
+# Ours: `scalper walk-forward` with the default config. Test windows must tile 2023-09-01 ..
+# 2023-10-01 with 30-day training spans before each. 30 days are 4 weeks + 2 days and the command
+# makes only whole --test windows, so — as FreqAI cuts its last backtest window short at the end
+# of the timerange — it runs twice:
+#   a) --from 2023-08-02 --to 2023-09-29 --train 30d --test 7d: 4 windows, tested 09-01..09-08,
+#      09-08..09-15, 09-15..09-22, 09-22..09-29, trained on the 30 days before each;
+#   b) --from 2023-08-30 --to 2023-10-01 --train 30d --test 2d: the last window, trained
+#      08-30..09-29, tested 09-29..10-01.
+# walkforward.total_s is the wall time of both processes; walkforward.peak_rss_mb the larger of
+# their peak resident sets ("Maximum resident set size" of /usr/bin/time -v). Trades are both
+# runs' out-of-sample trades; the return is the windows' out-of-sample returns added (every
+# window starts from the same capital, so it is the month's P&L over that capital).
+bench_walkforward() {
+    [ -x /usr/bin/time ] || die "/usr/bin/time is missing (Debian: apt-get install time)"
+    echo "== CryptoScalper: scalper walk-forward FIL+NEAR, September 2023 weekly (30d train before each week): the freqtrade+FreqAI job" >&2
+    local t0 t1
+    t0=$(date +%s.%N)
+    /usr/bin/time -v -o "$work/wf-a.time" "$bin" walk-forward --store "$work/bench.sqlite" --symbols FILUSDT,NEARUSDT \
+        --from 2023-08-02 --to 2023-09-29 --train 30d --test 7d --step 7d \
+        --name wf-bench-a --models-dir "$work/wf-models" --runs-dir "$work/wf-runs" --json > "$work/wf-a.json" \
+        || die "scalper walk-forward (4 weekly windows) failed"
+    /usr/bin/time -v -o "$work/wf-b.time" "$bin" walk-forward --store "$work/bench.sqlite" --symbols FILUSDT,NEARUSDT \
+        --from 2023-08-30 --to 2023-10-01 --train 30d --test 2d \
+        --name wf-bench-b --models-dir "$work/wf-models" --runs-dir "$work/wf-runs" --json > "$work/wf-b.json" \
+        || die "scalper walk-forward (the 2-day last window) failed"
+    t1=$(date +%s.%N)
+    python3 - "$work/wf-a.json" "$work/wf-b.json" "$work/wf-a.time" "$work/wf-b.time" "$t0" "$t1" \
+        "$freqtrade_total_s" "$freqtrade_peak_rss_mb" "$freqtrade_trades" "$freqtrade_return_pct" >> "$ours" <<'PY' \
+        || die "the walk-forward's output is not what was expected"
+import json, re, sys
+a, b = (json.loads(open(p).read().strip().splitlines()[-1]) for p in sys.argv[1:3])
+rss_kb = []
+for p in sys.argv[3:5]:
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", open(p).read())
+    if not m: sys.exit(f"bench: no peak RSS in {p}")
+    rss_kb.append(int(m.group(1)))
+t0, t1, ft_s, ft_mb, ft_trades, ft_ret = (float(x) for x in sys.argv[5:11])
+windows = a["windows"] + b["windows"]
+tested = [(w["train_to"][:10], w["test_to"][:10]) for w in windows]
+if len(windows) != 5 or tested[0][0] != "2023-09-01" or tested[-1][1] != "2023-10-01":
+    sys.exit(f"bench: the walk-forward tested {tested}, not September 2023 in 5 windows")
+trades = sum(w["out_of_sample"]["trades"] for w in windows)
+ret = sum(w["out_of_sample"]["total_return"] or 0 for w in windows) * 100
+pnl = sum(w["out_of_sample"]["total_pnl_usdt"] or 0 for w in windows)
+total_s = t1 - t0
+peak_mb = max(rss_kb) / 1024
+print(f"walk-forward (FIL+NEAR, 2023-09, 4 x 7 d + 2 d windows): {total_s:.1f} s, peak RSS {peak_mb:.0f} MB "
+      f"(runs: {rss_kb[0] / 1024:.0f} and {rss_kb[1] / 1024:.0f} MB), {trades} out-of-sample trades, {ret:+.2f} % ({pnl:+.2f} USDT); "
+      f"freqtrade+FreqAI (issue #16): {ft_s} s, {ft_mb:.0f} MB, {ft_trades:.0f} trades, {ft_ret:+.1f} %", file=sys.stderr)
+print(f"bench walkforward.total_s {total_s:.3f} s")
+print(f"bench walkforward.peak_rss_mb {peak_mb:.1f} MB")
+print(f"bench walkforward.trades {trades} trades")
+print(f"bench walkforward.return_pct {ret:.2f} %")
+# Against the issue's freqtrade figures (times and memory: theirs / ours, higher is better).
+print(f"ratio walkforward.total_s {ft_s / total_s:.2f}")
+print(f"ratio walkforward.peak_rss_mb {ft_mb / peak_mb:.2f}")
+PY
+}
+
+if [ "$only" = walkforward ]; then
+    import_store
+    bench_walkforward
+    cat "$ours"
+    exit 0
+fi
+
 echo "== reference: $ref_script all (Python: TA-Lib, numpy, xgboost, scikit-learn)" >&2
 "$ref_script" all > "$ref"
 # The reference's own feature figure is a median; the issue compares the fastest call on each side,
@@ -89,10 +198,7 @@ ref_python=${SCALPER_REF_VENV:-$HOME/.cache/cryptoscalper-reference-venv}/bin/py
     --data-dir ../shared/datasets/binance/futures-um/klines --warmups 2 --repeats 7 >> "$ref"
 grep -E '^ref (features\.|predict\.features|train\.(timings_s\.total_s|peak_rss_mb|test_raw\.auc))' "$ref" >&2 || true
 
-klines=../shared/datasets/binance/futures-um/klines
-echo "== CryptoScalper: import FILUSDT 2023-08..10 + NEARUSDT 2023-08..09 into a fresh store" >&2
-"$bin" data import --store "$work/bench.sqlite" \
-    $klines/FILUSDT/1m/FILUSDT-1m-2023-{08,09,10}.csv $klines/NEARUSDT/1m/NEARUSDT-1m-2023-0{8,9}.csv >&2
+import_store
 echo "== CryptoScalper: scalper train (same data and window as the reference)" >&2
 t0=$(date +%s.%N)
 "$bin" train --store "$work/bench.sqlite" --symbols FILUSDT,NEARUSDT --from 2023-08-01 --to 2023-10-01 \
@@ -131,6 +237,8 @@ for stage, seconds in sorted(e["timings"].items()):
 print(f"bench retrain.holdout_auc {e['challenger']['auc']:.4f} auc")
 print(f"bench retrain.canary_auc {e['guards']['canary_auc']:.4f} auc")
 PY
+bench_walkforward
+
 echo "== CryptoScalper: scalper exchange (200 pairs, 1x) + scalper scan for 30 s over loopback" >&2
 start_exchange "$work/exchange.log" --store "$work/bench.sqlite" --pairs 200 --speed 1
 "$bin" scan --ws-url "ws://127.0.0.1:$port" --rest-url "http://127.0.0.1:$port" --universe 200 --duration 30 --json \
