@@ -31,6 +31,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        // The shared runs database and job queue of sweeps and walk-forwards over several machines (issue #17):
+        // Vapor's PostgreSQL client, async, on the swift-nio we already build.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // MARK: - C system libraries (imported only by LinearAlgebra, XGBoost and MarketData's Gzip.swift)
@@ -130,6 +133,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "Research", swiftSettings: computeSettings),
+        // Jobs of sweeps and walk-forwards queued on PostgreSQL, claimed by `scalper worker` on any machine.
+        .target(
+            name: "JobQueue",
+            dependencies: [
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Backtest",
             dependencies: [
@@ -168,7 +181,7 @@ let package = Package(
             name: "scalper",
             dependencies: [
                 "ScalperCore", "MarketData", "Features", "Model", "Registry", "Retraining", "Trading", "Backtest", "Scanner", "Exchange", "Session",
-                "Dashboard", "LinearAlgebra", "XGBoost", "Research",
+                "Dashboard", "LinearAlgebra", "XGBoost", "Research", "JobQueue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -240,6 +253,7 @@ let package = Package(
         ),
         .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading"], swiftSettings: swiftSettings),
         .testTarget(name: "ResearchTests", dependencies: ["Research"], swiftSettings: swiftSettings),
+        .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "ScalperTestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "TradingTests",
             dependencies: ["Trading", "ScalperCore", "ScalperTestSupport"],

@@ -5,8 +5,9 @@ set -euo pipefail
 
 # chromium: the dashboard's browser test (headless); python3-prometheus-client: the reference
 # parser of Prometheus' text format the /metrics test checks against (Debian's python3, not a
-# runtime dependency of scalper).
-packages=(libxgboost-dev libopenblas-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev pkgconf chromium python3-prometheus-client)
+# runtime dependency of scalper); postgresql: the server the job-queue tests start on 127.0.0.1 as an
+# unprivileged user (scalper itself needs only a server to point --runs-db at).
+packages=(libxgboost-dev libopenblas-dev libsqlite3-dev libcurl4-openssl-dev zlib1g-dev pkgconf chromium python3-prometheus-client postgresql)
 
 if ! command -v swift >/dev/null 2>&1; then
     echo "setup: no 'swift' on PATH. Install the Swift toolchain 6.2 or newer (swift.org) first; it cannot be fetched here." >&2

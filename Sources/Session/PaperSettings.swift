@@ -131,6 +131,8 @@ public struct PaperSettings: Sendable {
 /// `after-send` (stored and answered by the venue, the lock-step DONE not yet said),
 /// `after-fill-stored` (after a commit that stored a closed trade's fills), `mid-snapshot`
 /// (inside the store's transaction, after the state row was written, before the commit).
+/// `scalper worker` has two: `worker-after-claim` (a job claimed, nothing computed) and
+/// `worker-before-complete` (its result computed, not stored).
 /// Nothing else reads it; unset, no point fires.
 public final class FaultPoints: Sendable {
     private let targets: [String: Int]

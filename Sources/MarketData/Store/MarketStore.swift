@@ -96,6 +96,30 @@ public final class MarketStore: Sendable {
         }
     }
 
+    /// Opens the existing store at `path` for reading only: a worker's own copy of the market data
+    /// (`scalper worker`), which nothing it runs may change. The file must exist and be up to date
+    /// (opened once by this version of scalper with write access).
+    public init(readingOnly path: String) throws {
+        self.path = path
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(path: path, message: "no store there (a worker reads its own copy: copy it or run scalper download into it first)")
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        configuration.busyMode = .timeout(10)
+        do {
+            queue = try DatabaseQueue(path: path, configuration: configuration)
+            let complete = try queue.read { db in try Self.migrator.hasCompletedMigrations(db) }
+            guard complete else {
+                throw StoreError(path: path, message: "the store's schema is older than this scalper's: open it once with write access (e.g. scalper data list --store \(path))")
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch {
+            throw StoreError(path: path, message: "cannot open the store read-only: \(error)")
+        }
+    }
+
     private static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-klines") { db in
