@@ -257,7 +257,7 @@ public struct Grade: Codable, Equatable, Sendable {
         case .partial: rule = "≤ 0 but above −1 %: partial"
         case .fail, .missing: rule = r.isFinite ? "−1 % or worse: fail" : "not a number: fail"
         }
-        return Criterion(name: "out_of_sample_return", score: score, value: r.isFinite ? r : nil, reason: "\(pct(r)) \(rule)")
+        return Criterion(name: "out_of_sample_return", score: score, value: r.isFinite ? r : nil, reason: "\(pct(r)) — \(rule)")
     }
 
     static func efficiencyCriterion(_ input: Measured<Efficiency>) -> Criterion {
@@ -269,12 +269,12 @@ public struct Grade: Codable, Equatable, Sendable {
             let ratio = e.ratio
             guard ratio.isFinite else {
                 let why = e.inSampleReturnPerDay > 0 ? "the out-of-sample return is not a number" : "the in-sample return is not positive"
-                return Criterion(name: "walk_forward_efficiency", score: .fail, value: nil, reason: "undefined (\(sides)): \(why): fail")
+                return Criterion(name: "walk_forward_efficiency", score: .fail, value: nil, reason: "undefined (\(sides)) — \(why): fail")
             }
             let score: Score = ratio >= efficiencyPass ? .pass : (ratio >= efficiencyPartial ? .partial : .fail)
             let rule = score == .pass ? "≥ 0.50: pass" : (score == .partial ? "in 0.25 … 0.50: partial" : "below 0.25: fail")
             return Criterion(
-                name: "walk_forward_efficiency", score: score, value: ratio, reason: String(format: "%.2f", ratio) + " (\(sides)) \(rule)"
+                name: "walk_forward_efficiency", score: score, value: ratio, reason: String(format: "%.2f", ratio) + " (\(sides)) — \(rule)"
             )
         }
     }
@@ -294,7 +294,7 @@ public struct Grade: Codable, Equatable, Sendable {
             let score: Score = p >= deflatedSharpePass ? .pass : (p >= deflatedSharpePartial ? .partial : .fail)
             let rule = score == .pass ? "≥ 0.95: pass" : (score == .partial ? "in 0.50 … 0.95: partial" : "below 0.50: fail")
             let over = d.trials > 1 ? "over \(d.trials) trials" : "1 trial: the PSR against 0"
-            return Criterion(name: "deflated_sharpe", score: score, value: p, reason: String(format: "%.3f", p) + " (\(over)) \(rule)")
+            return Criterion(name: "deflated_sharpe", score: score, value: p, reason: String(format: "%.3f", p) + " (\(over)) — \(rule)")
         }
     }
 
@@ -309,7 +309,7 @@ public struct Grade: Codable, Equatable, Sendable {
             let rule = score == .pass ? "within half the kill switch: pass" : (score == .partial ? "within the kill switch: partial" : "beyond the kill switch: fail")
             return Criterion(
                 name: "monte_carlo_drawdown_p95", score: score, value: dd,
-                reason: String(format: "%.2f %%", dd * 100) + " (\(bands)) \(rule)"
+                reason: String(format: "%.2f %%", dd * 100) + " (\(bands)) — \(rule)"
             )
         }
     }
@@ -317,7 +317,7 @@ public struct Grade: Codable, Equatable, Sendable {
     static func tradesCriterion(_ n: Int) -> Criterion {
         let score: Score = n >= ampleTrades ? .pass : .partial
         let rule = score == .pass ? "≥ \(ampleTrades): pass" : "\(minimumTrades) … \(ampleTrades - 1): partial"
-        return Criterion(name: "trades", score: score, value: Double(n), reason: "\(n) \(rule)")
+        return Criterion(name: "trades", score: score, value: Double(n), reason: "\(n) — \(rule)")
     }
 
     /// How a criterion is named in a report.
