@@ -230,22 +230,118 @@ public enum BatchFeatures {
     }
 }
 
-/// The label of the specification, and the forward move it is built on.
+/// The labels (forward high, triple barrier), and the forward move the regressor learns.
 public enum Labels {
-    /// `1` where `max(high[t+1 … t+H]) ≥ close_t × (1 + θ)`, else `0`; NaN where the horizon runs
-    /// past the data or past the end of `t`'s gap-free segment.
+    /// Each row's label by `spec`; NaN where the horizon runs past the data or past the end of
+    /// `t`'s gap-free segment.
     ///
-    /// The comparison is exactly the spec's expression in double precision (ties on the tick grid
-    /// are real).
-    public static func compute(_ klines: [Kline], spec: LabelSpec, segmentStarts: [Int] = [0]) -> [Double] {
-        klines.withUnsafeBufferPointer { compute($0, spec: spec, segmentStarts: segmentStarts) }
+    /// Forward high: `1` where `max(high[t+1 … t+H]) ≥ close_t × (1 + θ)`, else `0`, exactly the
+    /// spec's expression in double precision (ties on the tick grid are real). Triple barrier:
+    /// ``tripleBarrierOutcome(close:following:barriers:exitBars:tickSize:)`` of each row, on the
+    /// tick `tickSize`, else the one derivation's tick for these bars
+    /// (`SymbolFilters.derived(from:)`, what a backtest uses when the store has no exchangeInfo).
+    public static func compute(_ klines: [Kline], spec: LabelSpec, segmentStarts: [Int] = [0], tickSize: Double? = nil) -> [Double] {
+        klines.withUnsafeBufferPointer { compute($0, spec: spec, segmentStarts: segmentStarts, tickSize: tickSize) }
     }
 
-    static func compute(_ bars: UnsafeBufferPointer<Kline>, spec: LabelSpec, segmentStarts: [Int]) -> [Double] {
+    static func compute(_ bars: UnsafeBufferPointer<Kline>, spec: LabelSpec, segmentStarts: [Int], tickSize: Double? = nil) -> [Double] {
+        if let barriers = spec.barriers {
+            return tripleBarrier(bars, barriers: barriers, horizon: spec.horizon, segmentStarts: segmentStarts, tickSize: tickSize)
+        }
         let factor = 1.0 + spec.threshold
         // One pass: each row's maximum becomes its label as it is found.
         return forwardMaxHigh(bars, horizon: spec.horizon, segmentStarts: segmentStarts) { t, maxHigh in
             maxHigh >= bars[t].close * factor ? 1 : 0
+        }
+    }
+
+    /// Triple-barrier labels: row t is labelled when bars t+1 … t+`horizon` lie in its segment
+    /// (the trade's whole extent, entry bar to the timeout's exit bar, so no row near a segment's
+    /// end is kept only because its trade happened to end early). O(n · horizon).
+    static func tripleBarrier(
+        _ bars: UnsafeBufferPointer<Kline>,
+        barriers: TripleBarrier,
+        horizon h: Int,
+        segmentStarts: [Int],
+        tickSize: Double?
+    ) -> [Double] {
+        let n = bars.count
+        var out = [Double](repeating: .nan, count: n)
+        guard n > 0 else { return out }
+        let tick = tickSize ?? SymbolFilters.derived(price: bars[SymbolFilters.referenceIndex(barCount: n)].close).tickSize
+        var bounds = segmentStarts.filter { $0 < n }
+        if bounds.first != 0 { bounds.insert(0, at: 0) }
+        bounds.append(n)
+        let exitBars = h - 1
+        for s in 0..<(bounds.count - 1) {
+            let (start, end) = (bounds[s], bounds[s + 1])
+            guard end - start > h else { continue }
+            for t in start..<(end - h) {
+                out[t] = tripleBarrierOutcome(
+                    close: bars[t].close,
+                    following: UnsafeBufferPointer(rebasing: bars[(t + 1)..<(t + 1 + exitBars)]),
+                    barriers: barriers,
+                    exitBars: exitBars,
+                    tickSize: tick
+                )
+            }
+        }
+        return out
+    }
+
+    /// The outcome of the engine's trade on a signal at the close `close`: `1` when the take-profit
+    /// fills before the stop, else `0` (the stop, or the timeout).
+    ///
+    /// The backtest's bar rule, step for step (`TradingEngine`, `SimulatedVenue`, `FillModel`):
+    /// - the signal's distances are `(close − close·(1 − sl)) / close` and `(close·(1 + tp) − close) / close`;
+    /// - the market entry fills at `following[0].open × (1 + slip)` rounded up to the tick;
+    /// - the target rests at `entry × (1 + tp distance)` rounded up, the stop at `entry × (1 − sl distance)`
+    ///   rounded down, from the entry bar on;
+    /// - in each of the `exitBars` bars from the entry bar: a bar opening at or through the stop
+    ///   stops out, one opening at or above the target takes profit; else the stop when the low
+    ///   reaches it (first, when the high also reaches the target and `stopFirstWhenBothHit`),
+    ///   else the target when the high reaches it;
+    /// - neither within `exitBars` bars: the timeout, `0`.
+    /// Risk refusals, partial fills and a trailing stop are not part of the label.
+    public static func tripleBarrierOutcome(
+        close: Double,
+        following: UnsafeBufferPointer<Kline>,
+        barriers b: TripleBarrier,
+        exitBars: Int,
+        tickSize: Double
+    ) -> Double {
+        precondition(following.count >= exitBars && exitBars >= 1, "the outcome needs the entry bar and every bar to the timeout")
+        let filters = SymbolFilters(lotStep: 1, tickSize: tickSize, minNotional: 0)
+        // The engine keeps distances from the signal's price until the fill sets the levels.
+        let stopDistance = (close - close * (1 - b.stopLossPct)) / close
+        let targetDistance = (close * (1 + b.takeProfitPct) - close) / close
+        let entry = filters.roundPrice(following[0].open * (1 + b.slippageBps / 10_000), up: true)
+        let stop = filters.roundPrice(entry * (1 - stopDistance), up: false)
+        let target = filters.roundPrice(entry * (1 + targetDistance), up: true)
+        for j in 0..<exitBars {
+            let bar = following[j]
+            if bar.open <= stop { return 0 }
+            if bar.open >= target { return 1 }
+            let stopHit = bar.low <= stop
+            let targetHit = bar.high >= target
+            if stopHit && (!targetHit || b.stopFirstWhenBothHit) { return 0 }
+            if targetHit { return 1 }
+        }
+        return 0
+    }
+
+    /// One row's label from its close and the `spec.horizon` consecutive bars after it (a
+    /// session's realised label): exactly what ``compute(_:spec:segmentStarts:tickSize:)`` gives
+    /// that row, on the tick `tickSize` for a triple barrier.
+    public static func outcome(close: Double, following: [Kline], spec: LabelSpec, tickSize: Double) -> Double {
+        precondition(following.count >= spec.horizon, "a label needs the bars of its whole horizon")
+        guard let barriers = spec.barriers else {
+            var m = following[0].high
+            for j in 1..<spec.horizon where following[j].high >= m { m = following[j].high }
+            return m >= close * (1.0 + spec.threshold) ? 1 : 0
+        }
+        return following.withUnsafeBufferPointer {
+            tripleBarrierOutcome(close: close, following: $0, barriers: barriers, exitBars: spec.horizon - 1, tickSize: tickSize)
         }
     }
 
