@@ -10,7 +10,7 @@ public struct LabeledRows: Sendable {
     public var features: Matrix<Float>
     /// 0/1 labels.
     public var labels: [Double]
-    /// Forward maximum return over the label horizon (fraction).
+    /// Forward maximum return over the label's horizon in bars (fraction).
     public var moves: [Double]
     /// Open time of each row's bar.
     public var openTimes: [Int64]
@@ -122,7 +122,7 @@ public enum DatasetBuilder {
         configuration: ModelConfiguration,
         features source: FeatureSource = .batch
     ) throws -> (rows: LabeledRows, gapCount: Int) {
-        let spec = LabelSpec(horizon: configuration.labelHorizon, threshold: configuration.labelThreshold)
+        let spec = configuration.labelSpec(interval: interval)
         var storage: [Float] = []
         var labels: [Double] = []
         var moves: [Double] = []
@@ -159,8 +159,8 @@ public enum DatasetBuilder {
     /// Splits pooled rows by time across all symbols.
     ///
     /// With T the sorted distinct bar times, c1 = T[⌊train·|T|⌋] and c2 = T[⌊validation·|T|⌋]:
-    /// train is t < c1, validation c1 + H bars ≤ t < c2, test t ≥ c2 + H bars, so no label window
-    /// crosses a split.
+    /// train is t < c1, validation c1 + H bars ≤ t < c2, test t ≥ c2 + H bars (H: the label's
+    /// horizon, ``ModelConfiguration/labelHorizonBars(interval:)``), so no label window crosses a split.
     public static func split(
         _ rows: LabeledRows,
         interval: KlineInterval,
@@ -187,7 +187,7 @@ public enum DatasetBuilder {
         configuration: ModelConfiguration,
         gapCount: Int = 0
     ) throws(ModelError) -> PooledDataset {
-        let purge = Int64(configuration.labelHorizon) * interval.milliseconds
+        let purge = Int64(configuration.labelHorizonBars(interval: interval)) * interval.milliseconds
         var trainIndex: [Int] = []
         var validationIndex: [Int] = []
         var testIndex: [Int] = []

@@ -1,6 +1,8 @@
 import Dispatch
+public import Features
 import Foundation
 public import LinearAlgebra
+public import ScalperCore
 
 /// Each feature's distribution in the training window, as bins: the reference a population
 /// stability index (PSI) compares recent rows with. Stored in a bundle as `drift.json`.
@@ -125,25 +127,29 @@ private final class ColumnSlots: @unchecked Sendable {
 }
 
 /// The live calibration of a session: its predictions against the labels the following bars
-/// realise (the label's own rule: the highest high of the next H bars reaches close × (1 + θ);
-/// a gap in those bars leaves the prediction unlabelled, as in training), over the most recent
-/// ``capacity`` realised predictions. Bars and predictions may come in any order (a catch-up feeds
-/// a symbol's bars before the minutes are decided): each is matched by open time.
+/// realise by the model's own label (``Labels/outcome(close:following:spec:tickSize:)``: the forward
+/// high, or the triple-barrier trade on the tick derived from the bar's price; a gap in those bars
+/// leaves the prediction unlabelled, as in training), over the most recent ``capacity`` realised
+/// predictions. Bars and predictions may come in any order (a catch-up feeds a symbol's bars
+/// before the minutes are decided): each is matched by open time.
 public struct LiveCalibration: Sendable {
     /// Realised predictions kept.
     public let capacity: Int
-    private let horizon: Int
-    private let threshold: Double
+    private let label: LabelSpec
     private let intervalMs: Int64
-    private var recent: [String: [(openTime: Int64, high: Double)]] = [:]
-    private var waiting: [String: [(time: Int64, p: Double, close: Double, seen: Int, high: Double)]] = [:]
+    private var recent: [String: [Kline]] = [:]
+    private var waiting: [String: [(time: Int64, p: Double, close: Double)]] = [:]
     private var realised: [(p: Double, y: Double)] = []
     private var next = 0
 
-    /// A tracker for labels of `horizon` bars of `intervalMs` and `threshold` (fraction).
+    /// A tracker for the forward-high label of `horizon` bars of `intervalMs` and `threshold` (fraction).
     public init(horizon: Int, threshold: Double, intervalMs: Int64 = 60_000, capacity: Int = 1_440) {
-        self.horizon = horizon
-        self.threshold = threshold
+        self.init(label: LabelSpec(horizon: horizon, threshold: threshold), intervalMs: intervalMs, capacity: capacity)
+    }
+
+    /// A tracker for `label` (a model's ``ModelMetadata/labelSpec``) on bars of `intervalMs`.
+    public init(label: LabelSpec, intervalMs: Int64 = 60_000, capacity: Int = 1_440) {
+        self.label = label
         self.intervalMs = intervalMs
         self.capacity = capacity
     }
@@ -151,39 +157,43 @@ public struct LiveCalibration: Sendable {
     /// A prediction `p` made at the close `close` of `symbol`'s bar opening at `openTime`.
     public mutating func predicted(_ symbol: String, openTime: Int64, p: Double, close: Double) {
         guard p.isFinite else { return }
-        var w = (time: openTime, p: p, close: close, seen: 0, high: -Double.infinity)
-        for b in recent[symbol] ?? [] where b.openTime > openTime && b.openTime <= openTime + Int64(horizon) * intervalMs {
-            w.seen += 1
-            w.high = max(w.high, b.high)
-        }
-        if w.seen >= horizon {
-            add(p: p, y: w.high >= close * (1 + threshold) ? 1 : 0)
-        } else {
-            waiting[symbol, default: []].append(w)
-        }
+        let w = (time: openTime, p: p, close: close)
+        if !resolve(w, bars: recent[symbol] ?? []) { waiting[symbol, default: []].append(w) }
     }
 
-    /// `symbol`'s bar opening at `openTime` with its high.
-    public mutating func bar(_ symbol: String, openTime: Int64, high: Double) {
+    /// `symbol`'s bar (the forward-high label reads only its high; a triple barrier all of it).
+    public mutating func bar(_ symbol: String, _ bar: Kline) {
         var bars = recent[symbol] ?? []
-        bars.append((openTime, high))
-        if bars.count > 4 * horizon + 8 { bars.removeFirst(bars.count - (4 * horizon + 8)) }
+        bars.append(bar)
+        let keep = 4 * label.horizon + 8
+        if bars.count > keep { bars.removeFirst(bars.count - keep) }
         recent[symbol] = bars
         guard let list = waiting[symbol], !list.isEmpty else { return }
-        var kept: [(time: Int64, p: Double, close: Double, seen: Int, high: Double)] = []
-        for var w in list {
-            let end = w.time + Int64(horizon) * intervalMs
-            if openTime > w.time && openTime <= end {
-                w.seen += 1
-                w.high = max(w.high, high)
-            }
-            if w.seen >= horizon {
-                add(p: w.p, y: w.high >= w.close * (1 + threshold) ? 1 : 0)
-            } else if openTime < end {
-                kept.append(w)
-            }  // else: a gap in its horizon, no label
+        var kept: [(time: Int64, p: Double, close: Double)] = []
+        for w in list where !resolve(w, bars: bars) {
+            // Else dropped without a label: a gap in its horizon (its last bar's time has passed unseen).
+            if bar.openTime < w.time + Int64(label.horizon) * intervalMs { kept.append(w) }
         }
         waiting[symbol] = kept
+    }
+
+    /// `symbol`'s bar opening at `openTime` with its high, for a forward-high tracker.
+    public mutating func bar(_ symbol: String, openTime: Int64, high: Double) {
+        precondition(label.barriers == nil, "a triple-barrier tracker needs whole bars: bar(_:_:)")
+        bar(symbol, Kline(
+            openTime: openTime, open: high, high: high, low: high, close: high, volume: 0, closeTime: openTime + intervalMs - 1,
+            quoteVolume: 0, tradeCount: 0, takerBuyBaseVolume: 0, takerBuyQuoteVolume: 0
+        ))
+    }
+
+    /// Labels `w` when `bars` hold every bar of its horizon; whether it did.
+    private mutating func resolve(_ w: (time: Int64, p: Double, close: Double), bars: [Kline]) -> Bool {
+        let end = w.time + Int64(label.horizon) * intervalMs
+        let following = bars.filter { $0.openTime > w.time && $0.openTime <= end }.sorted { $0.openTime < $1.openTime }
+        guard following.count >= label.horizon else { return false }
+        let tick = SymbolFilters.derived(price: w.close > 0 && w.close.isFinite ? w.close : 1).tickSize
+        add(p: w.p, y: Labels.outcome(close: w.close, following: following, spec: label, tickSize: tick))
+        return true
     }
 
     private mutating func add(p: Double, y: Double) {

@@ -1,4 +1,4 @@
-import Features
+public import Features
 public import Foundation
 import XGBoost
 import ScalperCore
@@ -15,10 +15,19 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
     public var featureNames: [String]
     /// True: trained on klines only, so order-book features were NaN (missing) throughout.
     public var klineOnly: Bool
-    /// Label horizon in bars.
+    /// Label horizon in bars (the purge between splits; a triple barrier's timeout bars + 1).
     public var labelHorizon: Int
-    /// Label threshold (fraction).
+    /// Label threshold (fraction; a triple barrier's take-profit).
     public var labelThreshold: Double
+    /// The label the model learnt; absent in bundles trained before labels were a choice, which
+    /// all learnt the forward high of ``labelHorizon`` and ``labelThreshold`` (see ``labelSpec``).
+    public var label: LabelSpec?
+    /// The signal threshold chosen on validation rows when the model was trained (what
+    /// `signals.min_probability: model` trades with); absent in older bundles (see
+    /// ``validatedSignalThreshold``).
+    public var signalThreshold: Double?
+    /// How ``signalThreshold`` was chosen, in words.
+    public var signalThresholdRule: String?
     /// Bar interval.
     public var interval: String
     /// Symbols pooled.
@@ -87,7 +96,10 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
         testCalibrated: ClassificationMetrics,
         timings: [String: Double],
         createdAt: String,
-        gitCommit: String
+        gitCommit: String,
+        label: LabelSpec? = nil,
+        signalThreshold: Double? = nil,
+        signalThresholdRule: String? = nil
     ) {
         self.name = name
         self.featureSpecVersion = featureSpecVersion
@@ -115,7 +127,17 @@ public struct ModelMetadata: Codable, Equatable, Sendable {
         self.timings = timings
         self.createdAt = createdAt
         self.gitCommit = gitCommit
+        self.label = label
+        self.signalThreshold = signalThreshold
+        self.signalThresholdRule = signalThresholdRule
     }
+
+    /// The label the model learnt (a bundle without `label` learnt the forward high).
+    public var labelSpec: LabelSpec { label ?? LabelSpec(horizon: labelHorizon, threshold: labelThreshold) }
+
+    /// The probability `signals.min_probability: model` trades this model at: the threshold chosen
+    /// on validation rows, or the configured `model.threshold` of a bundle that has none.
+    public var validatedSignalThreshold: Double { signalThreshold ?? configuration.threshold }
 }
 
 /// A model bundle on disk: `models/<name>/` with `model.json` (classifier), `move.json` (move

@@ -1,4 +1,6 @@
+public import Features
 import Foundation
+public import ScalperCore
 
 /// The `model:` section of `config/default.yaml`.
 public struct ModelConfiguration: Codable, Equatable, Sendable {
@@ -28,9 +30,19 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     public var seed = 42
     /// Threads for XGBoost; 0 means one per core.
     public var threads = 0
-    /// Label horizon in bars.
+    /// The label: `forward_high` (the specification's, `label_horizon`/`label_threshold`) or
+    /// `triple_barrier` (the trade's own, ``tripleBarrier``).
+    public var label = LabelKind.forwardHigh.rawValue
+    /// The trade a `triple_barrier` label replays: not a key of the `model:` section but the
+    /// `signals:` and `execution:` settings of the same configuration, which the application's
+    /// configuration copies here (nil for `forward_high`). Recorded with the model's metadata.
+    public var tripleBarrier: TripleBarrier?
+    /// Smallest number of validation signals the validation-chosen signal threshold must have
+    /// (``Trainer/chooseSignalThreshold(probabilities:labels:label:minimumSignals:fallback:)``).
+    public var thresholdMinSignals = 30
+    /// Label horizon in bars (`forward_high`).
     public var labelHorizon = 3
-    /// Label threshold (fraction).
+    /// Label threshold (fraction, `forward_high`).
     public var labelThreshold = 0.002
     /// Rows dropped at the start of every gap-free segment (the slowest indicator's warm-up).
     public var warmupBars = 50
@@ -59,6 +71,9 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         case earlyStoppingRounds = "early_stopping_rounds"
         case seed
         case threads
+        case label
+        case tripleBarrier = "triple_barrier"
+        case thresholdMinSignals = "threshold_min_signals"
         case labelHorizon = "label_horizon"
         case labelThreshold = "label_threshold"
         case warmupBars = "warmup_bars"
@@ -74,7 +89,8 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     public init() {}
 
     /// Decodes every key; `max_bin` may be absent (metadata of bundles trained before it existed,
-    /// all with XGBoost's default of 256 bins).
+    /// all with XGBoost's default of 256 bins), and so may `label`, `triple_barrier` and
+    /// `threshold_min_signals` (bundles trained before labels were a choice: `forward_high`).
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         objective = try c.decode(String.self, forKey: .objective)
@@ -88,6 +104,9 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         earlyStoppingRounds = try c.decode(Int.self, forKey: .earlyStoppingRounds)
         seed = try c.decode(Int.self, forKey: .seed)
         threads = try c.decode(Int.self, forKey: .threads)
+        label = try c.decodeIfPresent(String.self, forKey: .label) ?? LabelKind.forwardHigh.rawValue
+        tripleBarrier = try c.decodeIfPresent(TripleBarrier.self, forKey: .tripleBarrier)
+        thresholdMinSignals = try c.decodeIfPresent(Int.self, forKey: .thresholdMinSignals) ?? 30
         labelHorizon = try c.decode(Int.self, forKey: .labelHorizon)
         labelThreshold = try c.decode(Double.self, forKey: .labelThreshold)
         warmupBars = try c.decode(Int.self, forKey: .warmupBars)
@@ -105,6 +124,19 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
     /// The move regressor's XGBoost objective.
     public static let regressorObjective = "reg:squarederror"
 
+    /// The label these settings train on, for bars of `interval`: the one place its kind, barriers
+    /// and horizon are decided.
+    public func labelSpec(interval: KlineInterval) -> LabelSpec {
+        if label == LabelKind.tripleBarrier.rawValue, let tripleBarrier {
+            return .tripleBarrier(tripleBarrier, intervalMilliseconds: interval.milliseconds)
+        }
+        return LabelSpec(horizon: labelHorizon, threshold: labelThreshold)
+    }
+
+    /// The label's horizon in bars of `interval`: the purge between splits and windows and the
+    /// least lag of tests over overlapping labels (a triple barrier's is its timeout's bars + 1).
+    public func labelHorizonBars(interval: KlineInterval) -> Int { labelSpec(interval: interval).horizon }
+
     /// Threads actually used.
     public var effectiveThreads: Int { threads > 0 ? threads : ProcessInfo.processInfo.activeProcessorCount }
 
@@ -120,6 +152,17 @@ public struct ModelConfiguration: Codable, Equatable, Sendable {
         try check(maxBin >= 2, "max_bin", "must be ≥ 2")
         try check(maxRounds > 0, "max_rounds", "must be > 0")
         try check(earlyStoppingRounds > 0, "early_stopping_rounds", "must be > 0")
+        try check(LabelKind(rawValue: label) != nil, "label", "must be forward_high or triple_barrier")
+        try check(
+            label != LabelKind.tripleBarrier.rawValue || tripleBarrier != nil,
+            "label",
+            "triple_barrier takes its barriers from the signals: and execution: settings; none were given"
+        )
+        if let b = tripleBarrier {
+            try check(b.takeProfitPct > 0 && b.stopLossPct > 0 && b.timeoutSeconds > 0 && b.slippageBps >= 0 && b.takerFee >= 0,
+                      "triple_barrier", "needs a positive take-profit, stop and timeout")
+        }
+        try check(thresholdMinSignals >= 1, "threshold_min_signals", "must be ≥ 1")
         try check(labelHorizon > 0, "label_horizon", "must be > 0")
         try check(labelThreshold > 0, "label_threshold", "must be > 0")
         try check(warmupBars >= 0, "warmup_bars", "must be ≥ 0")

@@ -13,7 +13,11 @@ public enum ModelReport {
         lines.append("Trained \(m.createdAt) at commit `\(m.gitCommit.isEmpty ? "unknown" : m.gitCommit)` with XGBoost \(m.xgboostVersion) (\(m.trainingThreads) threads).")
         lines.append("Symbols \(m.symbols.joined(separator: ", ")), \(m.interval) bars from \(m.windowFrom) to \(m.windowTo) (end exclusive); \(m.gapCount) gaps in the input.")
         lines.append("Features: spec \(m.featureSpecVersion), \(m.featureNames.count) columns; trained on klines only, so the 8 order-book features are missing (NaN) throughout.")
-        lines.append("Label: the high of the next \(m.labelHorizon) bars reaches close × (1 + \(m.labelThreshold)).")
+        lines.append("Label: \(m.labelSpec.summary).")
+        if let b = m.labelSpec.barriers {
+            lines.append("Taker fee \(b.takerFee) per side; break-even win rate (sl + 2·fee + slip) / (tp + sl) = \(f(b.breakEvenWinRate)).")
+        }
+        lines.append("Signal threshold (`signals.min_probability: model`): \(f(m.validatedSignalThreshold)) — \(m.signalThresholdRule ?? "model.threshold (the bundle predates validation-chosen thresholds)").")
         lines.append("")
         lines.append("## Splits (by time, \(m.labelHorizon)-bar purge between them)")
         lines.append("")

@@ -1,4 +1,4 @@
-import Features
+public import Features
 import Foundation
 import LinearAlgebra
 public import XGBoost
@@ -37,6 +37,26 @@ public struct CalibrationChoice: Codable, Equatable, Sendable {
     }
 }
 
+/// The signal threshold chosen for a model on its validation rows, and why.
+public struct SignalThresholdChoice: Codable, Equatable, Sendable {
+    /// The calibrated probability from which signals are taken.
+    public var threshold: Double
+    /// How it was chosen, in words (recorded in the bundle and its report).
+    public var rule: String
+    /// Validation rows at or above it.
+    public var validationSignals: Int
+    /// Their share of positive labels (NaN with none).
+    public var validationPrecision: Double
+
+    /// Creates a record of a threshold choice.
+    public init(threshold: Double, rule: String, validationSignals: Int, validationPrecision: Double) {
+        self.threshold = threshold
+        self.rule = rule
+        self.validationSignals = validationSignals
+        self.validationPrecision = validationPrecision
+    }
+}
+
 /// What training produced.
 public struct TrainedModel {
     /// The classifier, trees up to the best round only.
@@ -64,6 +84,8 @@ public struct TrainedModel {
     /// The classifier's AUC on its own training rows (in-sample): far above the held-out AUC
     /// means memorised rows or a leak.
     public var trainAUC: Double
+    /// The signal threshold chosen on the calibration (validation) rows, never on test rows.
+    public var signalThreshold: SignalThresholdChoice
 }
 
 /// Trains the classifier and the move regressor with early stopping, then calibrates.
@@ -170,6 +192,17 @@ public enum Trainer {
         )
         timings["calibration_s"] = seconds(clock.now - start)
 
+        // The signal threshold, on the rows the calibration was fitted on (validation, or a
+        // retrain's calibration days): never on test rows.
+        let calibrationP = calibration.apply(calibrationRaw)
+        let signalThreshold = chooseSignalThreshold(
+            probabilities: calibrationP,
+            labels: calibrationSet.labels,
+            barriers: configuration.label == LabelKind.tripleBarrier.rawValue ? configuration.tripleBarrier : nil,
+            minimumSignals: configuration.thresholdMinSignals,
+            fallback: configuration.threshold
+        )
+
         start = clock.now
         // In-place prediction on the rows as they are: no DMatrix copy for rows predicted once.
         let testRaw = try classifier.predict(rowMajor: dataset.test.features.storage, rowCount: dataset.test.count, columnCount: columns)
@@ -185,18 +218,89 @@ public enum Trainer {
             calibrationChoice: choice,
             testRaw: Metrics.classification(testRaw, dataset.test.labels, threshold: threshold),
             testCalibrated: Metrics.classification(calibration.apply(testRaw), dataset.test.labels, threshold: threshold),
-            validationCalibrated: Metrics.classification(
-                calibration.apply(calibrationRaw),
-                calibrationSet.labels,
-                threshold: threshold
-            ),
+            validationCalibrated: Metrics.classification(calibrationP, calibrationSet.labels, threshold: threshold),
             timings: timings,
-            trainAUC: trainAUC
+            trainAUC: trainAUC,
+            signalThreshold: signalThreshold
         )
         timings["evaluation_s"] = seconds(clock.now - start)
         var withTimings = result
         withTimings.timings = timings
         return withTimings
+    }
+
+    /// The probability from which a model's signals are taken, chosen on validation rows.
+    ///
+    /// For a triple-barrier label (`barriers` given) a positive is a trade that reached its
+    /// take-profit, so the rule is: the smallest calibrated probability `θ` among the validation
+    /// rows' own values such that the rows with `p ≥ θ` number at least `minimumSignals` and
+    /// their positive share reaches ``TripleBarrier/breakEvenWinRate`` (every non-positive counted
+    /// as a full stop, so the rule errs high); if no `θ` does, `fallback` (`model.threshold`).
+    /// The forward-high label is not the trade, so its precision says nothing about break-even:
+    /// its threshold is `fallback`, with the validation figures at it recorded.
+    public static func chooseSignalThreshold(
+        probabilities: [Double],
+        labels: [Double],
+        barriers: TripleBarrier?,
+        minimumSignals: Int,
+        fallback: Double
+    ) -> SignalThresholdChoice {
+        precondition(probabilities.count == labels.count, "one label per probability")
+        func at(_ threshold: Double) -> (signals: Int, precision: Double) {
+            var n = 0
+            var positives = 0.0
+            for (p, y) in zip(probabilities, labels) where p >= threshold {
+                n += 1
+                positives += y
+            }
+            return (n, n > 0 ? positives / Double(n) : .nan)
+        }
+        func fixed(_ x: Double) -> String { String(format: "%.4f", x) }
+        guard let barriers else {
+            let (n, precision) = at(fallback)
+            return SignalThresholdChoice(
+                threshold: fallback,
+                rule: "model.threshold \(fixed(fallback)): the forward-high label is not the trade, so no break-even rule applies",
+                validationSignals: n,
+                validationPrecision: precision
+            )
+        }
+        let breakEven = barriers.breakEvenWinRate
+        // Rows by probability, highest first: the rows with p ≥ θ are a prefix.
+        let order = probabilities.indices.filter { probabilities[$0].isFinite }.sorted { probabilities[$0] > probabilities[$1] }
+        var n = 0
+        var positives = 0.0
+        var best: (threshold: Double, signals: Int, precision: Double)?
+        var k = 0
+        while k < order.count {
+            // Every row tied at this probability enters together.
+            let value = probabilities[order[k]]
+            while k < order.count && probabilities[order[k]] == value {
+                n += 1
+                positives += labels[order[k]]
+                k += 1
+            }
+            let precision = positives / Double(n)
+            if value > 0 && n >= minimumSignals && precision >= breakEven {
+                // Lower thresholds come later: the last that qualifies is the smallest.
+                best = (value, n, precision)
+            }
+        }
+        if let best {
+            return SignalThresholdChoice(
+                threshold: best.threshold,
+                rule: "validation: the smallest calibrated probability whose \(best.signals) validation signals (at least \(minimumSignals)) reach precision \(fixed(best.precision)) ≥ the break-even win rate \(fixed(breakEven)) = (sl + 2·fee + slip) / (tp + sl)",
+                validationSignals: best.signals,
+                validationPrecision: best.precision
+            )
+        }
+        let (m, precision) = at(fallback)
+        return SignalThresholdChoice(
+            threshold: fallback,
+            rule: "model.threshold \(fixed(fallback)): no calibrated probability had \(minimumSignals) validation signals at precision ≥ the break-even win rate \(fixed(breakEven))",
+            validationSignals: m,
+            validationPrecision: precision
+        )
     }
 
     /// The shuffled-label canary, a check of the pipeline: every row gets a random label drawn

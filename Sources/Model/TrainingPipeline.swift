@@ -118,13 +118,14 @@ public enum TrainingPipeline {
         // The training rows' feature distribution: what a session measures drift against.
         let driftReference = FeatureReference.fit(dataset.train.features).jsonText()
         timings["drift_reference_s"] = Trainer.seconds(clock.now - start)
+        let label = configuration.labelSpec(interval: request.interval)
         let metadata = ModelMetadata(
             name: request.name,
             featureSpecVersion: FeatureSpec.version,
             featureNames: FeatureSpec.names,
             klineOnly: true,
-            labelHorizon: configuration.labelHorizon,
-            labelThreshold: configuration.labelThreshold,
+            labelHorizon: label.horizon,
+            labelThreshold: label.threshold,
             interval: request.interval.name,
             symbols: request.series.map(\.symbol),
             windowFrom: UTC.isoString(request.windowFrom),
@@ -144,7 +145,10 @@ public enum TrainingPipeline {
             testCalibrated: model.testCalibrated,
             timings: timings,
             createdAt: UTC.isoString(UTC.now()),
-            gitCommit: request.gitCommit
+            gitCommit: request.gitCommit,
+            label: label,
+            signalThreshold: model.signalThreshold.threshold,
+            signalThresholdRule: model.signalThreshold.rule
         )
         try FileManager.default.createDirectory(at: request.modelsDirectory, withIntermediateDirectories: true)
         let bundle = try ModelBundle.write(
