@@ -311,31 +311,10 @@ extension BacktestEngine {
         }
     }
 
-    /// The model's reliability over the replayed bars: each scored bar's calibrated probability
-    /// against its label by the model's own rule (the highest high of the next `horizon` bars
-    /// reaches close × (1 + `threshold`); bars without `horizon` consecutive bars after them are
-    /// left out), in `bins` equal-width bins.
+    /// The reliability of a forward-high label (the highest high of the next `horizon` bars
+    /// reaches close × (1 + `threshold`)): ``reliability(_:label:bins:)`` with that label.
     public static func reliability(_ data: PreparedBacktest, horizon: Int, threshold: Double, bins: Int = 10) -> [ReliabilityBin] {
-        var sums = [(n: Int, p: Double, y: Double)](repeating: (0, 0, 0), count: bins)
-        for (s, entry) in data.series.enumerated() {
-            let k = entry.klines
-            for i in k.indices {
-                guard s < data.probabilities.count, let p = data.probabilities[s][i], p.isFinite, i + horizon < k.count,
-                    k[i + horizon].openTime - k[i].openTime == Int64(horizon) * 60_000
-                else { continue }
-                let high = k[(i + 1)...(i + horizon)].map(\.high).max() ?? -.infinity
-                let b = min(bins - 1, max(0, Int(p * Double(bins))))
-                sums[b].n += 1
-                sums[b].p += p
-                sums[b].y += high >= k[i].close * (1 + threshold) ? 1 : 0
-            }
-        }
-        return sums.enumerated().map { b, s in
-            ReliabilityBin(
-                lower: Double(b) / Double(bins), upper: Double(b + 1) / Double(bins), count: s.n,
-                meanPredicted: s.n > 0 ? s.p / Double(s.n) : nil, realisedRate: s.n > 0 ? s.y / Double(s.n) : nil
-            )
-        }
+        reliability(data, label: LabelSpec(horizon: horizon, threshold: threshold), bins: bins)
     }
 }
 

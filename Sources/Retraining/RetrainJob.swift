@@ -122,7 +122,7 @@ public enum RetrainJob {
             asOf: request.asOf,
             settings: settings,
             intervalMs: request.interval.milliseconds,
-            labelHorizon: configuration.labelHorizon
+            labelHorizon: configuration.labelHorizonBars(interval: request.interval)
         )
         var evidence = RetrainEvidence(runID: request.runID, mode: "retrain", asOf: UTC.isoString(request.asOf))
         evidence.windows = describe(windows)
@@ -161,7 +161,7 @@ public enum RetrainJob {
             series: series,
             interval: request.interval,
             source: request.features,
-            label: LabelSpec(horizon: configuration.labelHorizon, threshold: configuration.labelThreshold),
+            label: configuration.labelSpec(interval: request.interval),
             cutsPerSymbol: settings.truncationCuts,
             seed: UInt64(truncatingIfNeeded: request.asOf)
         )
@@ -288,9 +288,10 @@ public enum RetrainJob {
                 let loaded = try ModelBundle.load(entry.path)
                 try loaded.setThreads(configuration.effectiveThreads)
                 let m = loaded.metadata
-                if m.labelHorizon != configuration.labelHorizon || m.labelThreshold != configuration.labelThreshold {
+                let asked = configuration.labelSpec(interval: request.interval)
+                if m.labelSpec != asked {
                     evidence.warnings.append(
-                        "the champion \(entry.name) predicts another label (horizon \(m.labelHorizon), threshold \(m.labelThreshold)) than model: asks for (\(configuration.labelHorizon), \(configuration.labelThreshold)); the two cannot be compared on one holdout"
+                        "the champion \(entry.name) predicts another label (\(m.labelSpec.summary)) than model: asks for (\(asked.summary)); the two cannot be compared on one holdout"
                     )
                 } else {
                     let raw = try loaded.rawProbabilities(holdout.features)
@@ -348,7 +349,7 @@ public enum RetrainJob {
                     blocking: false
                 )
             )
-            let lag = max(configuration.labelHorizon, settings.dmLagBars)
+            let lag = max(configuration.labelHorizonBars(interval: request.interval), settings.dmLagBars)
             let dm = dieboldMariano(challenger: challengerP, champion: championP, holdout: holdout, lag: lag)
             evidence.dieboldMariano = dm
             evidence.rules.append(
@@ -446,7 +447,12 @@ public enum RetrainJob {
         var configuration = champion.metadata.configuration
         configuration.threads = request.configuration.threads
         configuration.calibrationCandidates = request.configuration.calibrationCandidates
-        let windows = RetrainWindows(asOf: request.asOf, settings: settings, intervalMs: request.interval.milliseconds, labelHorizon: configuration.labelHorizon)
+        let windows = RetrainWindows(
+            asOf: request.asOf,
+            settings: settings,
+            intervalMs: request.interval.milliseconds,
+            labelHorizon: configuration.labelHorizonBars(interval: request.interval)
+        )
         let seen = champion.metadata.seenThrough
         guard windows.calibrationStart >= seen + windows.purgeMs else {
             throw RetrainError(
@@ -513,7 +519,7 @@ public enum RetrainJob {
                 blocking: false
             )
         )
-        let dm = dieboldMariano(challenger: freshP, champion: currentP, holdout: parts.holdout, lag: max(configuration.labelHorizon, settings.dmLagBars))
+        let dm = dieboldMariano(challenger: freshP, champion: currentP, holdout: parts.holdout, lag: max(configuration.labelHorizonBars(interval: request.interval), settings.dmLagBars))
         evidence.dieboldMariano = dm
         evidence.rules.append(
             RuleCheck(
@@ -527,6 +533,17 @@ public enum RetrainJob {
         var metadata = champion.metadata
         metadata.name = name
         metadata.calibration = choice
+        // A new calibration moves the probabilities: the signal threshold is chosen again, on the
+        // same calibration days (never the holdout).
+        let threshold = Trainer.chooseSignalThreshold(
+            probabilities: fresh.apply(calRaw),
+            labels: parts.calibration.labels,
+            barriers: configuration.label == LabelKind.tripleBarrier.rawValue ? configuration.tripleBarrier : nil,
+            minimumSignals: configuration.thresholdMinSignals,
+            fallback: configuration.threshold
+        )
+        metadata.signalThreshold = threshold.threshold
+        metadata.signalThresholdRule = threshold.rule
         metadata.testRaw = Metrics.classification(holdoutRaw, parts.holdout.labels, threshold: configuration.threshold)
         metadata.testCalibrated = Metrics.classification(freshP, parts.holdout.labels, threshold: configuration.threshold)
         metadata.splits = metadata.splits.filter { $0.name == "train" || $0.name == "validation" } + [
@@ -659,16 +676,19 @@ public enum RetrainJob {
     }
 
     static func backtest(_ predictor: Predictor, series: [(symbol: String, klines: [Kline])], request: RetrainRequest, from: Int64) throws -> BacktestSummary {
+        // `signals.min_probability: model`: each model replays at its own validation-chosen threshold.
+        var settings = request.backtest
+        settings.signals = settings.signals.resolved(for: predictor.metadata)
         var prepared = try BacktestEngine.prepare(
             series: series,
             predictor: predictor,
             interval: request.interval,
-            minimumProbability: request.backtest.signals.minProbability,
+            minimumProbability: settings.signals.minProbability,
             tradableFrom: from,
             warmupBars: request.tradingWarmupBars
         )
         for (symbol, filters) in request.filters { prepared.filters[symbol] = filters }
-        let result = BacktestEngine.replay(prepared, settings: request.backtest)
+        let result = BacktestEngine.replay(prepared, settings: settings)
         let m = result.metrics
         return BacktestSummary(trades: m.trades, netPnL: m.totalPnL, winRate: m.winRate, maxDrawdown: m.maxDrawdown, fees: m.feesPaid)
     }

@@ -272,7 +272,7 @@ public final class PaperSession {
         self.champion = champion
         channel = SwapChannel(model: predictor.metadata.name)
         liveDrift = FeatureReference.load(bundle: settings.modelPath).map { LiveDrift(reference: $0) }
-        liveCalibration = LiveCalibration(horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold)
+        liveCalibration = LiveCalibration(label: predictor.metadata.labelSpec)
         self.logger = logger
         self.faults = faults
         self.onStatus = onStatus
@@ -474,7 +474,7 @@ public final class PaperSession {
         modelExpired = false
         channel.modelName.withLock { $0 = next.metadata.name }
         liveDrift = FeatureReference.load(bundle: path).map { LiveDrift(reference: $0) }
-        liveCalibration = LiveCalibration(horizon: next.metadata.labelHorizon, threshold: next.metadata.labelThreshold)
+        liveCalibration = LiveCalibration(label: next.metadata.labelSpec)
         if state != nil {
             state.model = next.metadata.name
             state.modelPath = path
@@ -728,7 +728,7 @@ public final class PaperSession {
         }
         scorers[symbol] = scorer
         scanner?.add(symbol: symbol, bar: bar)
-        liveCalibration.bar(symbol, openTime: bar.openTime, high: bar.high)
+        liveCalibration.bar(symbol, bar)
         guard bar.openTime >= state.tradableFrom else { return }
         if let last = state.assembler.lastDecided, bar.openTime <= last { return }
         if row.tradable {

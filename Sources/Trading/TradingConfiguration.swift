@@ -2,6 +2,9 @@
 public struct SignalConfiguration: Codable, Equatable, Sendable {
     /// Smallest calibrated probability of an up-move.
     public var minProbability = 0.65
+    /// `min_probability: model`: each model trades at the threshold chosen on its validation rows
+    /// (``SignalConfiguration/resolved(for:)`` sets ``minProbability`` from the bundle).
+    public var minProbabilityFromModel = false
     /// Smallest confidence.
     public var minConfidence = 0.3
     /// Smallest predicted move, percent.
@@ -24,6 +27,39 @@ public struct SignalConfiguration: Codable, Equatable, Sendable {
 
     /// The defaults.
     public init() {}
+
+    /// Decodes every key; `min_probability` is a number or `model`.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        if let text = try? c.decode(String.self, forKey: .minProbability) {
+            guard text == "model" else {
+                throw DecodingError.dataCorruptedError(forKey: .minProbability, in: c, debugDescription: "a number in (0, 1) or model")
+            }
+            minProbabilityFromModel = true
+        } else {
+            minProbability = try c.decode(Double.self, forKey: .minProbability)
+        }
+        minConfidence = try c.decode(Double.self, forKey: .minConfidence)
+        minPredictedMovePct = try c.decode(Double.self, forKey: .minPredictedMovePct)
+        takeProfitPct = try c.decode(Double.self, forKey: .takeProfitPct)
+        stopLossPct = try c.decode(Double.self, forKey: .stopLossPct)
+        maxSignalsPerBar = try c.decode(Int.self, forKey: .maxSignalsPerBar)
+    }
+
+    /// Encodes every key; `min_probability` as `model` when it comes from the model.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        if minProbabilityFromModel {
+            try c.encode("model", forKey: .minProbability)
+        } else {
+            try c.encode(minProbability, forKey: .minProbability)
+        }
+        try c.encode(minConfidence, forKey: .minConfidence)
+        try c.encode(minPredictedMovePct, forKey: .minPredictedMovePct)
+        try c.encode(takeProfitPct, forKey: .takeProfitPct)
+        try c.encode(stopLossPct, forKey: .stopLossPct)
+        try c.encode(maxSignalsPerBar, forKey: .maxSignalsPerBar)
+    }
 }
 
 /// Every rule the risk manager enforces (the `risk:` section).
@@ -128,7 +164,7 @@ extension SignalConfiguration {
     public var problems: [SettingProblem] {
         var out: [SettingProblem] = []
         func check(_ ok: Bool, _ key: String, _ why: String) { if !ok { out.append(SettingProblem(key: key, why: why)) } }
-        check(minProbability > 0 && minProbability < 1, "min_probability", "must be in (0, 1)")
+        check(minProbabilityFromModel || (minProbability > 0 && minProbability < 1), "min_probability", "must be in (0, 1) or model")
         check((0...1).contains(minConfidence), "min_confidence", "must be in [0, 1]")
         check(minPredictedMovePct >= 0, "min_predicted_move_pct", "must be ≥ 0")
         check(takeProfitPct > 0 && takeProfitPct < 1, "take_profit_pct", "must be in (0, 1)")

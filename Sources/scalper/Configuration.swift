@@ -248,6 +248,25 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     /// The log level `logging.level` names.
     var logLevel: Logger.Level { LineLogHandler.level(named: logging.level) ?? .info }
 
+    /// The same settings with the trade's barriers copied into `model` when `model.label` is
+    /// `triple_barrier`: that label is the engine's own trade, so its take-profit, stop, slippage,
+    /// fee, timeout and same-bar rule are those of `signals:` and `execution:`, never set twice.
+    func linkingLabelToTrade() -> ScalperConfiguration {
+        var copy = self
+        copy.model.tripleBarrier =
+            model.label == LabelKind.tripleBarrier.rawValue
+            ? TripleBarrier(
+                takeProfitPct: signals.takeProfitPct,
+                stopLossPct: signals.stopLossPct,
+                slippageBps: execution.slippageBps,
+                takerFee: execution.takerFee,
+                timeoutSeconds: execution.timeoutSeconds,
+                stopFirstWhenBothHit: execution.stopFirstWhenBothHit
+            )
+            : nil
+        return copy
+    }
+
     /// Checks ranges and choices a type check cannot; the error names the key path.
     func validate() throws(ConfigurationError) {
         func check(_ ok: Bool, _ key: String, _ why: String) throws(ConfigurationError) {
@@ -287,6 +306,21 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         // The trading sections check themselves, so a sweep that sets them checks the same ranges.
         for (section, problems) in [("signals", signals.problems), ("risk", risk.problems), ("execution", execution.problems)] {
             if let first = problems.first { throw ConfigurationError(key: "\(section).\(first.key)", why: first.why) }
+        }
+        if model.label == LabelKind.tripleBarrier.rawValue {
+            // A take-profit that does not pay the round trip (both fees and the entry's slippage;
+            // the target rests, so its exit has none) wins nothing even when it is hit.
+            let roundTrip = 2 * execution.takerFee + execution.slippageBps / 10_000
+            try check(
+                signals.takeProfitPct > roundTrip,
+                "signals.take_profit_pct",
+                "must be > 2 × execution.taker_fee + execution.slippage_bps = \(roundTrip) with model.label triple_barrier (a target that does not pay the round trip labels losing trades as wins)"
+            )
+            try check(
+                execution.trailingStopPct == 0,
+                "execution.trailing_stop_pct",
+                "must be 0 with model.label triple_barrier: the label replays a fixed stop, not a trailing one"
+            )
         }
         try check(
             trading.warmupBars >= FeatureSpec.warmUpBars,
@@ -415,7 +449,7 @@ enum ConfigurationLoader {
         let configuration: ScalperConfiguration
         do {
             let data = try JSONSerialization.data(withJSONObject: tree)
-            configuration = try JSONDecoder().decode(ScalperConfiguration.self, from: data)
+            configuration = try JSONDecoder().decode(ScalperConfiguration.self, from: data).linkingLabelToTrade()
         } catch let error as DecodingError {
             throw culprit(in: origin, tree: tree) ?? describe(error, tree: tree, origin: origin)
         } catch {
@@ -429,6 +463,8 @@ enum ConfigurationLoader {
                 "download.backoff_max_seconds": ["download.backoff_initial_seconds"],
                 "model.train_fraction": ["model.validation_fraction"],
                 "binance.reconnect_max_seconds": ["binance.reconnect_initial_seconds"],
+                "signals.take_profit_pct": ["model.label", "execution.taker_fee", "execution.slippage_bps"],
+                "execution.trailing_stop_pct": ["model.label"],
             ]
             if origin[error.key] == nil, let other = related[error.key]?.first(where: { origin[$0] != nil }) {
                 error.why += " (\(other) was set)"
@@ -450,7 +486,9 @@ enum ConfigurationLoader {
         let tree = try JSONSerialization.jsonObject(with: encoder.encode(configuration)) as? [String: Any] ?? [:]
         var out = ""
         for name in sectionOrder {
-            guard let section = tree[name] as? [String: Any] else { continue }
+            guard var section = tree[name] as? [String: Any] else { continue }
+            // Not a key of the file: the trade's barriers, copied from signals: and execution:.
+            if name == "model" { section["triple_barrier"] = nil }
             out += "\(name):\n"
             for key in section.keys.sorted() {
                 let value = section[key] ?? NSNull()

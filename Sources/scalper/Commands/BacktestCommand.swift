@@ -68,7 +68,7 @@ struct BacktestCommand: AsyncParsableCommand {
         let series = try loadTradingSeries(store, symbols: list, interval: interval, from: start, to: end, warmupBars: warmupBars)
         var backtest = BacktestSettings()
         backtest.capital = capital ?? settings.backtest.capital
-        backtest.signals = settings.signals
+        backtest.signals = settings.signals.resolved(for: predictor.metadata)
         backtest.risk = settings.risk
         backtest.execution = settings.execution
         try predictor.setThreads(settings.model.effectiveThreads)
@@ -106,9 +106,7 @@ struct BacktestCommand: AsyncParsableCommand {
         let folder: URL
         do {
             folder = try BacktestRunWriter.write(result, config: config, to: root)
-            let reliability = BacktestEngine.reliability(
-                prepared, horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold
-            )
+            let reliability = BacktestEngine.reliability(prepared, label: predictor.metadata.labelSpec)
             try BacktestReportPage.write(result, config: config, reliability: reliability, to: folder)
             try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path).record(config: config, result: result)
         } catch {

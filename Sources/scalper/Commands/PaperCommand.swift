@@ -213,7 +213,8 @@ struct PaperRunCommand: AsyncParsableCommand {
             profile: chosenProfile,
             engine: EngineSettings(
                 capital: capital ?? settings.backtest.capital,
-                signals: settings.signals,
+                // `min_probability: model`: the threshold the starting model chose on its validation rows.
+                signals: settings.signals.resolved(for: predictor.metadata),
                 risk: settings.risk,
                 execution: settings.execution,
                 exits: exitMode,

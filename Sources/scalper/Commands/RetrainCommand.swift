@@ -171,7 +171,7 @@ struct RetrainCommand: AsyncParsableCommand {
             }
             if download { try await downloadMissing(store: store, symbols: list, interval: interval, settings: settings, retrain: retrain) }
             let asOf = try asOfTime(store: store, symbols: list, interval: interval)
-            let windows = RetrainWindows(asOf: asOf, settings: retrain, intervalMs: interval.milliseconds, labelHorizon: settings.model.labelHorizon)
+            let windows = RetrainWindows(asOf: asOf, settings: retrain, intervalMs: interval.milliseconds, labelHorizon: settings.model.labelHorizonBars(interval: interval))
             let challengerName = "\(calibrationOnly ? "recal" : "retrain")-\(String(compactStamp(asOf).prefix(13)))-r\(runID)"
             try registry.updateRun(id: runID, asOf: UTC.isoString(asOf), challenger: challengerName)
             let from = (calibrationOnly ? windows.calibrationStart : windows.trainStart) - Int64(settings.model.warmupBars + 10) * interval.milliseconds
@@ -287,7 +287,7 @@ struct RetrainCommand: AsyncParsableCommand {
             let existing = known.first { $0.symbol == symbol }
             let market = existing?.market ?? BinanceMarket(rawValue: settings.download.market) ?? .spot
             // A new series from the training window's warm-up on; a stored one from its last bar.
-            let window = RetrainWindows(asOf: end, settings: retrain, intervalMs: interval.milliseconds, labelHorizon: settings.model.labelHorizon)
+            let window = RetrainWindows(asOf: end, settings: retrain, intervalMs: interval.milliseconds, labelHorizon: settings.model.labelHorizonBars(interval: interval))
             let start = existing.map { $0.lastOpenTime + interval.milliseconds } ?? window.trainStart - Int64(settings.model.warmupBars + 10) * interval.milliseconds
             guard start < end else { continue }
             let report: DownloadReport

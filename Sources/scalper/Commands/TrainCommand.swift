@@ -85,13 +85,18 @@ struct TrainCommand: AsyncParsableCommand {
             bestIteration: model.bestIteration,
             modelPath: folder.appendingPathComponent(bundleName).path,
             calibrationMethod: model.calibrationChoice.method,
-            extra: ["train_total_s": outcome.seconds, "peak_rss_mb": peakResidentMegabytes()]
+            extra: [
+                "train_total_s": outcome.seconds, "peak_rss_mb": peakResidentMegabytes(),
+                "signal_threshold": model.signalThreshold.threshold,
+            ]
         )
         if json {
             print(try summary.json())
         } else {
             print("trained \(list.joined(separator: "+")) \(window.from) … \(window.to): \(dataset.train.count) train / \(dataset.validation.count) validation / \(dataset.test.count) test rows")
             print(summary.table())
+            print("label: \(outcome.metadata.labelSpec.summary)")
+            print("signal threshold (signals.min_probability: model): \(String(format: "%.4f", model.signalThreshold.threshold)) — \(model.signalThreshold.rule)")
             print("bundle: \(path.path)  (report.md, reliability.svg, importance.svg); registered as a candidate in \(folder.appendingPathComponent("registry.sqlite").path)")
             if model.testCalibrated.ece > model.testRaw.ece {
                 print("note: calibration made the test ECE worse (\(String(format: "%.4f", model.testRaw.ece)) → \(String(format: "%.4f", model.testCalibrated.ece))); report.md explains why")

@@ -157,6 +157,8 @@ struct WalkForwardCommand: AsyncParsableCommand {
             } catch {
                 throw fail("\(error)")
             }
+            // Each window's model trades at its own threshold when `signals.min_probability: model`.
+            trading.signals = settings.signals.resolved(for: predictor.metadata)
             // The same series cut to a span, with the kernel's warm-up bars before it.
             func backtest(from: Int64, to: Int64, label: String) throws -> (BacktestMetrics, String) {
                 let cut = series.map { symbol, klines in
@@ -181,7 +183,7 @@ struct WalkForwardCommand: AsyncParsableCommand {
                 let folder = try BacktestRunWriter.write(result, config: config, to: root)
                 try BacktestReportPage.write(
                     result, config: config,
-                    reliability: BacktestEngine.reliability(prepared, horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold),
+                    reliability: BacktestEngine.reliability(prepared, label: predictor.metadata.labelSpec),
                     to: folder
                 )
                 try database.record(config: config, result: result)
