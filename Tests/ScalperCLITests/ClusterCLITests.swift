@@ -63,6 +63,7 @@ struct ClusterCLITests {
         let grid = ["signals.min_probability", "signals.take_profit_pct"]
         let chosen = try Set(kept.map { row in try grid.map { try row[column($0)] } })
         #expect(silhouettes.map { $0["k"] as? Int } == (chosen.count > 1 ? [2] : []))
+        #expect(clusters["distinct_vectors"] as? Int == chosen.count)
         let leftOut = try #require(clusters["left_out"] as? [[String: Any]])
         #expect(leftOut.count == 1 && leftOut.first?["month"] as? String == "2023-10")
 

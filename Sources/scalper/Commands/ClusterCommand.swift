@@ -438,6 +438,14 @@ struct ClusterReport {
         )
         let constant = parameters.indices.filter { c.standardization.deviations[$0] == 0 }.map { shortNames[$0] }
         if !constant.isEmpty { lines.append("  the same for every unit (no weight): \(constant.joined(separator: ", "))") }
+        let distinct = KMeans.distinctCount(kept.map(\.chosen))
+        if distinct < kept.count {
+            // Grid choices repeat: units that chose the very same point are at distance 0, which
+            // lifts every silhouette of a partition that keeps them together.
+            lines.append(
+                "  \(kept.count) units chose \(distinct) distinct grid points; identical choices sit at distance 0, so silhouettes of partitions that keep them together run high by construction"
+            )
+        }
         if c.choice.scores.isEmpty {
             lines.append("  silhouettes: none tried")
         } else {
@@ -497,6 +505,7 @@ struct ClusterReport {
             return object
         }
         object["k"] = c.choice.k
+        object["distinct_vectors"] = KMeans.distinctCount(kept.map(\.chosen))
         object["reason"] = c.choice.reason
         object["silhouette_cutoff"] = c.choice.cutoff
         object["silhouettes"] = c.choice.scores.map { ["k": $0.k, "silhouette": Self.number($0.silhouette)] }
