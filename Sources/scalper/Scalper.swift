@@ -17,7 +17,7 @@ struct Scalper: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DataCommand.self, DownloadCommand.self, FeaturesCommand.self, TrainCommand.self, ModelsCommand.self, EvaluateCommand.self,
-            BacktestCommand.self, SweepCommand.self, WalkForwardCommand.self, ClusterCommand.self, RunsCommand.self, ExportNotebookCommand.self, ExchangeCommand.self, ScanCommand.self,
+            BacktestCommand.self, SweepCommand.self, WalkForwardCommand.self, ClusterCommand.self, RunsCommand.self, QueueCommand.self, WorkerCommand.self, ExportNotebookCommand.self, ExchangeCommand.self, ScanCommand.self,
             PaperCommand.self, LiveCommand.self, RetrainCommand.self, AlertCommand.self, DashboardCommand.self,
             ConfigCommand.self, InfoCommand.self, BenchCommand.self,
         ]

@@ -2,6 +2,7 @@ import ArgumentParser
 import Backtest
 import Dashboard
 import Foundation
+import JobQueue
 import MarketData
 import Model
 import Research
@@ -46,6 +47,14 @@ struct SweepCommand: AsyncParsableCommand {
     @Option(help: "Monte Carlo paths (bootstrap) over the champion's trades.")
     var monteCarloPaths = 10_000
 
+    @Flag(help: "Queue one job per combination on the shared PostgreSQL database (--runs-db) instead of running them here: `scalper worker` on any machine runs them, `scalper queue status|results ID` follows them.")
+    var queue = false
+
+    @OptionGroup var shared: SharedDatabaseOptions
+
+    @Option(help: "A name in the queued batch's id (with --queue).")
+    var name: String?
+
     /// Trades below which the deflated Sharpe ratio gives no verdict.
     static let minimumTrades = 30
 
@@ -61,6 +70,10 @@ struct SweepCommand: AsyncParsableCommand {
             throw ValidationError("--max-drawdown must be a fraction in (0, 1], e.g. 0.05 for 5 %")
         }
         if monteCarloPaths < 100 { throw ValidationError("--monte-carlo-paths must be at least 100") }
+        if queue && (outOfSampleFrom != nil || maxDrawdown != nil || runsDir != nil) {
+            throw ValidationError("--queue stores the grid's results in the database: --out-of-sample-from, --max-drawdown and --runs-dir apply to a sweep run here (write the queued runs out with scalper queue results ID --runs-dir DIR)")
+        }
+        if !queue && (name != nil || shared.runsDB != nil) { throw ValidationError("--name and --runs-db go with --queue") }
         if let text = outOfSampleFrom {
             let (start, end) = try parseWindow(from: window.from, to: window.to)
             guard let split = UTC.parse(text) else { throw ValidationError("--out-of-sample-from '\(text)' is not YYYY-MM-DD[THH:MM] (UTC)") }
@@ -85,12 +98,31 @@ struct SweepCommand: AsyncParsableCommand {
         let store = try MarketStore(path: global.storePath(settings))
         let warmupBars = settings.trading.warmupBars
         let inSampleEnd = split ?? end
-        let series = try loadTradingSeries(store, symbols: list, interval: interval, from: start, to: inSampleEnd, warmupBars: warmupBars)
         var base = BacktestSettings()
         base.capital = settings.backtest.capital
         base.signals = settings.signals
         base.risk = settings.risk
         base.execution = settings.execution
+        if queue {
+            let url = try shared.url()
+            let queued: (id: String, jobs: Int)
+            do {
+                queued = try await SweepQueueing.enqueue(
+                    url: url, modelPath: model, predictor: predictor, symbols: list, window: (start, end), warmupBars: warmupBars,
+                    base: base, parameters: parameters, name: name
+                )
+            } catch let error as SweepError {
+                throw fail("\(error)")
+            } catch let error as JobQueueError {
+                throw fail("\(error)")
+            } catch {
+                throw fail("\(url): \(JobQueue.describe(error))")
+            }
+            print("queued \(queued.id): \(queued.jobs) jobs on \(url)")
+            note("run them with `scalper worker --runs-db URL --store <each machine's copy of the store>` (or deploy/), follow them with `scalper queue status \(queued.id) --runs-db URL`, collect them with `scalper queue results \(queued.id) --runs-db URL [--runs-dir DIR]`")
+            return
+        }
+        let series = try loadTradingSeries(store, symbols: list, interval: interval, from: start, to: inSampleEnd, warmupBars: warmupBars)
         try predictor.setThreads(settings.model.effectiveThreads)
         // The lowest min_probability any combination uses decides which rows need full predictions.
         let sweptProbabilities = parameters.first { $0.key == "signals.min_probability" }?.values ?? []

@@ -190,6 +190,7 @@ struct QueueCommand: AsyncParsableCommand {
             var ids: [Int: String] = [:]
             if let runsDir {
                 let root = URL(fileURLWithPath: runsDir)
+                try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
                 let database = try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path)
                 let now = UTC.now()
                 for r in results {

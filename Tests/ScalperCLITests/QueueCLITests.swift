@@ -1,0 +1,169 @@
+import Foundation
+import ScalperTestSupport
+import Testing
+
+/// The sample in a store, a quick model trained on 2023-08-01 … 08-15, and one store copy per worker.
+private func queueWorkspace(_ dir: TemporaryDirectory, workers: Int) async throws -> (store: String, overlay: String, model: String, copies: [String]) {
+    let store = dir.path("m.sqlite")
+    _ = try await ScalperProcess.run(["data", "import", "--store", store, "datasets/sample"])
+    let overlay = dir.path("quick.yaml")
+    try "model:\n  max_rounds: 30\n  early_stopping_rounds: 10\nsignals:\n  min_probability: 0.3\n  min_confidence: 0.0\n"
+        .write(toFile: overlay, atomically: true, encoding: .utf8)
+    let train = try await ScalperProcess.run([
+        "train", "--store", store, "--config", overlay, "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-01",
+        "--to", "2023-08-15", "--name", "q", "--models-dir", dir.path("models"),
+    ])
+    #expect(train.status == 0, "\(train.stderr)")
+    // Each worker reads its own copy of the market data, as on separate machines.
+    var copies: [String] = []
+    for i in 0..<workers {
+        let copy = dir.path("worker\(i).sqlite")
+        for suffix in ["", "-wal", "-shm"] where FileManager.default.fileExists(atPath: store + suffix) {
+            try FileManager.default.copyItem(atPath: store + suffix, toPath: copy + suffix)
+        }
+        copies.append(copy)
+    }
+    return (store, overlay, dir.path("models/q"), copies)
+}
+
+/// Every run folder under `root` keyed by its settings (config.json's "settings", keys sorted):
+/// the bytes of its metrics.csv and trades.csv.
+private func runsBySettings(_ root: String) throws -> [String: String] {
+    var out: [String: String] = [:]
+    for id in try FileManager.default.contentsOfDirectory(atPath: root) where !id.hasPrefix(".") {
+        let config = "\(root)/\(id)/config.json"
+        guard FileManager.default.fileExists(atPath: config) else { continue }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as? [String: Any])
+        let settings = try JSONSerialization.data(withJSONObject: try #require(object["settings"]), options: [.sortedKeys])
+        let key = String(decoding: settings, as: UTF8.self)
+        let metrics = try String(contentsOfFile: "\(root)/\(id)/metrics.csv", encoding: .utf8)
+        let trades = try String(contentsOfFile: "\(root)/\(id)/trades.csv", encoding: .utf8)
+        #expect(out[key] == nil, "two runs with the same settings in \(root)")
+        out[key] = metrics + "\n--\n" + trades
+    }
+    return out
+}
+
+private let grid = ["--param", "min_probability=0.3:0.6:0.1", "--param", "take_profit_pct=0.002,0.004,0.006", "--param", "stop_loss_pct=0.002,0.003"]
+
+/// The batch id a `sweep --queue` printed.
+private func batchID(_ stdout: String) throws -> String {
+    let line = try #require(stdout.split(separator: "\n").first { $0.hasPrefix("queued ") })
+    return String(line.dropFirst("queued ".count).prefix { $0 != " " && $0 != ":" })
+}
+
+@Suite("scalper sweep --queue and scalper worker on PostgreSQL", .serialized)
+struct QueueCLITests {
+    @Test("24 combinations queued, run by 3 worker processes with their own store copies: every run's metrics.csv and trades.csv equal those of the same sweep in one process")
+    func threeWorkersEqualOneProcess() async throws {
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let w = try await queueWorkspace(dir, workers: 3)
+        let window = ["--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-20", "--to", "2023-09-01"]
+        let local = try await ScalperProcess.run(
+            ["sweep", "--store", w.store, "--config", w.overlay, "--model", w.model, "--runs-dir", dir.path("local")] + window + grid
+        )
+        #expect(local.status == 0, "\(local.stderr.suffix(2_000))")
+        let queued = try await ScalperProcess.run(
+            ["sweep", "--store", w.store, "--config", w.overlay, "--model", w.model, "--queue", "--runs-db", server.url] + window + grid
+        )
+        #expect(queued.status == 0, "\(queued.stderr.suffix(2_000))")
+        let id = try batchID(queued.stdout)
+        #expect(queued.stdout.contains("24 jobs"))
+        let workers = try w.copies.enumerated().map { i, copy in
+            try ScalperProcess.start(["worker", "--runs-db", server.url, "--store", copy, "--batch", id, "--name", "w\(i + 1)"])
+        }
+        for worker in workers {
+            let r = try await worker.wait()
+            #expect(r.status == 0, "\(r.stderr.suffix(2_000))")
+        }
+        let results = try await ScalperProcess.run(["queue", "results", id, "--runs-db", server.url, "--runs-dir", dir.path("queued"), "--top", "24"])
+        #expect(results.status == 0, "\(results.stderr.suffix(2_000))")
+        #expect(results.stderr.contains("24 of 24 combinations have a result"))
+        let mine = try runsBySettings(dir.path("local"))
+        let theirs = try runsBySettings(dir.path("queued"))
+        #expect(mine.count == 24 && theirs.count == 24)
+        #expect(Set(mine.keys) == Set(theirs.keys))
+        for (key, value) in mine { #expect(theirs[key] == value, "settings \(key)") }
+        let status = try await ScalperProcess.run(["queue", "status", id, "--runs-db", server.url])
+        #expect(status.stdout.contains("24/24 done, 0 running, 0 queued, 0 failed; 24 results stored") && status.stdout.contains("finished"))
+    }
+
+    @Test("A worker killed (SIGKILL) holding a computed, unstored job: after the timeout another worker requeues and finishes it; 24 results, none missing or twice")
+    func killedWorkerRequeued() async throws {
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let w = try await queueWorkspace(dir, workers: 2)
+        let queued = try await ScalperProcess.run(
+            ["sweep", "--store", w.store, "--config", w.overlay, "--model", w.model, "--queue", "--runs-db", server.url,
+             "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-20", "--to", "2023-08-27"] + grid
+        )
+        #expect(queued.status == 0, "\(queued.stderr.suffix(2_000))")
+        let id = try batchID(queued.stdout)
+        // The first worker dies at its third job, after computing it and before storing it.
+        let doomed = try await ScalperProcess.run(
+            ["worker", "--runs-db", server.url, "--store", w.copies[0], "--batch", id, "--name", "doomed"],
+            environment: ["SCALPER_FAULT": "worker-before-complete@3"]
+        )
+        #expect(doomed.status != 0 && doomed.stderr.contains("fault point worker-before-complete@3: SIGKILL"))
+        let held = try await ScalperProcess.run(["queue", "status", id, "--runs-db", server.url])
+        #expect(held.stdout.contains("2/24 done, 1 running, 21 queued") && held.stdout.contains("running on doomed"), "\(held.stdout)")
+        let rescuer = try await ScalperProcess.run(
+            ["worker", "--runs-db", server.url, "--store", w.copies[1], "--batch", id, "--name", "rescuer", "--stale-after", "2", "--heartbeat", "0.5"]
+        )
+        #expect(rescuer.status == 0, "\(rescuer.stderr.suffix(2_000))")
+        #expect(rescuer.stdout.contains("worker rescuer: 22 jobs done"))
+        let results = try await ScalperProcess.run(["queue", "results", id, "--runs-db", server.url, "--top", "24"])
+        let rows = results.stdout.split(separator: "\n").dropFirst()
+        #expect(rows.count == 24)
+        #expect(rows.filter { $0.contains("doomed") }.count == 2 && rows.filter { $0.contains("rescuer") }.count == 22)
+        let status = try await ScalperProcess.run(["queue", "status", id, "--runs-db", server.url])
+        #expect(status.stdout.contains("24/24 done, 0 running, 0 queued, 0 failed; 24 results stored"), "\(status.stdout)")
+    }
+
+    @Test("Two users queue sweeps at once on one database: each batch holds only its own combinations and results; queue list shows both owners")
+    func twoSweepsDoNotMix() async throws {
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let w = try await queueWorkspace(dir, workers: 2)
+        let common = ["sweep", "--store", w.store, "--config", w.overlay, "--model", w.model, "--queue", "--runs-db", server.url,
+                      "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-20", "--to", "2023-08-24"]
+        async let alice = ScalperProcess.run(common + ["--param", "take_profit_pct=0.002,0.004,0.006,0.008"], environment: ["USER": "alice"])
+        async let bob = ScalperProcess.run(common + ["--param", "stop_loss_pct=0.001,0.002,0.003", "--param", "min_probability=0.3,0.4"], environment: ["USER": "bob"])
+        let (a, b) = try await (alice, bob)
+        #expect(a.status == 0 && b.status == 0, "\(a.stderr.suffix(1_000)) \(b.stderr.suffix(1_000))")
+        let (idA, idB) = (try batchID(a.stdout), try batchID(b.stdout))
+        #expect(idA != idB)
+        let workers = try w.copies.enumerated().map { i, copy in
+            try ScalperProcess.start(["worker", "--runs-db", server.url, "--store", copy, "--name", "w\(i + 1)"])
+        }
+        for worker in workers { #expect(try await worker.wait().status == 0) }
+        let ra = try await ScalperProcess.run(["queue", "results", idA, "--runs-db", server.url, "--runs-dir", dir.path("a"), "--top", "50"])
+        let rb = try await ScalperProcess.run(["queue", "results", idB, "--runs-db", server.url, "--runs-dir", dir.path("b"), "--top", "50"])
+        #expect(ra.status == 0 && rb.status == 0, "\(ra.stderr.suffix(1_000)) \(rb.stderr.suffix(1_000))")
+        #expect(ra.stderr.contains("4 of 4 combinations") && rb.stderr.contains("6 of 6 combinations"))
+        // Alice's runs differ only in take_profit_pct, Bob's only in stop_loss_pct and min_probability.
+        func values(_ root: String, _ section: String, _ key: String) throws -> Set<Double> {
+            var out = Set<Double>()
+            for id in try FileManager.default.contentsOfDirectory(atPath: root) where !id.hasPrefix(".") && id != "runs.sqlite" {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(root)/\(id)/config.json"))) as? [String: Any])
+                let settings = try #require(object["settings"] as? [String: Any])
+                out.insert(try #require((settings[section] as? [String: Any])?[key] as? Double))
+            }
+            return out
+        }
+        #expect(try values(dir.path("a"), "signals", "take_profit_pct") == [0.002, 0.004, 0.006, 0.008])
+        #expect(try values(dir.path("a"), "signals", "stop_loss_pct") == [0.003])
+        #expect(try values(dir.path("b"), "signals", "stop_loss_pct") == [0.001, 0.002, 0.003])
+        #expect(try values(dir.path("b"), "signals", "min_probability") == [0.3, 0.4])
+        #expect(try values(dir.path("b"), "signals", "take_profit_pct") == [0.004])
+        let list = try await ScalperProcess.run(["queue", "list", "--runs-db", server.url])
+        #expect(list.stdout.contains(idA) && list.stdout.contains(idB) && list.stdout.contains("alice@") && list.stdout.contains("bob@"))
+    }
+}
