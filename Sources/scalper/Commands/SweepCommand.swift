@@ -100,7 +100,7 @@ struct SweepCommand: AsyncParsableCommand {
         let inSampleEnd = split ?? end
         var base = BacktestSettings()
         base.capital = settings.backtest.capital
-        base.signals = settings.signals
+        base.signals = settings.signals.resolved(for: predictor.metadata)
         base.risk = settings.risk
         base.execution = settings.execution
         if queue {
@@ -195,9 +195,7 @@ struct SweepCommand: AsyncParsableCommand {
     ) throws {
         let database = try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path)
         // The model's reliability over the window is the same for every combination: computed once.
-        let reliability = BacktestEngine.reliability(
-            prepared, horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold
-        )
+        let reliability = BacktestEngine.reliability(prepared, label: predictor.metadata.labelSpec)
         func config(_ label: String, _ s: BacktestSettings, from: Int64, to: Int64, description: String) -> BacktestRunConfig {
             BacktestRunConfig(
                 id: BacktestRunWriter.runID(createdAt: now, description: label, in: root),
@@ -342,7 +340,7 @@ struct SweepCommand: AsyncParsableCommand {
             let runFolder = try BacktestRunWriter.write(result, config: c, to: root)
             try BacktestReportPage.write(
                 result, config: c,
-                reliability: BacktestEngine.reliability(oos, horizon: predictor.metadata.labelHorizon, threshold: predictor.metadata.labelThreshold),
+                reliability: BacktestEngine.reliability(oos, label: predictor.metadata.labelSpec),
                 to: runFolder
             )
             try database.record(config: c, result: result)
