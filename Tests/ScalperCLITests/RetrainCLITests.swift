@@ -249,7 +249,7 @@ struct RetrainCLITests {
         #expect(!FileManager.default.fileExists(atPath: request))
     }
 
-    @Test("scalper walk-forward over FILUSDT 2023-08..10 (30d/7d/7d): eight windows, each trained through the pipeline and registered with origin walk-forward, backtested in and out of sample as runs; the table, both efficiencies, the verdict and every window's model and runs are printed", .timeLimit(.minutes(20)))
+    @Test("scalper walk-forward over FILUSDT 2023-08..10 (30d/7d/7d): eight windows, each trained through the pipeline and registered with origin walk-forward, backtested in and out of sample as runs; the table, both efficiencies, the verdict, every window's model and runs, and the grade runs show prints for them", .timeLimit(.minutes(20)))
     func walkForwardTrades() async throws {
         let w = try await PaperWorkspace()
         defer { w.dir.remove() }
@@ -277,6 +277,12 @@ struct RetrainCLITests {
         #expect(lines.contains { $0.hasPrefix("verdict: ") })
         let listed = lines.filter { $0.hasPrefix("  w") }
         #expect(listed.count == 8)
+        // The walk-forward's grade, stored with every out-of-sample run: runs show prints the same line.
+        let gradeLine = try #require(lines.first { $0.hasPrefix("grade: ") })
+        let outRun = try #require(listed.first.flatMap { $0.split(separator: " ").filter { $0.hasPrefix("20") }.last }.map(String.init))
+        let show = try await ScalperProcess.run(["runs", "show", "--runs-dir", runs, outRun])
+        #expect(show.stdout.split(separator: "\n").contains { String($0) == gradeLine }, "\(show.stdout)")
+        #expect(show.stdout.contains("judged: walk-forward of 8 windows"))
         // Every listed run is in the runs database and on disk: 16 runs, in and out of sample.
         let database = try String(contentsOfFile: runs + "/runs.sqlite", encoding: .isoLatin1)
         for line in listed {

@@ -6,6 +6,8 @@ import Foundation
 import MarketData
 import Model
 import Registry
+import Research
+import Retraining
 import ScalperCore
 import Trading
 
@@ -16,7 +18,7 @@ struct WalkForwardCommand: AsyncParsableCommand {
         commandName: "walk-forward",
         abstract: "Rolling retrain-and-trade windows: each model trained on --train days, backtested on the --test days after them.",
         discussion: """
-            Each window trains through the training pipeline (its last 15 % is the early-stopping and calibration tail inside the train span; no leakage guards, no promotion), registers the bundle (origin walk-forward), and backtests it twice with the config's trading settings: in sample over its train span and out of sample over the next --test days (the feature kernel warmed on the bars before). Both are runs in the runs database. The table gives each window's trades, P&L, return, Sharpe, max drawdown and test AUC; walk-forward efficiency is the out-of-sample return a day over the in-sample one (and the same for Sharpe); the verdict needs 30 out-of-sample trades.
+            Each window trains as the retraining pipeline does, inside its train span: the boosters fit on its first part and stop early on that part's last retrain.early_stopping_fraction (15 %), the calibration is fitted on its last retrain.calibration_days (7), each boundary purged by the label horizon; no leakage guards, no promotion. The test AUC is the next --test days'. It registers the bundle (origin walk-forward), and backtests it twice with the config's trading settings: in sample over its train span and out of sample over the next --test days (the feature kernel warmed on the bars before). Both are runs in the runs database. The table gives each window's trades, P&L, return, Sharpe, max drawdown and test AUC; walk-forward efficiency is the out-of-sample return a day over the in-sample one (and the same for Sharpe); the verdict needs 30 out-of-sample trades. The walk-forward as a whole gets a grade A–F (out-of-sample return, efficiency, DSR, Monte Carlo drawdown, trades; README), stored with every out-of-sample run.
             """
     )
 
@@ -124,17 +126,33 @@ struct WalkForwardCommand: AsyncParsableCommand {
         let progress = TrainingProgressPrinter(quiet: json)
         var results: [Window] = []
 
+        // The retraining pipeline's layout inside each train span (retrain: calibration_days,
+        // early_stopping_fraction): fit | early-stopping tail | purge | calibration days | purge | test.
+        let purge = Int64(settings.model.labelHorizonBars(interval: interval)) * interval.milliseconds
+        let calibrationSpan = Int64(settings.retrain.calibrationDays * 86_400_000)
+        guard calibrationSpan + 2 * purge < trainSpan / 2 else {
+            throw fail("--train \(train) leaves too little to fit on beside retrain.calibration_days (\(Sweep.format(settings.retrain.calibrationDays)) d): the calibration days may take at most half of it")
+        }
         for (i, w) in bounds.enumerated() {
-            let indices = rows.openTimes.indices.filter { rows.openTimes[$0] >= w.trainStart && rows.openTimes[$0] < w.testEnd }
-            let validationStart = w.trainStart + (w.trainEnd - w.trainStart) * 85 / 100
+            let calibrationStart = w.trainEnd - purge - calibrationSpan
+            let fitEnd = calibrationStart - purge
+            let earlyStopStart = w.trainStart + Int64(Double(fitEnd - w.trainStart) * (1 - settings.retrain.earlyStoppingFraction))
+            // Rows to fit and stop on, and the test days; the calibration days apart (DatasetBuilder
+            // purges the label horizon between fit, tail and test).
+            let fitAndTest = rows.openTimes.indices.filter {
+                let t = rows.openTimes[$0]
+                return (t >= w.trainStart && t < fitEnd) || (t >= w.trainEnd && t < w.testEnd)
+            }
+            let calibration = rows.openTimes.indices.filter { rows.openTimes[$0] >= calibrationStart && rows.openTimes[$0] < w.trainEnd - purge }
             let outcome: TrainingOutcome
             do {
                 let dataset = try DatasetBuilder.split(
-                    rows.subset(indices), trainEnd: validationStart, validationEnd: w.trainEnd, testEnd: w.testEnd,
+                    rows.subset(fitAndTest), trainEnd: earlyStopStart, validationEnd: fitEnd, testEnd: w.testEnd,
                     interval: interval, configuration: settings.model, gapCount: gaps
                 )
                 outcome = try TrainingPipeline.train(
                     dataset,
+                    calibrationRows: rows.subset(calibration),
                     request: TrainingRequest(
                         series: series.map { ($0.symbol, []) }, interval: interval, configuration: settings.model,
                         windowFrom: w.trainStart, windowTo: w.trainEnd, name: "\(base)-w\(i + 1)",
@@ -200,6 +218,8 @@ struct WalkForwardCommand: AsyncParsableCommand {
         }
         guard !results.isEmpty else { throw fail("no walk-forward window had enough data") }
         report(results, trainDays: Double(trainSpan) / 86_400_000, testDays: Double(testSpan) / 86_400_000)
+        let grade = try WalkForwardGrade.record(results, settings: trading, database: database)
+        if !json { for line in grade.report { print(line) } }
     }
 
     /// The table, the efficiencies and the verdict.
