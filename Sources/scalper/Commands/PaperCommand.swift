@@ -153,6 +153,10 @@ struct PaperRunCommand: AsyncParsableCommand {
         let folder = (global.workspace.resolve(relative) as NSString).deletingLastPathComponent
         // `champion`: the registry's champion of model.models_dir.
         var championSource: ChampionSource?
+        if model == "champion" && settings.signals.minProbabilityFromModel {
+            // A swap keeps the session's engine settings: the new champion would trade at the first one's threshold.
+            throw fail("signals.min_probability: model cannot follow a --model champion session through champion swaps yet: give a number, or a model folder")
+        }
         if model == "champion" {
             do {
                 let registry = try ModelRegistry(path: settings.model.modelsDir + "/registry.sqlite")
