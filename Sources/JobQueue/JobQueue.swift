@@ -104,7 +104,8 @@ public struct JobQueue: Sendable {
         CREATE TABLE IF NOT EXISTS scalper_job (id BIGSERIAL PRIMARY KEY,
             batch_id TEXT NOT NULL REFERENCES scalper_batch(id) ON DELETE CASCADE, seq INTEGER NOT NULL,
             payload TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'queued', attempts INTEGER NOT NULL DEFAULT 0,
-            worker TEXT, claimed_at TIMESTAMPTZ, heartbeat_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, error TEXT,
+            worker TEXT, claimed_at TIMESTAMPTZ, heartbeat_at TIMESTAMPTZ, beats INTEGER NOT NULL DEFAULT 0,
+            finished_at TIMESTAMPTZ, error TEXT,
             UNIQUE (batch_id, seq))
         """,
         "CREATE INDEX IF NOT EXISTS scalper_job_queued ON scalper_job (id) WHERE state = 'queued'",
@@ -172,7 +173,7 @@ public struct JobQueue: Sendable {
                 rows = try await c.query(
                     """
                     UPDATE scalper_job SET state = 'running', worker = \(worker), attempts = attempts + 1,
-                        claimed_at = now(), heartbeat_at = now()
+                        claimed_at = now(), heartbeat_at = now(), beats = 0
                     WHERE id = (SELECT id FROM scalper_job WHERE state = 'queued' AND batch_id = \(batch)
                                 ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
                     RETURNING id, batch_id, seq, payload, attempts
@@ -183,7 +184,7 @@ public struct JobQueue: Sendable {
                 rows = try await c.query(
                     """
                     UPDATE scalper_job SET state = 'running', worker = \(worker), attempts = attempts + 1,
-                        claimed_at = now(), heartbeat_at = now()
+                        claimed_at = now(), heartbeat_at = now(), beats = 0
                     WHERE id = (SELECT id FROM scalper_job WHERE state = 'queued' ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
                     RETURNING id, batch_id, seq, payload, attempts
                     """,
@@ -202,7 +203,7 @@ public struct JobQueue: Sendable {
     @discardableResult
     public func heartbeat(_ job: ClaimedJob, worker: String) async throws -> Bool {
         let rows = try await client.query(
-            "UPDATE scalper_job SET heartbeat_at = now() WHERE id = \(job.id) AND worker = \(worker) AND state = 'running' RETURNING id",
+            "UPDATE scalper_job SET heartbeat_at = now(), beats = beats + 1 WHERE id = \(job.id) AND worker = \(worker) AND state = 'running' RETURNING id",
             logger: logger
         )
         for try await _ in rows.decode(Int64.self) { return true }
@@ -315,15 +316,15 @@ public struct JobQueue: Sendable {
         return out
     }
 
-    /// Each job of `batch` with its state, attempts and worker, in seq order.
-    public func jobs(batch: String) async throws -> [(seq: Int, state: String, attempts: Int, worker: String?)] {
+    /// Each job of `batch` with its state, attempts, worker and the heartbeats of its current claim, in seq order.
+    public func jobs(batch: String) async throws -> [(seq: Int, state: String, attempts: Int, worker: String?, beats: Int)] {
         let rows = try await client.query(
-            "SELECT seq, state, attempts, worker FROM scalper_job WHERE batch_id = \(batch) ORDER BY seq",
+            "SELECT seq, state, attempts, worker, beats FROM scalper_job WHERE batch_id = \(batch) ORDER BY seq",
             logger: logger
         )
-        var out: [(seq: Int, state: String, attempts: Int, worker: String?)] = []
-        for try await (seq, state, attempts, worker) in rows.decode((Int, String, Int, String?).self) {
-            out.append((seq, state, attempts, worker))
+        var out: [(seq: Int, state: String, attempts: Int, worker: String?, beats: Int)] = []
+        for try await (seq, state, attempts, worker, beats) in rows.decode((Int, String, Int, String?, Int).self) {
+            out.append((seq, state, attempts, worker, beats))
         }
         return out
     }
