@@ -251,7 +251,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading"], swiftSettings: swiftSettings),
+        .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading", "Research", "ScalperCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResearchTests", dependencies: ["Research"], swiftSettings: swiftSettings),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "ScalperTestSupport"], swiftSettings: swiftSettings),
         .testTarget(

@@ -305,16 +305,8 @@ struct SweepCommand: AsyncParsableCommand {
                 ? "fewer than two combinations have a finite Sharpe ratio"
                 : "the champion made \(m.trades) trades in sample, fewer than \(Self.minimumTrades)"
         )
-        if let moments = SharpeStatistics.moments(perTrade[champion]), moments.count >= Self.minimumTrades, sharpes.count >= 2 {
-            let mean = sharpes.reduce(0, +) / Double(sharpes.count)
-            let variance = sharpes.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(sharpes.count - 1)
-            let dsr = SharpeStatistics.deflatedSharpe(
-                sharpe: moments.sharpe, observations: moments.count, skewness: moments.skewness, kurtosis: moments.kurtosis,
-                trials: results.count, trialSharpeVariance: variance
-            )
-            let psr = SharpeStatistics.probabilisticSharpe(
-                sharpe: moments.sharpe, benchmark: 0, observations: moments.count, skewness: moments.skewness, kurtosis: moments.kurtosis
-            )
+        if let deflation = SweepDeflation.evaluate(perTradeReturns: perTrade, chosen: champion, minimumTrades: Self.minimumTrades) {
+            let (moments, dsr, psr) = (deflation.moments, deflation.deflated, deflation.probabilistic)
             let verdict = dsr >= 0.95 ? "significant at 95 %" : "not significant: the best of \(results.count) trials reaches this by luck too often"
             print(String(format: "  per-trade Sharpe %.3f over %d trades: PSR (against 0) %.3f, deflated Sharpe ratio (%d trials) %.3f — %@", moments.sharpe, moments.count, psr, results.count, dsr, verdict))
             summary["dsr"] = number(dsr)
