@@ -283,6 +283,12 @@ struct RetrainCLITests {
         let show = try await ScalperProcess.run(["runs", "show", "--runs-dir", runs, outRun])
         #expect(show.stdout.split(separator: "\n").contains { String($0) == gradeLine }, "\(show.stdout)")
         #expect(show.stdout.contains("judged: walk-forward of 8 windows"))
+        // Its folder: status.json done after 8 windows, one progress line each.
+        let folderLine = try #require(r.stderr.split(separator: "\n").first { $0.hasPrefix("walk-forward folder: ") })
+        let folder = String(folderLine.dropFirst("walk-forward folder: ".count).prefix { $0 != " " })
+        let status = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/status.json"))) as? [String: Any])
+        #expect(status["state"] as? String == "done" && status["done"] as? Int == 8 && status["total"] as? Int == 8)
+        #expect(try String(contentsOfFile: "\(folder)/progress.jsonl", encoding: .utf8).split(separator: "\n").count == 8)
         // Every listed run is in the runs database and on disk: 16 runs, in and out of sample.
         let database = try String(contentsOfFile: runs + "/runs.sqlite", encoding: .isoLatin1)
         for line in listed {

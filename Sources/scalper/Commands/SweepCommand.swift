@@ -415,9 +415,9 @@ struct SweepCommand: AsyncParsableCommand {
     }
 }
 
-/// A sweep's folder while it runs: `status.json` (queued, running, done, failed, stopped) rewritten
-/// atomically, `progress.jsonl` one line per finished combination, a progress bar on a terminal,
-/// and the `STOP` file that stops it.
+/// A sweep's (or a walk-forward's) folder while it runs: `status.json` (queued, running, done, failed,
+/// stopped) rewritten atomically, `progress.jsonl` one line per finished combination (window), a
+/// progress bar on a terminal, and the `STOP` file that stops it.
 final class SweepProgress: @unchecked Sendable {
     // @unchecked: every mutable field is used under `lock`.
     private let folder: URL
@@ -440,6 +440,9 @@ final class SweepProgress: @unchecked Sendable {
         log = handle
         writeStatus(state: "running", detail: "")
     }
+
+    /// The folder's path.
+    var path: String { folder.path }
 
     /// Whether a `STOP` file is in the folder.
     var stopRequested: Bool { FileManager.default.fileExists(atPath: folder.appendingPathComponent("STOP").path) }

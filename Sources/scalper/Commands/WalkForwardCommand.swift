@@ -125,6 +125,17 @@ struct WalkForwardCommand: AsyncParsableCommand {
         let base = name ?? "wf-\(list.joined(separator: "+"))-\(UTC.dayString(start))-\(UTC.dayString(end))-\(stamp)"
         let progress = TrainingProgressPrinter(quiet: json)
         var results: [Window] = []
+        // The walk-forward's own folder, as a sweep has: status.json, progress.jsonl (a line per
+        // window), a progress bar on a terminal, and a STOP file that stops it after the current window.
+        let status = try SweepProgress(
+            folder: root.appendingPathComponent(BacktestRunWriter.runID(createdAt: UTC.now(), description: "walk-forward", in: root)),
+            total: bounds.count, parameters: ["window"]
+        )
+        note("walk-forward folder: \(status.path) (status.json, progress.jsonl; create a file named STOP there to stop after the current window)")
+        var (endState, endDetail) = ("failed", "")
+        defer { status.end(state: endState, detail: endDetail) }
+        var skipped = 0
+        var stopped = false
 
         // The retraining pipeline's layout inside each train span (retrain: calibration_days,
         // early_stopping_fraction): fit | early-stopping tail | purge | calibration days | purge | test.
@@ -134,6 +145,10 @@ struct WalkForwardCommand: AsyncParsableCommand {
             throw fail("--train \(train) leaves too little to fit on beside retrain.calibration_days (\(Sweep.format(settings.retrain.calibrationDays)) d): the calibration days may take at most half of it")
         }
         for (i, w) in bounds.enumerated() {
+            if status.stopRequested {
+                stopped = true
+                break
+            }
             let calibrationStart = w.trainEnd - purge - calibrationSpan
             let fitEnd = calibrationStart - purge
             let earlyStopStart = w.trainStart + Int64(Double(fitEnd - w.trainStart) * (1 - settings.retrain.earlyStoppingFraction))
@@ -162,6 +177,7 @@ struct WalkForwardCommand: AsyncParsableCommand {
                 progress.finish()
             } catch let error as ModelError {
                 note("window \(i + 1) (\(UTC.dayString(w.trainStart)) … \(UTC.dayString(w.testEnd))): skipped: \(error)")
+                skipped += 1
                 continue
             }
             do {
@@ -215,8 +231,19 @@ struct WalkForwardCommand: AsyncParsableCommand {
                     testAUC: outcome.model.testRaw.auc, inSample: inSample, outOfSample: outOfSample, inRun: inRun, outRun: outRun
                 )
             )
+            status.finished(index: i, values: [Double(i + 1)], metrics: outOfSample)
         }
-        guard !results.isEmpty else { throw fail("no walk-forward window had enough data") }
+        if stopped {
+            note("stopped by \(status.path)/STOP: \(bounds.count - results.count - skipped) windows never started; the table below holds the \(results.count) that ran")
+        }
+        guard !results.isEmpty else {
+            endDetail = stopped ? "stopped before any window finished" : "no window had enough data"
+            if stopped { endState = "stopped" }
+            throw fail(stopped ? "stopped before any walk-forward window finished" : "no walk-forward window had enough data")
+        }
+        (endState, endDetail) = stopped
+            ? ("stopped", "stopped by STOP after \(results.count) of \(bounds.count) windows")
+            : ("done", skipped > 0 ? "\(skipped) of \(bounds.count) windows skipped for lack of data" : "")
         report(results, trainDays: Double(trainSpan) / 86_400_000, testDays: Double(testSpan) / 86_400_000)
         let grade = try WalkForwardGrade.record(results, settings: trading, database: database)
         if !json { for line in grade.report { print(line) } }
