@@ -184,8 +184,8 @@ struct CombinedStreamTests {
         let stream = CombinedStream(webSocketURL: "ws://127.0.0.1:1", backoff: Self.backoff, logger: quietLogger)
         let log = ClientLog()
         try await stream.run(
-            // Long enough for two attempts however loaded the machine (each is refused at once).
-            until: ContinuousClock.now + .seconds(10),
+            // Long enough for two attempts however loaded the machine (each is refused at once; a loaded suite once fit only one in 10 s).
+            until: ContinuousClock.now + .seconds(60),
             streams: { ["a@miniTicker"] },
             reconnecting: { log.reconnecting() },
             session: { _ in _ = log.connected() }

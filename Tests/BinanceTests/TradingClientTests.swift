@@ -29,7 +29,8 @@ struct TradingClientTests {
         let server = ExchangeServer(market: market, settings: settings, clock: clock)
         try await server.serving(logger: quiet) { port in
             let client = BinanceTradingClient(
-                baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: Self.apiKey, key: .hmac(secret: Self.secret), clock: { local.withLock { $0 } }
+                baseURL: URL(string: "http://127.0.0.1:\(port)")!, apiKey: Self.apiKey, key: .hmac(secret: Self.secret), clock: { local.withLock { $0 } },
+                requestTimeoutSeconds: 300
             )
             let account = try await client.account()
             #expect((account["balances"] as? [[String: Any]])?.first?["free"] as? String == "500.00000000")
@@ -55,7 +56,8 @@ struct TradingClientTests {
                 sleep: { seconds in
                     waits.withLock { $0.append(seconds) }
                     clock.advance(to: clock.now + Int64(seconds * 1_000))
-                }
+                },
+                requestTimeoutSeconds: 300
             )
             _ = try await client.account()  // time (1) + account (20)
             #expect(client.usedWeight == 21)
@@ -72,7 +74,7 @@ struct TradingClientTests {
         let server = ExchangeServer(market: market, settings: settings, clock: clock)
         try await server.serving(logger: quiet) { port in
             let base = URL(string: "http://127.0.0.1:\(port)")!
-            let wrong = BinanceTradingClient(baseURL: base, apiKey: Self.apiKey, key: .hmac(secret: "not-the-secret"), clock: { clock.now })
+            let wrong = BinanceTradingClient(baseURL: base, apiKey: Self.apiKey, key: .hmac(secret: "not-the-secret"), clock: { clock.now }, requestTimeoutSeconds: 300)
             do {
                 _ = try await wrong.account()
                 Issue.record("a wrong secret was accepted")
@@ -81,7 +83,7 @@ struct TradingClientTests {
                 #expect(!"\(error)".contains(Self.apiKey) && !"\(error)".contains("not-the-secret"))
             }
             #expect(!"\(SigningKey.hmac(secret: Self.secret))".contains(Self.secret))
-            let client = BinanceTradingClient(baseURL: base, apiKey: Self.apiKey, key: .hmac(secret: Self.secret), clock: { clock.now })
+            let client = BinanceTradingClient(baseURL: base, apiKey: Self.apiKey, key: .hmac(secret: Self.secret), clock: { clock.now }, requestTimeoutSeconds: 300)
             try await client.testOrder([("symbol", "FILUSDT"), ("side", "SELL"), ("type", "MARKET"), ("quoteOrderQty", "20")])
             await #expect(throws: BinanceAPIError(status: 400, code: -1013, message: "Filter failure: NOTIONAL", path: "/api/v3/order/test")) {
                 try await client.testOrder([("symbol", "FILUSDT"), ("side", "SELL"), ("type", "MARKET"), ("quoteOrderQty", "0.5")])

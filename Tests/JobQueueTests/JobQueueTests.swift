@@ -55,7 +55,7 @@ struct JobQueueTests {
             let first = try #require(try await q.claim(worker: "dead", staleAfter: 0.5, maxAttempts: 3))
             #expect(first.attempt == 1)
             // Not stale yet: nothing to claim.
-            #expect(try await q.claim(worker: "other", staleAfter: 30, maxAttempts: 3) == nil)
+            #expect(try await q.claim(worker: "other", staleAfter: 3_600, maxAttempts: 3) == nil)
             try await Task.sleep(for: .seconds(1.2))
             let second = try #require(try await q.claim(worker: "other", staleAfter: 0.5, maxAttempts: 3))
             #expect(second.id == first.id && second.attempt == 2)
