@@ -111,7 +111,7 @@ public enum Sweep {
         let settings = try combos.map { values in
             try zip(parameters, values).reduce(base) { try apply($0, key: $1.0.key, value: $1.1) }
         }
-        let results = UnsafeResults(count: combos.count)
+        let results = ClaimedSlots<BacktestResult>(count: combos.count)
         let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, combos.count))
         DispatchQueue.concurrentPerform(iterations: workers) { _ in
             while !shouldStop(), let i = results.claim() {
@@ -176,22 +176,32 @@ public enum Sweep {
     public static func format(_ v: Double) -> String { String(format: "%g", v) }
 }
 
-/// Per-index result slots written by concurrent workers, and the next index to claim.
-private final class UnsafeResults: @unchecked Sendable {
+/// Per-index result slots written by concurrent workers, and the next index to claim: how a sweep
+/// (and `scalper cluster`) hands out work to its cores one item at a time.
+public final class ClaimedSlots<Value: Sendable>: @unchecked Sendable {
     // @unchecked: every access to the slots and the counter holds the lock.
-    private var slots: [BacktestResult?]
+    private var slots: [Value?]
     private var next = 0
     private let lock = NSLock()
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    /// The next combination nobody has taken, or nil when all are taken.
-    func claim() -> Int? {
+
+    /// `count` empty slots.
+    public init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    /// The next index nobody has taken, or nil when all are taken.
+    public func claim() -> Int? {
         lock.withLock {
             guard next < slots.count else { return nil }
             next += 1
             return next - 1
         }
     }
-    func set(_ i: Int, _ r: BacktestResult) { lock.withLock { slots[i] = r } }
-    /// The result of combination `i`, nil when it did not run.
-    func get(_ i: Int) -> BacktestResult? { lock.withLock { slots[i] } }
+
+    /// Stores the value of index `i`.
+    public func set(_ i: Int, _ value: Value) { lock.withLock { slots[i] = value } }
+
+    /// The value of index `i`, nil when it did not run.
+    public func get(_ i: Int) -> Value? { lock.withLock { slots[i] } }
+
+    /// Every stored value, in index order.
+    public func all() -> [Value] { lock.withLock { slots.compactMap { $0 } } }
 }

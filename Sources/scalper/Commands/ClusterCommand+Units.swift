@@ -131,7 +131,7 @@ enum UnitOptimiser {
         workers: Int,
         finished: @Sendable (UnitOutcome) -> Void
     ) -> [UnitOutcome] {
-        let slots = OutcomeSlots(count: jobs.count)
+        let slots = ClaimedSlots<UnitOutcome>(count: jobs.count)
         DispatchQueue.concurrentPerform(iterations: max(1, min(workers, jobs.count))) { _ in
             while let i = slots.claim() {
                 let job = jobs[i]
@@ -265,28 +265,4 @@ enum UnitOptimiser {
         }
         return o
     }
-}
-
-/// Per-unit outcome slots written by concurrent workers, and the next unit to claim.
-private final class OutcomeSlots: @unchecked Sendable {
-    // @unchecked: every access to the slots and the counter holds the lock.
-    private var slots: [UnitOutcome?]
-    private var next = 0
-    private let lock = NSLock()
-
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-
-    /// The next unit nobody has taken, or nil when all are taken.
-    func claim() -> Int? {
-        lock.withLock {
-            guard next < slots.count else { return nil }
-            next += 1
-            return next - 1
-        }
-    }
-
-    func set(_ i: Int, _ outcome: UnitOutcome) { lock.withLock { slots[i] = outcome } }
-
-    /// Every outcome, in unit order (every unit has run when this is called).
-    func all() -> [UnitOutcome] { lock.withLock { slots.compactMap { $0 } } }
 }
