@@ -153,6 +153,18 @@ let package = Package(
             swiftSettings: computeSettings
         ),
 
+        // The runs database on PostgreSQL (`--runs-db postgres://…`): RunDatabase's tables plus each
+        // run's files, so every machine reads every run.
+        .target(
+            name: "PostgresRuns",
+            dependencies: [
+                "Backtest", "JobQueue", "Trading",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         .target(
             name: "Retraining",
             dependencies: ["ScalperCore", "Features", "Model", "Registry", "Backtest", "Trading", "LinearAlgebra"],
@@ -181,7 +193,7 @@ let package = Package(
             name: "scalper",
             dependencies: [
                 "ScalperCore", "MarketData", "Features", "Model", "Registry", "Retraining", "Trading", "Backtest", "Scanner", "Exchange", "Session",
-                "Dashboard", "LinearAlgebra", "XGBoost", "Research", "JobQueue",
+                "Dashboard", "LinearAlgebra", "XGBoost", "Research", "JobQueue", "PostgresRuns",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
@@ -254,6 +266,16 @@ let package = Package(
         .testTarget(name: "BacktestTests", dependencies: ["Backtest", "Trading", "Research", "ScalperCore"], swiftSettings: swiftSettings),
         .testTarget(name: "ResearchTests", dependencies: ["Research"], swiftSettings: swiftSettings),
         .testTarget(name: "JobQueueTests", dependencies: ["JobQueue", "ScalperTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "PostgresRunsTests",
+            dependencies: [
+                "PostgresRuns", "Backtest", "JobQueue", "Trading", "ScalperTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TradingTests",
             dependencies: ["Trading", "ScalperCore", "ScalperTestSupport"],

@@ -24,6 +24,27 @@ public struct RunSummary: Sendable, Equatable {
     /// one no research command judged).
     public var grade: RunGrade?
 
+    /// A run as read from a runs database.
+    public init(
+        id: String,
+        createdAt: String,
+        model: String,
+        symbols: String,
+        window: String,
+        metrics: [String: Double],
+        parameters: [String: String],
+        grade: RunGrade?
+    ) {
+        self.id = id
+        self.createdAt = createdAt
+        self.model = model
+        self.symbols = symbols
+        self.window = window
+        self.metrics = metrics
+        self.parameters = parameters
+        self.grade = grade
+    }
+
     /// The metric names to show for `runs`, in order: every ``BacktestMetricField`` of the table,
     /// then, sorted and with no field, any other name one of them stored (a run recorded by an
     /// older version).
@@ -57,9 +78,11 @@ public struct RunGrade: Sendable, Equatable {
 }
 
 /// The SQLite database of runs (`<runs-dir>/runs.sqlite`): runs, their parameters, metrics, trades
-/// and grades.
-public final class RunDatabase: Sendable {
+/// and grades. The runs' files are their folders beside it (`<runs-dir>/<id>/`).
+public final class RunDatabase: RunStore {
     private let queue: DatabaseQueue
+    /// The folder holding the database and the run folders.
+    private let root: URL
 
     /// The schema's migrations, oldest first. A database written by an older version has only the
     /// first ones; opening it applies the rest and keeps every row (its runs read as not graded).
@@ -76,6 +99,7 @@ public final class RunDatabase: Sendable {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         queue = try DatabaseQueue(path: path, configuration: configuration)
+        root = URL(fileURLWithPath: path).deletingLastPathComponent()
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-runs") { db in
             try db.execute(
@@ -132,32 +156,79 @@ public final class RunDatabase: Sendable {
 
     /// Records one run in a single transaction.
     public func record(config: BacktestRunConfig, result: BacktestResult) throws {
-        let parameters = Self.flatten(config.settings)
+        try queue.write { db in try Self.insert(config: config, result: result, db) }
+    }
+
+    /// Records the run unless its id is already recorded (then `false`, and nothing is written),
+    /// writing `files` as its folder `<runs-dir>/<id>/` when that folder does not exist yet.
+    ///
+    /// The folder is written (through a temporary folder renamed into place) inside the
+    /// transaction: when it cannot be written, no row is kept.
+    @discardableResult
+    public func record(config: BacktestRunConfig, result: BacktestResult, files: [String: [UInt8]]) throws -> Bool {
+        if let bad = files.keys.sorted().first(where: { !BacktestRunWriter.isPlainFileName($0) }) {
+            throw RunDatabaseError.badFileName(bad)
+        }
+        return try queue.write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM run WHERE id = ?)", arguments: [config.id]) == false else {
+                return false
+            }
+            try Self.insert(config: config, result: result, db)
+            let folder = root.appendingPathComponent(config.id)
+            if !files.isEmpty && !FileManager.default.fileExists(atPath: folder.path) {
+                try Self.writeFolder(files, to: folder)
+            }
+            return true
+        }
+    }
+
+    /// The files of the folder `<runs-dir>/<id>/` (empty when there is none).
+    public func files(ofRun id: String) throws -> [String: [UInt8]] {
+        guard BacktestRunWriter.isPlainFileName(id) else { return [:] }
+        let folder = root.appendingPathComponent(id)
+        guard FileManager.default.fileExists(atPath: folder.path) else { return [:] }
+        return try BacktestRunWriter.files(inFolder: folder)
+    }
+
+    private static func writeFolder(_ files: [String: [UInt8]], to folder: URL) throws {
+        let fm = FileManager.default
+        let parent = folder.deletingLastPathComponent()
+        let temporary = parent.appendingPathComponent(".\(folder.lastPathComponent).partial-\(UUID().uuidString)")
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+            for (name, bytes) in files { try Data(bytes).write(to: temporary.appendingPathComponent(name)) }
+            try fm.moveItem(at: temporary, to: folder)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    private static func insert(config: BacktestRunConfig, result: BacktestResult, _ db: Database) throws {
+        let parameters = flatten(config.settings)
         // One row per table field; a run recorded before a field existed simply lacks its row.
         let metrics = BacktestMetricField.all.map { ($0.name, $0.value(result.metrics)) }
-        try queue.write { db in
-            try db.execute(
-                sql: "INSERT INTO run (id, created_at, model, symbols, window_from, window_to, description) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                arguments: [config.id, config.createdAt, config.modelName, config.symbols.joined(separator: ","), config.from, config.to, config.description]
-            )
-            for (k, v) in parameters {
-                try db.execute(sql: "INSERT INTO parameter (run_id, key, value) VALUES (?, ?, ?)", arguments: [config.id, k, v])
-            }
-            for (k, v) in metrics {
-                try db.execute(sql: "INSERT INTO metric (run_id, key, value) VALUES (?, ?, ?)", arguments: [config.id, k, v.isFinite ? v : nil])
-            }
-            let statement = try db.makeStatement(
-                sql: """
-                    INSERT INTO trade (run_id, seq, entry_time, exit_time, symbol, side, entry_price, exit_price, quantity,
-                        pnl_usdt, pnl_pct, duration_sec, exit_reason, fees) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """
-            )
-            for (i, t) in result.trades.enumerated() {
-                try statement.execute(arguments: [
-                    config.id, i, t.entryTime, t.exitTime, t.symbol, t.side.rawValue, t.entryPrice, t.exitPrice, t.quantity,
-                    t.pnlUSDT, t.pnlPct, t.durationSeconds, t.exitReason.rawValue, t.fees,
-                ])
-            }
+        try db.execute(
+            sql: "INSERT INTO run (id, created_at, model, symbols, window_from, window_to, description) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            arguments: [config.id, config.createdAt, config.modelName, config.symbols.joined(separator: ","), config.from, config.to, config.description]
+        )
+        for (k, v) in parameters {
+            try db.execute(sql: "INSERT INTO parameter (run_id, key, value) VALUES (?, ?, ?)", arguments: [config.id, k, v])
+        }
+        for (k, v) in metrics {
+            try db.execute(sql: "INSERT INTO metric (run_id, key, value) VALUES (?, ?, ?)", arguments: [config.id, k, v.isFinite ? v : nil])
+        }
+        let statement = try db.makeStatement(
+            sql: """
+                INSERT INTO trade (run_id, seq, entry_time, exit_time, symbol, side, entry_price, exit_price, quantity,
+                    pnl_usdt, pnl_pct, duration_sec, exit_reason, fees) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        )
+        for (i, t) in result.trades.enumerated() {
+            try statement.execute(arguments: [
+                config.id, i, t.entryTime, t.exitTime, t.symbol, t.side.rawValue, t.entryPrice, t.exitPrice, t.quantity,
+                t.pnlUSDT, t.pnlPct, t.durationSeconds, t.exitReason.rawValue, t.fees,
+            ])
         }
     }
 
@@ -202,8 +273,8 @@ public final class RunDatabase: Sendable {
         )
     }
 
-    /// Settings as `section.key = value` pairs (the YAML names).
-    static func flatten(_ settings: BacktestSettings) -> [String: String] {
+    /// Settings as `section.key = value` pairs (the YAML names): the `parameter` rows of a run.
+    public static func flatten(_ settings: BacktestSettings) -> [String: String] {
         var out: [String: String] = ["backtest.capital": "\(settings.capital)"]
         let encoder = JSONEncoder()
         for (section, value) in [
@@ -221,10 +292,13 @@ public final class RunDatabase: Sendable {
 public enum RunDatabaseError: Error, Equatable, CustomStringConvertible {
     /// No run has this id.
     case noSuchRun(String)
+    /// A run's file name that is not one plain path component.
+    case badFileName(String)
 
     public var description: String {
         switch self {
         case .noSuchRun(let id): "no run \(id) in the runs database"
+        case .badFileName(let name): "'\(name)' cannot name a file of a run's folder (one path component, not hidden)"
         }
     }
 }
