@@ -24,6 +24,29 @@ public enum FolderBlob {
         return (hex(SHA256.hash(data: bytes)), bytes)
     }
 
+    /// Makes `folder` hold the files of `bytes` (checked against `sha256`) all at once: they are
+    /// written into a fresh sibling folder that is then renamed to `folder`, so another process on
+    /// the same machine either sees no `folder` or a complete one. When another process got there
+    /// first, its (identical) folder stays and this one is discarded.
+    public static func install(_ bytes: [UInt8], sha256: String, at folder: String) throws(JobQueueError) {
+        let parent = (folder as NSString).deletingLastPathComponent
+        let staging = (parent as NSString).appendingPathComponent(".staging-\(UUID().uuidString)")
+        do {
+            try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+        } catch {
+            throw JobQueueError("cannot create \(parent): \(error)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: staging) }
+        try unpack(bytes, sha256: sha256, into: staging)
+        if rename(staging, folder) != 0 {
+            let code = errno
+            // ENOTEMPTY / EEXIST: another process installed the same content first.
+            guard code == ENOTEMPTY || code == EEXIST else {
+                throw JobQueueError("cannot move \(staging) to \(folder): \(String(cString: strerror(code)))")
+            }
+        }
+    }
+
     /// Writes the files of `bytes` into `folder` (created) after checking them against `sha256`.
     public static func unpack(_ bytes: [UInt8], sha256: String, into folder: String) throws(JobQueueError) {
         guard hex(SHA256.hash(data: bytes)) == sha256 else { throw JobQueueError("blob \(sha256.prefix(12))… does not match its SHA-256") }

@@ -140,3 +140,38 @@ struct JobQueueTests {
         #expect(throws: JobQueueError.self) { try DatabaseURL("postgres://ana@db.lan/runs?sslmode=verify-full") }
     }
 }
+
+@Suite("Model bundles through the database: packed, checked, installed whole")
+struct FolderBlobTests {
+    @Test("Eight installs of one blob at once into one cache folder: each returns to a complete folder with every file's bytes; a blob whose hash differs is refused")
+    func concurrentInstalls() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let source = dir.path("bundle")
+        try FileManager.default.createDirectory(atPath: source, withIntermediateDirectories: true)
+        let files = (0..<6).map { "file\($0).json" }
+        for (i, name) in files.enumerated() {
+            try Data(repeating: UInt8(65 + i), count: 200_000 * (i + 1)).write(to: URL(fileURLWithPath: dir.path("bundle/\(name)")))
+        }
+        let (sha, bytes) = try FolderBlob.pack(folder: source, files: files)
+        let target = dir.path("cache/models/\(sha)")
+        let complete = Atomic<Int>(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            do {
+                try FolderBlob.install(bytes, sha256: sha, at: target)
+                let whole = files.enumerated().allSatisfy { i, name in
+                    FileManager.default.contents(atPath: "\(target)/\(name)") == Data(repeating: UInt8(65 + i), count: 200_000 * (i + 1))
+                }
+                if whole { complete.add(1, ordering: .relaxed) }
+            } catch {
+                Issue.record("install: \(error)")
+            }
+        }
+        #expect(complete.load(ordering: .relaxed) == 8)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path("cache/models")) == [sha], "no staging folder is left behind")
+        var bad = bytes
+        bad[bad.count / 2] ^= 1
+        #expect(throws: JobQueueError.self) { try FolderBlob.install(bad, sha256: sha, at: dir.path("cache/models/other")) }
+        #expect(!FileManager.default.fileExists(atPath: dir.path("cache/models/other")))
+    }
+}

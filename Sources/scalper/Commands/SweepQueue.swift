@@ -140,11 +140,12 @@ actor SweepJobRunner {
         let (storePath, cacheDir, queue) = (self.storePath, self.cacheDir, self.queue)
         let task = Task<PreparedBacktest, any Error> {
             let folder = (cacheDir as NSString).appendingPathComponent("models/\(spec.modelSHA256)")
-            if !FileManager.default.fileExists(atPath: (folder as NSString).appendingPathComponent("metadata.json")) {
+            // Workers on one machine share the cache: the folder appears complete or not at all.
+            if !FileManager.default.fileExists(atPath: folder) {
                 guard let bytes = try await queue.blob(sha256: spec.modelSHA256) else {
                     throw JobQueueError("the model bundle \(spec.modelSHA256.prefix(12))… is not in the database")
                 }
-                try FolderBlob.unpack(bytes, sha256: spec.modelSHA256, into: folder)
+                try FolderBlob.install(bytes, sha256: spec.modelSHA256, at: folder)
             }
             let predictor = try ModelBundle.load(folder)
             try predictor.setThreads(spec.threads)
@@ -159,6 +160,12 @@ actor SweepJobRunner {
             return ready
         }
         prepared[batchID] = task
-        return try await task.value
+        do {
+            return try await task.value
+        } catch {
+            // A failed preparation is not kept: the job is given back and the next one tries again.
+            if prepared[batchID] == task { prepared[batchID] = nil }
+            throw error
+        }
     }
 }
