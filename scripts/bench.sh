@@ -3,8 +3,9 @@
 # run on this machine, then one line per figure, `bench <name> <value> <unit>`, and
 # `ratio <name> <value>` where the reference has the same figure (higher is better).
 #
-# scripts/bench.sh --only walkforward: only the walk-forward against freqtrade+FreqAI (no Python
-# reference, no other part): its store built from ../shared as below, then its bench lines.
+# scripts/bench.sh --only walkforward: only the walk-forward against freqtrade+FreqAI and the queued
+# walk-forward's speed-up with two workers (no Python reference, no other part): its store built
+# from ../shared as below, then its bench lines.
 set -Eeuo pipefail
 # Any step that fails names itself before the script stops.
 trap 'echo "bench: failed (status $?) at line $LINENO: $BASH_COMMAND" >&2' ERR
@@ -180,9 +181,81 @@ print(f"ratio walkforward.peak_rss_mb {ft_mb / peak_mb:.2f}")
 PY
 }
 
+# walkforward.speedup_2_workers (issue #17): a walk-forward of FILUSDT 2023-08..10 (30d/7d/7d: 8
+# windows) queued on a throwaway PostgreSQL on 127.0.0.1 and run by one `scalper worker`, then the
+# same walk-forward queued again and run by two workers side by side, each with its own copy of the
+# store; every job trains and predicts with one compute thread. The figure is the first wall time
+# over the second (each from the workers' start to the last one's exit; both include each worker's
+# one-off feature computation over the span). Both batches must finish with every window done.
+bench_walkforward_queue() {
+    local pgbin
+    pgbin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
+    [ -n "$pgbin" ] && [ -x "$pgbin/postgres" ] || die "no PostgreSQL server under /usr/lib/postgresql (make setup installs Debian's postgresql)"
+    local pg=$work/pg
+    local -a runas=()
+    mkdir -p "$pg"
+    # initdb and postgres refuse root: run them as nobody.
+    if [ "$(id -u)" = 0 ]; then
+        chown -R nobody:nogroup "$pg"
+        runas=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+    fi
+    "${runas[@]}" "$pgbin/initdb" -D "$pg/data" -U scalper --auth=trust --no-locale -E UTF8 --no-sync > "$pg/initdb.log" 2>&1 \
+        || die "initdb failed: $(tail -5 "$pg/initdb.log")"
+    local pgport
+    pgport=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "${runas[@]}" "$pgbin/postgres" -D "$pg/data" -p "$pgport" -k "$pg" -c listen_addresses=127.0.0.1 -c fsync=off \
+        -c synchronous_commit=off -c full_page_writes=off > "$pg/postgres.log" 2>&1 &
+    bg_pids+=($!)
+    local i
+    for i in $(seq 600); do
+        "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" -U scalper && break
+        sleep 0.1
+    done
+    "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport" -U scalper || die "postgres did not start: $(tail -5 "$pg/postgres.log")"
+    "$pgbin/createdb" -h 127.0.0.1 -p "$pgport" -U scalper scalper
+    local url="postgres://scalper@127.0.0.1:$pgport/scalper?sslmode=disable"
+    cp "$work/bench.sqlite" "$work/worker1.sqlite"
+    cp "$work/bench.sqlite" "$work/worker2.sqlite"
+    local -a job=(walk-forward --store "$work/bench.sqlite" --queue --runs-db "$url" --symbols FILUSDT
+        --from 2023-08-01 --to 2023-11-01 --train 30d --test 7d --step 7d)
+    echo "== CryptoScalper: walk-forward FILUSDT 2023-08..10 (30d/7d/7d) queued on PostgreSQL, run by 1 worker, then by 2" >&2
+    local one two t0 t1 t2 t3 p1 p2
+    one=$("$bin" "${job[@]}" --name one | sed -n 's/^queued \([^ :]*\).*/\1/p')
+    [ -n "$one" ] || die "scalper walk-forward --queue printed no batch id"
+    t0=$(date +%s.%N)
+    "$bin" worker --runs-db "$url" --store "$work/worker1.sqlite" --batch "$one" --name one-1 --cache-dir "$work/wcache" > /dev/null 2> "$work/worker-one.err" \
+        || die "the single worker failed: $(tail -5 "$work/worker-one.err")"
+    t1=$(date +%s.%N)
+    two=$("$bin" "${job[@]}" --name two | sed -n 's/^queued \([^ :]*\).*/\1/p')
+    [ -n "$two" ] || die "scalper walk-forward --queue printed no batch id"
+    t2=$(date +%s.%N)
+    "$bin" worker --runs-db "$url" --store "$work/worker1.sqlite" --batch "$two" --name two-1 --cache-dir "$work/wcache" > /dev/null 2> "$work/worker-two-1.err" &
+    p1=$!
+    "$bin" worker --runs-db "$url" --store "$work/worker2.sqlite" --batch "$two" --name two-2 --cache-dir "$work/wcache" > /dev/null 2> "$work/worker-two-2.err" &
+    p2=$!
+    wait "$p1" || die "a worker of two failed: $(tail -5 "$work/worker-two-1.err")"
+    wait "$p2" || die "a worker of two failed: $(tail -5 "$work/worker-two-2.err")"
+    t3=$(date +%s.%N)
+    local batch
+    for batch in "$one" "$two"; do
+        "$bin" queue status "$batch" --runs-db "$url" | grep -q '^8/8 done, 0 running, 0 queued, 0 failed; 8 results stored' \
+            || die "batch $batch did not finish its 8 windows: $("$bin" queue status "$batch" --runs-db "$url")"
+    done
+    python3 - "$t0" "$t1" "$t2" "$t3" >> "$ours" <<'PY'
+import sys
+t0, t1, t2, t3 = (float(x) for x in sys.argv[1:5])
+one, two = t1 - t0, t3 - t2
+print(f"queued walk-forward FILUSDT 2023-08..10, 8 windows: 1 worker {one:.1f} s, 2 workers {two:.1f} s", file=sys.stderr)
+print(f"bench walkforward.queue_1_worker_s {one:.3f} s")
+print(f"bench walkforward.queue_2_workers_s {two:.3f} s")
+print(f"bench walkforward.speedup_2_workers {one / two:.2f} x")
+PY
+}
+
 if [ "$only" = walkforward ]; then
     import_store
     bench_walkforward
+    bench_walkforward_queue
     cat "$ours"
     exit 0
 fi
@@ -238,6 +311,7 @@ print(f"bench retrain.holdout_auc {e['challenger']['auc']:.4f} auc")
 print(f"bench retrain.canary_auc {e['guards']['canary_auc']:.4f} auc")
 PY
 bench_walkforward
+bench_walkforward_queue
 
 echo "== CryptoScalper: scalper exchange (200 pairs, 1x) + scalper scan for 30 s over loopback" >&2
 start_exchange "$work/exchange.log" --store "$work/bench.sqlite" --pairs 200 --speed 1

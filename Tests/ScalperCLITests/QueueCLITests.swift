@@ -1,4 +1,5 @@
 import Foundation
+import Registry
 import ScalperTestSupport
 import Testing
 
@@ -82,6 +83,14 @@ struct QueueCLITests {
         let results = try await ScalperProcess.run(["queue", "results", id, "--runs-db", server.url, "--runs-dir", dir.path("queued"), "--top", "24"])
         #expect(results.status == 0, "\(results.stderr.suffix(2_000))")
         #expect(results.stderr.contains("24 of 24 combinations have a result"))
+        // The same Pareto front and champion as the sweep in one process.
+        func frontLine(_ out: String) -> String? { out.split(separator: "\n").first { $0.hasPrefix("Pareto front (whole window): ") }.map(String.init) }
+        func championValues(_ out: String) -> String? {
+            out.split(separator: "\n").first { $0.hasPrefix("champion (no drawdown cap): ") }
+                .map { String($0.dropFirst("champion (no drawdown cap): ".count)).components(separatedBy: " — ")[0] }
+        }
+        #expect(frontLine(results.stdout) != nil && frontLine(results.stdout) == frontLine(local.stdout), "\(results.stdout)")
+        #expect(championValues(results.stdout) != nil && championValues(results.stdout) == championValues(local.stdout), "\(local.stdout)")
         let mine = try runsBySettings(dir.path("local"))
         let theirs = try runsBySettings(dir.path("queued"))
         #expect(mine.count == 24 && theirs.count == 24)
@@ -118,7 +127,8 @@ struct QueueCLITests {
         #expect(rescuer.status == 0, "\(rescuer.stderr.suffix(2_000))")
         #expect(rescuer.stdout.contains("worker rescuer: 22 jobs done"))
         let results = try await ScalperProcess.run(["queue", "results", id, "--runs-db", server.url, "--top", "24"])
-        let rows = results.stdout.split(separator: "\n").dropFirst()
+        // The ranked table: the lines before the Pareto front's blank line.
+        let rows = results.stdout.components(separatedBy: "\n\n")[0].split(separator: "\n").dropFirst()
         #expect(rows.count == 24)
         #expect(rows.filter { $0.contains("doomed") }.count == 2 && rows.filter { $0.contains("rescuer") }.count == 22)
         let status = try await ScalperProcess.run(["queue", "status", id, "--runs-db", server.url])
@@ -165,5 +175,78 @@ struct QueueCLITests {
         #expect(try values(dir.path("b"), "signals", "take_profit_pct") == [0.004])
         let list = try await ScalperProcess.run(["queue", "list", "--runs-db", server.url])
         #expect(list.stdout.contains(idA) && list.stdout.contains(idB) && list.stdout.contains("alice@") && list.stdout.contains("bob@"))
+    }
+}
+
+@Suite("scalper walk-forward --queue on PostgreSQL", .serialized)
+struct WalkForwardQueueCLITests {
+    /// A walk-forward's JSON report without its run ids (a queued walk-forward's runs are named after its batch).
+    private func report(_ stdout: String) throws -> [String: Any] {
+        let line = try #require(stdout.split(separator: "\n").last)
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        let windows = try #require(object["windows"] as? [[String: Any]])
+        object["windows"] = windows.map { w -> [String: Any] in
+            var w = w
+            for side in ["in_sample", "out_of_sample"] {
+                var s = w[side] as? [String: Any] ?? [:]
+                s["run_id"] = nil
+                w[side] = s
+            }
+            return w
+        }
+        return object
+    }
+
+    @Test("Four walk-forward windows queued and run by 2 workers: the report (every window's trades, P&L, Sharpe, AUC, efficiencies, verdict) and each out-of-sample run's trades equal the walk-forward run in one process; models registered; collecting twice writes nothing twice")
+    func queuedWalkForwardEqualsLocal() async throws {
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let w = try await queueWorkspace(dir, workers: 2)
+        // One compute thread on both sides (a queued job trains with one).
+        let overlay = dir.path("wf.yaml")
+        try "model:\n  max_rounds: 30\n  early_stopping_rounds: 10\n  threads: 1\nsignals:\n  min_probability: 0.3\n  min_confidence: 0.0\nretrain:\n  calibration_days: 3\n"
+            .write(toFile: overlay, atomically: true, encoding: .utf8)
+        let args = ["--config", overlay, "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-01", "--to", "2023-08-31", "--train", "10d", "--test", "5d", "--step", "5d", "--name", "wfq"]
+        let local = try await ScalperProcess.run(
+            ["walk-forward", "--store", w.store, "--models-dir", dir.path("local-models"), "--runs-dir", dir.path("local-runs"), "--json"] + args
+        )
+        #expect(local.status == 0, "\(local.stderr.suffix(2_000))")
+        let queued = try await ScalperProcess.run(["walk-forward", "--store", w.store, "--queue", "--runs-db", server.url] + args)
+        #expect(queued.status == 0, "\(queued.stderr.suffix(2_000))")
+        #expect(queued.stdout.contains("4 jobs (walk-forward windows)"), "\(queued.stdout)")
+        let id = try batchID(queued.stdout)
+        let workers = try w.copies.enumerated().map { i, copy in
+            try ScalperProcess.start(["worker", "--runs-db", server.url, "--store", copy, "--batch", id, "--name", "w\(i + 1)"])
+        }
+        for worker in workers {
+            let r = try await worker.wait()
+            #expect(r.status == 0, "\(r.stderr.suffix(2_000))")
+        }
+        let collect = ["queue", "results", id, "--runs-db", server.url, "--config", overlay, "--models-dir", dir.path("queued-models"), "--runs-dir", dir.path("queued-runs")]
+        let collected = try await ScalperProcess.run(collect + ["--json"])
+        #expect(collected.status == 0, "\(collected.stderr.suffix(2_000))")
+        #expect(collected.stderr.contains("4 of 4 windows have a result"))
+        let (mine, theirs) = (try report(local.stdout), try report(collected.stdout))
+        #expect((mine["windows"] as? [Any])?.count == 4)
+        #expect(NSDictionary(dictionary: mine).isEqual(to: theirs), "local \(mine)\nqueued \(theirs)")
+        // Each window's out-of-sample trades, byte for byte.
+        for n in 1...4 {
+            let local = try #require(try FileManager.default.contentsOfDirectory(atPath: dir.path("local-runs")).first { $0.hasSuffix("wfq-w\(n)-out-of-sample") })
+            let a = try String(contentsOfFile: dir.path("local-runs/\(local)/trades.csv"), encoding: .utf8)
+            let b = try String(contentsOfFile: dir.path("queued-runs/\(id)-w\(n)-out-of-sample/trades.csv"), encoding: .utf8)
+            #expect(a == b, "window \(n)")
+        }
+        let registry = try ModelRegistry(path: dir.path("queued-models/registry.sqlite"))
+        #expect(Set(try registry.models().map(\.name)) == Set((1...4).map { "wfq-w\($0)" }))
+        // Collected again (as a table): the same runs, none written twice; the grade is printed.
+        let again = try await ScalperProcess.run(collect)
+        #expect(again.status == 0, "\(again.stderr.suffix(2_000))")
+        #expect(again.stdout.contains("verdict: ") && again.stdout.split(separator: "\n").contains { $0.hasPrefix("grade: ") })
+        let folders = try FileManager.default.contentsOfDirectory(atPath: dir.path("queued-runs")).filter { $0.hasPrefix(id) }
+        #expect(folders.count == 8)
+        let list = try await ScalperProcess.run(["runs", "list", "--runs-dir", dir.path("queued-runs")])
+        #expect(list.stdout.split(separator: "\n").filter { $0.hasPrefix(id) }.count == 8)
     }
 }

@@ -3,6 +3,7 @@ import Backtest
 import Dashboard
 import Features
 import Foundation
+import JobQueue
 import MarketData
 import Model
 import Registry
@@ -47,6 +48,11 @@ struct WalkForwardCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of a table.")
     var json = false
 
+    @Flag(help: "Queue one job per window on the shared PostgreSQL database (--runs-db) instead of running them here: `scalper worker` on any machine runs them, `scalper queue status|results ID` follows and collects them.")
+    var queue = false
+
+    @OptionGroup var shared: SharedDatabaseOptions
+
     /// Out-of-sample trades below which no verdict is given.
     static let minimumTrades = 30
 
@@ -63,6 +69,10 @@ struct WalkForwardCommand: AsyncParsableCommand {
         _ = try Self.duration(train, option: "--train")
         _ = try Self.duration(test, option: "--test")
         if let step { _ = try Self.duration(step, option: "--step") }
+        if queue && (runsDir != nil || modelsDir != nil || json) {
+            throw ValidationError("--queue stores each window's model and runs in the database: --runs-dir, --models-dir and --json apply to a walk-forward run here (collect a queued one with scalper queue results ID [--runs-dir DIR] [--models-dir DIR] [--json])")
+        }
+        if !queue && shared.runsDB != nil { throw ValidationError("--runs-db goes with --queue") }
         if let name, name.isEmpty || name.contains("/") || name.hasPrefix(".") {
             throw ValidationError("--name must be a plain folder name")
         }
@@ -88,21 +98,47 @@ struct WalkForwardCommand: AsyncParsableCommand {
         let trainSpan = try Self.duration(train, option: "--train")
         let testSpan = try Self.duration(test, option: "--test")
         let stepSpan = try step.map { try Self.duration($0, option: "--step") } ?? testSpan
-        var bounds: [(trainStart: Int64, trainEnd: Int64, testEnd: Int64)] = []
-        var s = start
-        while s + trainSpan + testSpan <= end {
-            bounds.append((s, s + trainSpan, s + trainSpan + testSpan))
-            s += stepSpan
-        }
+        let bounds = WalkForwardBounds.all(start: start, end: end, train: trainSpan, test: testSpan, step: stepSpan)
         guard !bounds.isEmpty else {
             throw fail("the window \(window.from) … \(window.to) is shorter than one --train \(train) + --test \(test)")
         }
         let list = symbolList(window.symbols)
         guard !list.isEmpty else { throw ValidationError("--symbols is empty") }
         let interval = KlineInterval.oneMinute
+        var trading = BacktestSettings()
+        trading.capital = settings.backtest.capital
+        trading.signals = settings.signals
+        trading.risk = settings.risk
+        trading.execution = settings.execution
+        let stamp = UTC.isoString(UTC.now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
+        let base = name ?? "wf-\(list.joined(separator: "+"))-\(UTC.dayString(start))-\(UTC.dayString(end))-\(stamp)"
+        var plan = WalkForwardPlan(
+            symbols: list, from: start, to: end, interval: interval.name, train: train, test: test, model: settings.model,
+            calibrationDays: settings.retrain.calibrationDays, earlyStoppingFraction: settings.retrain.earlyStoppingFraction,
+            trading: trading, warmupBars: settings.trading.warmupBars, baseName: base
+        )
+        try WalkForwardWindowRunner.checkLayout(plan, trainSpan: trainSpan)
+        if queue {
+            // One compute thread per job: a worker runs --concurrency jobs side by side.
+            plan.model.threads = 1
+            let url = try shared.url()
+            let id = SweepQueueing.batchID(kind: "walkforward", name: name)
+            let payloads = try bounds.map { try QueueJSON.encode($0) }
+            let spec = try QueueJSON.encode(plan)
+            do {
+                try await JobQueue.with(url) { q in
+                    try await q.enqueue(id: id, kind: "walkforward", owner: SweepQueueing.owner(), spec: spec, payloads: payloads)
+                }
+            } catch {
+                throw fail("\(url): \(JobQueue.describe(error))")
+            }
+            print("queued \(id): \(bounds.count) jobs (walk-forward windows) on \(url)")
+            note("run them with `scalper worker --runs-db URL --store <each machine's copy of the store>` (or deploy/), follow them with `scalper queue status \(id) --runs-db URL`, collect them (models, runs, table, grade) with `scalper queue results \(id) --runs-db URL`")
+            return
+        }
         let store = try MarketStore(path: global.storePath(settings))
         let series = try loadSeries(store, symbols: list, interval: interval, from: start, to: end)
-        let (rows, gaps) = try DatasetBuilder.rows(from: series, interval: interval, configuration: settings.model)
+        let (rows, gaps) = try WalkForwardWindowRunner.rows(plan, series: series)
         let modelsFolder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
         let registry: ModelRegistry
         do {
@@ -115,14 +151,6 @@ struct WalkForwardCommand: AsyncParsableCommand {
         let database = try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path)
         var filters: [String: SymbolFilters] = [:]
         for symbol in list { filters[symbol] = try store.symbolFilters(symbol: symbol) }
-        var trading = BacktestSettings()
-        trading.capital = settings.backtest.capital
-        trading.signals = settings.signals
-        trading.risk = settings.risk
-        trading.execution = settings.execution
-        let warmupBars = settings.trading.warmupBars
-        let stamp = UTC.isoString(UTC.now()).replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "")
-        let base = name ?? "wf-\(list.joined(separator: "+"))-\(UTC.dayString(start))-\(UTC.dayString(end))-\(stamp)"
         let progress = TrainingProgressPrinter(quiet: json)
         var results: [Window] = []
         // The walk-forward's own folder, as a sweep has: status.json, progress.jsonl (a line per
@@ -136,102 +164,35 @@ struct WalkForwardCommand: AsyncParsableCommand {
         defer { status.end(state: endState, detail: endDetail) }
         var skipped = 0
         var stopped = false
-
-        // The retraining pipeline's layout inside each train span (retrain: calibration_days,
-        // early_stopping_fraction): fit | early-stopping tail | purge | calibration days | purge | test.
-        let purge = Int64(settings.model.labelHorizonBars(interval: interval)) * interval.milliseconds
-        let calibrationSpan = Int64(settings.retrain.calibrationDays * 86_400_000)
-        guard calibrationSpan + 2 * purge < trainSpan / 2 else {
-            throw fail("--train \(train) leaves too little to fit on beside retrain.calibration_days (\(Sweep.format(settings.retrain.calibrationDays)) d): the calibration days may take at most half of it")
-        }
-        for (i, w) in bounds.enumerated() {
+        for w in bounds {
             if status.stopRequested {
                 stopped = true
                 break
             }
-            let calibrationStart = w.trainEnd - purge - calibrationSpan
-            let fitEnd = calibrationStart - purge
-            let earlyStopStart = w.trainStart + Int64(Double(fitEnd - w.trainStart) * (1 - settings.retrain.earlyStoppingFraction))
-            // Rows to fit and stop on, and the test days; the calibration days apart (DatasetBuilder
-            // purges the label horizon between fit, tail and test).
-            let fitAndTest = rows.openTimes.indices.filter {
-                let t = rows.openTimes[$0]
-                return (t >= w.trainStart && t < fitEnd) || (t >= w.trainEnd && t < w.testEnd)
-            }
-            let calibration = rows.openTimes.indices.filter { rows.openTimes[$0] >= calibrationStart && rows.openTimes[$0] < w.trainEnd - purge }
-            let outcome: TrainingOutcome
+            let ran: WalkForwardWindowRun
             do {
-                let dataset = try DatasetBuilder.split(
-                    rows.subset(fitAndTest), trainEnd: earlyStopStart, validationEnd: fitEnd, testEnd: w.testEnd,
-                    interval: interval, configuration: settings.model, gapCount: gaps
-                )
-                outcome = try TrainingPipeline.train(
-                    dataset,
-                    calibrationRows: rows.subset(calibration),
-                    request: TrainingRequest(
-                        series: series.map { ($0.symbol, []) }, interval: interval, configuration: settings.model,
-                        windowFrom: w.trainStart, windowTo: w.trainEnd, name: "\(base)-w\(i + 1)",
-                        modelsDirectory: modelsFolder, gitCommit: gitCommit()
-                    )
+                ran = try WalkForwardWindowRunner.run(
+                    w, plan: plan, series: series, rows: rows, gaps: gaps, filters: filters, modelsFolder: modelsFolder,
+                    gitCommit: gitCommit()
                 ) { progress.show($0) }
                 progress.finish()
             } catch let error as ModelError {
-                note("window \(i + 1) (\(UTC.dayString(w.trainStart)) … \(UTC.dayString(w.testEnd))): skipped: \(error)")
+                note("window \(w.index + 1) (\(UTC.dayString(w.trainStart)) … \(UTC.dayString(w.testEnd))): skipped: \(error)")
                 skipped += 1
                 continue
             }
             do {
-                try registry.register(bundle: outcome.bundle, origin: .walkForward)
+                try registry.register(bundle: ran.outcome.bundle, origin: .walkForward)
             } catch {
-                throw fail("window \(i + 1): the bundle is written at \(outcome.bundle.path) but not registered: \(error)")
+                throw fail("window \(w.index + 1): the bundle is written at \(ran.outcome.bundle.path) but not registered: \(error)")
             }
-            let predictor: Predictor
-            do {
-                predictor = try ModelBundle.load(outcome.bundle.path)
-            } catch {
-                throw fail("\(error)")
-            }
-            // Each window's model trades at its own threshold when `signals.min_probability: model`.
-            trading.signals = settings.signals.resolved(for: predictor.metadata)
-            // The same series cut to a span, with the kernel's warm-up bars before it.
-            func backtest(from: Int64, to: Int64, label: String) throws -> (BacktestMetrics, String) {
-                let cut = series.map { symbol, klines in
-                    let first = klines.partitionPoint { $0.openTime < from }
-                    let last = klines.partitionPoint { $0.openTime < to }
-                    return (symbol: symbol, klines: Array(klines[max(0, first - warmupBars)..<last]))
-                }
-                var prepared = try BacktestEngine.prepare(
-                    series: cut, predictor: predictor, interval: interval, minimumProbability: trading.signals.minProbability,
-                    tradableFrom: from, warmupBars: warmupBars
-                )
-                prepared.filters = filters
-                let result = BacktestEngine.replay(prepared, settings: trading)
-                let now = UTC.now()
-                let config = BacktestRunConfig(
-                    id: BacktestRunWriter.runID(createdAt: now, description: "\(base)-w\(i + 1)-\(label)", in: root),
-                    model: outcome.bundle.path, modelName: outcome.metadata.name, symbols: list,
-                    from: UTC.isoString(from), to: UTC.isoString(to), interval: interval.name,
-                    store: global.storePath(settings), settings: trading, createdAt: UTC.isoString(now), gitCommit: gitCommit(),
-                    description: "walk-forward window \(i + 1) \(label)"
-                )
-                let folder = try BacktestRunWriter.write(result, config: config, to: root)
-                try BacktestReportPage.write(
-                    result, config: config,
-                    reliability: BacktestEngine.reliability(prepared, label: predictor.metadata.labelSpec),
-                    to: folder
-                )
-                try database.record(config: config, result: result)
-                return (result.metrics, config.id)
-            }
-            let (inSample, inRun) = try backtest(from: w.trainStart, to: w.trainEnd, label: "in-sample")
-            let (outOfSample, outRun) = try backtest(from: w.trainEnd, to: w.testEnd, label: "out-of-sample")
-            results.append(
-                Window(
-                    index: i + 1, trainStart: w.trainStart, trainEnd: w.trainEnd, testEnd: w.testEnd, bundle: outcome.metadata.name,
-                    testAUC: outcome.model.testRaw.auc, inSample: inSample, outOfSample: outOfSample, inRun: inRun, outRun: outRun
-                )
+            let window = try Self.record(
+                ran.bounds, bundlePath: ran.outcome.bundle.path, bundleName: ran.outcome.metadata.name, testAUC: ran.outcome.model.testRaw.auc,
+                settings: ran.settings, inSample: ran.inSample, outOfSample: ran.outOfSample, plan: plan,
+                store: global.storePath(settings), root: root, database: database, runIDs: nil
             )
-            status.finished(index: i, values: [Double(i + 1)], metrics: outOfSample)
+            results.append(window)
+            status.finished(index: w.index, values: [Double(w.index + 1)], metrics: window.outOfSample)
         }
         if stopped {
             note("stopped by \(status.path)/STOP: \(bounds.count - results.count - skipped) windows never started; the table below holds the \(results.count) that ran")
@@ -244,13 +205,44 @@ struct WalkForwardCommand: AsyncParsableCommand {
         (endState, endDetail) = stopped
             ? ("stopped", "stopped by STOP after \(results.count) of \(bounds.count) windows")
             : ("done", skipped > 0 ? "\(skipped) of \(bounds.count) windows skipped for lack of data" : "")
-        report(results, trainDays: Double(trainSpan) / 86_400_000, testDays: Double(testSpan) / 86_400_000)
+        Self.report(results, train: train, test: test, json: json, trainDays: Double(trainSpan) / 86_400_000, testDays: Double(testSpan) / 86_400_000)
         let grade = try WalkForwardGrade.record(results, settings: trading, database: database)
         if !json { for line in grade.report { print(line) } }
     }
 
+    /// Writes a window's two backtests as run folders (with their report pages) and records them in
+    /// `database`; `runIDs` fixes the folders' ids (a queued walk-forward's, so collecting it twice
+    /// writes nothing twice).
+    static func record(
+        _ w: WalkForwardBounds, bundlePath: String, bundleName: String, testAUC: Double, settings: BacktestSettings,
+        inSample: WalkForwardBacktest, outOfSample: WalkForwardBacktest, plan: WalkForwardPlan, store: String,
+        root: URL, database: RunDatabase, runIDs: (inSample: String, outOfSample: String)?
+    ) throws -> Window {
+        func write(_ b: WalkForwardBacktest, label: String, id fixed: String?) throws -> String {
+            let now = UTC.now()
+            let config = BacktestRunConfig(
+                id: fixed ?? BacktestRunWriter.runID(createdAt: now, description: "\(plan.baseName)-w\(w.index + 1)-\(label)", in: root),
+                model: bundlePath, modelName: bundleName, symbols: plan.symbols,
+                from: UTC.isoString(b.from), to: UTC.isoString(b.to), interval: plan.interval,
+                store: store, settings: settings, createdAt: UTC.isoString(now), gitCommit: gitCommit(),
+                description: "walk-forward window \(w.index + 1) \(label)"
+            )
+            if fixed != nil, try database.run(config.id) != nil { return config.id }
+            let folder = try BacktestRunWriter.write(b.result, config: config, to: root)
+            try BacktestReportPage.write(b.result, config: config, reliability: b.reliability, to: folder)
+            try database.record(config: config, result: b.result)
+            return config.id
+        }
+        let inRun = try write(inSample, label: "in-sample", id: runIDs?.inSample)
+        let outRun = try write(outOfSample, label: "out-of-sample", id: runIDs?.outOfSample)
+        return Window(
+            index: w.index + 1, trainStart: w.trainStart, trainEnd: w.trainEnd, testEnd: w.testEnd, bundle: bundleName,
+            testAUC: testAUC, inSample: inSample.result.metrics, outOfSample: outOfSample.result.metrics, inRun: inRun, outRun: outRun
+        )
+    }
+
     /// The table, the efficiencies and the verdict.
-    private func report(_ results: [Window], trainDays: Double, testDays: Double) {
+    static func report(_ results: [Window], train: String, test: String, json: Bool, trainDays: Double, testDays: Double) {
         func mean(_ xs: [Double]) -> Double {
             let finite = xs.filter(\.isFinite)
             return finite.isEmpty ? .nan : finite.reduce(0, +) / Double(finite.count)

@@ -2,6 +2,9 @@ import ArgumentParser
 import Backtest
 import Foundation
 import JobQueue
+import Model
+import Registry
+import Research
 import ScalperCore
 import Session
 
@@ -27,7 +30,7 @@ struct SharedDatabaseOptions: ParsableArguments {
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Claim and run queued sweep jobs from the shared PostgreSQL database until none is left (or forever with --follow).",
+        abstract: "Claim and run queued sweep and walk-forward jobs from the shared PostgreSQL database until none is left (or forever with --follow).",
         discussion: """
             Start one per machine (or several: each claims with SELECT … FOR UPDATE SKIP LOCKED, so no job runs twice at once). A running job sends a heartbeat every --heartbeat seconds; a job whose worker fell silent for --stale-after seconds (it died, or its machine did) is queued again and taken by another worker; its result is stored once whatever happens. The market data comes from this machine's own copy of the store (--store, opened read-only); the model comes from the database. deploy/ has a Kubernetes Indexed Job, a Slurm array script and a systemd unit that start workers.
             """
@@ -94,12 +97,17 @@ struct WorkerCommand: AsyncParsableCommand {
         let summary: WorkerSummary
         do {
             summary = try await JobQueue.with(url) { queue in
-                let runner = SweepJobRunner(storePath: storePath, cacheDir: cache, queue: queue)
+                let sweeps = SweepJobRunner(storePath: storePath, cacheDir: cache, queue: queue)
+                let windows = WalkForwardJobRunner(storePath: storePath, cacheDir: cache, queue: queue)
                 let faults = FaultPoints()
                 return try await queue.work(chosen, log: { note($0) }) { batch, job in
                     faults.reach("worker-after-claim")
-                    guard batch.kind == "sweep" else { throw JobQueueError("this worker runs sweep jobs; batch \(batch.id) is \(batch.kind)") }
-                    let body = try await runner.run(batch, job)
+                    let body: String
+                    switch batch.kind {
+                    case "sweep": body = try await sweeps.run(batch, job)
+                    case "walkforward": body = try await windows.run(batch, job)
+                    default: throw JobQueueError("this worker runs sweep and walkforward jobs; batch \(batch.id) is \(batch.kind)")
+                    }
                     faults.reach("worker-before-complete")
                     return body
                 }
@@ -119,7 +127,7 @@ struct WorkerCommand: AsyncParsableCommand {
 struct QueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queue",
-        abstract: "Queued sweeps on the shared PostgreSQL database: list, progress, results.",
+        abstract: "Queued sweeps and walk-forwards on the shared PostgreSQL database: list, progress, results.",
         subcommands: [List.self, Status.self, Results.self]
     )
 
@@ -167,13 +175,22 @@ struct QueueCommand: AsyncParsableCommand {
 
     struct Results: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A queued sweep's results: a table ranked by a metric, and with --runs-dir every combination written as a run folder (as a local sweep writes it)."
+            abstract: "A queued batch's results. A sweep: a table ranked by a metric, and with --runs-dir every combination written as a run folder (as a local sweep writes it). A walk-forward: each window's model registered under --models-dir, its runs written under --runs-dir, and the table, efficiency, verdict and grade `scalper walk-forward` prints.",
+            discussion: "While the batch runs, this shows what has finished so far. Collecting a walk-forward again writes nothing twice: its run folders are named after the batch and window."
         )
         @OptionGroup var shared: SharedDatabaseOptions
+        @OptionGroup var global: GlobalOptions
         @Argument(help: "The batch id (scalper queue list).") var id: String
         @Option(help: "Metric to rank by (a name of metrics.csv).") var metric = BacktestMetricField.totalPnL.name
-        @Option(help: "Write each combination's run folder (config.json, trades.csv, metrics.csv, …) here and record it in runs.sqlite.") var runsDir: String?
+        @Option(help: "Write each combination's run folder (config.json, trades.csv, metrics.csv, …) here and record it in runs.sqlite (a walk-forward's default: backtest.runs_dir of the config).") var runsDir: String?
+        @Option(help: "A walk-forward's bundles are registered here (default: model.models_dir of the config).") var modelsDir: String?
         @Option(help: "Rows of the table.") var top = 15
+        @Flag(help: "A walk-forward's report as one JSON object.") var json = false
+        @Option(help: "A sweep's champion is the best return with max drawdown at most this fraction (e.g. 0.05).") var maxDrawdown: Double?
+
+        func validate() throws {
+            if let maxDrawdown, !(maxDrawdown > 0 && maxDrawdown <= 1) { throw ValidationError("--max-drawdown must be in (0, 1], a fraction of equity") }
+        }
 
         func run() async throws {
             let url = try shared.url()
@@ -183,7 +200,11 @@ struct QueueCommand: AsyncParsableCommand {
                 (try await q.batch(id), try await q.results(batch: id), try await q.progress(batch: id))
             }
             guard let batch else { throw fail("no batch \(id) in \(url)") }
-            guard batch.kind == "sweep" else { throw fail("\(id) is a \(batch.kind) batch, not a sweep") }
+            if batch.kind == "walkforward" {
+                try await collectWalkForward(batch, stored: stored, progress: progress, url: url)
+                return
+            }
+            guard batch.kind == "sweep" else { throw fail("\(id) is a \(batch.kind) batch, which this version cannot read") }
             let spec = try QueueJSON.decode(QueuedSweepSpec.self, batch.spec)
             let results = try stored.map { (seq: $0.seq, worker: $0.worker, result: try QueueJSON.decode(QueuedSweepResult.self, $0.body)) }
             note("\(results.count) of \(batch.total) combinations have a result\(progress.finished ? "" : " (the sweep is still running)")")
@@ -224,6 +245,103 @@ struct QueueCommand: AsyncParsableCommand {
                 if let id = ids[r.seq] { line += id }
                 print(line)
             }
+            guard !results.isEmpty else { return }
+            // The Pareto front of return against max drawdown over the combinations finished so far,
+            // and the champion under --max-drawdown, as a local sweep prints them.
+            let returns = results.map(\.result.metrics.totalReturn)
+            let drawdowns = results.map(\.result.metrics.maxDrawdown)
+            let front = Pareto.front(returns: returns, drawdowns: drawdowns)
+            let champion = Pareto.champion(returns: returns, drawdowns: drawdowns, maxDrawdown: maxDrawdown ?? .infinity)
+            print("")
+            print("Pareto front (whole window\(progress.finished ? "" : ", so far")): total return against max drawdown, \(front.count) of \(results.count) combinations")
+            print("      " + names.map { $0.padding(toLength: 20, withPad: " ", startingAt: 0) }.joined() + "return    max DD   trades  job")
+            for i in front {
+                let m = results[i].result.metrics
+                print(
+                    (i == champion ? "  *   " : "      ") + results[i].result.values.map { Sweep.format($0).padding(toLength: 20, withPad: " ", startingAt: 0) }.joined()
+                        + String(format: "%7.2f%%  %6.2f%%  %6d  ", m.totalReturn * 100, m.maxDrawdown * 100, m.trades) + "\(results[i].seq + 1)"
+                        + (ids[results[i].seq].map { " (\($0))" } ?? "")
+                )
+            }
+            if let champion {
+                let c = results[champion]
+                let capText = maxDrawdown.map { String(format: "max drawdown ≤ %.2f %%", $0 * 100) } ?? "no drawdown cap"
+                print("champion (\(capText)): " + zip(names, c.result.values).map { "\($0)=\(Sweep.format($1))" }.joined(separator: " ") + " — job \(c.seq + 1)")
+            } else {
+                print("champion: none — no combination kept its max drawdown within \(String(format: "%.2f", (maxDrawdown ?? .infinity) * 100)) %")
+            }
         }
+    }
+}
+
+extension QueueCommand.Results {
+    /// A queued walk-forward's windows so far: models registered, runs written and recorded (named
+    /// after the batch, so collecting again writes nothing twice), then the report and grade
+    /// `scalper walk-forward` prints.
+    func collectWalkForward(
+        _ batch: QueuedBatch, stored: [(seq: Int, worker: String, attempt: Int, body: String)], progress: BatchProgress, url: DatabaseURL
+    ) async throws {
+        let settings = try global.loadConfiguration()
+        let plan = try QueueJSON.decode(WalkForwardPlan.self, batch.spec)
+        let windows = try stored.map { try QueueJSON.decode(QueuedWindowResult.self, $0.body) }.sorted { $0.bounds.index < $1.bounds.index }
+        note("\(windows.count) of \(batch.total) windows have a result\(progress.finished ? "" : " (the walk-forward is still running)")")
+        let modelsFolder = URL(fileURLWithPath: modelsDir ?? settings.model.modelsDir)
+        let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: modelsFolder, withIntermediateDirectories: true)
+        let registry: ModelRegistry
+        do {
+            registry = try ModelRegistry(path: modelsFolder.appendingPathComponent("registry.sqlite").path)
+        } catch {
+            throw fail("\(error)")
+        }
+        let database = try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path)
+        // Bundles not here yet come from the database.
+        let missing = windows.compactMap { w -> String? in
+            guard let name = w.bundleName, let sha = w.bundleSHA256 else { return nil }
+            return FileManager.default.fileExists(atPath: modelsFolder.appendingPathComponent(name).path) ? nil : sha
+        }
+        let blobs = try await JobQueue.with(url) { q in
+            var out: [String: [UInt8]] = [:]
+            for sha in Set(missing) { out[sha] = try await q.blob(sha256: sha) }
+            return out
+        }
+        var results: [WalkForwardCommand.Window] = []
+        for w in windows {
+            guard let name = w.bundleName, let sha = w.bundleSHA256, let auc = w.testAUC, let trading = w.settings,
+                let inSample = w.inSample, let outOfSample = w.outOfSample
+            else {
+                note("window \(w.bounds.index + 1) (\(UTC.dayString(w.bounds.trainStart)) … \(UTC.dayString(w.bounds.testEnd))): skipped: \(w.skipped ?? "no result")")
+                continue
+            }
+            let bundle = modelsFolder.appendingPathComponent(name)
+            if !FileManager.default.fileExists(atPath: bundle.path) {
+                guard let bytes = blobs[sha] else { throw fail("window \(w.bounds.index + 1): its bundle \(sha.prefix(12))… is not in \(url)") }
+                do {
+                    try FolderBlob.install(bytes, sha256: sha, at: bundle.path)
+                    try registry.register(bundle: bundle, origin: .walkForward)
+                } catch {
+                    throw fail("window \(w.bounds.index + 1): \(error)")
+                }
+            }
+            results.append(
+                try WalkForwardCommand.record(
+                    w.bounds, bundlePath: bundle.path, bundleName: name, testAUC: auc, settings: trading,
+                    inSample: inSample.backtest, outOfSample: outOfSample.backtest, plan: plan, store: "(each worker's copy)",
+                    root: root, database: database,
+                    runIDs: ("\(batch.id)-w\(w.bounds.index + 1)-in-sample", "\(batch.id)-w\(w.bounds.index + 1)-out-of-sample")
+                )
+            )
+        }
+        guard let first = results.first else {
+            throw fail(progress.finished ? "no window of \(batch.id) had enough data" : "no window of \(batch.id) has finished yet")
+        }
+        let day = 86_400_000.0
+        WalkForwardCommand.report(
+            results, train: plan.train, test: plan.test, json: json,
+            trainDays: Double(first.trainEnd - first.trainStart) / day, testDays: Double(first.testEnd - first.trainEnd) / day
+        )
+        let grade = try WalkForwardGrade.record(results, settings: plan.trading, database: database)
+        if !json { for line in grade.report { print(line) } }
     }
 }
