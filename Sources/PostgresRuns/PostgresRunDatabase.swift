@@ -21,10 +21,11 @@ public struct PostgresRunDatabase: RunStore {
 
     /// Connects to `url`, creates the tables if missing, runs `body`, disconnects.
     ///
-    /// - Throws: ``JobQueueError`` naming the URL (without its password) when the server cannot be
-    ///   reached or the schema cannot be created; `body`'s errors as they are.
+    /// - Throws: ``JobQueueError`` naming the URL (without its password) when no connection is made
+    ///   within `connectTimeout` or the schema cannot be created; `body`'s errors as they are.
     public static func with<Result: Sendable>(
         _ url: DatabaseURL,
+        connectTimeout: Duration = .seconds(20),
         logger: Logger = Logger(label: "scalper.runs", factory: { _ in SwiftLogNoOpLogHandler() }),
         _ body: @Sendable (PostgresRunDatabase) async throws -> Result
     ) async throws -> Result {
@@ -34,7 +35,24 @@ public struct PostgresRunDatabase: RunStore {
             defer { group.cancelAll() }
             let database = PostgresRunDatabase(client: client, logger: logger)
             do {
-                try await database.migrate()
+                // The pool retries a refused connection for a minute before it gives up, and then
+                // says only that it gave up: a server that does not answer is reported sooner.
+                try await withThrowingTaskGroup(of: Bool.self) { first in
+                    first.addTask {
+                        try await database.migrate()
+                        return true
+                    }
+                    first.addTask {
+                        try await Task.sleep(for: connectTimeout)
+                        return false
+                    }
+                    defer { first.cancelAll() }
+                    guard try await first.next() == true else {
+                        throw JobQueueError("\(url): no connection within \(connectTimeout) (is the server up, and the URL right?)")
+                    }
+                }
+            } catch let error as JobQueueError {
+                throw error
             } catch {
                 throw JobQueueError("\(url): cannot create the runs tables: \(JobQueue.describe(error))")
             }

@@ -1,5 +1,6 @@
 import Features
 import Foundation
+import JobQueue
 import Logging
 import MarketData
 import Model
@@ -63,6 +64,18 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         enum CodingKeys: String, CodingKey {
             case capital
             case runsDir = "runs_dir"
+        }
+    }
+
+    /// The runs database several machines share (issue #17).
+    struct Runs: Codable, Sendable, Equatable {
+        /// `postgres://user[:password]@host[:port]/database[?sslmode=…]`: `scalper runs`,
+        /// `export-notebook` and `backtest` use this PostgreSQL database; empty: SQLite
+        /// (`runs.sqlite` under `backtest.runs_dir`).
+        var databaseURL = ""
+
+        enum CodingKeys: String, CodingKey {
+            case databaseURL = "database_url"
         }
     }
 
@@ -196,6 +209,7 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
     var execution = ExecutionConfiguration()
     var trading = TradingPathConfiguration()
     var backtest = Backtest()
+    var runs = Runs()
     var binance = Binance()
     var scanner = Scanner()
     var timing = Timing()
@@ -329,6 +343,19 @@ struct ScalperConfiguration: Codable, Sendable, Equatable {
         )
         try check(backtest.capital > 0, "backtest.capital", "must be > 0")
         try check(!backtest.runsDir.isEmpty, "backtest.runs_dir", "must not be empty")
+        if !runs.databaseURL.isEmpty {
+            do {
+                _ = try DatabaseURL(runs.databaseURL)
+            } catch {
+                // The parser's reason begins with the URL, which the loader already prints before it.
+                let reason = "\(error)".replacingOccurrences(of: "'\(runs.databaseURL)'", with: "").drop { $0 == ":" || $0 == " " }
+                let detail = DatabaseURL.isPostgres(runs.databaseURL) ? " (\(reason))" : ""
+                throw ConfigurationError(
+                    key: "runs.database_url",
+                    why: "must be a postgres://user[:password]@host[:port]/database URL, or empty for SQLite under backtest.runs_dir\(detail)"
+                )
+            }
+        }
         try check(Binance.profiles.contains(binance.profile), "binance.profile", "must be one of local, testnet, demo, live")
         for (key, url) in [
             ("binance.local_rest_url", binance.localRestURL), ("binance.local_ws_url", binance.localWSURL),
@@ -501,7 +528,7 @@ enum ConfigurationLoader {
 
     /// The sections in the order `config/default.yaml` lists them.
     static let sectionOrder = [
-        "store", "import", "download", "model", "signals", "risk", "execution", "trading", "backtest", "binance", "timing", "logging",
+        "store", "import", "download", "model", "signals", "risk", "execution", "trading", "backtest", "runs", "binance", "timing", "logging",
     ]
 
     // MARK: Trees

@@ -2,8 +2,10 @@ import ArgumentParser
 import Backtest
 import Dashboard
 import Foundation
+import JobQueue
 import MarketData
 import Model
+import PostgresRuns
 import ScalperCore
 import Trading
 
@@ -13,7 +15,7 @@ struct BacktestCommand: AsyncParsableCommand {
         commandName: "backtest",
         abstract: "Backtest a saved model on stored klines through the Trading code; writes a run folder.",
         discussion: """
-            The bar rule: a market order decided at a bar's close (an entry, a timeout, the kill switch) fills at the next bar's open ± slippage; the stop and target rest as a list and trigger inside bars (stop first when both levels are inside one bar; a bar opening through the stop fills at its open). Commission as Binance takes it (a buy pays in the base asset, a sell in the quote), lot and tick rounding from the symbol's filters, and every risk rule apply. The run goes to <runs-dir>/YYYY-MM-DD_HHMM_<desc>/ (config.json, trades.csv, metrics.csv, summary.txt, equity.svg).
+            The bar rule: a market order decided at a bar's close (an entry, a timeout, the kill switch) fills at the next bar's open ± slippage; the stop and target rest as a list and trigger inside bars (stop first when both levels are inside one bar; a bar opening through the stop fills at its open). Commission as Binance takes it (a buy pays in the base asset, a sell in the quote), lot and tick rounding from the symbol's filters, and every risk rule apply. The run goes to <runs-dir>/YYYY-MM-DD_HHMM_<desc>/ (config.json, trades.csv, metrics.csv, summary.txt, equity.svg, report.html) and <runs-dir>/runs.sqlite; with a PostgreSQL runs database (--runs-db, $SCALPER_RUNS_DB, runs.database_url) it is also recorded there, files included, under an id no machine has used.
             """
     )
 
@@ -29,6 +31,9 @@ struct BacktestCommand: AsyncParsableCommand {
 
     @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
     var runsDir: String?
+
+    @Option(name: .customLong("runs-db"), help: RunsCommand.runsDBHelp)
+    var runsDB: String?
 
     @Option(help: "A short description for the run's folder name.")
     var desc: String?
@@ -89,8 +94,23 @@ struct BacktestCommand: AsyncParsableCommand {
         let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)
         let now = UTC.now()
         let description = desc ?? "\(predictor.metadata.name)-\(list.joined(separator: "+"))"
+        let shared = try RunsCommand.databaseURL(option: runsDB, settings: settings)
+        var id = BacktestRunWriter.runID(createdAt: now, description: description, in: root)
+        if let shared {
+            // Folder names are unique on this machine only: the shared database decides across machines.
+            let local = id
+            id = try await RunsCommand.withPostgres(shared) { runs in
+                var candidate = local
+                var n = 2
+                while try await runs.run(candidate) != nil {
+                    candidate = BacktestRunWriter.runID(createdAt: now, description: "\(description)-\(n)", in: root)
+                    n += 1
+                }
+                return candidate
+            }
+        }
         let config = BacktestRunConfig(
-            id: BacktestRunWriter.runID(createdAt: now, description: description, in: root),
+            id: id,
             model: model,
             modelName: predictor.metadata.name,
             symbols: list,
@@ -111,6 +131,18 @@ struct BacktestCommand: AsyncParsableCommand {
             try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path).record(config: config, result: result)
         } catch {
             throw fail("cannot write the run under \(root.path): \(error)")
+        }
+        if let shared {
+            let files: [String: [UInt8]]
+            do {
+                files = try BacktestRunWriter.files(inFolder: folder)
+            } catch {
+                throw fail("cannot read the run folder \(folder.path): \(error.localizedDescription)")
+            }
+            let stored = try await RunsCommand.withPostgres(shared) { runs in try await runs.record(config: config, result: result, files: files) }
+            guard stored else {
+                throw fail("\(shared): another machine recorded a run \(config.id) meanwhile; this one is only in \(folder.path)")
+            }
         }
         if json {
             print(

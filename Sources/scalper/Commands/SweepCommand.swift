@@ -496,7 +496,8 @@ final class SweepProgress: @unchecked Sendable {
 struct ExportNotebookCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export-notebook",
-        abstract: "Export a backtest run as a Jupyter notebook (nbformat 4) with its config, metrics, trades and equity chart."
+        abstract: "Export a backtest run as a Jupyter notebook (nbformat 4) with its config, metrics, trades and equity chart.",
+        discussion: "The run comes from <runs-dir>/<run>/, or from the PostgreSQL runs database (--runs-db, $SCALPER_RUNS_DB, runs.database_url), whose stored files are written to <runs-dir>/<run>/ first when this machine has no such folder."
     )
 
     @OptionGroup var global: GlobalOptions
@@ -507,12 +508,19 @@ struct ExportNotebookCommand: AsyncParsableCommand {
     @Option(help: "Root folder of run folders (default: backtest.runs_dir of the config).")
     var runsDir: String?
 
+    @Option(name: .customLong("runs-db"), help: RunsCommand.runsDBHelp)
+    var runsDB: String?
+
     @Option(help: "Output file (default: notebooks-export/<run>.ipynb in the workspace).")
     var out: String?
 
     func run() async throws {
         let settings = try global.loadConfiguration()
-        let folder = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir).appendingPathComponent(run)
+        let root = runsDir ?? settings.backtest.runsDir
+        // From a PostgreSQL runs database, the run's stored files are written to <root>/<run>/ first
+        // (when this machine has no such folder): the notebook's cells load them from there.
+        let url = try RunsCommand.databaseURL(option: runsDB, settings: settings)
+        let folder = try await RunsCommand.localFolder(ofRun: run, root: root, url: url)
         guard FileManager.default.fileExists(atPath: folder.path) else { throw fail("no run \(run) under \(folder.deletingLastPathComponent().path)") }
         let data: Data
         do {
