@@ -48,7 +48,9 @@ public struct PostgresRunDatabase: RunStore {
                     }
                     defer { first.cancelAll() }
                     guard try await first.next() == true else {
-                        throw JobQueueError("\(url): no connection within \(connectTimeout) (is the server up, and the URL right?)")
+                        throw JobQueueError(
+                            "\(url): no connection within \(connectTimeout) (is the server up, and the URL right?)"
+                        )
                     }
                 }
             } catch let error as JobQueueError {
@@ -109,7 +111,11 @@ public struct PostgresRunDatabase: RunStore {
     /// `INSERT … ON CONFLICT DO NOTHING` on the run's primary key decides; two machines recording
     /// the same id at once store it once (the second waits for the first's transaction).
     @discardableResult
-    public func record(config: BacktestRunConfig, result: BacktestResult, files: [String: [UInt8]] = [:]) async throws -> Bool {
+    public func record(
+        config: BacktestRunConfig,
+        result: BacktestResult,
+        files: [String: [UInt8]] = [:]
+    ) async throws -> Bool {
         if let bad = files.keys.sorted().first(where: { !BacktestRunWriter.isPlainFileName($0) }) {
             throw RunDatabaseError.badFileName(bad)
         }
@@ -202,7 +208,10 @@ public struct PostgresRunDatabase: RunStore {
 
     /// Each trade's net P&L (quote currency) and net return (percent) of run `id`, in order.
     public func tradePnL(run id: String) async throws -> [(pnlUSDT: Double, pnlPct: Double)] {
-        let rows = try await client.query("SELECT pnl_usdt, pnl_pct FROM trade WHERE run_id = \(id) ORDER BY seq", logger: logger)
+        let rows = try await client.query(
+            "SELECT pnl_usdt, pnl_pct FROM trade WHERE run_id = \(id) ORDER BY seq",
+            logger: logger
+        )
         var out: [(pnlUSDT: Double, pnlPct: Double)] = []
         for try await (usdt, pct) in rows.decode((Double, Double).self) { out.append((usdt, pct)) }
         return out
@@ -223,7 +232,9 @@ public struct PostgresRunDatabase: RunStore {
     public func files(ofRun id: String) async throws -> [String: [UInt8]] {
         let rows = try await client.query("SELECT name, body FROM run_file WHERE run_id = \(id)", logger: logger)
         var out: [String: [UInt8]] = [:]
-        for try await (name, body) in rows.decode((String, ByteBuffer).self) { out[name] = Array(body.readableBytesView) }
+        for try await (name, body) in rows.decode((String, ByteBuffer).self) {
+            out[name] = Array(body.readableBytesView)
+        }
         return out
     }
 
@@ -242,18 +253,35 @@ public struct PostgresRunDatabase: RunStore {
             )
             var runs: [RunSummary] = []
             var index: [String: Int] = [:]
-            for try await (id, created, model, symbols, from, to) in runRows.decode((String, String, String, String, String, String).self) {
+            for try await (id, created, model, symbols, from, to) in runRows.decode(
+                (String, String, String, String, String, String).self
+            ) {
                 index[id] = runs.count
                 runs.append(
-                    RunSummary(id: id, createdAt: created, model: model, symbols: symbols, window: "\(from) … \(to)", metrics: [:], parameters: [:], grade: nil)
+                    RunSummary(
+                        id: id,
+                        createdAt: created,
+                        model: model,
+                        symbols: symbols,
+                        window: "\(from) … \(to)",
+                        metrics: [:],
+                        parameters: [:],
+                        grade: nil
+                    )
                 )
             }
             guard !runs.isEmpty else { return [] }
-            let metricRows = try await c.query("SELECT run_id, key, value FROM metric WHERE \(all) OR run_id = \(key)", logger: logger)
+            let metricRows = try await c.query(
+                "SELECT run_id, key, value FROM metric WHERE \(all) OR run_id = \(key)",
+                logger: logger
+            )
             for try await (run, name, value) in metricRows.decode((String, String, Double?).self) {
                 if let i = index[run] { runs[i].metrics[name] = value ?? .nan }
             }
-            let parameterRows = try await c.query("SELECT run_id, key, value FROM parameter WHERE \(all) OR run_id = \(key)", logger: logger)
+            let parameterRows = try await c.query(
+                "SELECT run_id, key, value FROM parameter WHERE \(all) OR run_id = \(key)",
+                logger: logger
+            )
             for try await (run, name, value) in parameterRows.decode((String, String, String).self) {
                 if let i = index[run] { runs[i].parameters[name] = value }
             }
@@ -261,8 +289,12 @@ public struct PostgresRunDatabase: RunStore {
                 "SELECT run_id, letter, summary, reasons, graded_at FROM grade WHERE \(all) OR run_id = \(key)",
                 logger: logger
             )
-            for try await (run, letter, summary, reasons, gradedAt) in gradeRows.decode((String, String?, String, String, String).self) {
-                if let i = index[run] { runs[i].grade = RunGrade(letter: letter, summary: summary, reasonsJSON: reasons, gradedAt: gradedAt) }
+            for try await (run, letter, summary, reasons, gradedAt) in gradeRows.decode(
+                (String, String?, String, String, String).self
+            ) {
+                if let i = index[run] {
+                    runs[i].grade = RunGrade(letter: letter, summary: summary, reasonsJSON: reasons, gradedAt: gradedAt)
+                }
             }
             return runs
         }
