@@ -48,7 +48,7 @@ let package = Package(
             swiftSettings: computeSettings
         ),
         .target(name: "LinearAlgebra", dependencies: ["COpenBLAS"], swiftSettings: computeSettings),
-        .target(name: "XGBoost", dependencies: ["CXGBoost"], swiftSettings: computeSettings),
+        .target(name: "XGBoost", dependencies: ["CXGBoost", "ScalperCore"], swiftSettings: computeSettings),
 
         // MARK: - Pipeline (data flows top to bottom)
         // The client side of Binance's wire protocol (REST, streams, orders): MarketData downloads

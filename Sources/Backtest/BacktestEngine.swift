@@ -125,7 +125,7 @@ public enum BacktestEngine {
         // made there too, on the same threads.
         let featureStart = clock.now
         let computed = SymbolSlots<Result<FeaturedSeries, FeatureError>>(count: series.count)
-        DispatchQueue.concurrentPerform(iterations: series.count) { s in
+        ComputeThreads.perform(iterations: series.count) { s in
             let given = series[s].klines
             let givenStart = given.partitionPoint { $0.openTime < tradableFrom }
             let klines = warmupBars > 0 ? Array(given[max(0, givenStart - warmupBars)...]) : given

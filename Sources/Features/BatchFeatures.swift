@@ -80,7 +80,7 @@ public enum BatchFeatures {
         books: [BookFeatures?]? = nil,
         label: LabelSpec? = nil
     ) throws(FeatureError) -> FeatureTable {
-        let split = klines.count >= parallelThreshold && ProcessInfo.processInfo.activeProcessorCount >= 2
+        let split = klines.count >= parallelThreshold && ComputeThreads.count >= 2
         return try compute(klines, interval: interval, books: books, label: label, split: split)
     }
 
@@ -106,7 +106,7 @@ public enum BatchFeatures {
         var results = [Result<FeatureTable, FeatureError>?](repeating: nil, count: histories.count)
         results.withUnsafeMutableBufferPointer { buffer in
             let shared = Shared(base: buffer.baseAddress!)
-            DispatchQueue.concurrentPerform(iterations: order.count) { k in
+            ComputeThreads.perform(iterations: order.count) { k in
                 let h = order[k]
                 do throws(FeatureError) {
                     let table = try compute(histories[h], interval: interval, books: nil, label: label, split: false)

@@ -23,7 +23,7 @@ public struct FeatureReference: Codable, Equatable, Sendable {
         // Columns are independent: each core sorts its share of them (a 123k-row column sorts in
         // about 10 ms, 42 of them in 0.45 s on one core).
         let slots = ColumnSlots(count: matrix.columns)
-        DispatchQueue.concurrentPerform(iterations: matrix.columns) { column in
+        ComputeThreads.perform(iterations: matrix.columns) { column in
             let values = Self.column(matrix, column)
             let present = values.filter { !$0.isNaN }.sorted()
             var e: [Double] = []

@@ -1,4 +1,5 @@
 public import Foundation
+import ScalperCore
 
 /// A tree model compiled from its saved JSON into flat node arrays and evaluated in Swift, with no
 /// call into XGBoost: the scoring path of backtests and sessions.
@@ -245,7 +246,7 @@ public struct TreeEnsemble: Sendable {
         precondition(rows.count == count * featureCount && out.count >= count, "\(rows.count) values for \(count) rows of \(featureCount)")
         guard count > 0 else { return }
         let blocks = (count + Self.block - 1) / Self.block
-        let workers = count >= Self.parallelRows ? min(ProcessInfo.processInfo.activeProcessorCount, blocks) : 1
+        let workers = count >= Self.parallelRows ? min(ComputeThreads.count, blocks) : 1
         let target = UncheckedSendable(out.baseAddress!)
         let source = UncheckedSendable(rows.baseAddress!)
         let columns = featureCount
