@@ -45,12 +45,14 @@ ours=$(mktemp)
 work=$(mktemp -d)
 # Background processes (exchanges, the followed session) die with the script, however it ends.
 bg_pids=()
+pg_dir=""
 cleanup() {
     local pid
     for pid in "${bg_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     for pid in "${bg_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
     rm -f "$ref" "$ours"
     rm -rf "$work"
+    if [ -n "$pg_dir" ]; then rm -rf "$pg_dir"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -191,10 +193,12 @@ bench_walkforward_queue() {
     local pgbin
     pgbin=$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -1)
     [ -n "$pgbin" ] && [ -x "$pgbin/postgres" ] || die "no PostgreSQL server under /usr/lib/postgresql (make setup installs Debian's postgresql)"
-    local pg=$work/pg
+    # initdb and postgres refuse root: as root they run as nobody, in a folder of their own that
+    # nobody can reach ($work is private to this user).
+    pg_dir=$(mktemp -d /tmp/scalper-bench-pg.XXXXXX)
+    chmod 755 "$pg_dir"
+    local pg=$pg_dir
     local -a runas=()
-    mkdir -p "$pg"
-    # initdb and postgres refuse root: run them as nobody.
     if [ "$(id -u)" = 0 ]; then
         chown -R nobody:nogroup "$pg"
         runas=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)

@@ -98,6 +98,10 @@ struct QueueCLITests {
         for (key, value) in mine { #expect(theirs[key] == value, "settings \(key)") }
         let status = try await ScalperProcess.run(["queue", "status", id, "--runs-db", server.url])
         #expect(status.stdout.contains("24/24 done, 0 running, 0 queued, 0 failed; 24 results stored") && status.stdout.contains("finished"))
+        // The workers recorded each combination's run in the shared runs database as they went.
+        let shared = try await ScalperProcess.run(["runs", "list", "--runs-db", server.url])
+        #expect(shared.status == 0, "\(shared.stderr)")
+        #expect(Set(shared.stdout.split(separator: "\n").filter { $0.hasPrefix("\(id)-j") }.map { $0.split(separator: " ")[0] }) == Set((1...24).map { "\(id)-j\($0)" }))
     }
 
     @Test("A worker killed (SIGKILL) holding a computed, unstored job: after the timeout another worker requeues and finishes it; 24 results, none missing or twice")
@@ -248,5 +252,12 @@ struct WalkForwardQueueCLITests {
         #expect(folders.count == 8)
         let list = try await ScalperProcess.run(["runs", "list", "--runs-dir", dir.path("queued-runs")])
         #expect(list.stdout.split(separator: "\n").filter { $0.hasPrefix(id) }.count == 8)
+        // The workers recorded the same runs in the shared runs database, and the grade went with
+        // the out-of-sample ones: runs show prints it from there as from the local folder.
+        let gradeLine = try #require(again.stdout.split(separator: "\n").first { $0.hasPrefix("grade: ") })
+        for source in [["--runs-db", server.url], ["--runs-dir", dir.path("queued-runs")]] {
+            let show = try await ScalperProcess.run(["runs", "show", "\(id)-w4-out-of-sample"] + source)
+            #expect(show.status == 0 && show.stdout.split(separator: "\n").contains(gradeLine), "\(source[0]): \(show.stdout) \(show.stderr)")
+        }
     }
 }

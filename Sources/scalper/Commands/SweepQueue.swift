@@ -3,6 +3,7 @@ import Foundation
 import JobQueue
 import MarketData
 import Model
+import PostgresRuns
 import ScalperCore
 import Trading
 
@@ -26,6 +27,22 @@ struct QueuedSweepSpec: Codable, Equatable {
     var keys: [String]
     /// XGBoost threads per job (1: one compute thread per job; a worker runs --concurrency jobs).
     var threads: Int
+}
+
+extension QueuedSweepSpec {
+    /// A combination's run as a local sweep records it: `key=value` pairs name it.
+    func runConfig(id: String, result: QueuedSweepResult, store: String, createdAt: Int64, description: String) -> BacktestRunConfig {
+        BacktestRunConfig(
+            id: id, model: modelPath, modelName: modelName, symbols: symbols, from: UTC.isoString(from), to: UTC.isoString(to),
+            interval: interval, store: store, settings: result.settings, createdAt: UTC.isoString(createdAt),
+            gitCommit: gitCommit(), description: "\(description): \(label(result.values))"
+        )
+    }
+
+    /// `take_profit_pct=0.004_stop_loss_pct=0.002`.
+    func label(_ values: [Double]) -> String {
+        zip(keys, values).map { "\($0.0.split(separator: ".").last ?? "")=\(Sweep.format($0.1))" }.joined(separator: "_")
+    }
 }
 
 /// One combination.
@@ -123,8 +140,10 @@ actor SweepJobRunner {
         self.queue = queue
     }
 
-    /// The result body of `job`.
-    func run(_ batch: QueuedBatch, _ job: ClaimedJob) async throws -> String {
+    /// The result body of `job`, its run first recorded in the shared runs database `runs` as
+    /// `<batch>-j<n>` (keyed: a retried job records nothing twice), so `scalper runs list --runs-db`
+    /// shows the sweep's runs while it runs.
+    func run(_ batch: QueuedBatch, _ job: ClaimedJob, runs: PostgresRunDatabase, worker: String) async throws -> String {
         let spec = try QueueJSON.decode(QueuedSweepSpec.self, batch.spec)
         let values = try QueueJSON.decode(QueuedSweepJob.self, job.payload).values
         guard values.count == spec.keys.count else { throw JobQueueError("job \(job.seq) has \(values.count) values for \(spec.keys.count) keys") }
@@ -132,7 +151,14 @@ actor SweepJobRunner {
         var settings = spec.base
         for (key, value) in zip(spec.keys, values) { settings = try Sweep.apply(settings, key: key, value: value) }
         let result = await Task.detached { BacktestEngine.replay(ready, settings: settings) }.value
-        return try QueueJSON.encode(QueuedSweepResult(values: values, settings: settings, metrics: result.metrics, trades: result.trades, equity: BacktestResult.thinned(result.equityCurve)))
+        let stored = QueuedSweepResult(values: values, settings: settings, metrics: result.metrics, trades: result.trades, equity: BacktestResult.thinned(result.equityCurve))
+        let config = spec.runConfig(
+            id: "\(batch.id)-j\(job.seq + 1)", result: stored, store: "\(worker)'s copy", createdAt: UTC.now(),
+            description: "queued sweep \(batch.id) job \(job.seq + 1)"
+        )
+        let replay = BacktestResult(trades: stored.trades, equityCurve: stored.equity, metrics: stored.metrics)
+        _ = try await runs.record(config: config, result: replay, files: try BacktestRunWriter.files(replay, config: config))
+        return try QueueJSON.encode(stored)
     }
 
     private func preparedBacktest(_ batchID: String, _ spec: QueuedSweepSpec) async throws -> PreparedBacktest {

@@ -220,12 +220,9 @@ struct WalkForwardCommand: AsyncParsableCommand {
     ) throws -> Window {
         func write(_ b: WalkForwardBacktest, label: String, id fixed: String?) throws -> String {
             let now = UTC.now()
-            let config = BacktestRunConfig(
+            let config = plan.runConfig(
                 id: fixed ?? BacktestRunWriter.runID(createdAt: now, description: "\(plan.baseName)-w\(w.index + 1)-\(label)", in: root),
-                model: bundlePath, modelName: bundleName, symbols: plan.symbols,
-                from: UTC.isoString(b.from), to: UTC.isoString(b.to), interval: plan.interval,
-                store: store, settings: settings, createdAt: UTC.isoString(now), gitCommit: gitCommit(),
-                description: "walk-forward window \(w.index + 1) \(label)"
+                window: w, label: label, backtest: b, bundlePath: bundlePath, bundleName: bundleName, settings: settings, store: store, createdAt: now
             )
             if fixed != nil, try database.run(config.id) != nil { return config.id }
             let folder = try BacktestRunWriter.write(b.result, config: config, to: root)

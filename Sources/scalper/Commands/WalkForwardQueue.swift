@@ -1,8 +1,10 @@
 import Backtest
+import Dashboard
 import Foundation
 import JobQueue
 import MarketData
 import Model
+import PostgresRuns
 import ScalperCore
 import Trading
 
@@ -64,8 +66,10 @@ actor WalkForwardJobRunner {
         self.queue = queue
     }
 
-    /// The result body of `job`; the window's bundle is stored in the database as a blob first.
-    func run(_ batch: QueuedBatch, _ job: ClaimedJob) async throws -> String {
+    /// The result body of `job`; the window's bundle is stored in the database as a blob first, and
+    /// its two runs in the shared runs database as `<batch>-w<n>-in-sample` / `-out-of-sample`
+    /// (keyed: a retried job records nothing twice; `queue results` writes the same ids locally).
+    func run(_ batch: QueuedBatch, _ job: ClaimedJob, runs: PostgresRunDatabase, worker: String) async throws -> String {
         let plan = try QueueJSON.decode(WalkForwardPlan.self, batch.spec)
         let bounds = try QueueJSON.decode(WalkForwardBounds.self, job.payload)
         let ready = try await prepare(batch.id, plan)
@@ -97,6 +101,17 @@ actor WalkForwardJobRunner {
             let blob = try FolderBlob.pack(folder: bundle, files: files)
             try await queue.putBlob(sha256: blob.sha256, bytes: blob.bytes)
             (result.bundleSHA256, result.bundleFiles) = (blob.sha256, files)
+        }
+        if let name = result.bundleName, let settings = result.settings, let inSample = result.inSample, let outOfSample = result.outOfSample {
+            for (label, b) in [("in-sample", inSample.backtest), ("out-of-sample", outOfSample.backtest)] {
+                let config = plan.runConfig(
+                    id: "\(batch.id)-w\(bounds.index + 1)-\(label)", window: bounds, label: label, backtest: b, bundlePath: name, bundleName: name,
+                    settings: settings, store: "\(worker)'s copy", createdAt: UTC.now()
+                )
+                var files = try BacktestRunWriter.files(b.result, config: config)
+                files["report.html"] = Array(try BacktestReportPage.html(b.result, config: config, reliability: b.reliability).utf8)
+                _ = try await runs.record(config: config, result: b.result, files: files)
+            }
         }
         return try QueueJSON.encode(result)
     }

@@ -39,6 +39,21 @@ struct WalkForwardPlan: Codable, Equatable {
     }
 }
 
+extension WalkForwardPlan {
+    /// A window's backtest as a run: the same fields whether written here or by a worker.
+    func runConfig(
+        id: String, window w: WalkForwardBounds, label: String, backtest b: WalkForwardBacktest, bundlePath: String, bundleName: String,
+        settings: BacktestSettings, store: String, createdAt: Int64
+    ) -> BacktestRunConfig {
+        BacktestRunConfig(
+            id: id, model: bundlePath, modelName: bundleName, symbols: symbols,
+            from: UTC.isoString(b.from), to: UTC.isoString(b.to), interval: interval,
+            store: store, settings: settings, createdAt: UTC.isoString(createdAt), gitCommit: gitCommit(),
+            description: "walk-forward window \(w.index + 1) \(label)"
+        )
+    }
+}
+
 /// One window's span: fit and calibrate on [trainStart, trainEnd), trade out of sample on [trainEnd, testEnd).
 struct WalkForwardBounds: Codable, Equatable {
     /// 0-based.

@@ -3,6 +3,7 @@ import Backtest
 import Foundation
 import JobQueue
 import Model
+import PostgresRuns
 import Registry
 import Research
 import ScalperCore
@@ -84,6 +85,9 @@ struct WorkerCommand: AsyncParsableCommand {
             let settings = try ConfigurationLoader.load(overlay: config, workspace: Workspace(home: nil))
             storePath = ProcessInfo.processInfo.environment["SCALPER_STORE"] ?? settings.store.path
         }
+        // One compute thread per job (features, predictions, backtests; XGBoost trains with the
+        // job's own `threads: 1`): --concurrency N jobs use N cores, as N workers on N machines would.
+        ComputeThreads.limit(to: 1)
         var options = WorkerOptions(name: name ?? WorkerOptions.defaultName)
         options.concurrency = concurrency
         options.follow = follow
@@ -97,19 +101,21 @@ struct WorkerCommand: AsyncParsableCommand {
         let summary: WorkerSummary
         do {
             summary = try await JobQueue.with(url) { queue in
-                let sweeps = SweepJobRunner(storePath: storePath, cacheDir: cache, queue: queue)
-                let windows = WalkForwardJobRunner(storePath: storePath, cacheDir: cache, queue: queue)
-                let faults = FaultPoints()
-                return try await queue.work(chosen, log: { note($0) }) { batch, job in
-                    faults.reach("worker-after-claim")
-                    let body: String
-                    switch batch.kind {
-                    case "sweep": body = try await sweeps.run(batch, job)
-                    case "walkforward": body = try await windows.run(batch, job)
-                    default: throw JobQueueError("this worker runs sweep and walkforward jobs; batch \(batch.id) is \(batch.kind)")
+                try await PostgresRunDatabase.with(url) { runs in
+                    let sweeps = SweepJobRunner(storePath: storePath, cacheDir: cache, queue: queue)
+                    let windows = WalkForwardJobRunner(storePath: storePath, cacheDir: cache, queue: queue)
+                    let faults = FaultPoints()
+                    return try await queue.work(chosen, log: { note($0) }) { batch, job in
+                        faults.reach("worker-after-claim")
+                        let body: String
+                        switch batch.kind {
+                        case "sweep": body = try await sweeps.run(batch, job, runs: runs, worker: chosen.name)
+                        case "walkforward": body = try await windows.run(batch, job, runs: runs, worker: chosen.name)
+                        default: throw JobQueueError("this worker runs sweep and walkforward jobs; batch \(batch.id) is \(batch.kind)")
+                        }
+                        faults.reach("worker-before-complete")
+                        return body
                     }
-                    faults.reach("worker-before-complete")
-                    return body
                 }
             }
         } catch let error as JobQueueError {
@@ -215,12 +221,9 @@ struct QueueCommand: AsyncParsableCommand {
                 let database = try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path)
                 let now = UTC.now()
                 for r in results {
-                    let label = zip(spec.keys, r.result.values).map { "\($0.0.split(separator: ".").last ?? "")=\(Sweep.format($0.1))" }.joined(separator: "_")
-                    let config = BacktestRunConfig(
-                        id: BacktestRunWriter.runID(createdAt: now, description: "sweep_\(label)", in: root),
-                        model: spec.modelPath, modelName: spec.modelName, symbols: spec.symbols, from: UTC.isoString(spec.from), to: UTC.isoString(spec.to),
-                        interval: spec.interval, store: "(each worker's copy)", settings: r.result.settings, createdAt: UTC.isoString(now),
-                        gitCommit: gitCommit(), description: "queued sweep \(batch.id) job \(r.seq + 1): \(label)"
+                    let config = spec.runConfig(
+                        id: BacktestRunWriter.runID(createdAt: now, description: "sweep_\(spec.label(r.result.values))", in: root),
+                        result: r.result, store: "(each worker's copy)", createdAt: now, description: "queued sweep \(batch.id) job \(r.seq + 1)"
                     )
                     let replay = BacktestResult(trades: r.result.trades, equityCurve: r.result.equity, metrics: r.result.metrics)
                     _ = try BacktestRunWriter.write(replay, config: config, to: root)
@@ -342,6 +345,13 @@ extension QueueCommand.Results {
             trainDays: Double(first.trainEnd - first.trainStart) / day, testDays: Double(first.testEnd - first.trainEnd) / day
         )
         let grade = try WalkForwardGrade.record(results, settings: plan.trading, database: database)
+        // The same grade with the out-of-sample runs the workers recorded in the shared runs
+        // database, so `scalper runs show ID --runs-db URL` prints it on any machine.
+        let stored = RunGrade(letter: grade.letter?.rawValue, summary: grade.summary, reasonsJSON: try grade.json(), gradedAt: UTC.isoString(UTC.now()))
+        let outRuns = results.map(\.outRun)
+        try await PostgresRunDatabase.with(url) { runs in
+            for id in outRuns where try await runs.run(id) != nil { try await runs.record(grade: stored, forRun: id) }
+        }
         if !json { for line in grade.report { print(line) } }
     }
 }
