@@ -25,7 +25,7 @@ public struct PostgresRunDatabase: RunStore {
     ///   within `connectTimeout` or the schema cannot be created; `body`'s errors as they are.
     public static func with<Result: Sendable>(
         _ url: DatabaseURL,
-        connectTimeout: Duration = .seconds(20),
+        connectTimeout: Duration = .seconds(60),
         logger: Logger = Logger(label: "scalper.runs", factory: { _ in SwiftLogNoOpLogHandler() }),
         _ body: @Sendable (PostgresRunDatabase) async throws -> Result
     ) async throws -> Result {

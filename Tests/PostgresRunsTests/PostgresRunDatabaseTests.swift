@@ -114,6 +114,10 @@ private func withClient<R: Sendable>(
     }
 }
 
+/// The connection wait of these tests: the whole suite loads both cores with many servers and
+/// clients at once, and a test must not fail because the machine is busy.
+private let loaded: Duration = .seconds(600)
+
 @Suite("The runs database on PostgreSQL against SQLite (a server started on 127.0.0.1 by each test)")
 struct PostgresRunDatabaseTests {
     let folder: URL
@@ -156,7 +160,7 @@ struct PostgresRunDatabaseTests {
         )
         #expect(empty.grade?.letter == nil && empty.grade != nil)
 
-        try await PostgresRunDatabase.with(try DatabaseURL(server.url)) { (pg) async throws in
+        try await PostgresRunDatabase.with(try DatabaseURL(server.url), connectTimeout: loaded) { (pg) async throws in
             for (config, result) in runs {
                 #expect(try await pg.record(config: config, result: result, files: try sqlite.files(ofRun: config.id)))
             }
@@ -215,7 +219,7 @@ struct PostgresRunDatabaseTests {
         #expect(try sqlite.files(ofRun: config.id) == files)
 
         let url = try DatabaseURL(server.url)
-        try await PostgresRunDatabase.with(url) { (pg) async throws in
+        try await PostgresRunDatabase.with(url, connectTimeout: loaded) { (pg) async throws in
             #expect(try await pg.record(config: config, result: result, files: files))
             #expect(try await !pg.record(config: config, result: other, files: ["extra.txt": [1]]))
             #expect(try await pg.tradePnL(run: config.id).count == result.trades.count)
@@ -231,7 +235,7 @@ struct PostgresRunDatabaseTests {
         let stored = try await withThrowingTaskGroup(of: Bool.self, returning: [Bool].self) { group in
             for _ in 0..<8 {
                 group.addTask {
-                    try await PostgresRunDatabase.with(url) { pg in
+                    try await PostgresRunDatabase.with(url, connectTimeout: loaded) { pg in
                         try await pg.record(config: raced, result: racedResult, files: [:])
                     }
                 }
@@ -286,9 +290,9 @@ struct PostgresRunDatabaseTests {
         }
         #expect(Set(sqliteColumns.keys) == ["run", "parameter", "metric", "trade", "grade"])
         let url = try DatabaseURL(server.url)
-        try await PostgresRunDatabase.with(url) { _ in }
+        try await PostgresRunDatabase.with(url, connectTimeout: loaded) { _ in }
         // Created under the advisory lock with IF NOT EXISTS: a second start changes nothing.
-        try await PostgresRunDatabase.with(url) { _ in }
+        try await PostgresRunDatabase.with(url, connectTimeout: loaded) { _ in }
         let pgColumns = try await withClient(url) { client in
             let rows = try await client.query(
                 """
