@@ -9,6 +9,12 @@ public struct SweepParameter: Sendable, Equatable {
     /// Values, in order.
     public var values: [Double]
 
+    /// A parameter with its values, as given.
+    public init(key: String, values: [Double]) {
+        self.key = key
+        self.values = values
+    }
+
     /// Parses `name=start:stop:step` (inclusive stop) or `name=a,b,c`; a bare key is looked up in
     /// the signals, risk and execution sections.
     public init(parsing text: String) throws {

@@ -104,6 +104,43 @@ struct QueueCLITests {
         #expect(Set(shared.stdout.split(separator: "\n").filter { $0.hasPrefix("\(id)-j") }.map { $0.split(separator: " ")[0] }) == Set((1...24).map { "\(id)-j\($0)" }))
     }
 
+    @Test("A sweep queued with --out-of-sample-from and --max-drawdown, once finished: queue results judges the champion out of sample as the same sweep run here does (champion, out-of-sample figures, DSR, Monte Carlo bands, grade), and the graded run is in the shared runs database")
+    func queuedSweepJudgedOutOfSample() async throws {
+        let server = try PostgresServer.start()
+        defer { server.stop() }
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let w = try await queueWorkspace(dir, workers: 1)
+        let args = ["--config", w.overlay, "--model", w.model, "--symbols", "FILUSDT,NEARUSDT", "--from", "2023-08-20", "--to", "2023-09-01",
+                    "--out-of-sample-from", "2023-08-28", "--max-drawdown", "0.5", "--monte-carlo-paths", "500",
+                    "--param", "min_probability=0.3,0.4", "--param", "take_profit_pct=0.004,0.006"]
+        let local = try await ScalperProcess.run(["sweep", "--store", w.store, "--runs-dir", dir.path("local")] + args)
+        #expect(local.status == 0, "\(local.stderr.suffix(2_000))")
+        let queued = try await ScalperProcess.run(["sweep", "--store", w.store, "--queue", "--runs-db", server.url] + args)
+        #expect(queued.status == 0, "\(queued.stderr.suffix(2_000))")
+        let id = try batchID(queued.stdout)
+        let worker = try await ScalperProcess.run(["worker", "--runs-db", server.url, "--store", w.copies[0], "--batch", id])
+        #expect(worker.status == 0, "\(worker.stderr.suffix(2_000))")
+        let results = try await ScalperProcess.run(
+            ["queue", "results", id, "--runs-db", server.url, "--store", w.copies[0], "--config", w.overlay, "--runs-dir", dir.path("queued")]
+        )
+        #expect(results.status == 0, "\(results.stderr.suffix(2_000))")
+        // From the champion on, both print the same lines but for the run ids.
+        func judgement(_ out: String) -> [String] {
+            let lines = out.split(separator: "\n").map(String.init)
+            guard let start = lines.firstIndex(where: { $0.hasPrefix("champion (") }) else { return [] }
+            return lines[start...].map { $0.replacingOccurrences(of: #"\d{4}-\d\d-\d\d_\d{4}_[A-Za-z0-9=._-]+"#, with: "RUN", options: .regularExpression) }
+        }
+        let mine = judgement(local.stdout)
+        #expect(mine.contains { $0.hasPrefix("  out of sample, 2023-08-28") } && mine.contains { $0.contains("grade: ") || $0.hasPrefix("  grade") })
+        #expect(judgement(results.stdout) == mine, "\(results.stdout)")
+        // The graded out-of-sample run, read back from the shared runs database.
+        let outLine = try #require(results.stdout.split(separator: "\n").first { $0.hasPrefix("  out of sample, ") })
+        let outRun = try #require(outLine.components(separatedBy: " — run ").last)
+        let show = try await ScalperProcess.run(["runs", "show", outRun, "--runs-db", server.url])
+        #expect(show.status == 0 && show.stdout.contains("judged: sweep champion out of sample"), "\(show.stdout) \(show.stderr)")
+    }
+
     @Test("A worker killed (SIGKILL) holding a computed, unstored job: after the timeout another worker requeues and finishes it; 24 results, none missing or twice")
     func killedWorkerRequeued() async throws {
         let server = try PostgresServer.start()

@@ -70,8 +70,8 @@ struct SweepCommand: AsyncParsableCommand {
             throw ValidationError("--max-drawdown must be a fraction in (0, 1], e.g. 0.05 for 5 %")
         }
         if monteCarloPaths < 100 { throw ValidationError("--monte-carlo-paths must be at least 100") }
-        if queue && (outOfSampleFrom != nil || maxDrawdown != nil || runsDir != nil) {
-            throw ValidationError("--queue stores the grid's results in the database: --out-of-sample-from, --max-drawdown and --runs-dir apply to a sweep run here (write the queued runs out with scalper queue results ID --runs-dir DIR)")
+        if queue && runsDir != nil {
+            throw ValidationError("--queue stores the grid's results in the database: --runs-dir applies to a sweep run here (write the queued runs out with scalper queue results ID --runs-dir DIR)")
         }
         if !queue && (name != nil || shared.runsDB != nil) { throw ValidationError("--name and --runs-db go with --queue") }
         if let text = outOfSampleFrom {
@@ -107,9 +107,12 @@ struct SweepCommand: AsyncParsableCommand {
             let url = try shared.url()
             let queued: (id: String, jobs: Int)
             do {
+                // With --out-of-sample-from the jobs cover the in-sample part; `queue results`
+                // judges the champion on the rest once every combination has a result.
                 queued = try await SweepQueueing.enqueue(
-                    url: url, modelPath: model, predictor: predictor, symbols: list, window: (start, end), warmupBars: warmupBars,
-                    base: base, parameters: parameters, name: name
+                    url: url, modelPath: model, predictor: predictor, symbols: list, window: (start, inSampleEnd), warmupBars: warmupBars,
+                    base: base, parameters: parameters, name: name,
+                    judging: split.map { _ in QueuedSweepJudging(outOfSampleEnd: end, maxDrawdown: maxDrawdown, monteCarloPaths: monteCarloPaths) }
                 )
             } catch let error as SweepError {
                 throw fail("\(error)")
@@ -163,10 +166,14 @@ struct SweepCommand: AsyncParsableCommand {
             note("stopped by \(folder.appendingPathComponent("STOP").path): \(combinations.count - results.count) combinations never started; the table below holds the \(results.count) that ran")
         }
         do {
-            try report(
+            try Self.report(
                 results, parameters: parameters, rankField: rankField, predictor: predictor, prepared: prepared, list: list,
                 interval: interval, window: (start, inSampleEnd, end), split: split, store: store, settings: settings,
-                root: root, folder: folder, now: now
+                root: root, folder: folder, now: now,
+                choices: ReportChoices(
+                    model: model, metric: metric, top: top, maxDrawdown: maxDrawdown, monteCarloPaths: monteCarloPaths,
+                    storePath: global.storePath(settings)
+                )
             )
         } catch {
             progress.end(state: "failed", detail: "\(error)")
@@ -175,9 +182,22 @@ struct SweepCommand: AsyncParsableCommand {
         progress.end(state: stopped ? "stopped" : "done", detail: stopped ? "stopped by STOP after \(results.count) of \(combinations.count)" : "")
     }
 
+    /// What a sweep's report was asked for: the options of a sweep run here, or those a queued
+    /// sweep was queued with (`scalper queue results` reports it the same way).
+    struct ReportChoices {
+        var model: String
+        var metric: String
+        var top: Int
+        var maxDrawdown: Double?
+        var monteCarloPaths: Int
+        /// The store the runs name (and the out-of-sample check reads).
+        var storePath: String
+    }
+
     /// Stores every combination as a run, prints the ranking, the Pareto front and the champion
     /// (judged out of sample when asked), and writes the sweep folder's plots and summaries.
-    private func report(
+    @discardableResult
+    static func report(
         _ results: [(values: [Double], settings: BacktestSettings, result: BacktestResult)],
         parameters: [SweepParameter],
         rankField: BacktestMetricField,
@@ -191,8 +211,10 @@ struct SweepCommand: AsyncParsableCommand {
         settings: ScalperConfiguration,
         root: URL,
         folder: URL,
-        now: Int64
-    ) throws {
+        now: Int64,
+        choices: ReportChoices
+    ) throws -> JudgedChampion? {
+        let (model, metric, top, maxDrawdown, monteCarloPaths) = (choices.model, choices.metric, choices.top, choices.maxDrawdown, choices.monteCarloPaths)
         let database = try RunDatabase(path: root.appendingPathComponent("runs.sqlite").path)
         // The model's reliability over the window is the same for every combination: computed once.
         let reliability = BacktestEngine.reliability(prepared, label: predictor.metadata.labelSpec)
@@ -205,7 +227,7 @@ struct SweepCommand: AsyncParsableCommand {
                 from: UTC.isoString(from),
                 to: UTC.isoString(to),
                 interval: interval.name,
-                store: global.storePath(settings),
+                store: choices.storePath,
                 settings: s,
                 createdAt: UTC.isoString(now),
                 gitCommit: gitCommit(),
@@ -246,7 +268,7 @@ struct SweepCommand: AsyncParsableCommand {
             try Data(svg.utf8).write(to: path)
             print("heatmap: \(path.path)")
         }
-        guard !results.isEmpty else { return }
+        guard !results.isEmpty else { return nil }
 
         // Pareto front of in-sample return against max drawdown; the champion under the cap.
         let returns = results.map(\.result.metrics.totalReturn)
@@ -281,7 +303,7 @@ struct SweepCommand: AsyncParsableCommand {
         guard let champion else {
             print("champion: none — no combination kept its max drawdown within \(String(format: "%.2f", cap * 100)) %")
             try writeJSON(["champion": NSNull(), "max_drawdown_cap": number(cap)], to: folder.appendingPathComponent("champion.json"))
-            return
+            return nil
         }
         let chosen = results[champion]
         let m = chosen.result.metrics
@@ -320,6 +342,7 @@ struct SweepCommand: AsyncParsableCommand {
         // Out of sample: the champion's settings alone over the rest of the window.
         var judged = chosen.result
         var outOfSampleRun: String?
+        var judgedChampion: JudgedChampion?
         if let split {
             let oosSeries = try loadTradingSeries(store, symbols: list, interval: interval, from: split, to: window.end, warmupBars: settings.trading.warmupBars)
             var oos = try BacktestEngine.prepare(
@@ -342,6 +365,7 @@ struct SweepCommand: AsyncParsableCommand {
             summary["out_of_sample"] = ["run_id": c.id, "total_return": number(o.totalReturn), "max_drawdown": number(o.maxDrawdown), "trades": o.trades, "sharpe": number(o.sharpe)]
             judged = result
             outOfSampleRun = c.id
+            judgedChampion = JudgedChampion(config: c, result: result, grade: nil)
         } else {
             print("  not judged out of sample (give --out-of-sample-from to keep part of the window for it)")
         }
@@ -395,22 +419,29 @@ struct SweepCommand: AsyncParsableCommand {
                 scope: "sweep champion out of sample, \(UTC.minuteString(split)) → \(UTC.minuteString(window.end)); chosen from \(results.count) combinations in sample"
             )
             let json = try grade.json()
-            try database.record(
-                grade: RunGrade(letter: grade.letter?.rawValue, summary: grade.summary, reasonsJSON: json, gradedAt: UTC.isoString(UTC.now())),
-                forRun: outOfSampleRun
-            )
+            let stored = RunGrade(letter: grade.letter?.rawValue, summary: grade.summary, reasonsJSON: json, gradedAt: UTC.isoString(UTC.now()))
+            try database.record(grade: stored, forRun: outOfSampleRun)
+            judgedChampion?.grade = stored
             for line in grade.report { print("  " + line) }
             summary["grade"] = try JSONSerialization.jsonObject(with: Data(json.utf8))
         } else {
             print("  grade: not graded — a grade needs the champion judged out of sample (--out-of-sample-from)")
         }
         try writeJSON(summary, to: folder.appendingPathComponent("champion.json"))
+        return judgedChampion
+    }
+
+    /// The champion's out-of-sample run (and its grade) a report wrote.
+    struct JudgedChampion {
+        var config: BacktestRunConfig
+        var result: BacktestResult
+        var grade: RunGrade?
     }
 
     /// A figure for JSON: null where it is not a number (no trades, no cap).
-    private func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+    private static func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
 
-    private func writeJSON(_ object: [String: Any], to url: URL) throws {
+    private static func writeJSON(_ object: [String: Any], to url: URL) throws {
         try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]).write(to: url)
     }
 }

@@ -27,6 +27,16 @@ struct QueuedSweepSpec: Codable, Equatable {
     var keys: [String]
     /// XGBoost threads per job (1: one compute thread per job; a worker runs --concurrency jobs).
     var threads: Int
+    /// With `--out-of-sample-from`: the jobs cover [from, to) in sample, and `queue results`
+    /// judges the champion over [to, outOfSampleEnd) once every combination has a result.
+    var judging: QueuedSweepJudging?
+}
+
+/// How a queued sweep's champion is judged out of sample (the options it was queued with).
+struct QueuedSweepJudging: Codable, Equatable {
+    var outOfSampleEnd: Int64
+    var maxDrawdown: Double?
+    var monteCarloPaths: Int
 }
 
 extension QueuedSweepSpec {
@@ -87,7 +97,8 @@ enum SweepQueueing {
         warmupBars: Int,
         base: BacktestSettings,
         parameters: [SweepParameter],
-        name: String?
+        name: String?,
+        judging: QueuedSweepJudging? = nil
     ) async throws -> (id: String, jobs: Int) {
         let combinations = Sweep.combinations(parameters)
         // Every combination is checked here, so a bad value fails now rather than on a worker.
@@ -100,7 +111,7 @@ enum SweepQueueing {
         let spec = QueuedSweepSpec(
             symbols: symbols, from: window.from, to: window.to, interval: predictor.metadata.interval, warmupBars: warmupBars,
             minimumProbability: floor, modelSHA256: bundle.sha256, modelName: predictor.metadata.name, modelPath: modelPath,
-            base: base, keys: parameters.map(\.key), threads: 1
+            base: base, keys: parameters.map(\.key), threads: 1, judging: judging
         )
         let id = batchID(kind: "sweep", name: name)
         let payloads = try combinations.map { try QueueJSON.encode(QueuedSweepJob(values: $0)) }

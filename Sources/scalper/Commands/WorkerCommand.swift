@@ -2,6 +2,7 @@ import ArgumentParser
 import Backtest
 import Foundation
 import JobQueue
+import MarketData
 import Model
 import PostgresRuns
 import Registry
@@ -213,7 +214,15 @@ struct QueueCommand: AsyncParsableCommand {
             guard batch.kind == "sweep" else { throw fail("\(id) is a \(batch.kind) batch, which this version cannot read") }
             let spec = try QueueJSON.decode(QueuedSweepSpec.self, batch.spec)
             let results = try stored.map { (seq: $0.seq, worker: $0.worker, result: try QueueJSON.decode(QueuedSweepResult.self, $0.body)) }
+                .sorted { $0.seq < $1.seq }
             note("\(results.count) of \(batch.total) combinations have a result\(progress.finished ? "" : " (the sweep is still running)")")
+            if let judging = spec.judging {
+                if progress.finished && !results.isEmpty {
+                    try await judgeQueuedSweep(spec, judging: judging, results: results.map(\.result), rankField: field, url: url)
+                    return
+                }
+                note("queued with --out-of-sample-from: once every combination has a result, this judges the champion out of sample (\(UTC.minuteString(spec.to)) → \(UTC.minuteString(judging.outOfSampleEnd))) with its deflated Sharpe ratio, Monte Carlo bands and grade")
+            }
             var ids: [Int: String] = [:]
             if let runsDir {
                 let root = URL(fileURLWithPath: runsDir)
@@ -353,5 +362,76 @@ extension QueueCommand.Results {
             for id in outRuns where try await runs.run(id) != nil { try await runs.record(grade: stored, forRun: id) }
         }
         if !json { for line in grade.report { print(line) } }
+    }
+}
+
+extension QueueCommand.Results {
+    /// A finished queued sweep queued with `--out-of-sample-from`, reported as `scalper sweep` reports
+    /// one run here: every combination a run under the runs folder, the ranking, heatmap, Pareto
+    /// front and champion, the champion backtested on the out-of-sample days from this machine's
+    /// store with the model from the database, its deflated Sharpe ratio, Monte Carlo bands and
+    /// grade. The champion's out-of-sample run and grade also go into the shared runs database.
+    func judgeQueuedSweep(
+        _ spec: QueuedSweepSpec, judging: QueuedSweepJudging, results: [QueuedSweepResult], rankField: BacktestMetricField, url: DatabaseURL
+    ) async throws {
+        let settings = try global.loadConfiguration()
+        let storePath = global.storePath(settings)
+        let store = try MarketStore(readingOnly: storePath)
+        let folder = (NSTemporaryDirectory() as NSString).appendingPathComponent("scalper-worker-cache/models/\(spec.modelSHA256)")
+        if !FileManager.default.fileExists(atPath: folder) {
+            let sha = spec.modelSHA256
+            let blob = try await JobQueue.with(url) { try await $0.blob(sha256: sha) }
+            guard let bytes = blob else {
+                throw fail("the model bundle \(sha.prefix(12))… is not in \(url)")
+            }
+            try FolderBlob.install(bytes, sha256: sha, at: folder)
+        }
+        let predictor: Predictor
+        do {
+            predictor = try ModelBundle.load(folder)
+        } catch {
+            throw fail("\(error)")
+        }
+        guard let interval = KlineInterval(spec.interval) else { throw fail("unknown interval \(spec.interval)") }
+        // The in-sample window once more on this machine: the reliability table every run's page shows.
+        let series = try loadTradingSeries(store, symbols: spec.symbols, interval: interval, from: spec.from, to: spec.to, warmupBars: spec.warmupBars)
+        var prepared = try BacktestEngine.prepare(
+            series: series, predictor: predictor, interval: interval, minimumProbability: spec.minimumProbability,
+            tradableFrom: spec.from, warmupBars: spec.warmupBars
+        )
+        for symbol in spec.symbols { prepared.filters[symbol] = try store.symbolFilters(symbol: symbol) }
+        // Each key's values in the order of the grid (the jobs' order).
+        var values = [[Double]](repeating: [], count: spec.keys.count)
+        for r in results {
+            for (k, v) in r.values.enumerated() where k < values.count && !values[k].contains(v) { values[k].append(v) }
+        }
+        let parameters = zip(spec.keys, values).map { SweepParameter(key: $0, values: $1) }
+        let root = URL(fileURLWithPath: runsDir ?? settings.backtest.runsDir)
+        let now = UTC.now()
+        let sweepFolder = root.appendingPathComponent(BacktestRunWriter.runID(createdAt: now, description: "sweep", in: root))
+        try FileManager.default.createDirectory(at: sweepFolder, withIntermediateDirectories: true)
+        note("sweep folder: \(sweepFolder.path)")
+        let judged = try SweepCommand.report(
+            results.map { (values: $0.values, settings: $0.settings, result: BacktestResult(trades: $0.trades, equityCurve: $0.equity, metrics: $0.metrics)) },
+            parameters: parameters, rankField: rankField, predictor: predictor, prepared: prepared, list: spec.symbols, interval: interval,
+            window: (spec.from, spec.to, judging.outOfSampleEnd), split: spec.to, store: store, settings: settings, root: root,
+            folder: sweepFolder, now: now,
+            choices: SweepCommand.ReportChoices(
+                model: spec.modelPath, metric: metric, top: top, maxDrawdown: maxDrawdown ?? judging.maxDrawdown,
+                monteCarloPaths: judging.monteCarloPaths, storePath: storePath
+            )
+        )
+        guard let judged else { return }
+        let files = try BacktestRunWriter.files(inFolder: root.appendingPathComponent(judged.config.id))
+        let recorded = try await PostgresRunDatabase.with(url) { runs in
+            guard try await runs.record(config: judged.config, result: judged.result, files: files) else { return false }
+            if let grade = judged.grade { try await runs.record(grade: grade, forRun: judged.config.id) }
+            return true
+        }
+        note(
+            recorded
+                ? "the champion's out-of-sample run \(judged.config.id) and its grade are in the shared runs database too"
+                : "the shared runs database already holds a run \(judged.config.id); the champion's run is under \(root.path) only"
+        )
     }
 }
