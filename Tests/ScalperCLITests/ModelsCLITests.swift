@@ -37,6 +37,8 @@ struct ModelsCLITests {
         #expect(show.status == 0)
         #expect(show.stdout.hasPrefix("sep\n  status       champion (origin train)"))
         #expect(show.stdout.contains("promote sep (champion before: aug): newer data"))
+        // The label it learnt, read from the bundle.
+        #expect(show.stdout.contains("\n  label        forward_high: the high of the next 3 bars reaches close × (1 + 0.002)\n"), "\(show.stdout)")
 
         let back = try await ScalperProcess.run(["models", "rollback", "--models-dir", models])
         #expect(back.stdout.contains("champion: aug (was sep, now retired)"))

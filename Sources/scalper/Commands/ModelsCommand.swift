@@ -1,4 +1,6 @@
 import ArgumentParser
+import Backtest
+import Features
 import Foundation
 import Model
 import Registry
@@ -95,6 +97,15 @@ struct ModelsShowCommand: ParsableCommand {
               registered   \(UTC.isoString(m.registeredAt))
             """
         )
+        // What it learnt and the threshold it trades at come from the bundle itself.
+        if let metadata = try? ModelBundle.metadata(at: m.path) {
+            print("  label        \(metadata.labelSpec.summary)")
+            if let threshold = metadata.signalThreshold {
+                print("  threshold    \(Sweep.format(threshold)), what signals.min_probability: model trades at\(metadata.signalThresholdRule.map { " (\($0))" } ?? "")")
+            }
+        } else {
+            print("  label        unknown: \(m.path)/metadata.json cannot be read")
+        }
         for beat in try r.heartbeats(model: m.name) {
             print("  used by session \(beat.session), last beat \(UTC.isoString(beat.time))")
         }
