@@ -18,6 +18,21 @@ extension BacktestRunWriter {
         ]
     }
 
+    /// Writes `files` as the new folder `folder` all at once: into a hidden sibling first, then
+    /// moved into place, so a failure (or a crash) leaves no half-written run folder behind.
+    public static func writeFolder(_ files: [String: [UInt8]], to folder: URL) throws {
+        let fm = FileManager.default
+        let temporary = folder.deletingLastPathComponent().appendingPathComponent(".\(folder.lastPathComponent).partial-\(UUID().uuidString)")
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
+            for (name, bytes) in files { try Data(bytes).write(to: temporary.appendingPathComponent(name)) }
+            try fm.moveItem(at: temporary, to: folder)
+        } catch {
+            try? fm.removeItem(at: temporary)
+            throw error
+        }
+    }
+
     /// Whether `name` can name a file of a run's folder: one path component, not hidden.
     public static func isPlainFileName(_ name: String) -> Bool {
         !name.isEmpty && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\0")

@@ -176,7 +176,7 @@ public final class RunDatabase: RunStore {
             try Self.insert(config: config, result: result, db)
             let folder = root.appendingPathComponent(config.id)
             if !files.isEmpty && !FileManager.default.fileExists(atPath: folder.path) {
-                try Self.writeFolder(files, to: folder)
+                try BacktestRunWriter.writeFolder(files, to: folder)
             }
             return true
         }
@@ -188,20 +188,6 @@ public final class RunDatabase: RunStore {
         let folder = root.appendingPathComponent(id)
         guard FileManager.default.fileExists(atPath: folder.path) else { return [:] }
         return try BacktestRunWriter.files(inFolder: folder)
-    }
-
-    private static func writeFolder(_ files: [String: [UInt8]], to folder: URL) throws {
-        let fm = FileManager.default
-        let parent = folder.deletingLastPathComponent()
-        let temporary = parent.appendingPathComponent(".\(folder.lastPathComponent).partial-\(UUID().uuidString)")
-        do {
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-            for (name, bytes) in files { try Data(bytes).write(to: temporary.appendingPathComponent(name)) }
-            try fm.moveItem(at: temporary, to: folder)
-        } catch {
-            try? fm.removeItem(at: temporary)
-            throw error
-        }
     }
 
     private static func insert(config: BacktestRunConfig, result: BacktestResult, _ db: Database) throws {

@@ -116,13 +116,9 @@ struct RunsCommand: AsyncParsableCommand {
             }
             return folder
         }
-        let temporary = URL(fileURLWithPath: root).appendingPathComponent(".\(id).partial-\(UUID().uuidString)")
         do {
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: true)
-            for (name, bytes) in files { try Data(bytes).write(to: temporary.appendingPathComponent(name)) }
-            try fm.moveItem(at: temporary, to: folder)
+            try BacktestRunWriter.writeFolder(files, to: folder)
         } catch {
-            try? fm.removeItem(at: temporary)
             throw fail("cannot write run \(id) of \(url) to \(folder.path): \(error.localizedDescription)")
         }
         return folder
