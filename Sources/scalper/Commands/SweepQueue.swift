@@ -137,13 +137,33 @@ enum SweepQueueing {
     }
 }
 
+/// What a worker prepares once per batch (bars, features, predictions) and every later job of the
+/// batch reuses; a preparation that failed is not kept, so the job given back prepares afresh.
+actor OncePerBatch<Value: Sendable> {
+    private var tasks: [String: Task<Value, any Error>] = [:]
+
+    /// The value of `batch`, made by `make` the first time it is asked for (callers at the same
+    /// time wait for the same making).
+    func value(_ batch: String, _ make: @escaping @Sendable () async throws -> Value) async throws -> Value {
+        if let task = tasks[batch] { return try await task.value }
+        let task = Task(operation: make)
+        tasks[batch] = task
+        do {
+            return try await task.value
+        } catch {
+            if tasks[batch] == task { tasks[batch] = nil }
+            throw error
+        }
+    }
+}
+
 /// Runs queued sweep jobs on one worker: each batch's bars, features and predictions are prepared
 /// once per worker (the first of its jobs here) and every later job of the batch replays them.
 actor SweepJobRunner {
     let storePath: String
     let cacheDir: String
     let queue: JobQueue
-    private var prepared: [String: Task<PreparedBacktest, any Error>] = [:]
+    private let prepared = OncePerBatch<PreparedBacktest>()
 
     init(storePath: String, cacheDir: String, queue: JobQueue) {
         self.storePath = storePath
@@ -173,9 +193,8 @@ actor SweepJobRunner {
     }
 
     private func preparedBacktest(_ batchID: String, _ spec: QueuedSweepSpec) async throws -> PreparedBacktest {
-        if let task = prepared[batchID] { return try await task.value }
         let (storePath, cacheDir, queue) = (self.storePath, self.cacheDir, self.queue)
-        let task = Task<PreparedBacktest, any Error> {
+        return try await prepared.value(batchID) {
             let folder = (cacheDir as NSString).appendingPathComponent("models/\(spec.modelSHA256)")
             // Workers on one machine share the cache: the folder appears complete or not at all.
             if !FileManager.default.fileExists(atPath: folder) {
@@ -195,14 +214,6 @@ actor SweepJobRunner {
             )
             for symbol in spec.symbols { ready.filters[symbol] = try store.symbolFilters(symbol: symbol) }
             return ready
-        }
-        prepared[batchID] = task
-        do {
-            return try await task.value
-        } catch {
-            // A failed preparation is not kept: the job is given back and the next one tries again.
-            if prepared[batchID] == task { prepared[batchID] = nil }
-            throw error
         }
     }
 }

@@ -58,7 +58,7 @@ actor WalkForwardJobRunner {
     let storePath: String
     let cacheDir: String
     let queue: JobQueue
-    private var prepared: [String: Task<Prepared, any Error>] = [:]
+    private let prepared = OncePerBatch<Prepared>()
 
     init(storePath: String, cacheDir: String, queue: JobQueue) {
         self.storePath = storePath
@@ -117,9 +117,8 @@ actor WalkForwardJobRunner {
     }
 
     private func prepare(_ batchID: String, _ plan: WalkForwardPlan) async throws -> Prepared {
-        if let task = prepared[batchID] { return try await task.value }
         let storePath = self.storePath
-        let task = Task<Prepared, any Error>.detached {
+        return try await prepared.value(batchID) {
             let interval = try plan.klineInterval
             let store = try MarketStore(readingOnly: storePath)
             var series: [(symbol: String, klines: [Kline])] = []
@@ -130,14 +129,6 @@ actor WalkForwardJobRunner {
             var filters: [String: SymbolFilters] = [:]
             for symbol in plan.symbols { filters[symbol] = try store.symbolFilters(symbol: symbol) }
             return Prepared(series: series, rows: rows, gaps: gaps, filters: filters)
-        }
-        prepared[batchID] = task
-        do {
-            return try await task.value
-        } catch {
-            // A failed preparation is not kept: the job is given back and the next one tries again.
-            if prepared[batchID] == task { prepared[batchID] = nil }
-            throw error
         }
     }
 }
