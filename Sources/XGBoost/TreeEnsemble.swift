@@ -63,11 +63,20 @@ public struct TreeEnsemble: Sendable {
     /// The features some split reads, ascending: a row whose values there are all finite takes
     /// the short step.
     private let used: [Int32]
+    /// The same trees padded to perfect trees, for batches (nil when a tree is deeper than
+    /// ``maximumPerfectDepth``, or when the maker asked for the node walk alone).
+    private let perfect: PerfectTrees?
 
     /// Trees walked together for one row.
     static let group = 8
-    /// Rows walked together tree group by tree group in a batch.
+    /// Rows walked together tree group by tree group in a batch (the node walk).
     static let block = 32
+    /// Rows walked together tree by tree in a batch (the perfect-tree walk): one lane each.
+    static let lanes = 16
+    /// Levels from the root that the perfect-tree walk takes for all lanes with vector compares.
+    static let vectorLevels = 3
+    /// The deepest tree padded to a perfect tree: 2¹⁰ leaves, 12 KB a tree at most.
+    public static let maximumPerfectDepth = 10
     /// Rows from which a batch is split over the cores.
     public static let parallelRows = 8_192
 
@@ -77,7 +86,9 @@ public struct TreeEnsemble: Sendable {
     /// - Throws: ``JSONModelError`` for a document it cannot evaluate exactly (another objective,
     ///   categorical splits, several trees a round, a node reached twice) — the caller then keeps
     ///   to the C API.
-    public init(json data: Data) throws(JSONModelError) {
+    /// - Parameter perfectTrees: whether batches may walk the trees padded to perfect trees (the
+    ///   default; `false` keeps every batch on the node walk, which the tests compare with it).
+    public init(json data: Data, perfectTrees: Bool = true) throws(JSONModelError) {
         let summary = try JSONModelCheck.check(data)
         guard let objective = Objective(rawValue: summary.objective) else {
             throw JSONModelError(why: "objective \(summary.objective) is not evaluated in Swift")
@@ -109,6 +120,7 @@ public struct TreeEnsemble: Sendable {
         var nodes: [Node] = []
         var roots: [UInt32] = []
         var depths: [Int32] = []
+        var padded = PerfectTrees.Builder()
         let nodeCount = trees.reduce(0) { $0 + (($1["left_children"] as? [Any])?.count ?? 0) }
         guard nodeCount < Int(UInt32.max) / MemoryLayout<Node>.stride else {
             throw JSONModelError(why: "\(nodeCount) nodes: too many to evaluate in Swift")
@@ -164,11 +176,23 @@ public struct TreeEnsemble: Sendable {
             }
             roots.append(UInt32(base) * stride)
             depths.append(Int32(depth))
+            if perfectTrees && depth <= Self.maximumPerfectDepth {
+                padded.add(depth: depth, left: left, right: right, feature: feature, condition: condition)
+            }
         }
         used = Set(nodes.lazy.filter { !$0.isLeaf }.map { Int32($0.feature) }).sorted()
+        perfect = padded.trees == trees.count ? padded.build() : nil
         self.nodes = nodes
         self.roots = roots
         self.depths = depths
+    }
+
+    /// Whether batches walk the trees padded to perfect trees (see ``init(json:perfectTrees:)``).
+    public var walksPerfectTrees: Bool { perfect != nil }
+
+    /// Calls `body` with every tree's depth (steps from its root to its deepest leaf), in order.
+    public func forEachTree(_ body: (_ depth: Int) -> Void) {
+        for depth in depths { body(Int(depth)) }
     }
 
     /// Calls `body` with the feature and condition of every split node, tree after tree.
@@ -245,17 +269,36 @@ public struct TreeEnsemble: Sendable {
     public func margins(rows: UnsafeBufferPointer<Float>, count: Int, into out: UnsafeMutableBufferPointer<Float>) {
         precondition(rows.count == count * featureCount && out.count >= count, "\(rows.count) values for \(count) rows of \(featureCount)")
         guard count > 0 else { return }
-        let blocks = (count + Self.block - 1) / Self.block
+        // The perfect-tree walk takes whole blocks of lanes; the node walk takes the rest (a
+        // short batch, a batch's last rows) rather than spare lanes.
+        let size = perfect == nil ? Self.block : Self.lanes
+        let blocks = perfect == nil ? (count + size - 1) / size : count / size
         let workers = count >= Self.parallelRows ? min(ComputeThreads.count, blocks) : 1
         let target = UncheckedSendable(out.baseAddress!)
         let source = UncheckedSendable(rows.baseAddress!)
         let columns = featureCount
         let run: @Sendable (Int) -> Void = { [self] worker in
             withTables { t in
+                if let perfect {
+                    perfect.withTables { p in
+                        withUnsafeTemporaryAllocation(of: Float.self, capacity: columns * Self.lanes) { lanes in
+                            var b = worker
+                            while b < blocks {
+                                let first = b * size
+                                Self.perfectMargins(
+                                    p, t, rows: source.value + first * columns, columns: columns,
+                                    lanes: lanes.baseAddress!, base: baseMargin, treeCount: treeCount, into: target.value + first
+                                )
+                                b += workers
+                            }
+                        }
+                    }
+                    return
+                }
                 var b = worker
                 while b < blocks {
-                    let first = b * Self.block
-                    let n = min(Self.block, count - first)
+                    let first = b * size
+                    let n = min(size, count - first)
                     Self.blockMargins(
                         t, rows: source.value + first * columns, count: n, columns: columns,
                         base: baseMargin, treeCount: treeCount, into: target.value + first
@@ -265,9 +308,18 @@ public struct TreeEnsemble: Sendable {
             }
         }
         if workers == 1 {
-            run(0)
+            if blocks > 0 { run(0) }
         } else {
             DispatchQueue.concurrentPerform(iterations: workers, execute: run)
+        }
+        if perfect != nil && blocks * size < count {
+            let first = blocks * size
+            withTables { t in
+                Self.blockMargins(
+                    t, rows: source.value + first * columns, count: count - first, columns: columns,
+                    base: baseMargin, treeCount: treeCount, into: target.value + first
+                )
+            }
         }
     }
 
@@ -429,6 +481,206 @@ public struct TreeEnsemble: Sendable {
                 }
                 first = trees.upperBound
             }
+        }
+    }
+
+    // MARK: - The perfect-tree walk (batches)
+
+    /// Margins of ``lanes`` rows over every tree on the perfect trees: the rows are laid
+    /// out value by value in `lanes` (feature `f` of lane `k` at `f × lanes + k`), and each tree is
+    /// walked by all lanes together — sixteen independent chains of two loads, a compare and an
+    /// add, with no child offsets to load (a node's children sit at `2i + 1` and `2i + 2`), after
+    /// the top ``vectorLevels`` levels taken for all lanes with vector compares. Rows with a missing or
+    /// infinite value that a split reads are walked again on the nodes, where the default
+    /// direction is known, and their margins replaced.
+    static func perfectMargins(
+        _ p: PerfectTrees.Tables,
+        _ t: Tables,
+        rows: UnsafePointer<Float>,
+        columns: Int,
+        lanes: UnsafeMutablePointer<Float>,
+        base: Float,
+        treeCount: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        for k in 0..<Self.lanes {
+            let row = rows + k * columns
+            for f in 0..<columns { lanes[f * Self.lanes + k] = row[f] }
+        }
+        // Lanes holding a value that is not finite (v − v is NaN for NaN and ±∞), in any column.
+        var finite = SIMDMask<SIMD16<Int32>>(repeating: true)
+        for f in 0..<columns {
+            let v = UnsafeRawPointer(lanes + f * Self.lanes).loadUnaligned(as: SIMD16<Float>.self)
+            finite .&= (v - v) .== SIMD16<Float>(repeating: 0)
+        }
+        for k in 0..<Self.lanes { out[k] = base }
+        laneMargins(p, values: UnsafePointer(lanes), treeCount: treeCount, into: out)
+        for r in 0..<Self.lanes where !finite[r] && !isFinite(rows + r * columns, t) {
+            var sum = base
+            accumulate(AnyValues.self, t, row: rows + r * columns, trees: 0..<treeCount) { sum += $0 }
+            out[r] = sum
+        }
+    }
+
+    /// One step of one lane: left (`2i + 1`) when the lane's value is below the split's
+    /// condition, else right (`2i + 2`).
+    @inline(__always)
+    static func laneStep(_ i: inout Int, _ splits: UnsafePointer<PerfectTrees.Split>, _ values: UnsafePointer<Float>, _ lane: Int) {
+        let split = splits[i]
+        let below = values[Int(split.column) &+ lane] < split.condition
+        i = i &* 2 &+ 2 &- Int(unsafeBitCast(below, to: UInt8.self))
+    }
+
+    /// Adds every tree's leaf, in tree order, to each lane's sum in `acc`.
+    static func laneMargins(_ p: PerfectTrees.Tables, values: UnsafePointer<Float>, treeCount: Int, into acc: UnsafeMutablePointer<Float>) {
+        for tree in 0..<treeCount {
+            let splits = p.splits + Int(p.splitStart[tree])
+            let depth = Int(p.depth[tree])
+            // The top levels for all lanes at once: a level of 2^l splits costs 2^l vector
+            // compares of the sixteen lanes' values, against sixteen scalar steps.
+            let top = min(depth, Self.vectorLevels)
+            var place = SIMD16<Int32>(repeating: 0)
+            for level in 0..<top {
+                var below = SIMD16<Int32>(repeating: 0)
+                for node in ((1 << level) - 1)..<((2 << level) - 1) {
+                    let split = splits[node]
+                    let lanes = UnsafeRawPointer(values + Int(split.column)).loadUnaligned(as: SIMD16<Float>.self)
+                    let here = place .== SIMD16<Int32>(repeating: Int32(node))
+                    let left = lanes .< SIMD16<Float>(repeating: split.condition)
+                    below |= unsafeBitCast(here .& left, to: SIMD16<Int32>.self)
+                }
+                // below is −1 where a lane goes left: 2i + 2 − 1.
+                place = place &* 2 &+ 2 &+ below
+            }
+            var i0 = Int(place[0]), i1 = Int(place[1]), i2 = Int(place[2]), i3 = Int(place[3])
+            var i4 = Int(place[4]), i5 = Int(place[5]), i6 = Int(place[6]), i7 = Int(place[7])
+            var i8 = Int(place[8]), i9 = Int(place[9]), i10 = Int(place[10]), i11 = Int(place[11])
+            var i12 = Int(place[12]), i13 = Int(place[13]), i14 = Int(place[14]), i15 = Int(place[15])
+            for _ in top..<depth {
+                laneStep(&i0, splits, values, 0)
+                laneStep(&i1, splits, values, 1)
+                laneStep(&i2, splits, values, 2)
+                laneStep(&i3, splits, values, 3)
+                laneStep(&i4, splits, values, 4)
+                laneStep(&i5, splits, values, 5)
+                laneStep(&i6, splits, values, 6)
+                laneStep(&i7, splits, values, 7)
+                laneStep(&i8, splits, values, 8)
+                laneStep(&i9, splits, values, 9)
+                laneStep(&i10, splits, values, 10)
+                laneStep(&i11, splits, values, 11)
+                laneStep(&i12, splits, values, 12)
+                laneStep(&i13, splits, values, 13)
+                laneStep(&i14, splits, values, 14)
+                laneStep(&i15, splits, values, 15)
+            }
+            // After `depth` steps i is a leaf's place among the 2^depth − 1 splits' successors.
+            let leaves = p.leaves + Int(p.leafStart[tree]) - ((1 << Int(depth)) - 1)
+            acc[0] += leaves[i0]
+            acc[1] += leaves[i1]
+            acc[2] += leaves[i2]
+            acc[3] += leaves[i3]
+            acc[4] += leaves[i4]
+            acc[5] += leaves[i5]
+            acc[6] += leaves[i6]
+            acc[7] += leaves[i7]
+            acc[8] += leaves[i8]
+            acc[9] += leaves[i9]
+            acc[10] += leaves[i10]
+            acc[11] += leaves[i11]
+            acc[12] += leaves[i12]
+            acc[13] += leaves[i13]
+            acc[14] += leaves[i14]
+            acc[15] += leaves[i15]
+        }
+    }
+}
+
+/// The trees padded to perfect trees of their own depth: a tree of depth d keeps 2^d − 1 splits
+/// in breadth-first order (the children of split i at 2i + 1 and 2i + 2) and 2^d leaves. A leaf
+/// above the bottom becomes splits that send every finite value left (condition +∞) over copies
+/// of its value in every leaf below it, so whichever way a value goes there, the leaf is the same.
+struct PerfectTrees: Sendable {
+    /// A split: its condition, and where its feature's value sits in a block of lanes
+    /// (feature × ``TreeEnsemble/lanes``).
+    struct Split: Sendable {
+        var condition: Float
+        var column: UInt32
+    }
+
+    let splits: [Split]
+    let leaves: [Float]
+    /// Each tree's first split and first leaf, and its depth.
+    let splitStart: [UInt32]
+    let leafStart: [UInt32]
+    let depth: [UInt32]
+
+    /// The arrays as raw pointers for one evaluation.
+    struct Tables {
+        var splits: UnsafePointer<Split>
+        var leaves: UnsafePointer<Float>
+        var splitStart: UnsafePointer<UInt32>
+        var leafStart: UnsafePointer<UInt32>
+        var depth: UnsafePointer<UInt32>
+    }
+
+    @inline(__always)
+    func withTables<R>(_ body: (Tables) -> R) -> R {
+        splits.withUnsafeBufferPointer { s in
+            leaves.withUnsafeBufferPointer { l in
+                splitStart.withUnsafeBufferPointer { ss in
+                    leafStart.withUnsafeBufferPointer { ls in
+                        depth.withUnsafeBufferPointer { d in
+                            // A model of single-leaf trees has no split: point at a leaf instead.
+                            body(
+                                Tables(
+                                    splits: s.baseAddress ?? UnsafeRawPointer(l.baseAddress!).assumingMemoryBound(to: Split.self),
+                                    leaves: l.baseAddress!, splitStart: ss.baseAddress!, leafStart: ls.baseAddress!, depth: d.baseAddress!
+                                )
+                            )
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Collects the padded trees one by one.
+    struct Builder {
+        var splits: [PerfectTrees.Split] = []
+        var leaves: [Float] = []
+        var splitStart: [UInt32] = []
+        var leafStart: [UInt32] = []
+        var depth: [UInt32] = []
+        var trees: Int { depth.count }
+
+        /// Adds one tree (XGBoost's columns: a leaf's `left` is −1 and its condition is its value).
+        mutating func add(depth d: Int, left: [Int], right: [Int], feature: [Int], condition: [Float]) {
+            let firstSplit = splits.count
+            let firstLeaf = leaves.count
+            splitStart.append(UInt32(firstSplit))
+            leafStart.append(UInt32(firstLeaf))
+            depth.append(UInt32(d))
+            splits += repeatElement(Split(condition: .infinity, column: 0), count: (1 << d) - 1)
+            leaves += repeatElement(0, count: 1 << d)
+            // (original node, place in the perfect tree, level)
+            var work = [(0, 0, 0)]
+            while let (node, place, level) = work.popLast() {
+                if level == d {
+                    leaves[firstLeaf + place - ((1 << d) - 1)] = condition[node]
+                } else if left[node] < 0 {
+                    work.append((node, 2 * place + 1, level + 1))
+                    work.append((node, 2 * place + 2, level + 1))
+                } else {
+                    splits[firstSplit + place] = Split(condition: condition[node], column: UInt32(feature[node] * TreeEnsemble.lanes))
+                    work.append((left[node], 2 * place + 1, level + 1))
+                    work.append((right[node], 2 * place + 2, level + 1))
+                }
+            }
+        }
+
+        func build() -> PerfectTrees {
+            PerfectTrees(splits: splits, leaves: leaves, splitStart: splitStart, leafStart: leafStart, depth: depth)
         }
     }
 }

@@ -37,7 +37,8 @@ private func featureRows(_ klines: [Kline]) throws -> Matrix<Float> {
 }
 
 /// How many of the compiled trees' answers differ in any bit from XGBoost's own on `rows`: the
-/// probability, the margin, every confidence slice's margin and the move, row by row and as a batch.
+/// probability, the margin, every confidence slice's margin and the move, row by row and as a batch
+/// (on the perfect trees and on the nodes alone, long and short).
 private func mismatches(_ model: TrainedModel, _ rows: Matrix<Float>, slices k: Int) throws -> Int {
     let classifier = try TreeEnsemble(json: Data(model.classifier.serialized()))
     let regressor = try TreeEnsemble(json: Data(model.regressor.serialized()))
@@ -50,9 +51,25 @@ private func mismatches(_ model: TrainedModel, _ rows: Matrix<Float>, slices k: 
     let wantSlices = try slices.map {
         try model.classifier.predict(rowMajor: values, rowCount: n, columnCount: columns, kind: .margin, iterations: $0)
     }
+    // Batches on the perfect trees (blocks of 16 rows, the rest on the nodes) and on the nodes alone.
+    let nodesOnly = try TreeEnsemble(json: Data(model.classifier.serialized()), perfectTrees: false)
+    #expect(!nodesOnly.walksPerfectTrees)
     var batch = [Float](repeating: 0, count: n)
+    var nodeBatch = [Float](repeating: 0, count: n)
     values.withUnsafeBufferPointer { all in
         batch.withUnsafeMutableBufferPointer { classifier.margins(rows: all, count: n, into: $0) }
+        nodeBatch.withUnsafeMutableBufferPointer { nodesOnly.margins(rows: all, count: n, into: $0) }
+    }
+    // Short batches take the node walk for their last rows: every length from 1 to 40 at odd offsets.
+    var short = 0
+    values.withUnsafeBufferPointer { all in
+        for length in 1...min(40, n) {
+            let first = (length * 977) % (n - length + 1)
+            var part = [Float](repeating: 0, count: length)
+            let rows = UnsafeBufferPointer(rebasing: all[(first * columns)..<((first + length) * columns)])
+            part.withUnsafeMutableBufferPointer { classifier.margins(rows: rows, count: length, into: $0) }
+            for r in 0..<length where part[r].bitPattern != wantMargin[first + r].bitPattern { short += 1 }
+        }
     }
     var parts = [Float](repeating: 0, count: k)
     var bad = 0
@@ -63,6 +80,7 @@ private func mismatches(_ model: TrainedModel, _ rows: Matrix<Float>, slices k: 
                 let margin = classifier.margins(row, slices: slices, into: parts)
                 if margin.bitPattern != wantMargin[i].bitPattern { bad += 1 }
                 if batch[i].bitPattern != wantMargin[i].bitPattern { bad += 1 }
+                if nodeBatch[i].bitPattern != wantMargin[i].bitPattern { bad += 1 }
                 if classifier.output(margin).bitPattern != wantP[i].bitPattern { bad += 1 }
                 if classifier.value(row).bitPattern != wantP[i].bitPattern { bad += 1 }
                 if regressor.value(row).bitPattern != wantMove[i].bitPattern { bad += 1 }
@@ -70,12 +88,12 @@ private func mismatches(_ model: TrainedModel, _ rows: Matrix<Float>, slices k: 
             }
         }
     }
-    return bad
+    return bad + short
 }
 
 @Suite("Compiled trees: XGBoost's answers bit for bit, without calling it")
 struct CompiledTreesTests {
-    @Test("A model trained with the default configuration on real August bars gives XGBoost's float32 margin, probability, slices and move on every row of the real September that follows, warm-up NaN included; long batches split over the cores agree")
+    @Test("A model trained with the default configuration on real August bars gives XGBoost's float32 margin, probability, slices and move on every row of the real September that follows, warm-up NaN included; batches on the perfect trees and on the nodes, long ones split over the cores and short ones, agree")
     func realMonth() throws {
         let dir = try TemporaryDirectory()
         defer { dir.remove() }
@@ -85,6 +103,7 @@ struct CompiledTreesTests {
         let near = try Fixtures.sampleKlines("NEARUSDT-1m-2023-08.zip")
         let (model, predictor) = try bundle([("FILUSDT", fil), ("NEARUSDT", near)], configuration: configuration, name: "august", in: dir)
         #expect(predictor.compileProblem == nil)
+        #expect(try TreeEnsemble(json: Data(model.classifier.serialized())).walksPerfectTrees, "depth-6 trees are padded for batches")
         #expect(try model.classifier.boostedRounds > 50)
         for name in ["FILUSDT-1m-2023-09.zip", "NEARUSDT-1m-2023-09.zip"] {
             let rows = try featureRows(Fixtures.sampleKlines(name))
@@ -121,6 +140,27 @@ struct CompiledTreesTests {
         let viaTrees = try predictor.predict(rows)
         predictor.scoring = .xgboost
         #expect(try predictor.predict(rows) == viaTrees)
+    }
+
+    @Test("A model with trees deeper than the perfect-tree limit walks its batches on the nodes and matches XGBoost bit for bit")
+    func deepTrees() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        var configuration = ModelConfiguration()
+        configuration.maxRounds = 12
+        configuration.earlyStoppingRounds = 12
+        configuration.maxDepth = TreeEnsemble.maximumPerfectDepth + 3
+        configuration.confidenceSlices = 2
+        configuration.threads = 2
+        let fil = try Fixtures.sampleKlines("FILUSDT-1m-2023-08.zip")
+        let (model, predictor) = try bundle([("FILUSDT", Array(fil.prefix(30_000)))], configuration: configuration, name: "deep", in: dir)
+        let trees = try TreeEnsemble(json: Data(model.classifier.serialized()))
+        var deepest = 0
+        trees.forEachTree { deepest = max(deepest, $0) }
+        #expect(deepest > TreeEnsemble.maximumPerfectDepth, "a tree of \(deepest) levels")
+        #expect(!trees.walksPerfectTrees && predictor.compileProblem == nil)
+        let rows = try featureRows(Array(fil.suffix(3_000)))
+        #expect(try mismatches(model, rows, slices: 2) == 0)
     }
 
     @Test("The load-time probe passes a model's own trees and reports trees that answer differently from the booster")
