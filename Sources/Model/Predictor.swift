@@ -179,9 +179,8 @@ public final class Predictor {
         guard rows > 0 else { return [] }
         if scoring == .trees, let compiled, columns == compiled.classifier.featureCount {
             // One pass a row: the classifier's margin and its slices' together, then the regressor.
-            var sliceMargins = [Float](repeating: 0, count: slices.count)
             return values.withUnsafeBufferPointer { all in
-                sliceMargins.withUnsafeMutableBufferPointer { parts in
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: slices.count) { parts in
                     (0..<rows).map { i in
                         let row = UnsafeBufferPointer(rebasing: all[(i * columns)..<((i + 1) * columns)])
                         let margin = compiled.classifier.margins(row, slices: slices, into: parts)

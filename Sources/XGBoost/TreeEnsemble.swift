@@ -243,25 +243,23 @@ public struct TreeEnsemble: Sendable {
         precondition(row.count == featureCount, "a row of \(row.count) values for a model of \(featureCount) features")
         precondition(sliceMargins.count == slices.count, "\(slices.count) slices, \(sliceMargins.count) places")
         precondition(slices.first?.lowerBound ?? 0 == 0 && slices.last?.upperBound ?? 0 == treeCount, "slices must cover the trees")
-        var total = baseMargin
-        withTables { t in
+        // Sums held inside the walk's closure and handed to it as closure literals: a nested
+        // function capturing them would make each access a checked one.
+        return withTables { t -> Float in
             let values = row.baseAddress!
             let finite = Self.isFinite(values, t)
-            for (k, slice) in slices.enumerated() {
+            var total = baseMargin
+            for k in 0..<slices.count {
                 var part = baseMargin
-                func add(_ leaf: Float) {
-                    total += leaf
-                    part += leaf
-                }
                 if finite {
-                    Self.accumulate(FiniteValues.self, t, row: values, trees: slice, add)
+                    Self.accumulate(FiniteValues.self, t, row: values, trees: slices[k]) { total += $0; part += $0 }
                 } else {
-                    Self.accumulate(AnyValues.self, t, row: values, trees: slice, add)
+                    Self.accumulate(AnyValues.self, t, row: values, trees: slices[k]) { total += $0; part += $0 }
                 }
                 sliceMargins[k] = part
             }
+            return total
         }
-        return total
     }
 
     /// The margins over every tree of `count` rows stored one after another in `rows` (each
@@ -382,7 +380,12 @@ public struct TreeEnsemble: Sendable {
         @inline(__always)
         static func step(_ at: UInt32, _ t: Tables, _ row: UnsafePointer<Float>) -> UInt32 {
             let node = t.node(at)
-            return row[Int(node.feature)] < node.condition ? node.left : node.right
+            // Both children in one register, the choice a conditional move on the compare's flags
+            // (an indexed load of the chosen child would add a load's latency to every step).
+            let children = t.nodes.load(fromByteOffset: Int(at) &+ 8, as: UInt64.self)
+            let left = UInt32(truncatingIfNeeded: children)
+            let right = UInt32(truncatingIfNeeded: children &>> 32)
+            return row[Int(node.feature)] < node.condition ? left : right
         }
     }
 
