@@ -235,6 +235,9 @@ public struct TradingEngine: Codable, Sendable {
     /// history, and floating-point sums depend on the order (two dust entries once made two runs
     /// of one backtest, or two engines in one process, differ in the last digit of their equity).
     private func equity(marked bars: [SymbolBar]) -> Double {
+        // The closures below capture this dictionary, not `self`: capturing `self` copied the
+        // whole engine (a retain per stored reference) twice a minute, a quarter of a replay.
+        let marks = marks
         func mark(_ symbol: String) -> Double? {
             if bars.count <= 16, let i = bars.lastIndex(where: { $0.symbol == symbol }) { return bars[i].bar.close }
             return marks[symbol]
