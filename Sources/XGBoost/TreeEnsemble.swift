@@ -543,7 +543,13 @@ public struct TreeEnsemble: Sendable {
             // compares of the sixteen lanes' values, against sixteen scalar steps.
             let top = min(depth, Self.vectorLevels)
             var place = SIMD16<Int32>(repeating: 0)
-            for level in 0..<top {
+            if top > 0 {
+                // The root: every lane is there.
+                let split = splits[0]
+                let lanes = UnsafeRawPointer(values + Int(split.column)).loadUnaligned(as: SIMD16<Float>.self)
+                place = SIMD16<Int32>(repeating: 2) &+ unsafeBitCast(lanes .< SIMD16<Float>(repeating: split.condition), to: SIMD16<Int32>.self)
+            }
+            for level in min(1, top)..<top {
                 var below = SIMD16<Int32>(repeating: 0)
                 for node in ((1 << level) - 1)..<((2 << level) - 1) {
                     let split = splits[node]
