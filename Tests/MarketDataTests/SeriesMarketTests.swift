@@ -208,3 +208,42 @@ struct SeriesMarketTests {
         }
     }
 }
+
+@Suite("The store's symbols")
+struct StoreSymbolsTests {
+    @Test("Symbols are listed once each, in order, for one interval or all; a window with no bars names the store's symbols or the series' extent")
+    func symbolsByInterval() throws {
+        let dir = try TemporaryDirectory()
+        defer { dir.remove() }
+        let store = try MarketStore(path: dir.path("symbols.sqlite"))
+        let five = try #require(KlineInterval("5m"))
+        func bars(_ n: Int, step: Int64) -> [Kline] {
+            (0..<n).map { i in
+                let t = 1_690_848_000_000 + Int64(i) * step
+                return Kline(
+                    openTime: t, open: 1, high: 1, low: 1, close: 1, volume: 1, closeTime: t + step - 1, quoteVolume: 1,
+                    tradeCount: 1, takerBuyBaseVolume: 0, takerBuyQuoteVolume: 0, ignore: 0
+                )
+            }
+        }
+        try store.insert(bars(30, step: 60_000), symbol: "NEARUSDT", interval: .oneMinute, source: "test")
+        try store.insert(bars(10, step: 300_000), symbol: "NEARUSDT", interval: five, source: "test")
+        try store.insert(bars(30, step: 60_000), symbol: "FILUSDT", interval: .oneMinute, source: "test")
+        try store.insert(bars(10, step: 300_000), symbol: "BTCUSDT", interval: five, source: "test")
+        #expect(try store.symbols(interval: .oneMinute) == ["FILUSDT", "NEARUSDT"])
+        #expect(try store.symbols(interval: five) == ["BTCUSDT", "NEARUSDT"])
+        #expect(try store.symbols() == ["BTCUSDT", "FILUSDT", "NEARUSDT"])
+        #expect(try store.requireKlines(symbol: "FILUSDT", interval: .oneMinute, from: .min, to: .max).count == 30)
+        let unknown = #expect(throws: SeriesLookupError.self) {
+            _ = try store.requireKlines(symbol: "BTCUSDT", interval: .oneMinute, from: .min, to: .max)
+        }
+        #expect(unknown?.description == "unknown symbol BTCUSDT at 1m: the store has FILUSDT, NEARUSDT")
+        let empty = #expect(throws: SeriesLookupError.self) {
+            _ = try store.requireKlines(symbol: "FILUSDT", interval: .oneMinute, from: 0, to: 1_000)
+        }
+        #expect(empty?.description.hasPrefix("FILUSDT 1m has no bars from 1970-01-01 00:00") == true)
+        #expect(empty?.description.contains("(stored: 2023-08-01 00:00 … 2023-08-01 00:29)") == true)
+        let none = try MarketStore(path: dir.path("empty.sqlite"))
+        #expect(try none.symbols(interval: .oneMinute).isEmpty)
+    }
+}

@@ -443,7 +443,29 @@ public final class MarketStore: Sendable {
 
     /// The symbols held for `interval`.
     public func symbols(interval: KlineInterval? = nil) throws -> [String] {
-        try series().filter { interval == nil || $0.interval == interval }.map(\.symbol).uniqued()
+        // Symbol by symbol along the primary key (symbol, interval, open_time): one seek a symbol
+        // and one a series, never a scan of every bar (``series()`` counts bars and finds gaps).
+        do {
+            return try queue.read { db in
+                var out: [String] = []
+                var next = try String.fetchOne(db, sql: "SELECT MIN(symbol) FROM kline")
+                while let symbol = next {
+                    let held =
+                        try interval.map {
+                            try Bool.fetchOne(
+                                db,
+                                sql: "SELECT EXISTS (SELECT 1 FROM kline WHERE symbol = ? AND interval = ?)",
+                                arguments: [symbol, $0.name]
+                            ) ?? false
+                        } ?? true
+                    if held { out.append(symbol) }
+                    next = try String.fetchOne(db, sql: "SELECT MIN(symbol) FROM kline WHERE symbol > ?", arguments: [symbol])
+                }
+                return out
+            }
+        } catch {
+            throw StoreError(path: path, message: "cannot list symbols: \(error)")
+        }
     }
 
     private static func gaps(
@@ -596,15 +618,16 @@ extension MarketStore {
     /// - Throws: ``SeriesLookupError`` when the symbol is unknown at that interval or the window is
     ///   empty; ``StoreError`` when the store cannot be read.
     public func requireKlines(symbol: String, interval: KlineInterval, from: Int64, to: Int64) throws -> [Kline] {
-        let known = try symbols(interval: interval)
-        guard known.contains(symbol) else {
-            throw SeriesLookupError(
-                description:
-                    "unknown symbol \(symbol) at \(interval): the store has \(known.isEmpty ? "none" : known.joined(separator: ", "))"
-            )
-        }
         let bars = try klines(symbol: symbol, interval: interval, from: from, to: to)
         if bars.isEmpty {
+            // Only now, to say why: the store's symbols and, for a known one, its extent.
+            let known = try symbols(interval: interval)
+            guard known.contains(symbol) else {
+                throw SeriesLookupError(
+                    description:
+                        "unknown symbol \(symbol) at \(interval): the store has \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+                )
+            }
             let extent = try series().first { $0.symbol == symbol && $0.interval == interval }
             let range = extent.map { " (stored: \(UTC.minuteString($0.firstOpenTime)) … \(UTC.minuteString($0.lastOpenTime)))" } ?? ""
             throw SeriesLookupError(
