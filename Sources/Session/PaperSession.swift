@@ -366,6 +366,9 @@ public final class PaperSession {
             if stored.finished { return summary(reason: "already-finished") }
         } else {
             state = try await newState(serverTime: serverTime)
+            // The file exists from the start (its header), so a session stopped before its first
+            // trade leaves an empty table rather than none.
+            try trades.rewrite([])
         }
         state.model = state.model ?? predictor.metadata.name
         state.modelPath = state.modelPath ?? settings.modelPath
