@@ -52,6 +52,8 @@ public struct ScannerStatistics: Sendable, Equatable {
     public var klinesStreamed = 0
     /// Closed 1 m bars fetched over REST after a reconnect or a missed close.
     public var klinesBackfilled = 0
+    /// Backfill requests for a missed close that failed (each tried again, up to 8 in all).
+    public var backfillFailures = 0
     /// SUBSCRIBE requests sent for candidates.
     public var subscribes = 0
     /// UNSUBSCRIBE requests sent.
@@ -298,7 +300,7 @@ public actor ScannerService {
         if let last = previousLast, bar.openTime > last + 60_000, !backfilled {
             // A close was missed (dropped connection, slow consumer): fetch the hole.
             let from = last + 60_000
-            Task { try? await self.backfill(symbol, from: from, until: bar.openTime) }
+            Task { await self.fillHole(symbol, from: from, until: bar.openTime) }
         } else if lo == times.count - 1, var f = features[symbol] {
             _ = try? f.update(bar)
             features[symbol] = f
@@ -312,6 +314,38 @@ public actor ScannerService {
         for bar in bars { _ = try? f.update(bar) }
         features[symbol] = f
         for bar in bars { accept(symbol: symbol, bar: bar, backfilled: true) }
+    }
+
+    /// Backfills the hole `[from, until)` of `symbol`, trying again with the connection's backoff
+    /// when a request fails (a timeout on a loaded machine, a dropped connection) until the hole is
+    /// filled or ``holeAttempts`` requests have failed, each failure counted and logged.
+    private func fillHole(_ symbol: String, from: Int64, until: Int64) async {
+        var delay = settings.backoffInitialSeconds
+        for attempt in 1...Self.holeAttempts {
+            do {
+                try await backfill(symbol, from: from, until: until)
+                return
+            } catch {
+                statistics.backfillFailures += 1
+                if isHeld(symbol, from: from, until: until) { return }
+                logger.warning(
+                    "backfill failed",
+                    metadata: ["symbol": "\(symbol)", "from": "\(from)", "attempt": "\(attempt)", "error": "\(error)"]
+                )
+                if attempt == Self.holeAttempts || Task.isCancelled { return }
+                try? await Task.sleep(for: .milliseconds(Int(delay * 1_000)))
+                delay = min(delay * 2, settings.backoffMaxSeconds)
+            }
+        }
+    }
+
+    /// Requests a hole's backfill may fail before the scanner gives it up (logged each time).
+    static let holeAttempts = 8
+
+    /// Whether every bar of `[from, until)` of `symbol` is held.
+    private func isHeld(_ symbol: String, from: Int64, until: Int64) -> Bool {
+        let held = Set(closedBars[symbol] ?? [])
+        return stride(from: from, to: until, by: 60_000).allSatisfy { held.contains($0) }
     }
 
     /// Fetches closed bars of `symbol` from `from` (default: after the last one held) up to `until`
