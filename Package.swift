@@ -241,7 +241,11 @@ let package = Package(
             dependencies: ["Model", "Features", "LinearAlgebra", "ScalperCore", "ScalperTestSupport", "XGBoost"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "ScannerTests", dependencies: ["Scanner", "ScalperTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ScannerTests",
+            dependencies: ["Scanner", "Binance", "ScalperTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "ExchangeTests",
             dependencies: [
