@@ -44,7 +44,10 @@ struct ScannerBackfillTests {
         #"{"stream":"btcusdt@kline_1m","data":{"e":"kline","E":\#(t + 60_000),"s":"BTCUSDT","k":{"t":\#(t),"T":\#(t + 59_999),"s":"BTCUSDT","i":"1m","o":"1","c":"1","h":"1","l":"1","v":"1","n":1,"x":true,"q":"1","V":"0","Q":"0","B":"0"}}}"#
     }
 
-    @Test("A missed close whose backfill requests fail three times is fetched on the fourth, each failure counted, no bar missing")
+    @Test(
+        "A missed close whose backfill requests fail three times is fetched on the fourth, each failure counted, no bar missing",
+        .timeLimit(.minutes(15))
+    )
     func holeBackfillRetries() async throws {
         let t0: Int64 = 1_690_848_000_000
         let fetcher = FlakyKlines(failures: 3, bars: (0..<10).map { t0 + Int64($0) * 60_000 })
@@ -62,7 +65,10 @@ struct ScannerBackfillTests {
         await service.handle(klineFrame(t0 + 60_000))
         // t0 + 120 000 is missed: the next close skips it.
         await service.handle(klineFrame(t0 + 180_000))
-        let deadline = ContinuousClock.now + .seconds(30)
+        // The retries run as their own task on the shared pool: under the whole suite's load on two
+        // cores it can wait minutes for a thread (a fresh clone's run waited over 30 s), so the
+        // wait is long; it ends as soon as the bar is held.
+        let deadline = ContinuousClock.now + .seconds(600)
         while await service.closedBars["BTCUSDT"]?.contains(t0 + 120_000) != true, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(10))
         }
