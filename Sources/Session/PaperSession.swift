@@ -367,8 +367,10 @@ public final class PaperSession {
         } else {
             state = try await newState(serverTime: serverTime)
             // The file exists from the start (its header), so a session stopped before its first
-            // trade leaves an empty table rather than none.
-            try trades.rewrite([])
+            // trade leaves an empty table rather than none; an earlier session's file is kept aside.
+            if let kept = try trades.start(now: serverTime) {
+                logger.notice("an earlier trades file of this session name is kept aside", metadata: ["path": "\(kept)"])
+            }
         }
         state.model = state.model ?? predictor.metadata.name
         state.modelPath = state.modelPath ?? settings.modelPath

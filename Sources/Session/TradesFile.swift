@@ -26,6 +26,26 @@ struct TradesFile {
         }
     }
 
+    /// Starts the file of a new session: its header alone. A file already there belongs to an
+    /// earlier session of this name whose store is gone; it is kept beside, renamed
+    /// `trades.before-<ms>.csv` (the path is returned), never overwritten.
+    @discardableResult
+    func start(now: Int64) throws -> String? {
+        var kept: String?
+        if FileManager.default.fileExists(atPath: path) {
+            let folder = (path as NSString).deletingLastPathComponent
+            let aside = folder + "/trades.before-\(now).csv"
+            do {
+                try FileManager.default.moveItem(atPath: path, toPath: aside)
+            } catch {
+                throw PaperSessionError("\(path): cannot keep the earlier trades file aside: \(error.localizedDescription)")
+            }
+            kept = aside
+        }
+        try rewrite([])
+        return kept
+    }
+
     /// Appends `trades`, each with the model that opened it.
     func append(_ trades: [(TradeRecord, String)]) throws {
         guard let handle = FileHandle(forWritingAtPath: path) else {
